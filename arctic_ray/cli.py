@@ -1,0 +1,79 @@
+"""`arctic-ray`: run or validate a recipe, materialise a built-in model, list building blocks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from arctic_ray.config.recipe import RecipeError, load_recipe
+from arctic_ray.data.prompts import PromptFileError
+from arctic_ray.models.smollm2 import ModelUnavailableError
+
+# Errors that are the user's to fix: print the message, not a traceback from deep inside Ray.
+USER_ERRORS = (RecipeError, PromptFileError, ModelUnavailableError, FileNotFoundError)
+
+
+def run_recipe(path: str, overrides: list[str]) -> dict:
+    import arctic_ray.jobs  # noqa: F401  (registers the jobs)
+    from arctic_ray.registry import lookup
+
+    recipe = load_recipe(path, overrides)
+    return lookup("job", recipe.job)(recipe)
+
+
+def _cmd_run(args) -> int:
+    run_recipe(args.recipe, args.set)
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    recipe = load_recipe(args.recipe, args.set)
+    print(f"{args.recipe}: valid {recipe.job} recipe")
+    return 0
+
+
+def _cmd_model(args) -> int:
+    from arctic_ray.models.resolve import resolve_model
+
+    print(resolve_model(args.name))
+    return 0
+
+
+def _cmd_list(args) -> int:
+    import arctic_ray.jobs  # noqa: F401
+    import arctic_ray.trainers  # noqa: F401
+    from arctic_ray.models.resolve import BUILTIN
+    from arctic_ray.registry import names
+
+    for kind in ("job", "trainer"):
+        print(f"{kind}s: {', '.join(names(kind))}")
+    print(f"built-in models: {', '.join(BUILTIN)}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="arctic-ray", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, fn, help_ in (("run", _cmd_run, "run a recipe"), ("validate", _cmd_validate, "check a recipe")):
+        cmd = sub.add_parser(name, help=help_)
+        cmd.add_argument("recipe", help="recipe YAML file")
+        cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field, e.g. train.epochs=2")
+        cmd.set_defaults(fn=fn)
+    model = sub.add_parser("model", help="build or convert a built-in model and print its path")
+    model.add_argument("name", help="tiny or smollm2-135m-instruct")
+    model.set_defaults(fn=_cmd_model)
+    sub.add_parser("list", help="list registered building blocks").set_defaults(fn=_cmd_list)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except USER_ERRORS as err:
+        print(f"arctic-ray: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+from pydantic import Field
+
+from arctic_ray.config.base import StrictConfig
+
+
+class TrainConfig(StrictConfig):
+    num_workers: int = Field(default=2, gt=0)
+    """Ray Train workers (data-parallel ranks)."""
+
+    cpus_per_worker: float = Field(default=1.0, gt=0)
+    gpus_per_worker: float = Field(default=0.0, ge=0)
+    zero_stage: int = Field(default=2, ge=0, le=3)
+    """DeepSpeed ZeRO stage."""
+
+    epochs: int = Field(default=1, gt=0)
+    max_steps: int | None = Field(default=None, gt=0)
+    """Stop after this many optimizer steps (None: run all epochs)."""
+
+    micro_batch_size: int = Field(default=4, gt=0)
+    """Sequences per worker per step."""
+
+    gradient_accumulation_steps: int = Field(default=1, gt=0)
+    seq_len: int = Field(default=256, ge=8)
+    """Sequences are cut or padded to this many tokens."""
+
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    warmup_steps: int = Field(default=5, ge=0)
+    grad_clip: float = Field(default=1.0, gt=0)
+    log_every: int = Field(default=5, gt=0)
+    """Print (rank 0) and report metrics every N steps."""
+
+    start_timeout_s: int = Field(default=300, gt=0)
+    """How long Ray Train waits for its worker group to start."""

@@ -1,0 +1,65 @@
+"""Speculator quality on held-out generations: per-head top-1 accuracy (teacher-forced) and the
+expected acceptance length tau, the tokens produced per base forward under greedy verification
+(1 from the base model + the run of leading proposals it accepts)."""
+
+from __future__ import annotations
+
+import torch
+
+from arctic_ray.data.speculator_samples import completion_mask
+from arctic_ray.models.mlp_speculator import MLPSpeculator
+from arctic_ray.trainers.speculator_objective import accepted_lengths, base_hidden, head_targets
+
+
+def _decode_steps(input_ids, in_completion, n: int):
+    """Greedy-verification view of the same positions: the base's own token at t+1 and the n
+    tokens after it."""
+    t_out = input_ids.shape[1] - n - 1
+    step_valid = in_completion[:, 1 : 1 + t_out]  # the base emitted token t+1 itself
+    next_token = input_ids[:, 1 : 1 + t_out]
+    targets, valid = head_targets(input_ids, in_completion, n)
+    return step_valid, next_token, targets.permute(1, 2, 0), valid.permute(1, 2, 0)
+
+
+@torch.no_grad()
+def evaluate_speculators(base, speculators: dict[str, MLPSpeculator], batches) -> dict[str, dict]:
+    """`batches` yields dicts of input_ids, completion_start, length tensors. Returns, per
+    speculator name: tau, per-head accuracy, and how many decode steps were measured."""
+    sums = {name: {"accepted": 0, "steps": 0, "hits": None, "counts": None} for name in speculators}
+    agree = total = 0
+    for batch in batches:
+        ids = batch["input_ids"]
+        in_completion = completion_mask(batch["completion_start"], batch["length"], ids.shape[1])
+        attention = (torch.arange(ids.shape[1])[None] < batch["length"][:, None]).long()
+        hidden = base_hidden(base, ids, attention)
+        # How often the generation is the float32 base model's own greedy choice: tau is exact
+        # for greedy decoding when this is 1.
+        greedy = base.get_output_embeddings()(hidden[:, :-1]).argmax(-1)
+        mask = in_completion[:, 1:]
+        agree += int(((greedy == ids[:, 1:]) & mask).sum())
+        total += int(mask.sum())
+        for name, spec in speculators.items():
+            n = spec.spec.n_predict
+            s = sums[name]
+            logits = spec(hidden, ids)
+            targets, valid = head_targets(ids, in_completion, n)
+            hits = ((logits.argmax(-1) == targets) & valid).flatten(1).sum(-1)
+            counts = valid.flatten(1).sum(-1)
+            s["hits"] = hits if s["hits"] is None else s["hits"] + hits
+            s["counts"] = counts if s["counts"] is None else s["counts"] + counts
+            step_valid, next_token, truth, truth_valid = _decode_steps(ids, in_completion, n)
+            sel = step_valid.flatten()
+            proposals = spec.propose(hidden[:, : next_token.shape[1]].flatten(0, 1)[sel], next_token.flatten()[sel])
+            accepted = accepted_lengths(proposals, truth.flatten(0, 1)[sel], truth_valid.flatten(0, 1)[sel])
+            s["accepted"] += int(accepted.sum())
+            s["steps"] += int(sel.sum())
+    out = {}
+    for name, s in sums.items():
+        steps = max(s["steps"], 1)
+        out[name] = {
+            "tau": 1.0 + s["accepted"] / steps,
+            "head_accuracy": [float(h) / max(int(c), 1) for h, c in zip(s["hits"], s["counts"])],
+            "decode_steps": s["steps"],
+        }
+    out["greedy_agreement"] = agree / max(total, 1)
+    return out

@@ -1,0 +1,19 @@
+"""Turn a recipe's `model:` into a local path: built-in names are built or converted on first use;
+anything else (an HF name or a local directory) is passed through as is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from arctic_ray.models.smollm2 import NAME as SMOLLM2, smollm2_path
+from arctic_ray.models.tiny import tiny_model_path
+
+BUILTIN = {"tiny": tiny_model_path, SMOLLM2: smollm2_path}
+
+
+def resolve_model(name: str) -> str:
+    if name in BUILTIN:
+        return str(BUILTIN[name]())
+    if Path(name).exists() and not (Path(name) / "config.json").is_file():
+        raise FileNotFoundError(f"model path {name} has no config.json: not a Hugging Face model")
+    return name

@@ -1,0 +1,91 @@
+"""Generation with vLLM engine actors, as a Ray Data stage (ray.data.llm does the actor pool,
+batching, chat templating and tokenization; this file maps recipes and the row schema onto it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray.data
+
+from arctic_ray.config.synth import VLLMSynthConfig
+
+BACKEND = "vllm"
+
+
+def engine_env(cfg: VLLMSynthConfig) -> dict[str, str]:
+    env = {"VLLM_CPU_KVCACHE_SPACE": str(max(1, cfg.kv_cache_bytes >> 30))}
+    if cfg.gpus_per_engine == 0:
+        # In-process engine core: on CPU a second process only costs start-up time.
+        env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+    return env
+
+
+def engine_kwargs(cfg: VLLMSynthConfig) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "max_model_len": cfg.max_model_len,
+        "enforce_eager": cfg.enforce_eager,
+        "kv_cache_memory_bytes": cfg.kv_cache_bytes,
+        "dtype": cfg.dtype,
+    }
+    if cfg.gpus_per_engine == 0:
+        kwargs["distributed_executor_backend"] = "uni"
+    return kwargs
+
+
+def _request(cfg: VLLMSynthConfig):
+    default = cfg.sampling.model_dump()
+
+    def preprocess(row: dict) -> dict:
+        sampling = {**default, **(row.get("sampling") or {})}
+        return {**row, "sampling_params": sampling}
+
+    return preprocess
+
+
+def _to_schema(model: str, max_tokens: int):
+    def postprocess(row: dict) -> dict:
+        error = row.pop("__inference_error__", "") or ""
+        generated = list(row.get("generated_tokens") or [])
+        n_out = int(row.get("num_generated_tokens") or 0)
+        out = {
+            "id": row["id"],
+            "messages": row["messages"],
+            "completion": row.get("generated_text") or "",
+            # ray.data.llm does not pass vLLM's finish_reason through; with no stop strings the
+            # only ways to end are the token budget or an end-of-sequence token.
+            "finish_reason": "error" if error else ("length" if n_out >= max_tokens else "stop"),
+            "usage": {"prompt_tokens": int(row.get("num_input_tokens") or 0), "completion_tokens": n_out},
+            "backend": BACKEND,
+            "model": model,
+            "error": str(error),
+            "prompt_token_ids": list(row.get("prompt_token_ids") or []),
+            "completion_token_ids": generated,
+        }
+        return out
+
+    return postprocess
+
+
+def vllm_generate(ds: ray.data.Dataset, model: str, cfg: VLLMSynthConfig, model_name: str | None = None) -> ray.data.Dataset:
+    """Add completions to a Dataset of `id` + `messages` rows."""
+    from ray.data.llm import build_processor, vLLMEngineProcessorConfig
+
+    bundle: dict[str, float] = {"CPU": cfg.cpus_per_engine}
+    if cfg.gpus_per_engine:
+        bundle["GPU"] = cfg.gpus_per_engine
+    processor_cfg = vLLMEngineProcessorConfig(
+        model_source=model,
+        engine_kwargs=engine_kwargs(cfg),
+        runtime_env={"env_vars": engine_env(cfg)},
+        batch_size=cfg.batch_size,
+        concurrency=cfg.concurrency,
+        placement_group_config={"bundles": [bundle]},
+        should_continue_on_error=True,
+        log_engine_metrics=False,
+    )
+    processor = build_processor(
+        processor_cfg,
+        preprocess=_request(cfg),
+        postprocess=_to_schema(model_name or model, cfg.sampling.max_tokens),
+    )
+    return processor(ds)

@@ -1,0 +1,5 @@
+"""Importing this package registers every trainer."""
+
+from arctic_ray.trainers.speculator import SpeculatorTrainer
+
+__all__ = ["SpeculatorTrainer"]

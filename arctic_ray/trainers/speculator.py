@@ -1,0 +1,45 @@
+"""Trains a speculator against a frozen base model: the base gives hidden states, the
+speculator learns to guess the base model's next n_predict tokens."""
+
+from __future__ import annotations
+
+import torch
+
+from arctic_ray.config.speculator import MLPSpeculatorConfig
+from arctic_ray.data.speculator_samples import completion_mask
+from arctic_ray.models.mlp_speculator import MLPSpeculator, build_mlp_speculator
+from arctic_ray.trainers.base import Trainer
+from arctic_ray.trainers.speculator_objective import base_hidden, head_targets, speculator_loss
+
+
+def load_frozen_base(model_path: str, device: torch.device, dtype: torch.dtype = torch.float32):
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device).eval()
+    base.requires_grad_(False)
+    return base
+
+
+class SpeculatorTrainer(Trainer):
+    name = "speculator"
+
+    def build_model(self) -> MLPSpeculator:
+        cfg = MLPSpeculatorConfig.model_validate(self.loop_config["speculator"])
+        dtype = torch.bfloat16 if self.use_gpu else torch.float32
+        self.base = load_frozen_base(self.loop_config["model_path"], self.device, dtype)
+        # Same seed on every rank: identical starting weights, as data parallelism needs.
+        return build_mlp_speculator(self.base, cfg.n_predict, cfg.inner_dim, cfg.tie_weights, self.loop_config["seed"])
+
+    def loss(self, batch):
+        ids = batch["input_ids"]
+        in_completion = completion_mask(batch["completion_start"], batch["length"], ids.shape[1])
+        attention = (torch.arange(ids.shape[1], device=ids.device)[None] < batch["length"][:, None]).long()
+        hidden = base_hidden(self.base, ids, attention)
+        n = self.engine.module.spec.n_predict
+        logits = self.engine(hidden.to(next(self.engine.module.parameters()).dtype), ids)
+        targets, valid = head_targets(ids, in_completion, n)
+        loss, per_head = speculator_loss(logits, targets, valid)
+        return loss, {f"loss_head{i}": float(v) for i, v in enumerate(per_head)}
+
+    def export(self, path: str) -> None:
+        self.engine.module.save(path)

@@ -19,6 +19,8 @@ from datasketch import MinHash, MinHashLSH
 from arctic_ray.config.dedup import DedupConfig
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Named, so signatures made in Ray workers can be rebuilt identically on the driver.
+SCHEME = "affine32"
 
 
 def shingles(text: str, n: int) -> set[bytes]:
@@ -29,7 +31,7 @@ def shingles(text: str, n: int) -> set[bytes]:
 
 
 def signature(text: str, cfg: DedupConfig) -> MinHash:
-    m = MinHash(num_perm=cfg.num_perm, seed=1)
+    m = MinHash(num_perm=cfg.num_perm, seed=1, scheme=SCHEME)
     m.update_batch(list(shingles(text, cfg.ngram)))
     return m
 
@@ -55,7 +57,7 @@ def find_duplicates(ids: list[str], hashvalues: list[np.ndarray], cfg: DedupConf
     kept: dict[str, MinHash] = {}
     duplicate_of: dict[str, str] = {}
     for row_id, hv in sorted(zip(ids, hashvalues), key=lambda pair: pair[0]):
-        m = MinHash(num_perm=cfg.num_perm, seed=1, hashvalues=hv)
+        m = MinHash(num_perm=cfg.num_perm, seed=1, hashvalues=hv, scheme=SCHEME)
         matches = [k for k in lsh.query(m) if kept[k].jaccard(m) >= cfg.threshold]
         if matches:
             duplicate_of[row_id] = min(matches)

@@ -97,7 +97,7 @@ def run_spec_decode(recipe: SpecDecodeRecipe) -> dict:
     t = _stage(f"train speculator ({recipe.train.num_workers} workers, DeepSpeed ZeRO-{recipe.train.zero_stage})")
     result = run_trainer(
         "speculator",
-        train,
+        train.drop_columns(["id"]),
         n_train,
         recipe.train,
         {

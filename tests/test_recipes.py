@@ -1,0 +1,69 @@
+import pytest
+import yaml
+
+from arctic_ray.cli import main as cli_main
+from arctic_ray.config import RecipeError, SpecDecodeRecipe, load_recipe, validate_recipe
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize("name", ["spec_decode.yaml", "spec_decode_tiny.yaml"])
+def test_shipped_recipes_validate(name):
+    recipe = load_recipe(ROOT / "examples" / name)
+    assert isinstance(recipe, SpecDecodeRecipe)
+    assert recipe.dedup.threshold == 0.7
+    assert recipe.train.zero_stage == 2
+
+
+def test_misspelt_field_is_named(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({"model": "tiny", "train": {"lr_rate": 0.1}}))
+    with pytest.raises(RecipeError) as err:
+        load_recipe(path)
+    assert "train.lr_rate: unknown field" in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_wrong_type_and_range_are_named():
+    with pytest.raises(RecipeError) as err:
+        validate_recipe({"train": {"epochs": "many", "num_workers": 0}})
+    text = str(err.value)
+    assert "train.epochs" in text and "train.num_workers" in text
+
+
+def test_unknown_job_lists_known_ones():
+    with pytest.raises(RecipeError, match="unknown job 'nope'.*spec_decode"):
+        validate_recipe({"job": "nope"})
+
+
+def test_overrides_are_typed_and_checked(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("model: tiny\n")
+    recipe = load_recipe(path, ["train.epochs=4", "dedup.threshold=0.8", "synth.sampling.max_tokens=7"])
+    assert (recipe.train.epochs, recipe.dedup.threshold, recipe.synth.sampling.max_tokens) == (4, 0.8, 7)
+    with pytest.raises(RecipeError, match="train.epoch: unknown field"):
+        load_recipe(path, ["train.epoch=4"])
+    with pytest.raises(RecipeError, match="not KEY=VALUE"):
+        load_recipe(path, ["train.epochs"])
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(RecipeError, match="recipe file not found"):
+        load_recipe(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(bad)
+
+
+def test_field_docstrings_are_the_docs():
+    field = SpecDecodeRecipe.model_fields["model"]
+    assert "HF name or a local path" in field.description
+
+
+def test_cli_validate(tmp_path, capsys):
+    assert cli_main(["validate", str(ROOT / "examples" / "spec_decode_tiny.yaml")]) == 0
+    assert "valid spec_decode recipe" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("speculator: {n_predicts: 3}\n")
+    assert cli_main(["validate", str(bad)]) == 2
+    assert "speculator.n_predicts: unknown field" in capsys.readouterr().err

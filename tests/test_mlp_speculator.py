@@ -1,4 +1,5 @@
 import torch
+from torch.nn import functional as F
 from transformers import AutoModelForCausalLM
 
 from arctic_ray.models.mlp_speculator import MLPSpeculator, MLPSpeculatorSpec, build_mlp_speculator
@@ -17,20 +18,23 @@ def test_teacher_forced_shapes_and_targets():
     targets, valid = head_targets(ids, torch.ones_like(ids, dtype=torch.bool), 3)
     # head i at position t guesses token t+2+i
     assert torch.equal(targets[0, :, 0], ids[:, 2]) and torch.equal(targets[2, :, 5], ids[:, 9])
-    loss, per_head = speculator_loss(logits, targets, valid)
+    loss, per_head = speculator_loss(spec(hidden, ids, valid), targets, valid)
     assert per_head.shape == (3,) and torch.isfinite(loss)
 
 
-def test_loss_ignores_positions_outside_the_completion():
-    spec = MLPSpeculator(small_spec(1))
-    hidden, ids = torch.randn(1, 8, 16), torch.randint(0, 50, (1, 8))
-    logits = spec(hidden, ids)
+def test_loss_counts_only_completion_targets():
+    spec = MLPSpeculator(small_spec(2))
+    hidden, ids = torch.randn(2, 12, 16), torch.randint(0, 50, (2, 12))
     mask = torch.zeros_like(ids, dtype=torch.bool)
-    mask[:, 5:] = True
-    targets, valid = head_targets(ids, mask, 1)
-    corrupted = targets.clone()
-    corrupted[valid.logical_not()] = 0  # changing masked targets must not change the loss
-    assert torch.equal(speculator_loss(logits, targets, valid)[0], speculator_loss(logits, corrupted, valid)[0])
+    mask[0, 5:] = True
+    mask[1, 8:10] = True
+    targets, valid = head_targets(ids, mask, 2)
+    full = spec(hidden, ids)
+    expected = torch.stack([F.cross_entropy(full[i][valid[i]], targets[i][valid[i]]) for i in range(2)])
+    loss, per_head = speculator_loss(spec(hidden, ids, valid), targets, valid)
+    assert torch.allclose(per_head, expected, atol=1e-6)
+    # head 1 at position t targets t+3: only targets inside the mask count
+    assert valid[1, 1].nonzero().flatten().tolist() == [5, 6]
 
 
 def test_proposals_chain_each_head_on_the_previous_guess():

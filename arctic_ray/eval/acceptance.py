@@ -4,11 +4,12 @@ expected acceptance length tau, the tokens produced per base forward under greed
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from arctic_ray.data.speculator_samples import completion_mask
 from arctic_ray.models.mlp_speculator import MLPSpeculator
-from arctic_ray.trainers.speculator_objective import accepted_lengths, base_hidden, head_targets
+from arctic_ray.trainers.speculator_objective import accepted_lengths, base_hidden, head_hits, head_targets
 
 
 def _decode_steps(input_ids, in_completion, n: int):
@@ -25,7 +26,7 @@ def _decode_steps(input_ids, in_completion, n: int):
 def evaluate_speculators(base, speculators: dict[str, MLPSpeculator], batches) -> dict[str, dict]:
     """`batches` yields dicts of input_ids, completion_start, length tensors. Returns, per
     speculator name: tau, per-head accuracy, and how many decode steps were measured."""
-    sums = {name: {"accepted": 0, "steps": 0, "hits": None, "counts": None} for name in speculators}
+    sums = {name: {"accepted": 0, "steps": 0, "hits": 0, "counts": 0} for name in speculators}
     agree = total = 0
     for batch in batches:
         ids = batch["input_ids"]
@@ -41,12 +42,10 @@ def evaluate_speculators(base, speculators: dict[str, MLPSpeculator], batches) -
         for name, spec in speculators.items():
             n = spec.spec.n_predict
             s = sums[name]
-            logits = spec(hidden, ids)
             targets, valid = head_targets(ids, in_completion, n)
-            hits = ((logits.argmax(-1) == targets) & valid).flatten(1).sum(-1)
-            counts = valid.flatten(1).sum(-1)
-            s["hits"] = hits if s["hits"] is None else s["hits"] + hits
-            s["counts"] = counts if s["counts"] is None else s["counts"] + counts
+            hits, counts = head_hits(spec(hidden, ids, valid), targets, valid)
+            s["hits"] = np.add(s["hits"], hits)
+            s["counts"] = np.add(s["counts"], counts)
             step_valid, next_token, truth, truth_valid = _decode_steps(ids, in_completion, n)
             sel = step_valid.flatten()
             proposals = spec.propose(hidden[:, : next_token.shape[1]].flatten(0, 1)[sel], next_token.flatten()[sel])
@@ -58,7 +57,7 @@ def evaluate_speculators(base, speculators: dict[str, MLPSpeculator], batches) -
         steps = max(s["steps"], 1)
         out[name] = {
             "tau": 1.0 + s["accepted"] / steps,
-            "head_accuracy": [float(h) / max(int(c), 1) for h, c in zip(s["hits"], s["counts"])],
+            "head_accuracy": [float(h) / max(int(c), 1) for h, c in zip(np.atleast_1d(s["hits"]), np.atleast_1d(s["counts"]))],
             "decode_steps": s["steps"],
         }
     out["greedy_agreement"] = agree / max(total, 1)

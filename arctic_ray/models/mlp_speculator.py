@@ -66,29 +66,39 @@ class MLPSpeculator(nn.Module):
             self.emb[i].weight.requires_grad_(False)
             self.head[i].weight.requires_grad_(False)
 
-    def step(self, i: int, state: torch.Tensor, prev_tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Head i: new state and logits from the current state and the previous token ids."""
+    def advance(self, i: int, state: torch.Tensor, prev_tokens: torch.Tensor) -> torch.Tensor:
+        """Head i's new running state from the current one and the previous token ids."""
         z = self.emb[i](prev_tokens)
-        state = self.proj[i](state)
-        state = state + z * (self.emb_weight / self.state_weight)
-        state = F.gelu(self.ln[i](state))
+        return F.gelu(self.ln[i](self.proj[i](state) + z * (self.emb_weight / self.state_weight)))
+
+    def step(self, i: int, state: torch.Tensor, prev_tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Head i on its own: new state and logits."""
+        state = self.advance(i, state, prev_tokens)
         return state, self.head[i](state)
 
-    def forward(self, hidden: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits for training.
+    def states(self, hidden: torch.Tensor, input_ids: torch.Tensor) -> list[torch.Tensor]:
+        """Teacher-forced running state of every head, before its output projection.
 
         hidden: [B, T, H], the base model's last hidden state at each position.
         input_ids: [B, T], the tokens. At position t head i is fed token t+1+i and guesses token
-        t+2+i. Returns [n_predict, B, T-n_predict-1, V] for positions t = 0 .. T-n_predict-2 (the
-        last ones whose every target exists)."""
+        t+2+i. Returns n_predict tensors [B, T-n_predict-1, D] for positions t = 0 .. T-n_predict-2
+        (the last ones whose every target exists)."""
         n = self.spec.n_predict
         t_out = input_ids.shape[1] - n - 1
-        state = hidden[:, :t_out]
-        logits = []
+        state, out = hidden[:, :t_out], []
         for i in range(n):
-            state, out = self.step(i, state, input_ids[:, 1 + i : 1 + i + t_out])
-            logits.append(out)
-        return torch.stack(logits)
+            state = self.advance(i, state, input_ids[:, 1 + i : 1 + i + t_out])
+            out.append(state)
+        return out
+
+    def forward(self, hidden: torch.Tensor, input_ids: torch.Tensor, valid: torch.Tensor | None = None):
+        """Teacher-forced logits [n_predict, B, T-n_predict-1, V] (see `states`). With `valid`
+        ([n_predict, B, T-n_predict-1] bool), a list of [N_i, V] logits at the valid positions
+        only: the vocabulary projection dominates the cost, so prompt and padding skip it."""
+        states = self.states(hidden, input_ids)
+        if valid is None:
+            return torch.stack([self.head[i](s) for i, s in enumerate(states)])
+        return [self.head[i](s[valid[i]]) for i, s in enumerate(states)]
 
     @torch.no_grad()
     def propose(self, hidden: torch.Tensor, next_token: torch.Tensor) -> torch.Tensor:

@@ -36,8 +36,8 @@ class SpeculatorTrainer(Trainer):
         attention = (torch.arange(ids.shape[1], device=ids.device)[None] < batch["length"][:, None]).long()
         hidden = base_hidden(self.base, ids, attention)
         n = self.engine.module.spec.n_predict
-        logits = self.engine(hidden.to(next(self.engine.module.parameters()).dtype), ids)
         targets, valid = head_targets(ids, in_completion, n)
+        logits = self.engine(hidden.to(next(self.engine.module.parameters()).dtype), ids, valid)
         loss, per_head = speculator_loss(logits, targets, valid)
         return loss, {f"loss_head{i}": float(v) for i, v in enumerate(per_head)}
 

@@ -24,15 +24,19 @@ def head_targets(input_ids: torch.Tensor, in_completion: torch.Tensor, n_predict
     return targets, valid
 
 
-def speculator_loss(logits: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor):
-    """Mean cross-entropy over valid positions, averaged over heads; also per-head losses."""
-    per_head = []
-    for i in range(logits.shape[0]):
-        ce = F.cross_entropy(logits[i].flatten(0, 1).float(), targets[i].flatten(), reduction="none")
-        mask = valid[i].flatten().float()
-        per_head.append((ce * mask).sum() / mask.sum().clamp(min=1))
-    per_head = torch.stack(per_head)
+def speculator_loss(logits: list[torch.Tensor], targets: torch.Tensor, valid: torch.Tensor):
+    """Cross-entropy averaged over heads. `logits` holds each head's [N_i, V] logits at its
+    valid positions (`MLPSpeculator.forward(..., valid=valid)`). Returns (loss, per-head losses)."""
+    per_head = torch.stack(
+        [F.cross_entropy(lg.float(), targets[i][valid[i]]) if lg.shape[0] else lg.sum() * 0.0 for i, lg in enumerate(logits)]
+    )
     return per_head.mean(), per_head
+
+
+def head_hits(logits: list[torch.Tensor], targets: torch.Tensor, valid: torch.Tensor) -> tuple[list[int], list[int]]:
+    """Top-1 hits and counts per head, same inputs as `speculator_loss`."""
+    hits = [int((lg.argmax(-1) == targets[i][valid[i]]).sum()) for i, lg in enumerate(logits)]
+    return hits, [int(v.sum()) for v in valid]
 
 
 def accepted_lengths(proposals: torch.Tensor, truth: torch.Tensor, truth_valid: torch.Tensor) -> torch.Tensor:

@@ -16,9 +16,10 @@ def jaccard(a: str, b: str, n: int = 5) -> float:
 
 def test_threshold_separates_near_from_far():
     cfg = DedupConfig()
-    near = BASE.replace("rain or snow", "rain, snow")  # one small edit
+    near = BASE.replace("back to the sea", "back into the sea")  # one small edit
     far = BASE.split(". ")[0] + ". Volcanoes form where plates meet and magma rises through the crust."
-    assert jaccard(BASE, near) >= 0.7 > jaccard(BASE, far)
+    # LSH is approximate near the threshold: the pair sits clearly on each side of 0.7
+    assert jaccard(BASE, near) >= 0.8 and jaccard(BASE, far) < 0.5
     dups = find_duplicates(
         ["a", "b", "c"], [signature(t, cfg).hashvalues for t in (BASE, near, far)], cfg
     )

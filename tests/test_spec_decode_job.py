@@ -43,7 +43,7 @@ def _check_run(run_dir: Path) -> dict:
     generations = [json.loads(line) for f in sorted((run_dir / "generations").glob("*.json")) for line in f.open()]
     assert len(generations) == counts["kept"] and all(g["completion_token_ids"] for g in generations)
     rejects = [json.loads(line) for line in (run_dir / "rejects.jsonl").open()]
-    assert (rejects[0]["stage"], rejects[0]["line"]) == ("read", 41)
+    assert (rejects[0]["stage"], rejects[0]["line"]) == ("read", 1)
     assert metrics["train"]["steps"] > 0
     assert metrics["train"]["final_loss"] < metrics["train"]["loss_history"][0]
     assert len(set(metrics["train"]["rank_param_digests"])) == 1
@@ -62,7 +62,7 @@ def _check_run(run_dir: Path) -> dict:
 def prompts_with_a_bad_row(tmp_path_factory) -> Path:
     lines = (ROOT / "examples/data/prompts.jsonl").read_text().splitlines()[:40]
     path = tmp_path_factory.mktemp("data") / "prompts.jsonl"
-    return write_jsonl(path, [*lines, json.dumps({"id": "broken", "messages": "not a list"})])
+    return write_jsonl(path, [json.dumps({"id": "broken", "messages": "not a list"}), *lines])
 
 
 def test_plain_python_run(tmp_path, session_cache, prompts_with_a_bad_row):

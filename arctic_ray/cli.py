@@ -40,14 +40,12 @@ def _cmd_model(args) -> int:
 
 
 def _cmd_list(args) -> int:
-    import arctic_ray.jobs  # noqa: F401
+    import arctic_ray.jobs  # noqa: F401  (importing registers every block)
     import arctic_ray.trainers  # noqa: F401
-    from arctic_ray.models.resolve import BUILTIN
-    from arctic_ray.registry import names
+    from arctic_ray.registry import kinds, names
 
-    for kind in ("job", "trainer"):
-        print(f"{kind}s: {', '.join(names(kind))}")
-    print(f"built-in models: {', '.join(BUILTIN)}")
+    for kind in kinds():
+        print(f"{kind}: {', '.join(names(kind))}")
     return 0
 
 

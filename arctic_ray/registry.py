@@ -43,6 +43,10 @@ def names(kind: str) -> list[str]:
     return sorted(_REGISTRY.get(kind, {}))
 
 
+def kinds() -> list[str]:
+    return sorted(_REGISTRY)
+
+
 class Registered:
     """Subclass with `kind = "..."` on a family base and `name = "..."` on each member."""
 

@@ -30,5 +30,10 @@ def test_project_blocks_are_registered():
     import arctic_ray.jobs  # noqa: F401
     import arctic_ray.trainers  # noqa: F401
 
+    import arctic_ray.models.resolve  # noqa: F401
+    import arctic_ray.synth.vllm_stage  # noqa: F401
+
     assert "speculator" in names("trainer")
     assert "spec_decode" in names("job")
+    assert "vllm" in names("synth_backend") and "mlp" in names("speculator")
+    assert {"tiny", "smollm2-135m-instruct"} <= set(names("model"))

@@ -15,8 +15,12 @@ def test_generates_in_the_shared_row_schema(ray_local, tiny_model):
     )
     rows = [{"id": f"r{i}", "messages": [{"role": "user", "content": f"Tell me about the number {i}."}]} for i in range(6)]
     rows[5]["sampling"] = {"max_tokens": 3}  # per-row sampling overrides the recipe's
+    rows.append({"id": "too-long", "messages": [{"role": "user", "content": "word " * 400}]})
     out = {r["id"]: r for r in vllm_generate(ray.data.from_items(rows), tiny_model, cfg, "tiny").take_all()}
     assert set(out) == {r["id"] for r in rows}
+    # A request the engine refuses is kept, with its reason, not dropped.
+    refused = out.pop("too-long")
+    assert refused["error"] and refused["finish_reason"] == "error" and refused["completion"] == ""
     for row in out.values():
         assert set(OUTPUT_COLUMNS) <= set(row)
         assert row["error"] == "" and row["backend"] == "vllm" and row["model"] == "tiny"

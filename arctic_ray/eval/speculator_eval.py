@@ -8,7 +8,8 @@ import torch
 
 from arctic_ray.config.recipe import SpecDecodeRecipe
 from arctic_ray.eval.acceptance import evaluate_speculators
-from arctic_ray.models.mlp_speculator import MLPSpeculator, build_mlp_speculator
+from arctic_ray.models.mlp_speculator import MLPSpeculator
+from arctic_ray.registry import lookup
 from arctic_ray.trainers.speculator import load_frozen_base
 
 
@@ -18,7 +19,8 @@ def _evaluate(model_path: str, trained_dir: str, rows: list[dict], recipe: dict)
     base = load_frozen_base(model_path, torch.device("cpu"))
     spec_cfg = cfg.speculator
     # The untrained speculator is the exact starting point of training (same seed).
-    untrained = build_mlp_speculator(base, spec_cfg.n_predict, spec_cfg.inner_dim, spec_cfg.tie_weights, cfg.seed)
+    build = lookup("speculator", spec_cfg.type)
+    untrained = build(base, spec_cfg.n_predict, spec_cfg.inner_dim, spec_cfg.tie_weights, cfg.seed)
     speculators = {"untrained": untrained.eval(), "trained": MLPSpeculator.load(trained_dir).eval()}
     bs = cfg.eval.batch_size
 

@@ -20,9 +20,10 @@ from arctic_ray.eval.report import write_report
 from arctic_ray.eval.speculator_eval import evaluate_holdout
 from arctic_ray.jobs.run_dir import append_jsonl, new_run_dir, write_json, write_recipe
 from arctic_ray.models.resolve import resolve_model
-from arctic_ray.registry import registered
+from arctic_ray.registry import lookup, registered
 from arctic_ray.runtime import init_ray
-from arctic_ray.synth.vllm_stage import vllm_generate
+from arctic_ray.synth.schema import failed
+from arctic_ray.synth import vllm_stage  # noqa: F401  (registers the vllm backend)
 from arctic_ray.train.torch_trainer import run_trainer
 from arctic_ray.trainers.base import EXPORT_DIR
 
@@ -61,10 +62,11 @@ def run_spec_decode(recipe: SpecDecodeRecipe) -> dict:
     print(f"[arctic_ray] {len(prompts.rows)} prompts, {len(prompts.rejects)} rejected", flush=True)
     timings["read"] = time.time() - t
 
-    t = _stage(f"generate with vLLM ({recipe.model})")
-    generated = vllm_generate(ray.data.from_items(prompts.rows), model_path, recipe.synth, recipe.model).materialize()
-    errors = generated.filter(lambda r: bool(r["error"]))
-    ok = generated.filter(lambda r: not r["error"]).materialize()
+    t = _stage(f"generate with {recipe.synth.backend} ({recipe.model})")
+    generate = lookup("synth_backend", recipe.synth.backend)
+    generated = generate(ray.data.from_items(prompts.rows), model_path, recipe.synth, recipe.model).materialize()
+    errors = generated.filter(failed)
+    ok = generated.filter(lambda row: not failed(row)).materialize()
     n_errors = _write(errors, run_dir / "errors")
     timings["generate"] = time.time() - t
 

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from arctic_ray.registry import registered
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
@@ -134,6 +136,7 @@ class MLPSpeculator(nn.Module):
         return model
 
 
+@registered("speculator", "mlp")
 def build_mlp_speculator(base: nn.Module, n_predict: int, inner_dim: int | None, tie_weights: bool, seed: int) -> MLPSpeculator:
     cfg = base.config
     torch.manual_seed(seed)

@@ -1,5 +1,5 @@
-"""Turn a recipe's `model:` into a local path: built-in names are built or converted on first use;
-anything else (an HF name or a local directory) is passed through as is."""
+"""Turn a recipe's `model:` into a local path: registered built-in models are built or converted
+on first use; anything else (an HF name or a local directory) is passed through as is."""
 
 from __future__ import annotations
 
@@ -7,13 +7,19 @@ from pathlib import Path
 
 from arctic_ray.models.smollm2 import NAME as SMOLLM2, smollm2_path
 from arctic_ray.models.tiny import tiny_model_path
+from arctic_ray.registry import lookup, names, register
 
-BUILTIN = {"tiny": tiny_model_path, SMOLLM2: smollm2_path}
+register("model", "tiny", tiny_model_path)
+register("model", SMOLLM2, smollm2_path)
+
+
+def builtin_models() -> list[str]:
+    return names("model")
 
 
 def resolve_model(name: str) -> str:
-    if name in BUILTIN:
-        return str(BUILTIN[name]())
+    if name in builtin_models():
+        return str(lookup("model", name)())
     if Path(name).exists() and not (Path(name) / "config.json").is_file():
         raise FileNotFoundError(f"model path {name} has no config.json: not a Hugging Face model")
     return name

@@ -8,6 +8,7 @@ from typing import Any
 import ray.data
 
 from arctic_ray.config.synth import VLLMSynthConfig
+from arctic_ray.registry import registered
 
 BACKEND = "vllm"
 
@@ -66,6 +67,7 @@ def _to_schema(model: str, max_tokens: int):
     return postprocess
 
 
+@registered("synth_backend", BACKEND)
 def vllm_generate(ds: ray.data.Dataset, model: str, cfg: VLLMSynthConfig, model_name: str | None = None) -> ray.data.Dataset:
     """Add completions to a Dataset of `id` + `messages` rows."""
     from ray.data.llm import build_processor, vLLMEngineProcessorConfig

@@ -44,6 +44,8 @@ def run_trainer(
 ):
     # Ray Train V2 gives a worker group 30 s to start by default; a busy laptop can need more.
     os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", str(cfg.start_timeout_s))
+    # Workers' stdout already reaches the driver; Train's print patch would log every line twice.
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     resources = {"CPU": cfg.cpus_per_worker}
     if cfg.gpus_per_worker:
         resources["GPU"] = cfg.gpus_per_worker

@@ -7,7 +7,8 @@ import torch
 
 from arctic_ray.config.speculator import MLPSpeculatorConfig
 from arctic_ray.data.speculator_samples import completion_mask
-from arctic_ray.models.mlp_speculator import MLPSpeculator, build_mlp_speculator
+from arctic_ray.models.mlp_speculator import MLPSpeculator
+from arctic_ray.registry import lookup
 from arctic_ray.trainers.base import Trainer
 from arctic_ray.trainers.speculator_objective import base_hidden, head_targets, speculator_loss
 
@@ -28,7 +29,8 @@ class SpeculatorTrainer(Trainer):
         dtype = torch.bfloat16 if self.use_gpu else torch.float32
         self.base = load_frozen_base(self.loop_config["model_path"], self.device, dtype)
         # Same seed on every rank: identical starting weights, as data parallelism needs.
-        return build_mlp_speculator(self.base, cfg.n_predict, cfg.inner_dim, cfg.tie_weights, self.loop_config["seed"])
+        build = lookup("speculator", cfg.type)
+        return build(self.base, cfg.n_predict, cfg.inner_dim, cfg.tie_weights, self.loop_config["seed"])
 
     def loss(self, batch):
         ids = batch["input_ids"]

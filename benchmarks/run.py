@@ -1,0 +1,12 @@
+"""Run every benchmark: `make bench` (or `python benchmarks/run.py`). Each prints its own
+baseline, measured in the same run, and the ratio against it."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import speculator_loss_step  # noqa: E402
+
+if __name__ == "__main__":
+    speculator_loss_step.main()

@@ -44,17 +44,18 @@ def _request(cfg: VLLMSynthConfig):
 
 
 def _to_schema(model: str, max_tokens: int):
-    def postprocess(row: dict) -> dict:
-        error = row.pop("__inference_error__", "") or ""
+    def to_schema(row: dict) -> dict:
+        error = row.get("__inference_error__") or ""
         generated = list(row.get("generated_tokens") or [])
         n_out = int(row.get("num_generated_tokens") or 0)
+        budget = (row.get("sampling_params") or {}).get("max_tokens") or max_tokens
         out = {
             "id": row["id"],
             "messages": row["messages"],
             "completion": row.get("generated_text") or "",
             # ray.data.llm does not pass vLLM's finish_reason through; with no stop strings the
             # only ways to end are the token budget or an end-of-sequence token.
-            "finish_reason": "error" if error else ("length" if n_out >= max_tokens else "stop"),
+            "finish_reason": "error" if error else ("length" if n_out >= budget else "stop"),
             "usage": {"prompt_tokens": int(row.get("num_input_tokens") or 0), "completion_tokens": n_out},
             "backend": BACKEND,
             "model": model,
@@ -64,7 +65,7 @@ def _to_schema(model: str, max_tokens: int):
         }
         return out
 
-    return postprocess
+    return to_schema
 
 
 @registered("synth_backend", BACKEND)
@@ -85,9 +86,7 @@ def vllm_generate(ds: ray.data.Dataset, model: str, cfg: VLLMSynthConfig, model_
         should_continue_on_error=True,
         log_engine_metrics=False,
     )
-    processor = build_processor(
-        processor_cfg,
-        preprocess=_request(cfg),
-        postprocess=_to_schema(model_name or model, cfg.sampling.max_tokens),
-    )
-    return processor(ds)
+    # Rows the engine refused skip a processor's postprocess and come out in their raw form, so
+    # both kinds are mapped onto the schema after the processor, not inside it.
+    processor = build_processor(processor_cfg, preprocess=_request(cfg), postprocess=lambda row: row)
+    return processor(ds).map(_to_schema(model_name or model, cfg.sampling.max_tokens))

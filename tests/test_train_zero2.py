@@ -42,6 +42,7 @@ def test_zero2_speculator_training(ray_local, tiny_model, tmp_path):
     assert m["steps"] == 2 * (48 // 8)
     losses = m["loss_history"]
     assert losses[-1] < 0.7 * losses[0], losses
+    assert m["base_cache_hit_rate"] > 0  # the second epoch reuses base hidden states
     digests = m["rank_param_digests"]
     assert len(digests) == 2 and digests[0] == digests[1]
 

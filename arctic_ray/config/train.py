@@ -30,5 +30,9 @@ class TrainConfig(StrictConfig):
     log_every: int = Field(default=5, gt=0)
     """Print (rank 0) and report metrics every N steps."""
 
+    base_cache_mb: int = Field(default=1024, ge=0)
+    """Per worker, keep the frozen base model's hidden states of up to this many MiB on the CPU,
+    so epochs after the first skip the base forward pass (0 turns it off)."""
+
     start_timeout_s: int = Field(default=300, gt=0)
     """How long Ray Train waits for its worker group to start."""

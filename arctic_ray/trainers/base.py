@@ -49,13 +49,17 @@ class Trainer(Registered):
     def build_model(self) -> torch.nn.Module:
         raise NotImplementedError
 
-    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        """Loss to minimise and extra metrics to log for one micro-batch."""
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Loss to minimise and extra scalar tensors to log, for one micro-batch."""
         raise NotImplementedError
 
     def export(self, path: str) -> None:
         """Write the trained model in its loadable format (rank 0 only)."""
         raise NotImplementedError
+
+    def summary(self) -> dict[str, Any]:
+        """Trainer-specific values for the final metrics."""
+        return {}
 
     # -- the shared loop ---------------------------------------------------------------------
     def setup(self) -> None:
@@ -100,7 +104,7 @@ class Trainer(Registered):
             if (micro_step + 1) % gas:
                 continue
             self.global_step += 1
-            metrics = {"step": self.global_step, "loss": float(loss), "lr": self.scheduler.get_last_lr()[0], **extra}
+            metrics = {"step": self.global_step, "lr": self.scheduler.get_last_lr()[0], **self.mean_over_ranks(loss, extra)}
             self.history.append(metrics)
             self.callbacks.fire("post-step", self, metrics=metrics)
             if self.global_step % self.train_cfg.log_every == 0 or self.global_step == self.total_steps:
@@ -115,6 +119,13 @@ class Trainer(Registered):
                     )
                 ray.train.report(metrics)
         self.finish(time.time() - started)
+
+    def mean_over_ranks(self, loss: torch.Tensor, extra: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Loss and extras averaged over all ranks (one all-reduce), so logs show the global batch."""
+        names = ["loss", *extra]
+        values = torch.stack([loss.detach().float(), *(v.detach().float() for v in extra.values())])
+        dist.all_reduce(values)
+        return dict(zip(names, (values / self.world_size).tolist()))
 
     def param_digest(self) -> str:
         h = hashlib.sha256()
@@ -132,6 +143,7 @@ class Trainer(Registered):
             "final_loss": self.history[-1]["loss"] if self.history else float("nan"),
             "loss_history": [h["loss"] for h in self.history],
             "rank_param_digests": digests,
+            **self.summary(),
         }
         self.callbacks.fire("post-train", self, metrics=metrics)
         with tempfile.TemporaryDirectory() as tmp:

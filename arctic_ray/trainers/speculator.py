@@ -10,6 +10,7 @@ from arctic_ray.data.speculator_samples import completion_mask
 from arctic_ray.models.mlp_speculator import MLPSpeculator
 from arctic_ray.registry import lookup
 from arctic_ray.trainers.base import Trainer
+from arctic_ray.trainers.hidden_cache import HiddenStateCache
 from arctic_ray.trainers.speculator_objective import base_hidden, head_targets, speculator_loss
 
 
@@ -28,6 +29,7 @@ class SpeculatorTrainer(Trainer):
         cfg = MLPSpeculatorConfig.model_validate(self.loop_config["speculator"])
         dtype = torch.bfloat16 if self.use_gpu else torch.float32
         self.base = load_frozen_base(self.loop_config["model_path"], self.device, dtype)
+        self.hidden_cache = HiddenStateCache(self.train_cfg.base_cache_mb << 20)
         # Same seed on every rank: identical starting weights, as data parallelism needs.
         build = lookup("speculator", cfg.type)
         return build(self.base, cfg.n_predict, cfg.inner_dim, cfg.tie_weights, self.loop_config["seed"])
@@ -36,12 +38,16 @@ class SpeculatorTrainer(Trainer):
         ids = batch["input_ids"]
         in_completion = completion_mask(batch["completion_start"], batch["length"], ids.shape[1])
         attention = (torch.arange(ids.shape[1], device=ids.device)[None] < batch["length"][:, None]).long()
-        hidden = base_hidden(self.base, ids, attention)
+        hidden = self.hidden_cache(lambda i, a: base_hidden(self.base, i, a), ids, attention)
         n = self.engine.module.spec.n_predict
         targets, valid = head_targets(ids, in_completion, n)
         logits = self.engine(hidden.to(next(self.engine.module.parameters()).dtype), ids, valid)
         loss, per_head = speculator_loss(logits, targets, valid)
-        return loss, {f"loss_head{i}": float(v) for i, v in enumerate(per_head)}
+        return loss, {f"loss_head{i}": v for i, v in enumerate(per_head)}
 
     def export(self, path: str) -> None:
         self.engine.module.save(path)
+
+    def summary(self) -> dict:
+        seen = self.hidden_cache.hits + self.hidden_cache.misses
+        return {"base_cache_hit_rate": self.hidden_cache.hits / max(seen, 1)}

@@ -86,6 +86,7 @@ def test_user_errors_are_one_clear_line(tmp_path, session_cache):
         proc = subprocess.run(cmd, cwd=ROOT, env=_env(session_cache), capture_output=True, text=True, timeout=300)
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()  # nothing was started for a run that could not start
 
 
 def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):

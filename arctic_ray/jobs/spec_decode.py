@@ -48,23 +48,23 @@ def _write(ds: ray.data.Dataset, path: Path) -> int:
 @registered("job", "spec_decode")
 def run_spec_decode(recipe: SpecDecodeRecipe) -> dict:
     started = time.time()
+    # Input problems surface first, before a run directory or a Ray cluster exists.
+    prompts = read_prompts(recipe.data.prompts, recipe.data.limit)
+    model_path = resolve_model(recipe.model)
     run_dir = new_run_dir(recipe.output_dir)
     write_recipe(run_dir / "recipe.yaml", recipe)
     print(f"[arctic_ray] run directory: {run_dir}", flush=True)
-    init_ray(recipe.ray)
-    timings: dict[str, float] = {}
-
-    t = _stage("read prompts")
-    model_path = resolve_model(recipe.model)
-    prompts = read_prompts(recipe.data.prompts, recipe.data.limit)
     rejects = run_dir / "rejects.jsonl"
     append_jsonl(rejects, prompts.rejects)
     print(f"[arctic_ray] {len(prompts.rows)} prompts, {len(prompts.rejects)} rejected", flush=True)
-    timings["read"] = time.time() - t
+    init_ray(recipe.ray)
+    timings: dict[str, float] = {"read": time.time() - started}
 
     t = _stage(f"generate with {recipe.synth.backend} ({recipe.model})")
     generate = lookup("synth_backend", recipe.synth.backend)
-    generated = generate(ray.data.from_items(prompts.rows), model_path, recipe.synth, recipe.model).materialize()
+    blocks = -(-len(prompts.rows) // recipe.synth.batch_size)  # one engine batch per block: stages stream
+    source = ray.data.from_items(prompts.rows, override_num_blocks=blocks)
+    generated = generate(source, model_path, recipe.synth, recipe.model).materialize()
     errors = generated.filter(failed)
     ok = generated.filter(lambda row: not failed(row)).materialize()
     n_errors = _write(errors, run_dir / "errors")
@@ -139,7 +139,7 @@ def run_spec_decode(recipe: SpecDecodeRecipe) -> dict:
             "train_sequences": n_train,
             "holdout_sequences": n_holdout,
         },
-        "train": {k: train_metrics[k] for k in ("steps", "final_loss", "loss_history", "train_seconds", "rank_param_digests")},
+        "train": dict(train_metrics),
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
         "wall_s": round(time.time() - started, 1),
         "speculator_dir": str(speculator_dir),

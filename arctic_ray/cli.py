@@ -8,9 +8,10 @@ import sys
 from arctic_ray.config.recipe import RecipeError, load_recipe
 from arctic_ray.data.prompts import PromptFileError
 from arctic_ray.models.smollm2 import ModelUnavailableError
+from arctic_ray.synth.vllm_stage import EngineConfigError
 
 # Errors that are the user's to fix: print the message, not a traceback from deep inside Ray.
-USER_ERRORS = (RecipeError, PromptFileError, ModelUnavailableError, FileNotFoundError)
+USER_ERRORS = (RecipeError, PromptFileError, ModelUnavailableError, EngineConfigError, FileNotFoundError)
 
 
 def run_recipe(path: str, overrides: list[str]) -> dict:

@@ -1,12 +1,14 @@
 """The vLLM generation stage: real vLLM (CPU) inside ray.data.llm, on the tiny model."""
 
+import pytest
 import ray.data
 import torch
 from transformers import AutoModelForCausalLM
 
 from arctic_ray.config.synth import SamplingConfig, VLLMSynthConfig
 from arctic_ray.synth.schema import OUTPUT_COLUMNS
-from arctic_ray.synth.vllm_stage import vllm_generate
+from arctic_ray.models.tiny import build_tiny_model
+from arctic_ray.synth.vllm_stage import EngineConfigError, vllm_generate
 
 
 def test_generates_in_the_shared_row_schema(ray_local, tiny_model):
@@ -36,3 +38,10 @@ def test_generates_in_the_shared_row_schema(ray_local, tiny_model):
     prompt = torch.tensor([r["prompt_token_ids"]])
     ref = model.generate(prompt, max_new_tokens=len(r["completion_token_ids"]), do_sample=False)
     assert ref[0, prompt.shape[1] :].tolist() == list(r["completion_token_ids"])
+
+
+def test_a_model_the_cpu_engine_cannot_run_is_refused_up_front(ray_local, tmp_path):
+    model = build_tiny_model(tmp_path / "head16", hidden_size=64, num_heads=4, num_kv_heads=2)
+    rows = ray.data.from_items([{"id": "a", "messages": [{"role": "user", "content": "hi"}]}])
+    with pytest.raises(EngineConfigError, match="head size 16 is not one of"):
+        vllm_generate(rows, str(model), VLLMSynthConfig())

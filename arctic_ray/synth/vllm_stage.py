@@ -13,6 +13,28 @@ from arctic_ray.registry import registered
 BACKEND = "vllm"
 
 
+class EngineConfigError(ValueError):
+    """A model the configured engine cannot run: raised before any engine starts."""
+
+
+def check_cpu_engine_supports(model: str, cfg: VLLMSynthConfig) -> None:
+    """vLLM's CPU attention supports only some head sizes, and an engine that dies on start-up
+    is restarted by Ray Data without end: refuse such a model up front, with the reason."""
+    if cfg.gpus_per_engine:
+        return
+    from transformers import AutoConfig
+    from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
+
+    config = AutoConfig.from_pretrained(model)
+    text = getattr(config, "text_config", config)
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    supported = CPUAttentionBackend.get_supported_head_sizes()
+    if head_dim not in supported:
+        raise EngineConfigError(
+            f"vLLM on CPU cannot run {model}: attention head size {head_dim} is not one of {supported}"
+        )
+
+
 def engine_env(cfg: VLLMSynthConfig) -> dict[str, str]:
     if cfg.gpus_per_engine == 0:
         # In-process engine core: on CPU a second process only costs start-up time.
@@ -72,6 +94,7 @@ def vllm_generate(ds: ray.data.Dataset, model: str, cfg: VLLMSynthConfig, model_
     """Add completions to a Dataset of `id` + `messages` rows."""
     from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
+    check_cpu_engine_supports(model, cfg)
     bundle: dict[str, float] = {"CPU": cfg.cpus_per_engine}
     if cfg.gpus_per_engine:
         bundle["GPU"] = cfg.gpus_per_engine

@@ -1,6 +1,6 @@
 """The main job: train a speculative-decoding speculator from vLLM generations.
 
-    python pipelines/spec_decode.py                 # SmolLM2-135M-Instruct, local Ray, ~10 min on 2 CPU cores
+    python pipelines/spec_decode.py                 # SmolLM2-135M-Instruct, local Ray, ~8 min on 2 CPU cores
     python pipelines/spec_decode.py --tiny          # the same job on a tiny model, ~2 min
     python pipelines/spec_decode.py --set train.epochs=2 --set output_dir=/data/runs
     ray job submit --working-dir . -- python pipelines/spec_decode.py

@@ -40,7 +40,6 @@ def signature(text: str, cfg: DedupConfig) -> MinHash:
 class DedupResult:
     kept: ray.data.Dataset
     duplicates: ray.data.Dataset
-    duplicate_of: dict[str, str]
 
 
 def _signature_stage(cfg: DedupConfig):
@@ -77,7 +76,7 @@ def minhash_dedup(ds: ray.data.Dataset, cfg: DedupConfig) -> DedupResult:
         column = [lookup.get(row_id, "") for row_id in batch.column("id").to_pylist()]
         return batch.append_column("duplicate_of", pa.array(column, pa.string()))
 
-    tagged = ds.map_batches(tag, batch_format="pyarrow")
+    tagged = ds.map_batches(tag, batch_format="pyarrow").materialize()  # read by both filters
     kept = tagged.filter(lambda row: not row["duplicate_of"]).drop_columns(["duplicate_of"])
     duplicates = tagged.filter(lambda row: bool(row["duplicate_of"]))
-    return DedupResult(kept=kept, duplicates=duplicates, duplicate_of=duplicate_of)
+    return DedupResult(kept=kept, duplicates=duplicates)

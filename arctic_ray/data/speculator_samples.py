@@ -43,6 +43,13 @@ def to_speculator_samples(ds: ray.data.Dataset, seq_len: int, n_predict: int, pa
     return samples, rejects
 
 
+def attention_mask(length, seq_len: int):
+    """[B, T] long: 1 on the real tokens of each right-padded row."""
+    import torch
+
+    return (torch.arange(seq_len, device=length.device)[None, :] < length[:, None]).long()
+
+
 def completion_mask(completion_start, length, seq_len: int):
     """[B, T] bool: True where the token is part of the completion (torch tensors in, out)."""
     import torch

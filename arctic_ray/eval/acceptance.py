@@ -7,18 +7,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from arctic_ray.data.speculator_samples import completion_mask
+from arctic_ray.data.speculator_samples import attention_mask, completion_mask
 from arctic_ray.models.mlp_speculator import MLPSpeculator
 from arctic_ray.trainers.speculator_objective import accepted_lengths, base_hidden, head_hits, head_targets
 
 
-def _decode_steps(input_ids, in_completion, n: int):
+def _decode_steps(input_ids, in_completion, targets, valid):
     """Greedy-verification view of the same positions: the base's own token at t+1 and the n
-    tokens after it."""
-    t_out = input_ids.shape[1] - n - 1
+    tokens after it ([B, T', n] instead of the heads' [n, B, T'])."""
+    t_out = targets.shape[-1]
     step_valid = in_completion[:, 1 : 1 + t_out]  # the base emitted token t+1 itself
     next_token = input_ids[:, 1 : 1 + t_out]
-    targets, valid = head_targets(input_ids, in_completion, n)
     return step_valid, next_token, targets.permute(1, 2, 0), valid.permute(1, 2, 0)
 
 
@@ -31,7 +30,7 @@ def evaluate_speculators(base, speculators: dict[str, MLPSpeculator], batches) -
     for batch in batches:
         ids = batch["input_ids"]
         in_completion = completion_mask(batch["completion_start"], batch["length"], ids.shape[1])
-        attention = (torch.arange(ids.shape[1])[None] < batch["length"][:, None]).long()
+        attention = attention_mask(batch["length"], ids.shape[1])
         hidden = base_hidden(base, ids, attention)
         # How often the generation is the float32 base model's own greedy choice: tau is exact
         # for greedy decoding when this is 1.
@@ -46,7 +45,7 @@ def evaluate_speculators(base, speculators: dict[str, MLPSpeculator], batches) -
             hits, counts = head_hits(spec(hidden, ids, valid), targets, valid)
             s["hits"] = np.add(s["hits"], hits)
             s["counts"] = np.add(s["counts"], counts)
-            step_valid, next_token, truth, truth_valid = _decode_steps(ids, in_completion, n)
+            step_valid, next_token, truth, truth_valid = _decode_steps(ids, in_completion, targets, valid)
             sel = step_valid.flatten()
             proposals = spec.propose(hidden[:, : next_token.shape[1]].flatten(0, 1)[sel], next_token.flatten()[sel])
             accepted = accepted_lengths(proposals, truth.flatten(0, 1)[sel], truth_valid.flatten(0, 1)[sel])

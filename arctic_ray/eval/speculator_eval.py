@@ -9,18 +9,15 @@ import torch
 from arctic_ray.config.recipe import SpecDecodeRecipe
 from arctic_ray.eval.acceptance import evaluate_speculators
 from arctic_ray.models.mlp_speculator import MLPSpeculator
-from arctic_ray.registry import lookup
-from arctic_ray.trainers.speculator import load_frozen_base
+from arctic_ray.trainers.speculator import build_speculator, load_frozen_base
 
 
 @ray.remote(num_cpus=1)
 def _evaluate(model_path: str, trained_dir: str, rows: list[dict], recipe: dict) -> dict:
     cfg = SpecDecodeRecipe.model_validate(recipe)
     base = load_frozen_base(model_path, torch.device("cpu"))
-    spec_cfg = cfg.speculator
     # The untrained speculator is the exact starting point of training (same seed).
-    build = lookup("speculator", spec_cfg.type)
-    untrained = build(base, spec_cfg.n_predict, spec_cfg.inner_dim, spec_cfg.tie_weights, cfg.seed)
+    untrained = build_speculator(base, cfg.speculator, cfg.seed)
     speculators = {"untrained": untrained.eval(), "trained": MLPSpeculator.load(trained_dir).eval()}
     bs = cfg.eval.batch_size
 

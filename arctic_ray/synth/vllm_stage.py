@@ -70,7 +70,7 @@ def _to_schema(model: str, max_tokens: int):
         generated = list(row.get("generated_tokens") or [])
         n_out = int(row.get("num_generated_tokens") or 0)
         budget = (row.get("sampling_params") or {}).get("max_tokens") or max_tokens
-        out = {
+        return {
             "id": row["id"],
             "messages": row["messages"],
             "completion": row.get("generated_text") or "",
@@ -84,7 +84,6 @@ def _to_schema(model: str, max_tokens: int):
             "prompt_token_ids": list(row.get("prompt_token_ids") or []),
             "completion_token_ids": generated,
         }
-        return out
 
     return to_schema
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from arctic_ray.config.speculator import MLPSpeculatorConfig
-from arctic_ray.data.speculator_samples import completion_mask
+from arctic_ray.data.speculator_samples import attention_mask, completion_mask
 from arctic_ray.models.mlp_speculator import MLPSpeculator
 from arctic_ray.registry import lookup
 from arctic_ray.trainers.base import Trainer
@@ -22,6 +22,11 @@ def load_frozen_base(model_path: str, device: torch.device, dtype: torch.dtype =
     return base
 
 
+def build_speculator(base, cfg: MLPSpeculatorConfig, seed: int) -> MLPSpeculator:
+    """The registered speculator named by `cfg.type`, sized for `base`."""
+    return lookup("speculator", cfg.type)(base, cfg.n_predict, cfg.inner_dim, cfg.tie_weights, seed)
+
+
 class SpeculatorTrainer(Trainer):
     name = "speculator"
 
@@ -31,13 +36,12 @@ class SpeculatorTrainer(Trainer):
         self.base = load_frozen_base(self.loop_config["model_path"], self.device, dtype)
         self.hidden_cache = HiddenStateCache(self.train_cfg.base_cache_mb << 20)
         # Same seed on every rank: identical starting weights, as data parallelism needs.
-        build = lookup("speculator", cfg.type)
-        return build(self.base, cfg.n_predict, cfg.inner_dim, cfg.tie_weights, self.loop_config["seed"])
+        return build_speculator(self.base, cfg, self.loop_config["seed"])
 
     def loss(self, batch):
         ids = batch["input_ids"]
         in_completion = completion_mask(batch["completion_start"], batch["length"], ids.shape[1])
-        attention = (torch.arange(ids.shape[1], device=ids.device)[None] < batch["length"][:, None]).long()
+        attention = attention_mask(batch["length"], ids.shape[1])
         hidden = self.hidden_cache(lambda i, a: base_hidden(self.base, i, a), ids, attention)
         n = self.engine.module.spec.n_predict
         targets, valid = head_targets(ids, in_completion, n)

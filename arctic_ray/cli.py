@@ -5,25 +5,31 @@ from __future__ import annotations
 import argparse
 import sys
 
-from arctic_ray.config.recipe import RecipeError, load_recipe
-from arctic_ray.data.prompts import PromptFileError
-from arctic_ray.models.smollm2 import ModelUnavailableError
-from arctic_ray.synth.vllm_stage import EngineConfigError
+from pathlib import Path
+
+from arctic_ray.config.recipe import load_recipe
+from arctic_ray.errors import ArcticRayError
 
 # Errors that are the user's to fix: print the message, not a traceback from deep inside Ray.
-USER_ERRORS = (RecipeError, PromptFileError, ModelUnavailableError, EngineConfigError, FileNotFoundError)
+USER_ERRORS = (ArcticRayError, FileNotFoundError)
+RECIPE_FILE = "recipe.yaml"
 
 
-def run_recipe(path: str, overrides: list[str]) -> dict:
-    import arctic_ray.jobs  # noqa: F401  (registers the jobs)
-    from arctic_ray.registry import lookup
+def run_recipe(path: str | None, overrides: list[str], resume: str | None = None) -> dict:
+    """Run a recipe; with `resume`, the recipe of that run directory, into it again (stored
+    generations are found by key, so nothing already generated is generated again)."""
+    from arctic_ray.jobs import lookup_job
 
+    if resume:
+        path = str(Path(resume) / RECIPE_FILE)
     recipe = load_recipe(path, overrides)
-    return lookup("job", recipe.job)(recipe)
+    return lookup_job(recipe.job).run(recipe, Path(resume) if resume else None)
 
 
 def _cmd_run(args) -> int:
-    run_recipe(args.recipe, args.set)
+    if not args.recipe and not args.resume:
+        raise ArcticRayError("give a recipe file or --resume RUN_DIR")
+    run_recipe(args.recipe, args.set, args.resume)
     return 0
 
 
@@ -41,10 +47,11 @@ def _cmd_model(args) -> int:
 
 
 def _cmd_list(args) -> int:
-    import arctic_ray.jobs  # noqa: F401  (importing registers every block)
-    import arctic_ray.trainers  # noqa: F401
+    import arctic_ray.trainers  # noqa: F401  (importing registers every block)
+    from arctic_ray.jobs import job_names
     from arctic_ray.registry import kinds, names
 
+    job_names()
     for kind in kinds():
         print(f"{kind}: {', '.join(names(kind))}")
     return 0
@@ -55,11 +62,13 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for name, fn, help_ in (("run", _cmd_run, "run a recipe"), ("validate", _cmd_validate, "check a recipe")):
         cmd = sub.add_parser(name, help=help_)
-        cmd.add_argument("recipe", help="recipe YAML file")
+        cmd.add_argument("recipe", nargs="?" if name == "run" else None, help="recipe YAML file")
         cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field, e.g. train.epochs=2")
+        if name == "run":
+            cmd.add_argument("--resume", metavar="RUN_DIR", help="run the recipe of RUN_DIR again, into it")
         cmd.set_defaults(fn=fn)
     model = sub.add_parser("model", help="build or convert a built-in model and print its path")
-    model.add_argument("name", help="tiny or smollm2-135m-instruct")
+    model.add_argument("name", help="tiny, tiny2 or smollm2-135m-instruct")
     model.set_defaults(fn=_cmd_model)
     sub.add_parser("list", help="list registered building blocks").set_defaults(fn=_cmd_list)
     return p

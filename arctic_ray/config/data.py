@@ -7,10 +7,9 @@ from arctic_ray.config.base import StrictConfig
 
 class PromptDataConfig(StrictConfig):
     prompts: Path = Path("examples/data/prompts.jsonl")
-    """JSONL file, one object per line with `id` (string) and `messages` (OpenAI chat list)."""
+    """Prompt rows (`id` + `messages`): a JSONL or parquet file, a directory of parquet files, or
+    an HF dataset saved with `save_to_disk`. A conversation ending with an assistant turn also
+    carries that turn as a reference response."""
 
     limit: int | None = Field(default=None, gt=0)
     """Use only the first N prompts (None: all)."""
-
-    holdout_fraction: float = Field(default=0.15, gt=0.0, lt=1.0)
-    """Share of deduplicated generations kept aside to evaluate the speculator."""

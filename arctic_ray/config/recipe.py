@@ -1,4 +1,5 @@
-"""The spec_decode recipe and the YAML loader shared by every recipe type."""
+"""The YAML loader shared by every recipe: overrides, validation against the job's recipe class
+(the job table in `arctic_ray/jobs`), errors that name the field."""
 
 from __future__ import annotations
 
@@ -9,40 +10,11 @@ import yaml
 from pydantic import Field, ValidationError
 
 from arctic_ray.config.base import StrictConfig
-from arctic_ray.config.data import PromptDataConfig
-from arctic_ray.config.dedup import DedupConfig
-from arctic_ray.config.eval import EvalConfig
-from arctic_ray.config.ray_runtime import RayConfig
-from arctic_ray.config.speculator import MLPSpeculatorConfig
-from arctic_ray.config.synth import VLLMSynthConfig
-from arctic_ray.config.train import TrainConfig
+from arctic_ray.errors import ArcticRayError
 
 
-class RecipeError(ValueError):
+class RecipeError(ArcticRayError, ValueError):
     """A recipe that cannot be read or validated; the message names the file and the field."""
-
-
-class SpecDecodeRecipe(StrictConfig):
-    job: Literal["spec_decode"] = "spec_decode"
-    """Which job runs this recipe."""
-
-    model: str = "smollm2-135m-instruct"
-    """Base model: a built-in name ("tiny", "smollm2-135m-instruct"), an HF name or a local path."""
-
-    output_dir: Path = Path("runs/spec_decode")
-    """Each run writes a new timestamped directory under this one."""
-
-    seed: int = 0
-    data: PromptDataConfig = PromptDataConfig()
-    synth: VLLMSynthConfig = VLLMSynthConfig()
-    dedup: DedupConfig = DedupConfig()
-    speculator: MLPSpeculatorConfig = MLPSpeculatorConfig()
-    train: TrainConfig = TrainConfig()
-    eval: EvalConfig = EvalConfig()
-    ray: RayConfig = Field(default_factory=RayConfig)
-
-
-RECIPES: dict[str, type[StrictConfig]] = {"spec_decode": SpecDecodeRecipe}
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -76,10 +48,22 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _describe(err: ValidationError) -> str:
+def _field_path(raw: Any, loc: tuple) -> str:
+    """The dotted field of an error location, without the discriminator tags pydantic inserts
+    for a union member (`speculator.eagle3.n_predict` -> `speculator.n_predict`)."""
+    parts, node = [], raw
+    for key in loc:
+        if isinstance(node, dict) and key not in node and key in (node.get("type"), node.get("backend")):
+            continue
+        parts.append(str(key))
+        node = node.get(key) if isinstance(node, dict) else None
+    return ".".join(parts) or "(top level)"
+
+
+def _describe(err: ValidationError, raw: Any) -> str:
     lines = []
     for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        where = _field_path(raw, e["loc"])
         if e["type"] == "extra_forbidden":
             lines.append(f"  {where}: unknown field")
         else:
@@ -90,13 +74,15 @@ def _describe(err: ValidationError) -> str:
 def validate_recipe(raw: dict[str, Any], source: str = "recipe") -> StrictConfig:
     if not isinstance(raw, dict):
         raise RecipeError(f"{source}: a recipe is a YAML mapping, got {type(raw).__name__}")
+    from arctic_ray.jobs import job_names, lookup_job
+
     job = raw.get("job", "spec_decode")
-    if job not in RECIPES:
-        raise RecipeError(f"{source}: job: unknown job {job!r}; known: {', '.join(sorted(RECIPES))}")
+    if job not in job_names():
+        raise RecipeError(f"{source}: job: unknown job {job!r}; known: {', '.join(job_names())}")
     try:
-        return RECIPES[job].model_validate(raw)
+        return lookup_job(job).recipe.model_validate(raw)
     except ValidationError as err:
-        raise RecipeError(f"{source} is not a valid {job} recipe:\n{_describe(err)}") from None
+        raise RecipeError(f"{source} is not a valid {job} recipe:\n{_describe(err, raw)}") from None
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> StrictConfig:

@@ -13,8 +13,11 @@ class TrainConfig(StrictConfig):
     """DeepSpeed ZeRO stage."""
 
     epochs: int = Field(default=1, gt=0)
+    """Passes over a dataset of known size (a stream is read once)."""
+
     max_steps: int | None = Field(default=None, gt=0)
-    """Stop after this many optimizer steps (None: run all epochs)."""
+    """Stop after this many optimizer steps (None: run all epochs). Required for a stream, whose
+    length is not known up front."""
 
     micro_batch_size: int = Field(default=4, gt=0)
     """Sequences per worker per step."""
@@ -30,9 +33,12 @@ class TrainConfig(StrictConfig):
     log_every: int = Field(default=5, gt=0)
     """Print (rank 0) and report metrics every N steps."""
 
+    eval_every: int | None = Field(default=None, gt=0)
+    """Run the trainer's evaluation on the eval set every N steps (it always runs at the end)."""
+
     base_cache_mb: int = Field(default=1024, ge=0)
-    """Per worker, keep the frozen base model's hidden states of up to this many MiB on the CPU,
-    so epochs after the first skip the base forward pass (0 turns it off)."""
+    """Per worker, keep a frozen helper model's outputs for up to this many MiB on the CPU, so
+    epochs after the first skip its forward pass (0 turns it off)."""
 
     start_timeout_s: int = Field(default=300, gt=0)
     """How long Ray Train waits for its worker group to start."""

@@ -80,3 +80,21 @@ def minhash_dedup(ds: ray.data.Dataset, cfg: DedupConfig) -> DedupResult:
     kept = tagged.filter(lambda row: not row["duplicate_of"]).drop_columns(["duplicate_of"])
     duplicates = tagged.filter(lambda row: bool(row["duplicate_of"]))
     return DedupResult(kept=kept, duplicates=duplicates)
+
+
+def dedup_against(rows: list[dict], text_of, reference: list[str], cfg: DedupConfig) -> tuple[list[dict], list[dict]]:
+    """Small row sets on one process: drop rows that near-duplicate a reference text (e.g. the
+    held-out eval prompts: decontamination) or an earlier row by id. Returns (kept, duplicates
+    with `duplicate_of`)."""
+    ids = [f"0:{i}" for i in range(len(reference))] + [f"1:{r['id']}" for r in rows]  # references win
+    texts = [*reference, *(text_of(r) for r in rows)]
+    dups = find_duplicates(ids, [signature(t, cfg).hashvalues for t in texts], cfg)
+    kept, removed = [], []
+    for row in rows:
+        original = dups.get(f"1:{row['id']}")
+        if original is None:
+            kept.append(row)
+        else:
+            where = "eval prompt" if original.startswith("0:") else "row"
+            removed.append({**row, "duplicate_of": f"{where} {original[2:]}"})
+    return kept, removed

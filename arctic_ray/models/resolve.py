@@ -10,6 +10,7 @@ from arctic_ray.models.tiny import tiny_model_path
 from arctic_ray.registry import lookup, names, register
 
 register("model", "tiny", tiny_model_path)
+register("model", "tiny2", lambda: tiny_model_path(num_layers=2))
 register("model", SMOLLM2, smollm2_path)
 
 

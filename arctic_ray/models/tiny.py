@@ -98,14 +98,15 @@ def build_tiny_model(
     return path
 
 
-def tiny_model_path(seed: int = 0) -> Path:
-    """The cached default tiny model, built on first use."""
-    target = cache_dir() / f"tiny-llama-s{seed}"
+def tiny_model_path(num_layers: int = 4, seed: int = 0) -> Path:
+    """A cached tiny model, built on first use. Four layers by default: an EAGLE-3 drafter reads
+    three distinct ones."""
+    target = cache_dir() / f"tiny-llama-l{num_layers}-s{seed}"
     if (target / "config.json").is_file():
         return target
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tiny-"))
-    build_tiny_model(staging, seed=seed)
-    (staging / "arctic_ray.json").write_text(json.dumps({"builder": "tiny", "seed": seed}))
+    build_tiny_model(staging, num_layers=num_layers, seed=seed)
+    (staging / "arctic_ray.json").write_text(json.dumps({"builder": "tiny", "num_layers": num_layers, "seed": seed}))
     staging.chmod(0o755)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)

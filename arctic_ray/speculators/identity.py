@@ -4,6 +4,7 @@ tokenizer files, recorded in every export so a drafter is never served against a
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 IDENTITY_KEY = "arctic_ray_base_model"
@@ -22,6 +23,7 @@ def base_identity(model_path: str, name: str) -> dict:
     path = Path(model_path)
     return {
         "name": name,
+        "architectures": json.loads((path / "config.json").read_text()).get("architectures", []),
         "path": str(path),
         "config_sha256": _hash_files([path / "config.json"]),
         "tokenizer_sha256": _hash_files([path / f for f in TOKENIZER_FILES if (path / f).is_file()]),

@@ -25,6 +25,8 @@ from transformers.models.llama.modeling_llama import (
     apply_rotary_pos_emb,
 )
 
+from arctic_ray.speculators.drafter import Drafter, per_position
+
 
 class Eagle3Attention(nn.Module):
     def __init__(self, config: LlamaConfig):
@@ -59,7 +61,10 @@ def ttt_mask(seq_len: int, step: int, device) -> torch.Tensor:
     return torch.cat(blocks, dim=1)
 
 
-class Eagle3Drafter(nn.Module):
+class Eagle3Drafter(Drafter):
+    """`config` is the drafter's own Llama config plus `draft_vocab_size`, `target_hidden_size`,
+    `eagle_aux_hidden_state_layer_ids`, `norm_before_residual` (False) and `ttt_steps`."""
+
     def __init__(self, config: LlamaConfig):
         super().__init__()
         self.config = config
@@ -120,3 +125,31 @@ class Eagle3Drafter(nn.Module):
 
     def to_target_ids(self, draft_index: torch.Tensor) -> torch.Tensor:
         return draft_index + self.d2t[draft_index]
+
+    def base_layers(self) -> tuple[int, ...]:
+        return tuple(self.config.eagle_aux_hidden_state_layer_ids)
+
+    def _outputs(self, base, features, batch):
+        aux, _ = base.split(features)
+        return self(aux.to(self.fc.weight.dtype), batch["input_ids"], base.embed, self.config.ttt_steps)
+
+    def loss(self, base, features, batch):
+        from arctic_ray.speculators.eagle3.objective import eagle3_loss
+
+        _, hidden = base.split(features)
+        outputs = self._outputs(base, features, batch)
+        target = base.logits(hidden, self.draft_ids)
+        loss, per_step, acc = eagle3_loss(
+            self, outputs, target, batch["input_ids"], batch["in_completion"], self.config.step_weight
+        )
+        return loss, {**per_position("loss", per_step), **per_position("acc", acc)}
+
+    def step_hits(self, base, features, batch):
+        from arctic_ray.speculators.eagle3.objective import eagle3_step_hits
+
+        return eagle3_step_hits(self, self._outputs(base, features, batch), batch["input_ids"], batch["in_completion"])
+
+    def save(self, path, identity):
+        from arctic_ray.speculators.eagle3.export import save_eagle3
+
+        return save_eagle3(self, path, identity)

@@ -1,6 +1,5 @@
 """What the EAGLE-3 drafter is trained and judged on, shared by training, evaluation and the
-benchmark. Step j at index t reads token t+1+j and proposes token t+2+j; it counts only where that
-token is one the base model produced (a completion token).
+benchmark (positions as in `speculators/positions.py`).
 
 The target is the base model's own next-token distribution restricted to the draft vocabulary
 (as EAGLE-3 trains), which carries more than the one sampled token and is exact for greedy
@@ -11,22 +10,11 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from arctic_ray.speculators.eagle3.model import Eagle3Drafter
-
-
-def step_shift(x: torch.Tensor, shift: int, fill=0) -> torch.Tensor:
-    """x[:, t + shift] at index t, padded at the end: [B, T, ...] -> [B, T, ...]."""
-    pad = x.new_full((x.shape[0], shift, *x.shape[2:]), fill)
-    return torch.cat([x[:, shift:], pad], dim=1)
-
-
-def step_masks(in_completion: torch.Tensor, steps: int) -> list[torch.Tensor]:
-    """Per step j, [B, T] bool: the token step j proposes at index t (t+2+j) is a completion token."""
-    return [step_shift(in_completion, 2 + j, False) for j in range(steps)]
+from arctic_ray.speculators.positions import decode_positions, step_masks, step_shift
 
 
 def eagle3_loss(
-    drafter: Eagle3Drafter,
+    drafter,
     outputs: list[torch.Tensor],
     base_draft_logits: torch.Tensor,
     input_ids: torch.Tensor,
@@ -54,7 +42,7 @@ def eagle3_loss(
 
 
 @torch.no_grad()
-def eagle3_step_hits(drafter: Eagle3Drafter, outputs: list[torch.Tensor], input_ids: torch.Tensor, in_completion: torch.Tensor):
+def eagle3_step_hits(drafter, outputs: list[torch.Tensor], input_ids: torch.Tensor, in_completion: torch.Tensor):
     """Greedy verification at every decode position: hits [B, T, steps] (step j's proposal equals
     the token the base emitted there) and decode [B, T] (the base emitted token t+1 at index t,
     so a draft starts there). Teacher-forced tokens give the same accepted lengths as free
@@ -64,4 +52,4 @@ def eagle3_step_hits(drafter: Eagle3Drafter, outputs: list[torch.Tensor], input_
     for j, (out, valid) in enumerate(zip(outputs, step_masks(in_completion, steps))):
         proposal = drafter.to_target_ids(drafter.lm_head(out).argmax(-1))
         hits.append((proposal == step_shift(input_ids, 2 + j)) & valid)
-    return torch.stack(hits, dim=-1), step_shift(in_completion, 1, False)
+    return torch.stack(hits, dim=-1), decode_positions(in_completion)

@@ -1,24 +1,20 @@
 """MLP speculator (Wertheimer et al., "Accelerating Production LLMs with Combined
-Token/Embedding Speculators", 2024): `n_predict` small heads that run after the base model.
-Head i takes the running state (at first the base model's last hidden state) and the embedding
-of the token just before the one it guesses, and proposes the next token. Saved as
-`config.json` + `model.safetensors` so the project can load it again."""
+Token/Embedding Speculators", 2024), with the exact forward of Arctic Inference's
+`ArcticMLPSpeculator`: `n_predict` small heads that run after the base model. Head i takes the
+running state (at first the base model's last hidden state) and the embedding of the token just
+before the one it guesses: `state = gelu(ln_i(proj_i(state) + emb_i(token) * emb_weight /
+state_weight))`, where ln is Arctic's RMS norm with a weight and a bias."""
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from arctic_ray.registry import registered
-
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
+from arctic_ray.speculators.drafter import Drafter, per_position
 
 
 @dataclass
@@ -29,7 +25,21 @@ class MLPSpeculatorSpec:
     vocab_size: int
     n_predict: int
     tie_weights: bool = True
-    architecture: str = "MLPSpeculator"
+    """Heads start from the base's embeddings and LM head and keep them frozen."""
+
+
+class ArcticLayerNorm(nn.Module):
+    """Arctic Inference's MLPSpeculatorLayerNorm: RMS normalisation, then weight and bias."""
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.bias = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x + self.bias
 
 
 class MLPSpeculator(nn.Module):
@@ -39,7 +49,7 @@ class MLPSpeculator(nn.Module):
         n, d, v = spec.n_predict, spec.inner_dim, spec.vocab_size
         self.emb = nn.ModuleList(nn.Embedding(v, d) for _ in range(n))
         self.proj = nn.ModuleList(nn.Linear(spec.emb_dim if i == 0 else d, d, bias=False) for i in range(n))
-        self.ln = nn.ModuleList(nn.LayerNorm(d) for _ in range(n))
+        self.ln = nn.ModuleList(ArcticLayerNorm(d) for _ in range(n))
         self.head = nn.ModuleList(nn.Linear(d, v, bias=False) for _ in range(n))
         # Keep the state and the token embedding at comparable scale as heads are chained.
         self.state_weight = 0.5 ** (0.5 / n)
@@ -52,16 +62,11 @@ class MLPSpeculator(nn.Module):
             nn.init.normal_(emb.weight, std=1 / math.sqrt(d))
         for lin in [*self.proj, *self.head]:
             nn.init.normal_(lin.weight, std=1 / math.sqrt(lin.in_features))
-        for ln in self.ln:
-            nn.init.ones_(ln.weight)
-            nn.init.zeros_(ln.bias)
 
-    def tie_to_base(self, base: nn.Module) -> None:
+    def tie_to_base(self, embed: torch.Tensor, lm_head: torch.Tensor) -> None:
         """Copy the base model's input embedding and LM head into every head, frozen."""
         if self.spec.inner_dim != self.spec.emb_dim:
             raise ValueError("tie_weights needs inner_dim equal to the base hidden size")
-        embed = base.get_input_embeddings().weight.detach()
-        lm_head = base.get_output_embeddings().weight.detach()
         for i in range(self.spec.n_predict):
             self.emb[i].weight.data.copy_(embed)
             self.head[i].weight.data.copy_(lm_head)
@@ -115,39 +120,27 @@ class MLPSpeculator(nn.Module):
             out.append(prev)
         return torch.stack(out, dim=-1)
 
-    def save(self, path: str | Path) -> Path:
-        from safetensors.torch import save_file
 
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / CONFIG_FILE).write_text(json.dumps(asdict(self.spec), indent=2))
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(path / WEIGHTS_FILE), metadata={"format": "pt"})
-        return path
+class MLPDrafter(MLPSpeculator, Drafter):
+    """The MLP speculator as a drafter: trained on the base's final hidden state, exported in
+    Arctic Inference's format (vLLM 0.32 itself no longer serves MLP speculators)."""
 
-    @classmethod
-    def load(cls, path: str | Path) -> "MLPSpeculator":
-        from safetensors.torch import load_file
+    def loss(self, base, features, batch):
+        from arctic_ray.speculators.mlp.objective import head_accuracy, head_targets, speculator_loss
 
-        path = Path(path)
-        spec = MLPSpeculatorSpec(**json.loads((path / CONFIG_FILE).read_text()))
-        model = cls(spec)
-        model.load_state_dict(load_file(str(path / WEIGHTS_FILE)))
-        return model
+        _, hidden = base.split(features)
+        targets, valid = head_targets(batch["input_ids"], batch["in_completion"], self.spec.n_predict)
+        logits = self(hidden.to(self.proj[0].weight.dtype), batch["input_ids"], valid)
+        loss, per_head = speculator_loss(logits, targets, valid)
+        return loss, {**per_position("loss", per_head.detach()), **per_position("acc", head_accuracy(logits, targets, valid))}
 
+    def step_hits(self, base, features, batch):
+        from arctic_ray.speculators.mlp.objective import mlp_step_hits
 
-@registered("speculator", "mlp")
-def build_mlp_speculator(base: nn.Module, n_predict: int, inner_dim: int | None, tie_weights: bool, seed: int) -> MLPSpeculator:
-    cfg = base.config
-    torch.manual_seed(seed)
-    spec = MLPSpeculatorSpec(
-        emb_dim=cfg.hidden_size,
-        inner_dim=inner_dim or cfg.hidden_size,
-        vocab_size=cfg.vocab_size,
-        n_predict=n_predict,
-        tie_weights=tie_weights,
-    )
-    model = MLPSpeculator(spec)
-    if tie_weights:
-        model.tie_to_base(base)
-    return model
+        _, hidden = base.split(features)
+        return mlp_step_hits(self, hidden.to(self.proj[0].weight.dtype), batch["input_ids"], batch["in_completion"])
+
+    def save(self, path, identity):
+        from arctic_ray.speculators.mlp.arctic_format import save_arctic
+
+        return save_arctic(self, path, identity)

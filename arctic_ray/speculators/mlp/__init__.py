@@ -1,0 +1,3 @@
+from arctic_ray.speculators.mlp.config import MLPSpeculatorConfig
+
+__all__ = ["MLPSpeculatorConfig"]

@@ -1,0 +1,84 @@
+"""vLLM engine settings shared by every engine the project starts: the Ray Data generation stage,
+the co-located teacher and the speculative-decoding evaluation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from arctic_ray.config.base import StrictConfig
+from arctic_ray.errors import ArcticRayError
+
+
+class EngineConfigError(ArcticRayError):
+    """A model the configured engine cannot run: raised before any engine starts."""
+
+
+class VLLMEngineConfig(StrictConfig):
+    cpus_per_engine: float = Field(default=1.0, gt=0)
+    """CPUs reserved for each engine (CPU runs; fractions share cores with other stages)."""
+
+    gpus_per_engine: float = Field(default=0.0, ge=0)
+    """GPUs for each engine; 0 runs vLLM on CPU."""
+
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    """Share of a GPU's memory an engine may take; lower it when the engine shares its GPU."""
+
+    max_model_len: int = Field(default=1024, gt=0)
+
+    kv_cache_bytes: int = Field(default=1 << 30, gt=0)
+    """KV-cache size for each engine on CPU, where vLLM cannot infer it."""
+
+    dtype: str = "float32"
+    """Engine dtype. float32 keeps the generations on the same greedy path as the float32
+    training and evaluation forward passes; use bfloat16 on GPUs."""
+
+    enforce_eager: bool = True
+    """Skip graph capture/compilation: faster start-up, right for CPU and short jobs."""
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.gpus_per_engine > 0
+
+    def engine_env(self) -> dict[str, str]:
+        # In-process engine core: on CPU a second process only costs start-up time.
+        return {} if self.on_gpu else {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_model_len": self.max_model_len,
+            "enforce_eager": self.enforce_eager,
+            "dtype": self.dtype,
+        }
+        if self.on_gpu:
+            kwargs["gpu_memory_utilization"] = self.gpu_memory_utilization
+        else:
+            kwargs["kv_cache_memory_bytes"] = self.kv_cache_bytes
+            kwargs["distributed_executor_backend"] = "uni"
+        return kwargs
+
+    def check_supports(self, model: str) -> None:
+        """vLLM's CPU attention supports only some head sizes, and an engine that dies on start-up
+        is restarted by Ray Data without end: refuse such a model up front, with the reason."""
+        if self.on_gpu:
+            return
+        from transformers import AutoConfig
+        from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
+
+        config = AutoConfig.from_pretrained(model)
+        text = getattr(config, "text_config", config)
+        head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+        supported = CPUAttentionBackend.get_supported_head_sizes()
+        if head_dim not in supported:
+            raise EngineConfigError(f"vLLM on CPU cannot run {model}: attention head size {head_dim} is not one of {supported}")
+
+
+def start_llm(model: str, engine: VLLMEngineConfig, **extra: Any):
+    """A `vllm.LLM` in this process with the engine settings (and e.g. `speculative_config`)."""
+    import os
+
+    os.environ.update(engine.engine_env())
+    from vllm import LLM
+
+    return LLM(model=model, **engine.engine_kwargs(), **extra)

@@ -1,0 +1,143 @@
+"""The co-located teacher: one vLLM engine in a Ray actor on the training workers' node,
+generating continuations for the trainer while it trains.
+
+Rows arrive with their prompt token ids, token budget and store key. Answers already in the
+generation store are returned without generating. A bounded buffer keeps the teacher at most
+`max_ahead_rows` rows ahead of what the trainer has consumed: a call waits for credit, and the
+trainer (and the stream, for rows it does not forward) hand credit back. Rows the engine cannot
+serve are answered with an error and kept aside with their reason."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import ray
+
+from arctic_ray.synth.engine import VLLMEngineConfig
+from arctic_ray.synth.store import GenerationStore
+
+BACKEND = "vllm"  # the same engine as the Ray Data stage: their stored answers are shared
+
+
+@ray.remote(max_restarts=0)
+class TeacherActor:
+    def __init__(self, model: str, model_name: str, engine: VLLMEngineConfig, store_dir: str, max_ahead_rows: int):
+        from arctic_ray.synth.engine import start_llm
+
+        self.model_name = model_name
+        self.engine = engine
+        self.llm = start_llm(model, engine)
+        self.store = GenerationStore(store_dir)
+        self.max_ahead = max_ahead_rows
+        self.in_flight = 0  # rows handed out (or reserved) and not yet consumed
+        self.credit = asyncio.Condition()
+        self.engine_lock = asyncio.Lock()
+        self.busy_s = 0.0
+        self.first_call = self.last_done = None
+        self.counts = {"generated": 0, "reused": 0, "errors": 0, "consumed": 0, "max_in_flight": 0}
+        self.set_aside: list[dict] = []
+
+    async def generate(self, rows: list[dict]) -> list[dict]:
+        """rows: `id`, `key`, `prompt_token_ids`, `max_tokens`, `sampling` -> rows with the
+        schema's answer columns (`completion_token_ids`, `finish_reason`, `error`, ...)."""
+        self.first_call = self.first_call or time.time()
+        async with self.credit:
+            await self.credit.wait_for(lambda: self.in_flight + len(rows) <= self.max_ahead or self.in_flight == 0)
+            self.in_flight += len(rows)
+            self.counts["max_in_flight"] = max(self.counts["max_in_flight"], self.in_flight)
+        stored = self.store.get_many((r["key"] for r in rows), refresh=False)
+        todo = [r for r in rows if r["key"] not in stored]
+        fresh: dict[str, dict] = {}
+        if todo:
+            async with self.engine_lock:
+                start = time.time()
+                fresh = await asyncio.to_thread(self._generate, todo)
+                self.busy_s += time.time() - start
+            self.store.put_many([a for a in fresh.values() if not a["error"]])
+        self.last_done = time.time()
+        out = []
+        for row in rows:
+            answer = stored.get(row["key"]) or fresh[row["key"]]
+            self.counts["reused" if row["key"] in stored else ("errors" if answer["error"] else "generated")] += 1
+            out.append({**row, **{k: v for k, v in answer.items() if k != "key"}})
+        failed = [r for r in out if r["error"]]
+        self.set_aside += [{"stage": "teacher", "id": r["id"], "reason": r["error"]} for r in failed]
+        await self.release(len(failed))
+        return out
+
+    def _generate(self, rows: list[dict]) -> dict[str, dict]:
+        from vllm import SamplingParams
+
+        answers: dict[str, dict] = {}
+        servable = []
+        for row in rows:
+            problem = self._problem(row)
+            if problem:
+                answers[row["key"]] = self._answer(row, error=problem)
+            else:
+                servable.append(row)
+        params = [SamplingParams(**{**row["sampling"], "max_tokens": row["max_tokens"]}) for row in servable]
+        prompts = [{"prompt_token_ids": list(row["prompt_token_ids"])} for row in servable]
+        try:
+            results = self.llm.generate(prompts, params, use_tqdm=False) if servable else []
+        except Exception:  # one bad request fails the whole call: serve them one by one
+            results = []
+            for prompt, param in zip(prompts, params):
+                try:
+                    results += self.llm.generate([prompt], [param], use_tqdm=False)
+                except Exception as err:  # noqa: BLE001 (vLLM raises plain ValueErrors per request)
+                    results.append(err)
+        for row, result in zip(servable, results):
+            if isinstance(result, Exception):
+                answers[row["key"]] = self._answer(row, error=f"engine refused the request: {result}")
+            else:
+                answers[row["key"]] = self._answer(row, result=result)
+        return answers
+
+    def _problem(self, row: dict) -> str:
+        n = len(row["prompt_token_ids"])
+        if n == 0:
+            return "empty prompt"
+        if n >= self.engine.max_model_len:
+            return f"prompt of {n} tokens does not fit max_model_len {self.engine.max_model_len}"
+        return ""
+
+    def _answer(self, row: dict, result=None, error: str = "") -> dict:
+        out = result.outputs[0] if result is not None else None
+        return {
+            "key": row["key"],
+            "completion": out.text if out else "",
+            "prompt_token_ids": list(row["prompt_token_ids"]),
+            "completion_token_ids": list(out.token_ids) if out else [],
+            "finish_reason": (out.finish_reason or "stop") if out else "error",
+            "usage": {"prompt_tokens": len(row["prompt_token_ids"]), "completion_tokens": len(out.token_ids) if out else 0},
+            "backend": BACKEND,
+            "model": self.model_name,
+            "error": error,
+        }
+
+    async def release(self, n: int, reasons: list[dict] | None = None) -> None:
+        """Hand back credit for `n` rows that were consumed or will never reach the trainer."""
+        self.set_aside += reasons or []
+        async with self.credit:
+            self.in_flight = max(self.in_flight - n, 0)
+            self.credit.notify_all()
+
+    async def consumed(self, n: int) -> None:
+        self.counts["consumed"] += n
+        await self.release(n)
+
+    def stats(self) -> dict:
+        span = (self.last_done or time.time()) - (self.first_call or time.time())
+        return {
+            **self.counts,
+            "busy_s": round(self.busy_s, 2),
+            "busy_fraction": self.busy_s / span if span > 0 else 0.0,
+            "max_ahead_rows": self.max_ahead,
+            "first_call": self.first_call,
+            "last_done": self.last_done,
+        }
+
+    def set_aside_rows(self) -> list[dict]:
+        return list(self.set_aside)

@@ -1,0 +1,86 @@
+"""What a training run is, typed: the driver's `TrainRun` (datasets, helpers, placement) and the
+`WorkerPlan` each Ray Train worker receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray.data
+
+from arctic_ray.config.train import TrainConfig
+
+
+@dataclass
+class Phase:
+    """Train on the dataset named `dataset` for `steps` optimizer steps (None: until the run's
+    total), re-reading a dataset of known size as epochs; phases run in order."""
+
+    dataset: str
+    steps: int | None = None
+
+
+@dataclass
+class TrainRun:
+    trainer: str
+    """Registered trainer name."""
+    train: TrainConfig
+    method: Any
+    """The trainer's own settings (picklable), e.g. a speculator config and a model path."""
+    datasets: dict[str, ray.data.Dataset]
+    """Phase datasets (split across ranks) and an optional "eval" set (every rank reads it)."""
+    storage_dir: Path
+    name: str = "train"
+    phases: list[Phase] = field(default_factory=lambda: [Phase("train")])
+    num_rows: int | None = None
+    """Rows of a dataset of known size (sets the steps of an epoch); None: a stream."""
+    feeder: Any = None
+    """An actor producing the stream that wants to know how many rows each rank consumed
+    (`consumed(n)`), to bound how far it runs ahead."""
+    node_id: str | None = None
+    """Place every worker on this node (to sit beside a co-located helper actor)."""
+    callbacks: list = field(default_factory=list)
+
+
+@dataclass
+class WorkerPlan:
+    trainer: str
+    train: TrainConfig
+    method: Any
+    phases: list[Phase]
+    total_steps: int
+    has_eval: bool
+    feeder: Any
+    callbacks: list
+
+
+def planned_steps(run: TrainRun) -> int:
+    cfg = run.train
+    if run.num_rows is None:
+        if not cfg.max_steps:
+            raise ValueError("train.max_steps is required when the training data is a stream of unknown length")
+        return cfg.max_steps
+    per_step = cfg.num_workers * cfg.micro_batch_size * cfg.gradient_accumulation_steps
+    steps = run.num_rows // per_step
+    if steps == 0:
+        raise ValueError(
+            f"{run.num_rows} training rows are fewer than one optimizer step needs "
+            f"({cfg.num_workers} workers x {cfg.micro_batch_size} x {cfg.gradient_accumulation_steps}); "
+            "lower train.micro_batch_size or add data"
+        )
+    total = steps * cfg.epochs
+    return min(total, cfg.max_steps) if cfg.max_steps else total
+
+
+def worker_plan(run: TrainRun) -> WorkerPlan:
+    return WorkerPlan(
+        trainer=run.trainer,
+        train=run.train,
+        method=run.method,
+        phases=run.phases,
+        total_steps=planned_steps(run),
+        has_eval="eval" in run.datasets,
+        feeder=run.feeder,
+        callbacks=list(run.callbacks),
+    )

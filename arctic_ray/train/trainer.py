@@ -1,0 +1,226 @@
+"""The training loop every trainer shares, run inside each Ray Train worker. It knows no method:
+a DeepSpeed engine around the trainable model, phases of data from `get_dataset_shard` (a
+`collate` hook turns each batch into model inputs), ranks kept in lockstep even when the data is
+a stream of unknown length, evaluation during training, metrics reported to Ray, and a final
+checkpoint every rank takes part in.
+
+A trainer subclass names itself (`name = "..."`) and supplies `build_model()` and `loss()`;
+optionally `collate()`, `tokens_in()`, `eval_batch()`/`eval_metrics()`, `export()`, `summary()`."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Any, ClassVar, Iterator
+
+import ray.train
+import torch
+import torch.distributed as dist
+
+from arctic_ray.registry import Registered
+from arctic_ray.train.callbacks import CallbackList
+from arctic_ray.train.deepspeed_config import deepspeed_config
+from arctic_ray.train.spec import WorkerPlan
+
+EXPORT_DIR = "export"
+"""Inside a reported checkpoint: the trained model in its loadable format (rank 0 writes it)."""
+DEEPSPEED_DIR = "deepspeed"
+"""Inside a reported checkpoint: DeepSpeed's sharded state, to resume from."""
+
+
+def _eta(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m}m{s:02d}s"
+
+
+class Trainer(Registered):
+    kind: ClassVar[str] = "trainer"
+
+    def __init__(self, plan: WorkerPlan):
+        self.plan = plan
+        self.train_cfg = plan.train
+        self.method = plan.method
+        self.total_steps = plan.total_steps
+        ctx = ray.train.get_context()
+        self.rank, self.world_size = ctx.get_world_rank(), ctx.get_world_size()
+        self.callbacks = CallbackList(plan.callbacks)
+        self.global_step = 0
+        self.history: list[dict[str, float]] = []
+        self.eval_history: list[dict[str, Any]] = []
+        self.data_wait_s = 0.0
+        self.use_gpu = torch.cuda.is_available()
+        self.device = torch.device("cuda", torch.cuda.current_device()) if self.use_gpu else torch.device("cpu")
+
+    # -- what a subclass provides ------------------------------------------------------------
+    def build_model(self) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Loss to minimise and extra scalar tensors to log, for one micro-batch."""
+        raise NotImplementedError
+
+    def collate(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Turn a batch as read from the dataset into the model's inputs."""
+        return batch
+
+    def tokens_in(self, batch: dict[str, torch.Tensor]) -> int:
+        """Tokens a micro-batch trains on, for throughput."""
+        return 0
+
+    def eval_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Sums over one eval batch (tensors); added up over batches and ranks."""
+        return {}
+
+    def eval_metrics(self, sums: dict[str, torch.Tensor]) -> dict[str, Any]:
+        return {}
+
+    def export(self, path: str) -> None:
+        """Write the trained model in its loadable format (rank 0 only)."""
+
+    def summary(self) -> dict[str, Any]:
+        """Trainer-specific values for the final metrics."""
+        return {}
+
+    # -- the shared loop ---------------------------------------------------------------------
+    def setup(self) -> None:
+        import deepspeed
+
+        model = self.build_model()
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.engine, _, _, self.scheduler = deepspeed.initialize(
+            model=model,
+            model_parameters=trainable,
+            config=deepspeed_config(self.train_cfg, self.total_steps, self.use_gpu),
+            dist_init_required=False,
+        )
+
+    def _all_ranks_have(self, has_batch: bool) -> bool:
+        flag = torch.tensor([1 if has_batch else 0])
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        return bool(flag.item())
+
+    def _batches(self, dataset: str) -> Iterator[dict[str, torch.Tensor]]:
+        return iter(
+            ray.train.get_dataset_shard(dataset).iter_torch_batches(
+                batch_size=self.train_cfg.micro_batch_size, drop_last=True, device=self.device
+            )
+        )
+
+    def micro_batches(self) -> Iterator[dict[str, torch.Tensor]]:
+        """Micro-batches phase by phase, the same number on every rank: a rank that runs out
+        ends the pass for all (one small all-reduce per micro-batch), so none waits forever in a
+        collective. A dataset of known size is read again (epochs) until its phase is done."""
+        for phase in self.plan.phases:
+            end = self.total_steps if phase.steps is None else min(self.global_step + phase.steps, self.total_steps)
+            while self.global_step < end:
+                batches, got_any = self._batches(phase.dataset), False
+                while self.global_step < end:
+                    start = time.time()
+                    batch = next(batches, None)
+                    self.data_wait_s += time.time() - start
+                    if not self._all_ranks_have(batch is not None):
+                        break
+                    got_any = True
+                    if self.plan.feeder is not None:
+                        self.plan.feeder.consumed.remote(self.train_cfg.micro_batch_size)
+                    yield batch
+                del batches  # closes the shard iterator
+                if not got_any:
+                    break
+
+    def fit(self) -> None:
+        self.setup()
+        self.evaluate()  # the starting point, so every gain is measured
+        gas = self.train_cfg.gradient_accumulation_steps
+        started, window_tokens, window_start = time.time(), 0, time.time()
+        for micro_step, raw in enumerate(self.micro_batches()):
+            batch = self.collate(raw)
+            self.callbacks.fire("pre-step", self, batch=batch)
+            loss, extra = self.loss(batch)
+            self.callbacks.fire("post-loss", self, loss=loss)
+            self.engine.backward(loss)
+            self.engine.step()
+            window_tokens += self.tokens_in(batch)
+            if (micro_step + 1) % gas:
+                continue
+            self.global_step += 1
+            metrics = {"step": self.global_step, "lr": self.scheduler.get_last_lr()[0], **self.mean_over_ranks(loss, extra)}
+            self.history.append(metrics)
+            self.callbacks.fire("post-step", self, metrics=metrics)
+            if self.global_step % self.train_cfg.log_every == 0 or self.global_step == self.total_steps:
+                elapsed = time.time() - window_start
+                metrics["tokens_per_s"] = window_tokens * self.world_size / max(elapsed, 1e-9)
+                window_tokens, window_start = 0, time.time()
+                self._log(metrics, started)
+                ray.train.report(metrics)
+            if self.train_cfg.eval_every and self.global_step % self.train_cfg.eval_every == 0:
+                self.evaluate()
+        if not self.eval_history or self.eval_history[-1]["step"] != self.global_step:
+            self.evaluate()
+        self.finish(time.time() - started)
+
+    def _log(self, metrics: dict, started: float) -> None:
+        if self.rank:
+            return
+        per_step = (time.time() - started) / self.global_step
+        eta = _eta(per_step * (self.total_steps - self.global_step))
+        print(
+            f"[train] step {self.global_step}/{self.total_steps} loss {metrics['loss']:.4f} "
+            f"lr {metrics['lr']:.2e} tok/s {metrics['tokens_per_s']:.0f} {per_step:.2f}s/step eta {eta}",
+            flush=True,
+        )
+
+    def evaluate(self) -> None:
+        """The trainer's eval over the eval set: each rank takes every world_size-th batch, the
+        sums are added over ranks."""
+        if not self.plan.has_eval:
+            return
+        sums: dict[str, torch.Tensor] = {}
+        shard = ray.train.get_dataset_shard("eval")
+        with torch.no_grad():
+            for i, batch in enumerate(shard.iter_torch_batches(batch_size=self.train_cfg.micro_batch_size, device=self.device)):
+                if i % self.world_size != self.rank:
+                    continue
+                for k, v in self.eval_batch(self.collate(batch)).items():
+                    sums[k] = sums.get(k, 0) + v.detach().double().cpu()
+        names = sorted(sums)
+        # every rank must contribute tensors of the same shapes: agree on them from rank 0's view
+        shapes: list[Any] = [None] * self.world_size
+        dist.all_gather_object(shapes, {k: tuple(sums[k].shape) for k in names})
+        template = next((s for s in shapes if s), {})
+        total = {k: sums.get(k, torch.zeros(shape, dtype=torch.float64)) for k, shape in template.items()}
+        for k in sorted(total):
+            dist.all_reduce(total[k])
+        result = {"step": self.global_step, **self.eval_metrics(total)}
+        self.eval_history.append(result)
+        if self.rank == 0:
+            shown = {k: v for k, v in result.items() if isinstance(v, (int, float))}
+            print(f"[eval] step {self.global_step}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()), flush=True)
+
+    def mean_over_ranks(self, loss: torch.Tensor, extra: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Loss and extras averaged over all ranks (one all-reduce), so logs show the global batch."""
+        names = ["loss", *extra]
+        values = torch.stack([loss.detach().float(), *(v.detach().float() for v in extra.values())]).cpu()
+        dist.all_reduce(values)
+        return dict(zip(names, (values / self.world_size).tolist()))
+
+    def finish(self, train_seconds: float) -> None:
+        waits = torch.tensor([self.data_wait_s], dtype=torch.float64)
+        dist.all_reduce(waits)
+        metrics = {
+            "steps": self.global_step,
+            "train_seconds": train_seconds,
+            "data_wait_s": float(waits.item()) / self.world_size,
+            "final_loss": self.history[-1]["loss"] if self.history else float("nan"),
+            "history": self.history,
+            "eval_history": self.eval_history,
+            **self.summary(),
+        }
+        self.callbacks.fire("post-train", self, metrics=metrics)
+        with tempfile.TemporaryDirectory() as tmp:
+            # A collective: every rank writes its share of the ZeRO state.
+            self.engine.save_checkpoint(os.path.join(tmp, DEEPSPEED_DIR), tag=f"step{self.global_step}")
+            if self.rank == 0:
+                self.export(os.path.join(tmp, EXPORT_DIR))
+            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))

@@ -1,0 +1,5 @@
+"""Importing this module registers every trainer (each lives in its method's package)."""
+
+from arctic_ray.speculators.trainer import SpeculatorTrainer
+
+__all__ = ["SpeculatorTrainer"]

@@ -1,8 +1,9 @@
-"""Shared fixtures: one real local Ray cluster per test session (in its own temp dir) and the
-tiny model, built once into a session cache."""
+"""Shared fixtures: one real local Ray cluster per test session (in its own temp dir), the tiny
+models built once into a session cache, and greedy generations of the 4-layer tiny model."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -20,9 +21,17 @@ def session_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(session_cache) -> str:
+    """4 layers: what an EAGLE-3 drafter needs (three distinct base layers)."""
     from arctic_ray.models.tiny import tiny_model_path
 
     return str(tiny_model_path())
+
+
+@pytest.fixture(scope="session")
+def tiny2_model(session_cache) -> str:
+    from arctic_ray.models.tiny import tiny_model_path
+
+    return str(tiny_model_path(num_layers=2))
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +44,31 @@ def ray_local(tmp_path_factory, session_cache):
     ray.init(num_cpus=8, _temp_dir=str(temp_dir), include_dashboard=False)
     yield ray
     ray.shutdown()
+
+
+def example_prompts(n: int | None = None) -> list[dict]:
+    rows = [json.loads(line) for line in (ROOT / "examples/data/prompts.jsonl").read_text().splitlines()]
+    return rows[:n] if n else rows
+
+
+@pytest.fixture(scope="session")
+def tiny_generations(tiny_model) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, greedy continuation ids) of the tiny model for every example prompt: the
+    float32 greedy path, which vLLM follows too (test_vllm_stage checks that)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from arctic_ray.data.chat import chat_ids
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    out = []
+    with torch.no_grad():
+        for row in example_prompts():
+            prompt = chat_ids(tok, row["messages"], add_generation_prompt=True)
+            ids = model.generate(torch.tensor([prompt]), max_new_tokens=48, do_sample=False)[0, len(prompt) :].tolist()
+            out.append((prompt, ids))
+    return out
 
 
 def write_jsonl(path: Path, lines: list[str]) -> Path:

@@ -1,7 +1,7 @@
 import ray.data
 
 from arctic_ray.config.dedup import DedupConfig
-from arctic_ray.curate.minhash_dedup import find_duplicates, minhash_dedup, shingles, signature
+from arctic_ray.curate.minhash_dedup import dedup_against, find_duplicates, minhash_dedup, shingles, signature
 
 BASE = (
     "The water cycle moves water between the oceans, the air and the land. The sun heats the sea, "
@@ -45,3 +45,15 @@ def test_ray_stage_writes_duplicates_aside(ray_local):
     assert [(d["id"], d["duplicate_of"]) for d in dups] == [("2", "1")]
     assert dups[0]["usage"]["prompt_tokens"] == 2  # nested columns survive the stage
     assert "duplicate_of" not in result.kept.schema().names
+
+
+def test_generated_prompts_are_decontaminated_against_the_eval_prompts():
+    eval_prompts = [BASE]
+    rows = [
+        {"id": "a", "text": BASE.replace("the sea", "the ocean", 1)},  # an eval prompt, lightly edited
+        {"id": "b", "text": "Write a haiku about autumn leaves falling slowly on a quiet pond in the morning."},
+        {"id": "c", "text": "Write a haiku about autumn leaves falling slowly on a quiet pond in the morning!"},
+    ]
+    kept, removed = dedup_against(rows, lambda r: r["text"], eval_prompts, DedupConfig())
+    assert [r["id"] for r in kept] == ["b"]
+    assert {r["id"]: r["duplicate_of"] for r in removed} == {"a": "eval prompt 0", "c": "row b"}

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from arctic_ray.data.prompts import PromptFileError, read_prompts
+from arctic_ray.data.prompts import read_prompts
+from arctic_ray.data.sources import SourceError, read_source
 from tests.conftest import write_jsonl
 
 GOOD = json.dumps({"id": "a", "messages": [{"role": "user", "content": "hi"}]})
@@ -10,7 +11,7 @@ GOOD = json.dumps({"id": "a", "messages": [{"role": "user", "content": "hi"}]})
 
 def test_malformed_line_is_named(tmp_path):
     path = write_jsonl(tmp_path / "p.jsonl", [GOOD, "{not json"])
-    with pytest.raises(PromptFileError, match=r"p.jsonl:2: not valid JSON"):
+    with pytest.raises(SourceError, match=r"p.jsonl:2: not valid JSON"):
         read_prompts(path)
 
 
@@ -20,7 +21,7 @@ def test_unusable_rows_are_rejected_with_reasons(tmp_path):
         json.dumps({"messages": [{"role": "user", "content": "x"}]}),
         json.dumps({"id": "b", "messages": []}),
         json.dumps({"id": "c", "messages": [{"role": "robot", "content": "x"}]}),
-        json.dumps({"id": "d", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}),
+        json.dumps({"id": "d", "messages": [{"role": "assistant", "content": "a"}]}),
         json.dumps({"id": "a", "messages": [{"role": "user", "content": "again"}]}),
         "",
         json.dumps({"id": 7, "messages": [{"role": "user", "content": "int id"}]}),
@@ -34,10 +35,33 @@ def test_unusable_rows_are_rejected_with_reasons(tmp_path):
     assert all(r["row"] for r in prompts.rejects)  # the raw line is kept with its reason
 
 
+def test_a_conversation_ending_with_an_answer_carries_it_as_a_response(tmp_path):
+    chat = {"id": "s", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    prompts = read_prompts(write_jsonl(tmp_path / "p.jsonl", [GOOD, json.dumps(chat)]))
+    assert prompts.rows[1] == {"id": "s", "messages": [{"role": "user", "content": "q"}], "response": "a"}
+    assert [r["id"] for r in prompts.with_responses] == ["s"]
+
+
+def test_parquet_and_hf_datasets_on_disk_read_the_same(tmp_path):
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"id": str(i), "messages": [{"role": "user", "content": f"question {i}"}]} for i in range(3)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "p.parquet")
+    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "hf"))
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows)}).save_to_disk(str(tmp_path / "hf_dict"))
+    for source in ("p.parquet", "hf", "hf_dict"):
+        got = read_prompts(tmp_path / source)
+        assert [r["messages"] for r in got.rows] == [r["messages"] for r in rows], source
+    with pytest.raises(SourceError, match="no split 'test'"):
+        list(read_source(tmp_path / "hf_dict", split="test"))
+
+
 def test_missing_or_empty_file(tmp_path):
-    with pytest.raises(PromptFileError, match="not found"):
+    with pytest.raises(SourceError, match="not found"):
         read_prompts(tmp_path / "nope.jsonl")
-    with pytest.raises(PromptFileError, match="no usable prompts"):
+    with pytest.raises(SourceError, match="no usable prompts"):
         read_prompts(write_jsonl(tmp_path / "e.jsonl", [json.dumps({"id": "x"})]))
 
 

@@ -2,16 +2,39 @@ import pytest
 import yaml
 
 from arctic_ray.cli import main as cli_main
-from arctic_ray.config import RecipeError, SpecDecodeRecipe, load_recipe, validate_recipe
+from arctic_ray.config.recipe import RecipeError, load_recipe, validate_recipe
+from arctic_ray.jobs.spec_decode_recipe import SpecDecodeRecipe
+from arctic_ray.speculators import Eagle3Config, MLPSpeculatorConfig
 from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize("name", ["spec_decode.yaml", "spec_decode_tiny.yaml"])
+@pytest.mark.parametrize("name", ["spec_decode.yaml", "spec_decode_tiny.yaml", "spec_decode_online.yaml", "spec_decode_gpu.yaml"])
 def test_shipped_recipes_validate(name):
     recipe = load_recipe(ROOT / "examples" / name)
     assert isinstance(recipe, SpecDecodeRecipe)
     assert recipe.dedup.threshold == 0.7
     assert recipe.train.zero_stage == 2
+
+
+def test_sub_configs_pick_their_class_by_discriminator():
+    assert isinstance(validate_recipe({}).speculator, Eagle3Config)  # the default drafter
+    mlp = validate_recipe({"speculator": {"type": "mlp", "n_predict": 2}}).speculator
+    assert isinstance(mlp, MLPSpeculatorConfig) and mlp.n_predict == 2
+    assert isinstance(validate_recipe({"speculator": {"draft_vocab_size": 64}}).speculator, Eagle3Config)
+    with pytest.raises(RecipeError, match="speculator.type"):
+        validate_recipe({"speculator": {"type": "medusa"}})
+    # a field of another member is an unknown field, named without the union's tag
+    with pytest.raises(RecipeError, match="speculator.draft_vocab_size: unknown field"):
+        validate_recipe({"speculator": {"type": "mlp", "draft_vocab_size": 64}})
+    with pytest.raises(RecipeError, match="synth.backend"):
+        validate_recipe({"synth": {"backend": "carrier-pigeon"}})
+
+
+def test_cross_field_rules_are_named():
+    with pytest.raises(RecipeError, match="teacher.mode online needs train.max_steps"):
+        validate_recipe({"teacher": {"mode": "online"}})
+    with pytest.raises(RecipeError, match="synth.max_model_len"):
+        validate_recipe({"synth": {"max_model_len": 128}})
 
 
 def test_misspelt_field_is_named(tmp_path):
@@ -38,8 +61,8 @@ def test_unknown_job_lists_known_ones():
 def test_overrides_are_typed_and_checked(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("model: tiny\n")
-    recipe = load_recipe(path, ["train.epochs=4", "dedup.threshold=0.8", "synth.sampling.max_tokens=7"])
-    assert (recipe.train.epochs, recipe.dedup.threshold, recipe.synth.sampling.max_tokens) == (4, 0.8, 7)
+    recipe = load_recipe(path, ["train.epochs=4", "dedup.threshold=0.8", "speculator.n_predict=2"])
+    assert (recipe.train.epochs, recipe.dedup.threshold, recipe.speculator.n_predict) == (4, 0.8, 2)
     with pytest.raises(RecipeError, match="train.epoch: unknown field"):
         load_recipe(path, ["train.epoch=4"])
     with pytest.raises(RecipeError, match="not KEY=VALUE"):
@@ -56,8 +79,7 @@ def test_missing_and_broken_files(tmp_path):
 
 
 def test_field_docstrings_are_the_docs():
-    field = SpecDecodeRecipe.model_fields["model"]
-    assert "HF name or a local path" in field.description
+    assert "HF name or a local path" in SpecDecodeRecipe.model_fields["model"].description
 
 
 def test_cli_validate(tmp_path, capsys):

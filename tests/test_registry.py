@@ -27,13 +27,11 @@ def test_a_name_cannot_be_taken_twice():
 
 
 def test_project_blocks_are_registered():
-    import arctic_ray.jobs  # noqa: F401
-    import arctic_ray.trainers  # noqa: F401
-
     import arctic_ray.models.resolve  # noqa: F401
-    import arctic_ray.synth.vllm_stage  # noqa: F401
+    import arctic_ray.trainers  # noqa: F401
+    from arctic_ray.jobs import job_names
 
     assert "speculator" in names("trainer")
-    assert "spec_decode" in names("job")
-    assert "vllm" in names("synth_backend") and "mlp" in names("speculator")
-    assert {"tiny", "smollm2-135m-instruct"} <= set(names("model"))
+    assert "spec_decode" in job_names()
+    assert "vllm" in names("synth_backend") and {"mlp", "eagle3"} <= set(names("speculator"))
+    assert {"tiny", "tiny2", "smollm2-135m-instruct"} <= set(names("model"))

@@ -52,8 +52,9 @@ def _field_path(raw: Any, loc: tuple) -> str:
     """The dotted field of an error location, without the discriminator tags pydantic inserts
     for a union member (`speculator.eagle3.n_predict` -> `speculator.n_predict`)."""
     parts, node = [], raw
-    for key in loc:
-        if isinstance(node, dict) and key not in node and key in (node.get("type"), node.get("backend")):
+    for i, key in enumerate(loc):
+        # a tag is a step of the location that is not a key of the input (and not its last step)
+        if isinstance(node, dict) and key not in node and i < len(loc) - 1:
             continue
         parts.append(str(key))
         node = node.get(key) if isinstance(node, dict) else None
@@ -64,7 +65,13 @@ def _describe(err: ValidationError, raw: Any) -> str:
     lines = []
     for e in err.errors():
         where = _field_path(raw, e["loc"])
-        if e["type"] == "extra_forbidden":
+        if e["type"] == "union_tag_invalid":
+            node = raw
+            for key in e["loc"]:
+                node = node.get(key, {}) if isinstance(node, dict) else {}
+            field = next((k for k in ("type", "backend") if k in node), "type")
+            lines.append(f"  {where}.{field}: unknown {e['ctx']['tag']!r}; registered: {e['ctx']['expected_tags']}")
+        elif e["type"] == "extra_forbidden":
             lines.append(f"  {where}: unknown field")
         else:
             lines.append(f"  {where}: {e['msg']}")

@@ -11,10 +11,10 @@ class TeacherConfig(StrictConfig):
     online: a vLLM engine actor beside the training workers generates while they train; the run
     length is `train.max_steps`."""
 
-    gen_prompt_length: int = Field(default=256, gt=0)
+    gen_prompt_length: int = Field(default=128, gt=0)
     """Longest prompt sent, in tokens after the chat template; longer prompts are set aside."""
 
-    gen_seq_length: int = Field(default=384, gt=1)
+    gen_seq_length: int = Field(default=256, gt=1)
     """Prompt plus continuation, in tokens: each continuation is at most this minus its prompt."""
 
     batch_size: int = Field(default=16, gt=0)

@@ -145,7 +145,12 @@ class Trainer(Registered):
             if (micro_step + 1) % gas:
                 continue
             self.global_step += 1
-            metrics = {"step": self.global_step, "lr": self.scheduler.get_last_lr()[0], **self.mean_over_ranks(loss, extra)}
+            metrics = {
+                "step": self.global_step,
+                "time": time.time(),
+                "lr": self.scheduler.get_last_lr()[0],
+                **self.mean_over_ranks(loss, extra),
+            }
             self.history.append(metrics)
             self.callbacks.fire("post-step", self, metrics=metrics)
             if self.global_step % self.train_cfg.log_every == 0 or self.global_step == self.total_steps:

@@ -1,0 +1,81 @@
+"""The co-located teacher: a vLLM engine actor and two ZeRO-2 training workers share 2 cores;
+the trainer consumes the teacher's continuations while it is still generating, within the
+bounded buffer; bad input is set aside with its reason; a rerun finds the stored answers."""
+
+import ray
+import ray.data
+from transformers import AutoTokenizer
+
+from arctic_ray.config.train import TrainConfig
+from arctic_ray.speculators.eagle3.config import Eagle3Config
+from arctic_ray.speculators.identity import base_identity
+from arctic_ray.speculators.samples import training_columns
+from arctic_ray.speculators.trainer import SpeculatorMethod
+from arctic_ray.synth.engine import VLLMEngineConfig
+from arctic_ray.synth.stored import row_key
+from arctic_ray.synth.vllm_backend import VLLMSynthConfig
+from arctic_ray.teacher.actor import TeacherActor
+from arctic_ray.teacher.placement import pick_node
+from arctic_ray.teacher.prompts import teacher_prompts
+from arctic_ray.teacher.stream import teacher_stream
+from arctic_ray.train.spec import TrainRun
+from arctic_ray.train.torch_trainer import run_trainer
+from tests.conftest import example_prompts
+
+ENGINE = VLLMEngineConfig(cpus_per_engine=0.5, max_model_len=256, kv_cache_bytes=64 << 20)
+
+
+def teacher_rows(tiny_model, n):
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    ready, rejects = teacher_prompts(example_prompts(n) + [{"id": "blank", "messages": [{"role": "user", "content": " "}]}], tok, 96, 128)
+    assert [r["reason"] for r in rejects] == ["empty prompt"]
+    # rows that reach the teacher broken: it must set them aside itself, not fail the batch
+    ready.insert(3, {**ready[0], "id": "no-tokens", "prompt_token_ids": []})
+    ready.insert(5, {**ready[0], "id": "too-long", "prompt_token_ids": [5] * 300})
+    synth = VLLMSynthConfig()
+    for r in ready:
+        r["sampling"] = {"temperature": 0.0, "max_tokens": r["max_tokens"], "seed": 0}
+        r["messages"] = r["messages"] + [{"role": "system", "content": r["id"]}]  # one key per row
+        r["key"] = row_key(synth, r, "tiny-test")
+    return ready
+
+
+def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
+    rows = teacher_rows(tiny_model, 40)
+    node = pick_node(2.5, 0)
+    teacher = TeacherActor.options(num_cpus=0.5, label_selector={"ray.io/node-id": node}).remote(
+        tiny_model, "tiny", ENGINE, str(tmp_path / "store"), 16
+    )
+    cfg = TrainConfig(num_workers=2, max_steps=6, micro_batch_size=2, seq_len=128, lr=0.003, warmup_steps=1, log_every=2)
+    stream = teacher_stream(ray.data.from_items(rows), teacher, 4, lambda rs: training_columns(rs, 128, 3, 0))
+    result = run_trainer(
+        TrainRun(
+            trainer="speculator",
+            train=cfg,
+            method=SpeculatorMethod(tiny_model, Eagle3Config(draft_vocab_size=128), 0, base_identity(tiny_model, "tiny")),
+            datasets={"train": stream.drop_columns(["id"])},
+            storage_dir=tmp_path,
+            feeder=teacher,
+            node_id=node,
+        )
+    )
+    stats = ray.get(teacher.stats.remote())
+    aside = {r["id"]: r["reason"] for r in ray.get(teacher.set_aside_rows.remote())}
+    assert result.metrics["steps"] == 6
+    # the trainer started consuming before the teacher's last generation finished
+    assert result.metrics["history"][0]["time"] < stats["last_done"]
+    assert stats["max_in_flight"] <= stats["max_ahead_rows"] == 16
+    assert stats["consumed"] == 6 * 2 * 2
+    assert aside["no-tokens"] == "empty prompt"
+    assert "does not fit max_model_len 256" in aside["too-long"]
+    assert 0 < stats["busy_fraction"] <= 1 and stats["generated"] >= stats["consumed"]
+    ray.kill(teacher)
+
+    # a rerun over the same rows finds every stored answer and generates nothing
+    again = TeacherActor.options(num_cpus=0.5).remote(tiny_model, "tiny", ENGINE, str(tmp_path / "store"), 16)
+    served = [r for r in rows if r["id"] not in aside][:8]
+    answers = ray.get(again.generate.remote(served))
+    stats = ray.get(again.stats.remote())
+    assert (stats["reused"], stats["generated"]) == (8, 0)
+    assert all(a["completion_token_ids"] for a in answers)
+    ray.kill(again)

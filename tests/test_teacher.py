@@ -1,8 +1,13 @@
 """The co-located teacher: a vLLM engine actor and two ZeRO-2 training workers share 2 cores;
-the trainer consumes the teacher's continuations while it is still generating, within the
-bounded buffer; bad input is set aside with its reason; a rerun finds the stored answers."""
+the trainer consumes the teacher's continuations while it is still generating, and the bounded
+buffer keeps the teacher from running through the whole stream; bad input is set aside with its
+reason; a rerun finds the stored answers."""
+
+import sys
+import time
 
 import ray
+import ray.cloudpickle
 import ray.data
 from transformers import AutoTokenizer
 
@@ -18,9 +23,13 @@ from arctic_ray.teacher.actor import TeacherActor
 from arctic_ray.teacher.placement import pick_node
 from arctic_ray.teacher.prompts import teacher_prompts
 from arctic_ray.teacher.stream import teacher_stream
+from arctic_ray.train.callbacks import Callback
 from arctic_ray.train.spec import TrainRun
-from arctic_ray.train.torch_trainer import run_trainer
+from arctic_ray.train.torch_trainer import run_trainer, train_metrics
 from tests.conftest import example_prompts
+
+# Ray workers cannot import this test module: ship its classes by value.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 ENGINE = VLLMEngineConfig(cpus_per_engine=0.5, max_model_len=256, kv_cache_bytes=64 << 20)
 
@@ -40,11 +49,18 @@ def teacher_rows(tiny_model, n):
     return ready
 
 
+class SlowTrainer(Callback):
+    """A trainer slower than its teacher, so the buffer between them fills up."""
+
+    def pre_step(self, trainer, batch):
+        time.sleep(1.0)
+
+
 def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
-    rows = teacher_rows(tiny_model, 40)
+    rows = teacher_rows(tiny_model, 80)
     node = pick_node(2.5, 0)
     teacher = TeacherActor.options(num_cpus=0.5, label_selector={"ray.io/node-id": node}).remote(
-        tiny_model, "tiny", ENGINE, str(tmp_path / "store"), 16
+        tiny_model, "tiny", ENGINE, str(tmp_path / "store"), 24
     )
     cfg = TrainConfig(num_workers=2, max_steps=6, micro_batch_size=2, seq_len=128, lr=0.003, warmup_steps=1, log_every=2)
     stream = teacher_stream(ray.data.from_items(rows), teacher, 4, lambda rs: training_columns(rs, 128, 3, 0))
@@ -57,22 +73,25 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
             storage_dir=tmp_path,
             feeder=teacher,
             node_id=node,
+            callbacks=[SlowTrainer()],
         )
     )
+    m = train_metrics(result)
     stats = ray.get(teacher.stats.remote())
     aside = {r["id"]: r["reason"] for r in ray.get(teacher.set_aside_rows.remote())}
-    assert result.metrics["steps"] == 6
+    assert m["steps"] == 6
     # the trainer started consuming before the teacher's last generation finished
-    assert result.metrics["history"][0]["time"] < stats["last_done"]
-    assert stats["max_in_flight"] <= stats["max_ahead_rows"] == 16
+    assert m["history"][0]["time"] < stats["last_done"]
     assert stats["consumed"] == 6 * 2 * 2
+    # unbounded, the (faster) teacher would have run ~75 rows ahead; the bound holds it back
+    assert stats["max_ahead"] <= 24 + 4 * stats["overruns"] and stats["overruns"] <= 2, stats
     assert aside["no-tokens"] == "empty prompt"
     assert "does not fit max_model_len 256" in aside["too-long"]
     assert 0 < stats["busy_fraction"] <= 1 and stats["generated"] >= stats["consumed"]
     ray.kill(teacher)
 
     # a rerun over the same rows finds every stored answer and generates nothing
-    again = TeacherActor.options(num_cpus=0.5).remote(tiny_model, "tiny", ENGINE, str(tmp_path / "store"), 16)
+    again = TeacherActor.options(num_cpus=0.5).remote(tiny_model, "tiny", ENGINE, str(tmp_path / "store"), 24)
     served = [r for r in rows if r["id"] not in aside][:8]
     answers = ray.get(again.generate.remote(served))
     stats = ray.get(again.stats.remote())

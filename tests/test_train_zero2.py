@@ -6,7 +6,6 @@ import hashlib
 import sys
 from pathlib import Path
 
-import numpy as np
 import ray.cloudpickle
 import ray.data
 import torch
@@ -16,23 +15,12 @@ from arctic_ray.config.train import TrainConfig
 from arctic_ray.speculators.eagle3.export import load_eagle3
 from arctic_ray.speculators.eagle3.config import Eagle3Config
 from arctic_ray.speculators.identity import base_identity
+from arctic_ray.speculators.samples import training_columns
 from arctic_ray.speculators.trainer import SpeculatorMethod
 from arctic_ray.train.callbacks import Callback
 from arctic_ray.train.spec import TrainRun
-from arctic_ray.train.torch_trainer import run_trainer
+from arctic_ray.train.torch_trainer import run_trainer, train_metrics
 from arctic_ray.train.trainer import DEEPSPEED_DIR, EXPORT_DIR
-
-
-def cyclic_rows(n: int, seq_len: int, vocab: int) -> list[dict]:
-    """Each sequence walks a fixed cycle of tokens from a random start: learnable next tokens."""
-    rng = np.random.default_rng(0)
-    cycle = rng.permutation(np.arange(10, vocab))[:40]
-    rows = []
-    for _ in range(n):
-        start = rng.integers(len(cycle))
-        ids = cycle[(start + np.arange(seq_len)) % len(cycle)].astype(np.int64)
-        rows.append({"input_ids": ids, "completion_start": 4, "length": seq_len})
-    return rows
 
 
 # Ray workers cannot import this test module: ship its classes by value.
@@ -46,7 +34,7 @@ class CountEvents(Callback):
         self.counts = {"pre-step": 0, "post-loss": 0, "post-step": 0}
 
     def pre_step(self, trainer, batch):
-        assert batch["input_ids"].shape == (trainer.train_cfg.micro_batch_size, 32)
+        assert batch["input_ids"].shape == (trainer.train_cfg.micro_batch_size, 96)
         self.counts["pre-step"] += 1
 
     def post_loss(self, trainer, loss):
@@ -66,11 +54,13 @@ class CountEvents(Callback):
         metrics["rank_param_digests"] = digests
 
 
-def test_zero2_eagle3_training(ray_local, tiny_model, tmp_path):
-    cfg = TrainConfig(num_workers=2, epochs=2, micro_batch_size=4, seq_len=32, lr=0.01, warmup_steps=1, log_every=2)
-    rows = cyclic_rows(48, cfg.seq_len, vocab=500)
+def test_zero2_eagle3_training(ray_local, tiny_model, tiny_generations, tmp_path):
+    cfg = TrainConfig(num_workers=2, epochs=2, micro_batch_size=4, seq_len=96, lr=0.003, warmup_steps=1, log_every=2)
+    columns, _ = training_columns([{"id": str(i), "prompt_token_ids": p, "completion_token_ids": c} for i, (p, c) in enumerate(tiny_generations[:48])], 96, 2, 0)
+    rows = [{k: columns[k][i] for k in ("input_ids", "completion_start", "length")} for i in range(len(columns["id"]))]
+    assert len(rows) == 48
     spec = Eagle3Config(draft_vocab_size=128, n_predict=2)
-    counts = torch.bincount(torch.tensor(np.concatenate([r["input_ids"] for r in rows])), minlength=512)
+    counts = torch.bincount(torch.tensor([t for _, c in tiny_generations[:48] for t in c]), minlength=512)
     result = run_trainer(
         TrainRun(
             trainer="speculator",
@@ -82,11 +72,11 @@ def test_zero2_eagle3_training(ray_local, tiny_model, tmp_path):
             callbacks=[CountEvents()],
         )
     )
-    m = result.metrics
+    m = train_metrics(result)
     assert m["steps"] == 2 * (48 // 8)
     assert m["callback_counts"] == {"pre-step": 12, "post-loss": 12, "post-step": 12}
     losses = [h["loss"] for h in m["history"]]
-    assert losses[-1] < 0.9 * losses[0], losses
+    assert min(losses[-3:]) < losses[0], losses  # soft targets of a random model: the floor is close
     assert m["base_cache_hit_rate"] > 0  # the second epoch reuses base hidden states
     assert len(set(m["rank_param_digests"])) == 1  # data parallelism kept every rank identical
     first, last = m["eval_history"][0], m["eval_history"][-1]

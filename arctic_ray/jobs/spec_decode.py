@@ -36,7 +36,7 @@ from arctic_ray.teacher.placement import pick_node
 from arctic_ray.teacher.prompts import teacher_prompts
 from arctic_ray.teacher.stream import teacher_stream
 from arctic_ray.train.spec import Phase, TrainRun
-from arctic_ray.train.torch_trainer import run_trainer
+from arctic_ray.train.torch_trainer import run_trainer, train_metrics
 from arctic_ray.train.trainer import EXPORT_DIR
 
 
@@ -189,7 +189,10 @@ def online_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Trai
         return training_columns(rows, train.seq_len, spec.n_predict, ctx.pad_id)
 
     stream = teacher_stream(ray.data.from_items(stream_rows), teacher, t.batch_size, to_rows)
-    return TrainingData({"train": stream.drop_columns(["id"]), "eval": eval_ds}, token_counts=counts, teacher=teacher, node_id=node_id)
+    return TrainingData(
+        {"train": stream.drop_columns(["id"]), "eval": eval_ds},
+        token_counts=counts, teacher=teacher, node_id=node_id,
+    )
 
 
 def data_response_phase(ctx: Context, prompts: PromptSet, eval_ready: list[dict], data: TrainingData) -> list[Phase]:
@@ -222,7 +225,7 @@ def train_drafter(ctx: Context, data: TrainingData, phases: list[Phase]) -> tupl
                 node_id=data.node_id,
             )
         )
-        metrics = dict(result.metrics)
+        metrics = train_metrics(result)
         if data.teacher is not None:
             metrics["teacher"] = ray.get(data.teacher.stats.remote())
             ctx.run.count(teacher_set_aside=ctx.run.set_aside(ray.get(data.teacher.set_aside_rows.remote())))

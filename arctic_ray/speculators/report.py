@@ -82,8 +82,8 @@ def render_report(m: dict) -> str:
         tt = train["teacher"]
         lines.append(
             f"teacher: {tt['generated']} generated, {tt['reused']} from the store, {tt['errors']} errors; busy "
-            f"{tt['busy_fraction']:.0%} of its {tt['busy_s']:.0f} s working span; at most {tt['max_in_flight']} rows ahead "
-            f"(bound {tt['max_ahead_rows']})"
+            f"{tt['busy_fraction']:.0%} of its working span ({tt['busy_s']:.0f} s generating); at most {tt['max_ahead']} rows "
+            f"ahead of the trainer (bound {tt['max_ahead_rows']}, {tt['overruns']} overruns)"
         )
     lines += [
         "",

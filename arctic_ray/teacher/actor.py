@@ -3,9 +3,11 @@ generating continuations for the trainer while it trains.
 
 Rows arrive with their prompt token ids, token budget and store key. Answers already in the
 generation store are returned without generating. A bounded buffer keeps the teacher at most
-`max_ahead_rows` rows ahead of what the trainer has consumed: a call waits for credit, and the
-trainer (and the stream, for rows it does not forward) hand credit back. Rows the engine cannot
-serve are answered with an error and kept aside with their reason."""
+`max_ahead_rows` rows ahead of what the trainer consumed: a call waits until the training ranks
+report enough consumed rows. Rows can sit unevenly between ranks that advance in lockstep, so a
+wait with no consumption at all (4x the usual interval, 5 s at least) lets one batch through rather than
+stall the run; such overruns are counted. Rows the engine cannot serve are answered with an
+error and kept aside with their reason."""
 
 from __future__ import annotations
 
@@ -29,23 +31,22 @@ class TeacherActor:
         self.engine = engine
         self.llm = start_llm(model, engine)
         self.store = GenerationStore(store_dir)
+        self.store.refresh()  # what earlier runs stored; from here on this actor adds its own
         self.max_ahead = max_ahead_rows
-        self.in_flight = 0  # rows handed out (or reserved) and not yet consumed
-        self.credit = asyncio.Condition()
+        self.ahead = 0  # rows handed out (or being generated) and not yet consumed or set aside
+        self.room = asyncio.Condition()
+        self.last_ack, self.ack_interval = time.time(), 1.0
         self.engine_lock = asyncio.Lock()
         self.busy_s = 0.0
         self.first_call = self.last_done = None
-        self.counts = {"generated": 0, "reused": 0, "errors": 0, "consumed": 0, "max_in_flight": 0}
+        self.counts = {"generated": 0, "reused": 0, "errors": 0, "consumed": 0, "max_ahead": 0, "overruns": 0}
         self.set_aside: list[dict] = []
 
     async def generate(self, rows: list[dict]) -> list[dict]:
         """rows: `id`, `key`, `prompt_token_ids`, `max_tokens`, `sampling` -> rows with the
         schema's answer columns (`completion_token_ids`, `finish_reason`, `error`, ...)."""
         self.first_call = self.first_call or time.time()
-        async with self.credit:
-            await self.credit.wait_for(lambda: self.in_flight + len(rows) <= self.max_ahead or self.in_flight == 0)
-            self.in_flight += len(rows)
-            self.counts["max_in_flight"] = max(self.counts["max_in_flight"], self.in_flight)
+        await self._wait_for_room(len(rows))
         stored = self.store.get_many((r["key"] for r in rows), refresh=False)
         todo = [r for r in rows if r["key"] not in stored]
         fresh: dict[str, dict] = {}
@@ -63,8 +64,21 @@ class TeacherActor:
             out.append({**row, **{k: v for k, v in answer.items() if k != "key"}})
         failed = [r for r in out if r["error"]]
         self.set_aside += [{"stage": "teacher", "id": r["id"], "reason": r["error"]} for r in failed]
-        await self.release(len(failed))
+        self._room_made(len(failed))
         return out
+
+    async def _wait_for_room(self, n: int) -> None:
+        async with self.room:
+            while self.ahead > 0 and self.ahead + n > self.max_ahead:
+                patience = max(5.0, 4 * self.ack_interval)
+                try:
+                    await asyncio.wait_for(self.room.wait(), patience)
+                except asyncio.TimeoutError:
+                    if time.time() - self.last_ack >= patience:  # nobody is consuming: they wait for rows
+                        self.counts["overruns"] += 1
+                        break
+            self.ahead += n
+            self.counts["max_ahead"] = max(self.counts["max_ahead"], self.ahead)
 
     def _generate(self, rows: list[dict]) -> dict[str, dict]:
         from vllm import SamplingParams
@@ -117,16 +131,27 @@ class TeacherActor:
             "error": error,
         }
 
+    def _room_made(self, n: int) -> None:
+        self.ahead = max(self.ahead - n, 0)
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self.room:
+            self.room.notify_all()
+
     async def release(self, n: int, reasons: list[dict] | None = None) -> None:
-        """Hand back credit for `n` rows that were consumed or will never reach the trainer."""
+        """`n` rows handed out will never reach the trainer (set aside, with `reasons`, or used
+        outside the stream)."""
         self.set_aside += reasons or []
-        async with self.credit:
-            self.in_flight = max(self.in_flight - n, 0)
-            self.credit.notify_all()
+        self._room_made(n)
 
     async def consumed(self, n: int) -> None:
+        """A training rank consumed `n` rows."""
+        now = time.time()
+        self.ack_interval = 0.8 * self.ack_interval + 0.2 * (now - self.last_ack)
+        self.last_ack = now
         self.counts["consumed"] += n
-        await self.release(n)
+        self._room_made(n)
 
     def stats(self) -> dict:
         span = (self.last_done or time.time()) - (self.first_call or time.time())

@@ -21,8 +21,8 @@ class TeacherConfig(StrictConfig):
     """Prompts per teacher call (online)."""
 
     max_ahead_rows: int = Field(default=64, gt=0)
-    """Bounded buffer (online): rows generated but not yet consumed by the trainer. Raised to
-    what Ray Data's equal split needs ((workers + 2) x batch_size) when lower."""
+    """Bounded buffer (online): the teacher runs at most this many rows ahead of what the
+    trainer consumed (at least one batch per training rank and two more)."""
 
     cpus: float = Field(default=0.5, gt=0)
     """CPUs reserved for the teacher actor (fractions share cores with the training workers)."""

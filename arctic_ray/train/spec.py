@@ -34,7 +34,8 @@ class TrainRun:
     name: str = "train"
     phases: list[Phase] = field(default_factory=lambda: [Phase("train")])
     num_rows: int | None = None
-    """Rows of a dataset of known size (sets the steps of an epoch); None: a stream."""
+    """Rows of the last phase's dataset when its size is known (sets the steps of an epoch); None: it
+    is a stream."""
     feeder: Any = None
     """An actor producing the stream that wants to know how many rows each rank consumed
     (`consumed(n)`), to bound how far it runs ahead."""

@@ -3,13 +3,17 @@ phase datasets split across them with `get_dataset_shard`, the eval set read by 
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
-from ray.train import CheckpointConfig, DataConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
 from arctic_ray.registry import lookup
+from arctic_ray.train.data_config import StreamAwareDataConfig
 from arctic_ray.train.spec import TrainRun, WorkerPlan, worker_plan
+from arctic_ray.train.trainer import METRICS_FILE
 
 
 def _worker_entry(plan: WorkerPlan) -> None:
@@ -39,7 +43,10 @@ def run_trainer(run: TrainRun):
         torch_config=TorchConfig(backend="nccl" if cfg.gpus_per_worker else "gloo"),
         scaling_config=scaling,
         datasets=run.datasets,
-        dataset_config=DataConfig(datasets_to_split=[p.dataset for p in run.phases]),
+        dataset_config=StreamAwareDataConfig(
+            datasets_to_split=[p.dataset for p in run.phases],
+            streams=[] if run.num_rows is not None else [run.phases[-1].dataset],
+        ),
         run_config=RunConfig(
             name=run.name,
             storage_path=str(run.storage_dir.resolve()),
@@ -47,3 +54,8 @@ def run_trainer(run: TrainRun):
         ),
     )
     return trainer.fit()
+
+
+def train_metrics(result) -> dict:
+    """The full metrics of a finished run (histories included), from its final checkpoint."""
+    return json.loads((Path(result.checkpoint.path) / METRICS_FILE).read_text())

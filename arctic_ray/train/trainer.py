@@ -9,6 +9,7 @@ optionally `collate()`, `tokens_in()`, `eval_batch()`/`eval_metrics()`, `export(
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -27,6 +28,8 @@ EXPORT_DIR = "export"
 """Inside a reported checkpoint: the trained model in its loadable format (rank 0 writes it)."""
 DEEPSPEED_DIR = "deepspeed"
 """Inside a reported checkpoint: DeepSpeed's sharded state, to resume from."""
+METRICS_FILE = "train_metrics.json"
+"""Inside the final checkpoint: the run's metrics with their histories (too long for a report)."""
 
 
 def _eta(seconds: float) -> str:
@@ -228,4 +231,7 @@ class Trainer(Registered):
             self.engine.save_checkpoint(os.path.join(tmp, DEEPSPEED_DIR), tag=f"step{self.global_step}")
             if self.rank == 0:
                 self.export(os.path.join(tmp, EXPORT_DIR))
-            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+                with open(os.path.join(tmp, METRICS_FILE), "w") as fh:
+                    json.dump(metrics, fh, default=float)
+            scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+            ray.train.report(scalars, checkpoint=ray.train.Checkpoint.from_directory(tmp))

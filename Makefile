@@ -26,7 +26,7 @@ demo-tiny: install
 	$(PY) pipelines/spec_decode.py --tiny
 
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 bench: install
 	$(PY) benchmarks/run.py

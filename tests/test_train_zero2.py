@@ -77,7 +77,9 @@ def test_zero2_eagle3_training(ray_local, tiny_model, tiny_generations, tmp_path
     assert m["callback_counts"] == {"pre-step": 12, "post-loss": 12, "post-step": 12}
     losses = [h["loss"] for h in m["history"]]
     assert min(losses[-3:]) < losses[0], losses  # soft targets of a random model: the floor is close
-    assert m["base_cache_hit_rate"] > 0  # the second epoch reuses base hidden states
+    # every rank reads the same rows each epoch: the second epoch reuses all its base hidden states
+    # (eval rows: the eval before training misses, the one after hits)
+    assert m["base_cache_hit_rate"] >= 0.45
     assert len(set(m["rank_param_digests"])) == 1  # data parallelism kept every rank identical
     first, last = m["eval_history"][0], m["eval_history"][-1]
     assert (first["step"], last["step"]) == (0, 12) and last["tau_sim"] > first["tau_sim"]

@@ -223,6 +223,7 @@ def train_drafter(ctx: Context, data: TrainingData, phases: list[Phase]) -> tupl
                 num_rows=data.num_rows,
                 feeder=data.teacher,
                 node_id=data.node_id,
+                seed=recipe.seed,
             )
         )
         metrics = train_metrics(result)

@@ -98,7 +98,8 @@ def measure_case(model: str, engine: VLLMEngineConfig, case: Case, prompts: list
     result["outputs"] = outputs or _generate(llm, prompts, greedy, 1)[0]
     if case.speculative_config and sampled_temperature > 0:
         before = _counters(llm)
-        _generate(llm, prompts, SamplingParams(max_tokens=max_tokens, temperature=sampled_temperature, seed=0), 1)
+        sampled = engine.sampling_params({"max_tokens": max_tokens, "temperature": sampled_temperature, "seed": 0})
+        _generate(llm, prompts, SamplingParams(**sampled), 1)
         result["sampled"] = {"temperature": sampled_temperature, **spec_stats(before, _counters(llm))}
     return result
 

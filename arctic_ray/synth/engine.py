@@ -58,6 +58,14 @@ class VLLMEngineConfig(StrictConfig):
             kwargs["distributed_executor_backend"] = "uni"
         return kwargs
 
+    def sampling_params(self, sampling: dict) -> dict:
+        """What the engine is given: vLLM's CPU sampler cannot seed requests one by one (its
+        generators take no offset and the engine dies), so on CPU a sampled request goes
+        unseeded; greedy decoding needs no seed anyway."""
+        if self.on_gpu:
+            return sampling
+        return {k: v for k, v in sampling.items() if k != "seed"}
+
     def check_supports(self, model: str) -> None:
         """vLLM's CPU attention supports only some head sizes, and an engine that dies on start-up
         is restarted by Ray Data without end: refuse such a model up front, with the reason."""

@@ -52,7 +52,7 @@ def _request(cfg: VLLMSynthConfig):
 
     def preprocess(row: dict) -> dict:
         sampling = {**default, **(row.get("sampling") or {})}
-        return {**row, "sampling_params": sampling}
+        return {**row, "sampling_params": cfg.sampling_params(sampling)}
 
     return preprocess
 

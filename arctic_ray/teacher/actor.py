@@ -91,7 +91,7 @@ class TeacherActor:
                 answers[row["key"]] = self._answer(row, error=problem)
             else:
                 servable.append(row)
-        params = [SamplingParams(**{**row["sampling"], "max_tokens": row["max_tokens"]}) for row in servable]
+        params = [SamplingParams(**self.engine.sampling_params({**row["sampling"], "max_tokens": row["max_tokens"]})) for row in servable]
         prompts = [{"prompt_token_ids": list(row["prompt_token_ids"])} for row in servable]
         try:
             results = self.llm.generate(prompts, params, use_tqdm=False) if servable else []

@@ -42,6 +42,8 @@ class TrainRun:
     node_id: str | None = None
     """Place every worker on this node (to sit beside a co-located helper actor)."""
     callbacks: list = field(default_factory=list)
+    seed: int = 0
+    """Seeds the order in which each rank reads its rows."""
 
 
 @dataclass
@@ -54,6 +56,7 @@ class WorkerPlan:
     has_eval: bool
     feeder: Any
     callbacks: list
+    seed: int
 
 
 def planned_steps(run: TrainRun) -> int:
@@ -84,4 +87,5 @@ def worker_plan(run: TrainRun) -> WorkerPlan:
         has_eval="eval" in run.datasets,
         feeder=run.feeder,
         callbacks=list(run.callbacks),
+        seed=run.seed,
     )

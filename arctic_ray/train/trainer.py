@@ -103,10 +103,13 @@ class Trainer(Registered):
         dist.all_reduce(flag, op=dist.ReduceOp.MIN)
         return bool(flag.item())
 
-    def _batches(self, dataset: str) -> Iterator[dict[str, torch.Tensor]]:
+    def _batches(self, dataset: str, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
+        mbs = self.train_cfg.micro_batch_size
         return iter(
             ray.train.get_dataset_shard(dataset).iter_torch_batches(
-                batch_size=self.train_cfg.micro_batch_size, drop_last=True, device=self.device
+                batch_size=mbs, drop_last=True, device=self.device,
+                # a rank reads the same rows every epoch, in another order
+                local_shuffle_buffer_size=8 * mbs, local_shuffle_seed=self.plan.seed + 1000 * epoch + self.rank,
             )
         )
 
@@ -116,8 +119,10 @@ class Trainer(Registered):
         collective. A dataset of known size is read again (epochs) until its phase is done."""
         for phase in self.plan.phases:
             end = self.total_steps if phase.steps is None else min(self.global_step + phase.steps, self.total_steps)
+            epoch = 0
             while self.global_step < end:
-                batches, got_any = self._batches(phase.dataset), False
+                batches, got_any = self._batches(phase.dataset, epoch), False
+                epoch += 1
                 while self.global_step < end:
                     start = time.time()
                     batch = next(batches, None)

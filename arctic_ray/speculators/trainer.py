@@ -54,8 +54,10 @@ class SpeculatorTrainer(Trainer):
         return drafter.to(self.device)
 
     def collate(self, raw):
-        ids, length = raw["input_ids"], raw["length"]
-        seq_len = ids.shape[1]
+        # rows are padded to train.seq_len; a batch needs only its longest row
+        length = raw["length"]
+        seq_len = int(length.max())
+        ids = raw["input_ids"][:, :seq_len]
         return {
             "input_ids": ids,
             "length": length,
@@ -67,7 +69,7 @@ class SpeculatorTrainer(Trainer):
         return int(batch["length"].sum())
 
     def _features(self, batch) -> torch.Tensor:
-        return self.cache(lambda i, a: self.base.features(i, a, self.layers), batch["input_ids"], batch["attention"])
+        return self.cache(lambda i, a: self.base.features(i, a, self.layers), batch["input_ids"], batch["length"])
 
     def loss(self, batch):
         return self.engine.module.loss(self.base, self._features(batch), batch)

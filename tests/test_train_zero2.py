@@ -34,7 +34,8 @@ class CountEvents(Callback):
         self.counts = {"pre-step": 0, "post-loss": 0, "post-step": 0}
 
     def pre_step(self, trainer, batch):
-        assert batch["input_ids"].shape == (trainer.train_cfg.micro_batch_size, 96)
+        # padded to train.seq_len in the data, trimmed to the batch's longest row for the model
+        assert batch["input_ids"].shape == (trainer.train_cfg.micro_batch_size, int(batch["length"].max()))
         self.counts["pre-step"] += 1
 
     def post_loss(self, trainer, loss):

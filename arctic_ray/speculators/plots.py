@@ -37,6 +37,7 @@ def plot_acceptance(series: dict[str, list[float]], path: Path) -> str:
     for name, values in series.items():
         if values:
             ax.plot(range(1, len(values) + 1), values, marker="o", label=name)
+    ax.set_xticks(range(1, 1 + max((len(v) for v in series.values()), default=1)))
     ax.set(title="acceptance by draft position", xlabel="draft position", ylabel="accepted share of drafts", ylim=(0, 1))
     ax.legend()
     return _save(fig, path)

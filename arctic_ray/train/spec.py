@@ -60,6 +60,8 @@ class WorkerPlan:
 
 
 def planned_steps(run: TrainRun) -> int:
+    """Steps of the whole run: the earlier phases' own counts, then the last phase's epochs
+    (known size) or what is left of `train.max_steps` (a stream)."""
     cfg = run.train
     if run.num_rows is None:
         if not cfg.max_steps:
@@ -73,7 +75,7 @@ def planned_steps(run: TrainRun) -> int:
             f"({cfg.num_workers} workers x {cfg.micro_batch_size} x {cfg.gradient_accumulation_steps}); "
             "lower train.micro_batch_size or add data"
         )
-    total = steps * cfg.epochs
+    total = sum(p.steps or 0 for p in run.phases[:-1]) + steps * cfg.epochs
     return min(total, cfg.max_steps) if cfg.max_steps else total
 
 

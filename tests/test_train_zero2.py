@@ -71,7 +71,7 @@ def rows_of(generations) -> list[dict]:
 
 def test_zero2_eagle3_training_in_two_phases(ray_local, tiny_model, tiny_generations, tmp_path):
     cfg = TrainConfig(num_workers=2, epochs=2, micro_batch_size=4, seq_len=96, lr=0.003, warmup_steps=1, log_every=2)
-    rows, first_phase = rows_of(tiny_generations[:48]), rows_of(tiny_generations[48:64])
+    rows, first_phase = rows_of(tiny_generations[:48]), rows_of(tiny_generations[48:80])[:16]
     assert len(rows) == 48 and len(first_phase) == 16
     spec = Eagle3Config(draft_vocab_size=128, n_predict=2)
     counts = torch.bincount(torch.tensor([t for _, c in tiny_generations[:48] for t in c]), minlength=512)

@@ -5,8 +5,8 @@ Rows arrive with their prompt token ids, token budget and store key. Answers alr
 generation store are returned without generating. A bounded buffer keeps the teacher at most
 `max_ahead_rows` rows ahead of what the trainer consumed: a call waits until the training ranks
 report enough consumed rows. Rows can sit unevenly between ranks that advance in lockstep, so a
-wait with no consumption at all (4x the usual interval, 5 s at least) lets one batch through rather than
-stall the run; such overruns are counted. Rows the engine cannot serve are answered with an
+wait with no consumption at all (4x the usual interval, 5 s at least, once consumption has begun)
+lets one batch through rather than stall the run; such overruns are counted. Rows the engine cannot serve are answered with an
 error and kept aside with their reason."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class TeacherActor:
         self.max_ahead = max_ahead_rows
         self.ahead = 0  # rows handed out (or being generated) and not yet consumed or set aside
         self.room = asyncio.Condition()
-        self.last_ack, self.ack_interval = time.time(), 1.0
+        self.last_ack, self.ack_interval = None, 1.0  # no ack yet: the trainer may still be starting
         self.engine_lock = asyncio.Lock()
         self.busy_s = 0.0
         self.first_call = self.last_done = None
@@ -74,7 +74,7 @@ class TeacherActor:
                 try:
                     await asyncio.wait_for(self.room.wait(), patience)
                 except asyncio.TimeoutError:
-                    if time.time() - self.last_ack >= patience:  # nobody is consuming: they wait for rows
+                    if self.last_ack and time.time() - self.last_ack >= patience:  # consumers wait for rows
                         self.counts["overruns"] += 1
                         break
             self.ahead += n
@@ -148,7 +148,8 @@ class TeacherActor:
     async def consumed(self, n: int) -> None:
         """A training rank consumed `n` rows."""
         now = time.time()
-        self.ack_interval = 0.8 * self.ack_interval + 0.2 * (now - self.last_ack)
+        if self.last_ack:
+            self.ack_interval = 0.8 * self.ack_interval + 0.2 * (now - self.last_ack)
         self.last_ack = now
         self.counts["consumed"] += n
         self._room_made(n)

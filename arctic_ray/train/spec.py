@@ -57,6 +57,7 @@ class WorkerPlan:
     feeder: Any
     callbacks: list
     seed: int
+    streams: list[str]
 
 
 def planned_steps(run: TrainRun) -> int:
@@ -90,4 +91,10 @@ def worker_plan(run: TrainRun) -> WorkerPlan:
         feeder=run.feeder,
         callbacks=list(run.callbacks),
         seed=run.seed,
+        streams=streams(run),
     )
+
+
+def streams(run: TrainRun) -> list[str]:
+    """Datasets of unknown length: the last phase's, when the row count is not given."""
+    return [] if run.num_rows is not None else [run.phases[-1].dataset]

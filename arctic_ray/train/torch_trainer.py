@@ -12,7 +12,7 @@ from ray.train.torch import TorchConfig, TorchTrainer
 
 from arctic_ray.registry import lookup
 from arctic_ray.train.data_config import ShardingDataConfig
-from arctic_ray.train.spec import TrainRun, WorkerPlan, worker_plan
+from arctic_ray.train.spec import TrainRun, WorkerPlan, streams, worker_plan
 from arctic_ray.train.trainer import METRICS_FILE
 
 
@@ -28,7 +28,7 @@ def run_trainer(run: TrainRun):
     os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", str(cfg.start_timeout_s))
     # Workers' stdout already reaches the driver; Train's print patch would log every line twice.
     os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
-    streams = [] if run.num_rows is not None else [run.phases[-1].dataset]
+    stream_names = streams(run)
     resources = {"CPU": cfg.cpus_per_worker}
     if cfg.gpus_per_worker:
         resources["GPU"] = cfg.gpus_per_worker
@@ -45,7 +45,7 @@ def run_trainer(run: TrainRun):
         scaling_config=scaling,
         datasets=run.datasets,
         dataset_config=ShardingDataConfig(
-            fixed=[p.dataset for p in run.phases if p.dataset not in streams], streams=streams
+            fixed=[p.dataset for p in run.phases if p.dataset not in stream_names], streams=stream_names
         ),
         run_config=RunConfig(
             name=run.name,

@@ -105,12 +105,13 @@ class Trainer(Registered):
 
     def _batches(self, dataset: str, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
         mbs = self.train_cfg.micro_batch_size
+        # a rank reads the same rows every epoch, in another order; a stream is read as it comes
+        # (a shuffle buffer would hold its first batch back until the buffer fills)
+        shuffle = {} if dataset in self.plan.streams else {
+            "local_shuffle_buffer_size": 8 * mbs, "local_shuffle_seed": self.plan.seed + 1000 * epoch + self.rank,
+        }
         return iter(
-            ray.train.get_dataset_shard(dataset).iter_torch_batches(
-                batch_size=mbs, drop_last=True, device=self.device,
-                # a rank reads the same rows every epoch, in another order
-                local_shuffle_buffer_size=8 * mbs, local_shuffle_seed=self.plan.seed + 1000 * epoch + self.rank,
-            )
+            ray.train.get_dataset_shard(dataset).iter_torch_batches(batch_size=mbs, drop_last=True, device=self.device, **shuffle)
         )
 
     def micro_batches(self) -> Iterator[dict[str, torch.Tensor]]:

@@ -95,7 +95,8 @@ def test_plain_python_run_then_rerun(tmp_path, session_cache, prompts_with_a_bad
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     again = json.loads((run_dir / "metrics.json").read_text())
     assert again["counts"]["generations_sent"] == 0
-    assert again["counts"]["generations_reused"] == metrics["counts"]["train_prompts"]
+    c = metrics["counts"]
+    assert again["counts"]["generations_reused"] == c["train_prompts"] + c["eval_prompts"] == c["generations_sent"]
 
 
 def test_user_errors_are_one_clear_line(tmp_path, session_cache):

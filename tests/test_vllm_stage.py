@@ -7,7 +7,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from arctic_ray.models.tiny import build_tiny_model
-from arctic_ray.synth.backend import SamplingConfig
+from arctic_ray.synth.backend import SamplingConfig, Target
 from arctic_ray.synth.engine import EngineConfigError
 from arctic_ray.synth.schema import OUTPUT_COLUMNS
 from arctic_ray.synth.stored import generate_stored
@@ -19,7 +19,7 @@ def test_generates_in_the_shared_row_schema_and_stores_answers(ray_local, tiny_m
     rows = [{"id": f"r{i}", "messages": [{"role": "user", "content": f"Tell me about the number {i}."}]} for i in range(6)]
     rows[5]["sampling"] = {"max_tokens": 3}  # per-row sampling overrides the recipe's
     rows.append({"id": "too-long", "messages": [{"role": "user", "content": "word " * 400}]})
-    first = generate_stored(ray.data.from_items(rows), cfg, tmp_path / "store", tiny_model, "tiny", "tiny-key")
+    first = generate_stored(ray.data.from_items(rows), cfg, Target(tiny_model, "tiny", "tiny-key", str(tmp_path / "store")))
     out = {r["id"]: r for r in first.rows.take_all()}
     assert (first.reused, first.sent) == (0, 7) and set(out) == {r["id"] for r in rows}
     # A request the engine refuses is kept, with its reason, not dropped.
@@ -42,7 +42,7 @@ def test_generates_in_the_shared_row_schema_and_stores_answers(ray_local, tiny_m
     assert ref[0, prompt.shape[1] :].tolist() == list(r["completion_token_ids"])
 
     # A rerun finds every stored answer: no engine starts, nothing is sent again.
-    again = generate_stored(ray.data.from_items(rows[:6]), cfg, tmp_path / "store", tiny_model, "tiny", "tiny-key")
+    again = generate_stored(ray.data.from_items(rows[:6]), cfg, Target(tiny_model, "tiny", "tiny-key", str(tmp_path / "store")))
     assert (again.reused, again.sent) == (6, 0)
     repeated = {r["id"]: r for r in again.rows.take_all()}
     assert list(repeated["r1"]["completion_token_ids"]) == list(r["completion_token_ids"])

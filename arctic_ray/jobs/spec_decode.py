@@ -28,6 +28,7 @@ from arctic_ray.speculators.report import render_report, write_plots
 from arctic_ray.speculators.samples import response_generations, to_speculator_samples, training_columns
 from arctic_ray.speculators.trainer import SpeculatorMethod
 from arctic_ray.speculators.vllm_eval import measure_speculative_decoding, spec_cases
+from arctic_ray.synth.backend import Target
 from arctic_ray.synth.schema import failed
 from arctic_ray.synth.self_instruct import self_instruct
 from arctic_ray.synth.stored import generate_stored, row_key
@@ -56,8 +57,12 @@ class Context:
     def pad_id(self) -> int:
         return self.tokenizer.pad_token_id or 0
 
+    @property
+    def target(self) -> Target:
+        return Target(model=self.model_path, model_name=self.recipe.model, model_key=self.model_key, store=str(self.store), run_dir=str(self.run.dir))
+
     def generate(self, rows: list[dict]):
-        return generate_stored(ray.data.from_items(rows), self.recipe.synth, self.store, self.model_path, self.recipe.model, self.model_key)
+        return generate_stored(ray.data.from_items(rows), self.recipe.synth, self.target)
 
     def rows_of(self, columns: dict) -> ray.data.Dataset:
         return ray.data.from_items([{k: columns[k][i] for k in columns if k != "id"} for i in range(len(columns["id"]))])
@@ -103,7 +108,7 @@ def prepare_prompts(ctx: Context, prompts: PromptSet) -> tuple[list[dict], list[
     recipe, run, t = ctx.recipe, ctx.run, ctx.recipe.teacher
     eval_rows, pool = split_eval_prompts(prompts.rows, recipe.eval.num_prompts)
     if recipe.self_instruct.enabled:
-        new, rejects, counts = self_instruct(recipe.self_instruct, recipe.synth, ctx.store, ctx.model_path, recipe.model, ctx.model_key)
+        new, rejects, counts = self_instruct(recipe.self_instruct, recipe.synth, ctx.target)
         run.set_aside(rejects)
         new, dups = dedup_against(new, prompt_text, [prompt_text(r) for r in eval_rows + pool], recipe.dedup)
         run.write_rows("self_instruct_duplicates", dups)

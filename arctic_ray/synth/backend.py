@@ -1,15 +1,22 @@
-"""A synthesis backend: a recipe block chosen by `synth.backend` that turns a Dataset of `id` +
-`messages` rows into the shared row schema (`synth/schema.py`) as a Ray Data stage."""
+"""A synthesis backend: a recipe block chosen by `synth.backend` that turns a Dataset of keyed
+request rows into the shared row schema (`synth/schema.py`) as a Ray Data stage.
+
+Every backend receives only the rows the generation store could not answer (`stored.py` asks the
+store first), each already carrying its `key` and merged `sampling`. A backend that sends requests
+as it goes writes each answer to the store itself as it arrives (`StoreWriter`) and logs the keys
+it is about to send (`SentLog`), so a crash loses at most the answers still in its buffer; the
+others have their output batches stored by `stored.py`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import ray.data
 from pydantic import Field
 
-from arctic_ray.config.block import Block
 from arctic_ray.config.base import StrictConfig
+from arctic_ray.config.block import Block
 
 
 class SamplingConfig(StrictConfig):
@@ -23,12 +30,49 @@ class SamplingConfig(StrictConfig):
     seed: int | None = 0
 
 
+class PricingConfig(StrictConfig):
+    """What the provider charges, in USD per million tokens (0 for local engines)."""
+
+    input_per_million: float = Field(default=0.0, ge=0.0)
+    output_per_million: float = Field(default=0.0, ge=0.0)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million) / 1e6
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a stage generates with and where its answers go."""
+
+    model: str
+    """What the backend loads or asks for: a local path or HF name (vllm), a model or deployment name (APIs)."""
+
+    model_name: str
+    """Written to the `model` column."""
+
+    model_key: str
+    """The model's identity in store keys (a content hash for local models, the name for APIs)."""
+
+    store: str
+    """The generation store: a local directory or a pyarrow filesystem URI."""
+
+    run_dir: str | None = None
+    """Where a backend keeps its own bookkeeping for this run (the Batch API's manifest)."""
+
+
 class SynthConfig(Block):
     block_kind: ClassVar[str] = "synth_backend"
     discriminator: ClassVar[str] = "backend"
 
-    sampling: SamplingConfig = SamplingConfig()
+    persists_answers: ClassVar[bool] = False
+    """True when the backend writes each answer to the store as it arrives."""
 
-    def generate(self, ds: ray.data.Dataset, model: str, model_name: str) -> ray.data.Dataset:
-        """Add completions (the output columns of the row schema) to every row."""
+    sampling: SamplingConfig = SamplingConfig()
+    pricing: PricingConfig = PricingConfig()
+
+    spend_limit: float | None = Field(default=None, gt=0)
+    """USD: no new request is sent once this run's spend reaches it (rows left go to errors)."""
+
+    def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
+        """Add the output columns of the row schema to every (keyed) row."""
         raise NotImplementedError

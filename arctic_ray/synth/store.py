@@ -3,21 +3,32 @@
 
 A key hashes the backend, the model's identity, the request (messages or prompt token ids), the
 sampling parameters and a sample index (n samples of one prompt stay n answers; greedy decoding
-has one answer, so its index is dropped). Answers are appended as segment files, each written
-under a temporary name and renamed into place, so a crash leaves whole segments or none and a
-reader never sees half a file. Only answers without an error are stored: a failed request is
-asked again on the next run."""
+has one answer, so its index is dropped). The store is a local directory or any pyarrow filesystem
+URI (`s3://bucket/store`, `gs://...`). Answers are appended as segment files, each written under
+a temporary name and renamed into place (on object stores the upload itself is atomic), so a crash
+leaves whole segments or none; a reader skips temporary names and any segment it cannot parse.
+Only answers without an error are stored: a failed request is asked again on the next run.
+
+Beside the answers, `sent-*.jsonl` segments list the keys a backend was about to send: a key that
+was sent but has no answer on the next run was in flight at a crash (or failed), and is counted
+when it goes again."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
+import logging
+import threading
+import time
 import uuid
-from pathlib import Path
 from typing import Any, Iterable
 
-SEGMENT_GLOB = "seg-*.jsonl"
+import pyarrow.fs as pafs
+
+log = logging.getLogger(__name__)
+
+ANSWER_PREFIX = "seg-"
+SENT_PREFIX = "sent-"
 
 
 def request_key(backend: str, model: str, request: Any, sampling: dict, sample_index: int = 0) -> str:
@@ -27,23 +38,59 @@ def request_key(backend: str, model: str, request: Any, sampling: dict, sample_i
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class GenerationStore:
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._index: dict[str, dict] = {}
+def open_fs(root: Any) -> tuple[pafs.FileSystem, str]:
+    root = str(root)
+    if "://" in root:
+        return pafs.FileSystem.from_uri(root)
+    import os
+
+    return pafs.LocalFileSystem(), os.path.abspath(root)
+
+
+class _Segments:
+    """Append-only JSONL segments under one prefix, written atomically, read incrementally."""
+
+    def __init__(self, root: Any, prefix: str):
+        self.fs, self.path = open_fs(root)
+        self.fs.create_dir(self.path, recursive=True)
+        self.prefix = prefix
         self._seen: set[str] = set()
+
+    def write(self, rows: list[dict]) -> None:
+        name = f"{self.prefix}{uuid.uuid4().hex}.jsonl"
+        data = "".join(json.dumps(r, default=_jsonable) + "\n" for r in rows).encode()
+        tmp = f"{self.path}/.tmp-{name}"
+        with self.fs.open_output_stream(tmp) as out:
+            out.write(data)
+        self.fs.move(tmp, f"{self.path}/{name}")
+        self._seen.add(name)
+
+    def read_new(self) -> Iterable[dict]:
+        infos = self.fs.get_file_info(pafs.FileSelector(self.path))
+        for info in sorted(infos, key=lambda i: i.base_name):
+            name = info.base_name
+            if name in self._seen or not name.startswith(self.prefix) or not name.endswith(".jsonl"):
+                continue
+            try:
+                with self.fs.open_input_stream(info.path) as fh:
+                    rows = [json.loads(line) for line in fh.read().decode().splitlines() if line]
+            except (OSError, ValueError) as exc:  # half-written (an object store without rename)
+                log.warning("generation store: skipping unreadable segment %s (%s)", name, exc)
+                continue
+            self._seen.add(name)
+            yield from rows
+
+
+class GenerationStore:
+    def __init__(self, root: Any):
+        self.root = str(root)
+        self._answers = _Segments(root, ANSWER_PREFIX)
+        self._index: dict[str, dict] = {}
 
     def refresh(self) -> None:
         """Read segments written since the last look (by this or any other process)."""
-        for seg in sorted(self.root.glob(SEGMENT_GLOB)):
-            if seg.name in self._seen:
-                continue
-            with seg.open(encoding="utf-8") as fh:
-                for line in fh:
-                    row = json.loads(line)
-                    self._index[row["key"]] = row
-            self._seen.add(seg.name)
+        for row in self._answers.read_new():
+            self._index[row["key"]] = row
 
     def __len__(self) -> int:
         return len(self._index)
@@ -56,20 +103,51 @@ class GenerationStore:
     def put_many(self, rows: list[dict]) -> int:
         """Persist rows (each with a `key`) as one new segment; rows carrying an error are skipped."""
         rows = [r for r in rows if not r.get("error")]
-        if not rows:
-            return 0
-        name = f"seg-{uuid.uuid4().hex}.jsonl"
-        tmp = self.root / f".tmp-{name}"
-        with tmp.open("w", encoding="utf-8") as fh:
+        if rows:
+            self._answers.write(rows)
             for row in rows:
-                fh.write(json.dumps(row, default=_jsonable) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.root / name)
-        for row in rows:
-            self._index[row["key"]] = row
-        self._seen.add(name)
+                self._index[row["key"]] = row
         return len(rows)
+
+
+class SentLog:
+    """Keys a backend is about to send, written before they go."""
+
+    def __init__(self, root: Any):
+        self._segments = _Segments(root, SENT_PREFIX)
+
+    def record(self, keys: list[str]) -> None:
+        if keys:
+            self._segments.write([{"key": k, "at": time.time()} for k in keys])
+
+    def keys(self) -> set[str]:
+        return {row["key"] for row in self._segments.read_new()}
+
+
+class StoreWriter:
+    """Buffers answers as they arrive and writes a segment every `flush_rows` answers or
+    `flush_s` seconds, whichever comes first: the most a crash can lose is that buffer."""
+
+    def __init__(self, root: Any, flush_rows: int = 32, flush_s: float = 1.0):
+        self.store = GenerationStore(root)
+        self.flush_rows, self.flush_s = flush_rows, flush_s
+        self._buffer: list[dict] = []
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def add(self, row: dict) -> None:
+        with self._lock:
+            if not row.get("error"):
+                self._buffer.append(row)
+            due = len(self._buffer) >= self.flush_rows or time.monotonic() - self._last >= self.flush_s
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            rows, self._buffer = self._buffer, []
+            self._last = time.monotonic()
+        self.store.put_many(rows)
 
 
 def _jsonable(value: Any) -> Any:

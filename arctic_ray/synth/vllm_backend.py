@@ -8,7 +8,7 @@ from typing import Literal
 import ray.data
 from pydantic import Field
 
-from arctic_ray.synth.backend import SynthConfig
+from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.engine import VLLMEngineConfig
 
 BACKEND = "vllm"
@@ -24,9 +24,10 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
     concurrency: int = Field(default=1, gt=0)
     """Number of vLLM engine actors (replicas)."""
 
-    def generate(self, ds: ray.data.Dataset, model: str, model_name: str) -> ray.data.Dataset:
+    def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
         from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
+        model = target.model
         self.check_supports(model)
         bundle: dict[str, float] = {"CPU": self.cpus_per_engine}
         if self.gpus_per_engine:
@@ -44,7 +45,7 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
         # Rows the engine refused skip a processor's postprocess and come out in their raw form, so
         # both kinds are mapped onto the schema after the processor, not inside it.
         processor = build_processor(processor_cfg, preprocess=_request(self), postprocess=lambda row: row)
-        return processor(ds).map(_to_schema(model_name, self.sampling.max_tokens))
+        return processor(ds).map(_to_schema(target.model_name, self.sampling.max_tokens))
 
 
 def _request(cfg: VLLMSynthConfig):

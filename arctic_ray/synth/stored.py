@@ -51,6 +51,10 @@ def _persist(store: str):
     return persist
 
 
+def _sent_now(batch: pa.Table) -> pa.Table:
+    return batch.append_column("from_store", pa.array([False] * batch.num_rows))
+
+
 def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) -> StoredGeneration:
     """`target.model_key` names the model's content (a hash of its config and tokenizer, or an API
     model name), so a store is shared safely between runs and paths."""
@@ -61,7 +65,7 @@ def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) ->
 
     def from_store(batch: pa.Table, answers=stored_ref) -> pa.Table:
         found = ray.get(answers)  # once per batch
-        rows = [{**r, **{c: found[r["key"]].get(c) for c in STORED_COLUMNS}, "error": ""} for r in batch.to_pylist()]
+        rows = [{**r, **{c: found[r["key"]].get(c) for c in STORED_COLUMNS}, "error": "", "from_store": True} for r in batch.to_pylist()]
         return pa.Table.from_pylist(rows)
 
     hits = keyed.filter(lambda r: r["key"] in stored).map_batches(from_store, batch_format="pyarrow")
@@ -73,4 +77,5 @@ def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) ->
     generated = synth.generate(misses, target)
     if not synth.persists_answers:
         generated = generated.map_batches(_persist(target.store), batch_format="pyarrow")
+    generated = generated.map_batches(_sent_now, batch_format="pyarrow")
     return StoredGeneration(rows=hits.union(generated), reused=len(keys) - misses.count(), sent=misses.count(), resent=resent)

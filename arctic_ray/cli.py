@@ -15,7 +15,7 @@ USER_ERRORS = (ArcticRayError, FileNotFoundError)
 RECIPE_FILE = "recipe.yaml"
 
 
-def run_recipe(path: str | None, overrides: list[str], resume: str | None = None) -> dict:
+def run_recipe(path: str | None, overrides: list[str], resume: str | None = None, expect_job: str | None = None) -> dict:
     """Run a recipe; with `resume`, the recipe of that run directory, into it again (stored
     generations are found by key, so nothing already generated is generated again)."""
     from arctic_ray.jobs import lookup_job
@@ -23,6 +23,8 @@ def run_recipe(path: str | None, overrides: list[str], resume: str | None = None
     if resume:
         path = str(Path(resume) / RECIPE_FILE)
     recipe = load_recipe(path, overrides)
+    if expect_job and recipe.job != expect_job:
+        raise ArcticRayError(f"{path} is a {recipe.job} recipe, not {expect_job}")
     return lookup_job(recipe.job).run(recipe, Path(resume) if resume else None)
 
 
@@ -30,6 +32,14 @@ def _cmd_run(args) -> int:
     if not args.recipe and not args.resume:
         raise ArcticRayError("give a recipe file or --resume RUN_DIR")
     run_recipe(args.recipe, args.set, args.resume)
+    return 0
+
+
+def _cmd_synth(args) -> int:
+    if not args.recipe and not args.resume:
+        raise ArcticRayError("give a synth recipe file or --resume RUN_DIR")
+    overrides = [*args.set, *(["dry_run=true"] if args.dry_run else [])]
+    run_recipe(args.recipe, overrides, args.resume, expect_job="synth")
     return 0
 
 
@@ -67,6 +77,12 @@ def parser() -> argparse.ArgumentParser:
         if name == "run":
             cmd.add_argument("--resume", metavar="RUN_DIR", help="run the recipe of RUN_DIR again, into it")
         cmd.set_defaults(fn=fn)
+    synth = sub.add_parser("synth", help="run a synthesis recipe (job: synth)")
+    synth.add_argument("recipe", nargs="?", help="recipe YAML file")
+    synth.add_argument("--dry-run", action="store_true", help="estimate tokens and cost, send nothing")
+    synth.add_argument("--resume", metavar="RUN_DIR", help="run the recipe of RUN_DIR again: only rows without a stored answer are sent")
+    synth.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field")
+    synth.set_defaults(fn=_cmd_synth)
     model = sub.add_parser("model", help="build or convert a built-in model and print its path")
     model.add_argument("name", help="tiny, tiny2 or smollm2-135m-instruct")
     model.set_defaults(fn=_cmd_model)

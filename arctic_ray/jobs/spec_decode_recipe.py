@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+import arctic_ray.synth.backends  # noqa: F401  (registers every backend before the union is built)
 from arctic_ray.config.base import StrictConfig
 from arctic_ray.config.data import PromptDataConfig
 from arctic_ray.config.dedup import DedupConfig

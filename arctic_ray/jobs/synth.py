@@ -55,12 +55,12 @@ def render_summary(metrics: dict) -> str:
 def run_synth(recipe: SynthRecipe, run_dir: Path | None = None) -> dict:
     prompts = read_prompts(recipe.input.prompts, recipe.input.limit)
     run = JobRun(recipe, run_dir)
-    init_ray(recipe.ray)
     target = synth_target(recipe, run)
     if recipe.dry_run:
         estimate = estimate_cost(prompts.rows, recipe.synth, target, recipe.samples)
         print(estimate.describe(), flush=True)
         return run.finish({"backend": recipe.synth.backend, "model": recipe.model, "dry_run": estimate.as_dict()}, lambda m: estimate.describe() + "\n")
+    init_ray(recipe.ray)
     tally = Tally(refused=len(prompts.rejects))
     errors = TableWriter(run.dir, "errors")
     for reject in prompts.rejects:

@@ -1,0 +1,259 @@
+"""One run's request budget, shared by every actor on every node: a Ray actor that grants a permit
+before each attempt (first come, first served) and keeps the spend ledger.
+
+- Rate: a sliding window of `window_s` seconds holds at most `requests_per_minute * window_s / 60`
+  requests and `tokens_per_minute * window_s / 60` tokens, so no window of that length at the
+  provider sees more (a 60 s window follows the per-minute limit exactly; a shorter one spreads
+  the minute out, as providers that enforce limits per second want).
+- Tokens: a permit books the prompt's estimate (scaled by the prompt-token ratio learned from
+  `usage`) plus `max_tokens`; the answer's `usage` replaces the booking.
+- Spend: a permit reserves the worst case (estimated prompt, `max_tokens` of output) and is settled
+  at the real cost, so requests in flight count against `spend_limit` and the bill cannot pass it
+  unless the prompt estimate is badly low. A request that no longer fits waits while others are in
+  flight (they may cost less than reserved) and is refused once none are.
+- A 429's Retry-After holds every actor back, not only the one that was told.
+
+One Ray actor round trip per attempt (plus a settle that is not awaited): thousands of requests a
+second, above any provider's limit for one model."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import ray
+
+from arctic_ray.synth.backend import PricingConfig
+
+SPEND_LIMIT_REACHED = "spend_limit reached"
+
+
+class SlidingWindow:
+    """What was granted in the last `window_s` seconds, and how long a new grant must wait."""
+
+    def __init__(self, requests: float | None, tokens: float | None, window_s: float):
+        self.max_requests = math.floor(requests) if requests is not None else None
+        self.max_tokens = tokens
+        self.window_s = window_s
+        self._grants: deque[list] = deque()  # [time, permit id, tokens], oldest first
+        self._tokens_by_permit: dict[int, list] = {}
+        self._tokens = 0.0
+
+    def delay(self, now: float, tokens: float) -> float:
+        """Seconds until a grant of `tokens` fits (0: it fits now)."""
+        self._expire(now)
+        due = now
+        if self.max_requests is not None and len(self._grants) + 1 > self.max_requests:
+            due = max(due, self._grants[len(self._grants) - self.max_requests][0] + self.window_s)
+        if self.max_tokens is not None:
+            # A request larger than the whole window goes alone.
+            excess = self._tokens + min(tokens, self.max_tokens) - self.max_tokens
+            for when, _, booked in self._grants:
+                if excess <= 0:
+                    break
+                excess -= booked
+                due = max(due, when + self.window_s)
+        return due - now
+
+    def record(self, now: float, permit: int, tokens: float) -> None:
+        entry = [now, permit, tokens]
+        self._grants.append(entry)
+        self._tokens_by_permit[permit] = entry
+        self._tokens += tokens
+
+    def correct(self, permit: int, tokens: float) -> None:
+        """Replace a grant's booked tokens with what the answer used (if still in the window)."""
+        entry = self._tokens_by_permit.get(permit)
+        if entry is not None:
+            self._tokens += tokens - entry[2]
+            entry[2] = tokens
+
+    def _expire(self, now: float) -> None:
+        while self._grants and self._grants[0][0] + self.window_s <= now:
+            _, permit, tokens = self._grants.popleft()
+            self._tokens_by_permit.pop(permit, None)
+            self._tokens -= tokens
+
+
+class SpendLedger:
+    """Spent and reserved USD against an optional limit."""
+
+    def __init__(self, limit: float | None):
+        self.limit = limit
+        self.spent = 0.0
+        self._reserved: dict[int, float] = {}
+
+    @property
+    def reserved(self) -> float:
+        return sum(self._reserved.values())
+
+    def refusal(self, cost: float) -> str:
+        """Why a request costing up to `cost` can never go ("" when it can, now or later)."""
+        if self.limit is None or self._reserved or self.spent + cost <= self.limit:
+            return ""
+        return f"{SPEND_LIMIT_REACHED}: ${self.spent:.4f} of ${self.limit:.4f} spent, the next request may cost ${cost:.4f}"
+
+    def fits(self, cost: float) -> bool:
+        return self.limit is None or self.spent + self.reserved + cost <= self.limit
+
+    def reserve(self, permit: int, cost: float) -> None:
+        self._reserved[permit] = cost
+
+    def settle(self, permit: int, cost: float | None) -> None:
+        """`cost` None: charge what was reserved (the request may have been billed)."""
+        reserved = self._reserved.pop(permit, 0.0)
+        self.spent += reserved if cost is None else cost
+
+
+class PromptTokenRatio:
+    """Real prompt tokens per estimated one, from every answered request so far."""
+
+    LOWEST, HIGHEST = 0.25, 4.0  # one odd answer early on must not swing the budget far
+
+    def __init__(self):
+        self._estimated = 0
+        self._actual = 0
+
+    @property
+    def value(self) -> float:
+        if not self._estimated:
+            return 1.0
+        return min(self.HIGHEST, max(self.LOWEST, self._actual / self._estimated))
+
+    def scale(self, estimate: int) -> int:
+        return math.ceil(estimate * self.value)
+
+    def learn(self, estimate: int, actual: int) -> None:
+        if estimate > 0 and actual > 0:
+            self._estimated += estimate
+            self._actual += actual
+
+
+@dataclass(frozen=True)
+class Grant:
+    permit: int = 0
+    refused: str = ""
+    """Set when the request must not be sent (spend_limit reached)."""
+
+
+@dataclass
+class _Open:
+    at: float
+    estimate: int
+    """The raw prompt estimate, to learn the ratio from."""
+
+
+class RunBudget:
+    """The Ray actor behind `start_budget` (an async actor: waiting acquires cost no thread)."""
+
+    def __init__(
+        self,
+        requests_per_minute: float | None,
+        tokens_per_minute: float | None,
+        window_s: float,
+        pricing: PricingConfig,
+        spend_limit: float | None,
+        lease_s: float,
+    ):
+        per_window = window_s / 60.0
+        self._window = SlidingWindow(
+            requests_per_minute * per_window if requests_per_minute else None,
+            tokens_per_minute * per_window if tokens_per_minute else None,
+            window_s,
+        )
+        self._ledger = SpendLedger(spend_limit)
+        self._ratio = PromptTokenRatio()
+        self._pricing = pricing
+        self._lease_s = lease_s
+        self._open: dict[int, _Open] = {}
+        self._next_permit = 1
+        self._hold_until = 0.0
+        self._granted = 0
+        self._turn = asyncio.Lock()  # FIFO: a waiting request is not overtaken
+        self._changed = asyncio.Event()
+
+    async def acquire(self, prompt_estimate: int, max_tokens: int) -> Grant:
+        async with self._turn:
+            while True:
+                now = time.monotonic()
+                self._expire_leases(now)
+                prompt = self._ratio.scale(prompt_estimate)
+                cost = self._pricing.cost(prompt, max_tokens)
+                refusal = self._ledger.refusal(cost)
+                if refusal:
+                    return Grant(refused=refusal)
+                delay = max(self._window.delay(now, prompt + max_tokens), self._hold_until - now)
+                if delay <= 0 and self._ledger.fits(cost):
+                    return self._grant(now, prompt_estimate, prompt + max_tokens, cost)
+                # Over the spend limit only while others are in flight: wait for one to settle.
+                await self._wait(delay if delay > 0 else self._next_lease_expiry(now))
+
+    def settle(self, permit: int, usage: dict | None, maybe_billed: bool) -> None:
+        """After an attempt: `usage` of the answer, or None when it failed (`maybe_billed` when the
+        provider may have generated it anyway: a timeout, a dropped connection, a garbled body)."""
+        opened = self._open.pop(permit, None)
+        if opened is None:
+            return  # its lease expired and it was settled then
+        if usage:
+            prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+            self._ratio.learn(opened.estimate, prompt)
+            self._window.correct(permit, prompt + completion)
+            self._ledger.settle(permit, self._pricing.cost(prompt, completion))
+        else:
+            self._ledger.settle(permit, None if maybe_billed else 0.0)
+        self._changed.set()
+
+    def hold(self, seconds: float) -> None:
+        """The provider said to wait (429 Retry-After): no permit for anyone until then."""
+        self._hold_until = max(self._hold_until, time.monotonic() + seconds)
+
+    def state(self) -> dict:
+        return {
+            "granted": self._granted,
+            "in_flight": len(self._open),
+            "spent_usd": self._ledger.spent,
+            "reserved_usd": self._ledger.reserved,
+            "prompt_token_ratio": self._ratio.value,
+        }
+
+    def _grant(self, now: float, estimate: int, tokens: int, cost: float) -> Grant:
+        permit, self._next_permit = self._next_permit, self._next_permit + 1
+        self._window.record(now, permit, tokens)
+        self._ledger.reserve(permit, cost)
+        self._open[permit] = _Open(now, estimate)
+        self._granted += 1
+        return Grant(permit=permit)
+
+    def _expire_leases(self, now: float) -> None:
+        """An attempt not settled within its lease belongs to an actor that died: charge what it
+        reserved, so a crash can neither lose its cost nor block the spend limit for ever."""
+        for permit in [p for p, o in self._open.items() if o.at + self._lease_s <= now]:
+            del self._open[permit]
+            self._ledger.settle(permit, None)
+
+    def _next_lease_expiry(self, now: float) -> float:
+        oldest = next(iter(self._open.values()), None)
+        return max(0.0, oldest.at + self._lease_s - now) if oldest else 0.0
+
+    async def _wait(self, timeout: float) -> None:
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+
+
+def start_budget(
+    requests_per_minute: float | None,
+    tokens_per_minute: float | None,
+    window_s: float,
+    pricing: PricingConfig,
+    spend_limit: float | None,
+    lease_s: float,
+) -> ray.actor.ActorHandle:
+    """A budget actor owned by the caller: it lives as long as a handle to it does (the Dataset
+    that carries it), with no name to collide with another run's."""
+    actor = ray.remote(num_cpus=0, max_concurrency=100_000)(RunBudget)
+    return actor.remote(requests_per_minute, tokens_per_minute, window_s, pricing, spend_limit, lease_s)

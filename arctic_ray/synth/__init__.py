@@ -1,0 +1,17 @@
+"""Synthesis: generation backends behind one row schema and the generation store, and
+ArcticTraining's synth API (`OpenAISynth`, `AzureOpenAISynth`, `VllmSynth`, `CortexSynth`),
+loaded on first use so `import arctic_ray.synth` stays light."""
+
+from __future__ import annotations
+
+ARCTIC_API = ("OpenAISynth", "AzureOpenAISynth", "VllmSynth", "CortexSynth")
+
+__all__ = list(ARCTIC_API)
+
+
+def __getattr__(name: str):
+    if name in ARCTIC_API:
+        from arctic_ray.synth import arctic_api
+
+        return getattr(arctic_api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,22 @@
+"""ArcticTraining's synth API (0.8.0) for people who know it: the same classes, constructor and
+method keywords and response shapes, running on arctic_ray's backends behind the generation store.
+Each class is imported on first use, so naming one loads only its backend."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+CLASSES = {
+    "OpenAISynth": "openai_synth",
+    "AzureOpenAISynth": "azure_openai_synth",
+    "VllmSynth": "vllm_synth",
+    "CortexSynth": "cortex_synth",
+}
+
+__all__ = list(CLASSES)
+
+
+def __getattr__(name: str):
+    if name in CLASSES:
+        return getattr(import_module(f"{__name__}.{CLASSES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,128 @@
+"""What every ArcticTraining-style client shares: chats accumulate per task name (custom_id
+`<task>_<i>`, their convention), and executing a task is one `synthesize` call per model over a
+generation store under the work dir, so executing it again pays for nothing twice.
+
+Subclasses say how one of their request dicts becomes a request row (`_chat`), which model it
+goes to (`_target`), and what one answered request looks like in their response shape
+(`_response`). A request that fails is not in the responses (as in their Batch API output file):
+it is in `errors[task_name]` and `<work_dir>/<task>/errors.jsonl`, with its reason, and logged."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from collections import defaultdict
+from typing import Any
+
+from arctic_ray.synth.backend import SynthConfig, Target
+from arctic_ray.synth.synthesize import expand_samples, synthesize
+
+log = logging.getLogger(__name__)
+
+STORE_DIR = ".generation_store"
+"""Under the work dir: one content-keyed store shared by every task there."""
+
+
+class BatchTaskClient:
+    def __init__(self, synth: SynthConfig, work_dir: str | None):
+        self.synth = synth
+        self.work_dir = work_dir
+        self.requests: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.errors: dict[str, list[dict]] = {}
+        """Per task, the requests its last execution did not answer: `custom_id` and `error`."""
+        self.counts: dict[str, dict[str, int]] = {}
+        """Per task, what its last execution sent, took from the store, and lost."""
+        # Their in-memory clients keep nothing without a work dir; the store still needs a home.
+        self._scratch = None if work_dir else tempfile.TemporaryDirectory(prefix="arctic_synth-")
+
+    # -- what a subclass defines -------------------------------------------------------------
+
+    def _chat(self, request: dict) -> tuple[str, dict, int]:
+        """(model, request row with `id`, `messages`, `sampling`; number of samples)."""
+        raise NotImplementedError
+
+    def _target(self, model: str, store: str, run_dir: str) -> Target:
+        return Target(model=model, model_name=model, model_key=model, store=store, run_dir=run_dir)
+
+    def _response(self, request: dict, answers: list[dict]) -> Any:
+        """Their response for one request from its answered rows (one per sample, in order)."""
+        raise NotImplementedError
+
+    # -- their task bookkeeping --------------------------------------------------------------
+
+    @property
+    def _root(self) -> str:
+        return self.work_dir if self.work_dir else self._scratch.name
+
+    def _new_custom_id(self, task_name: str) -> str:
+        return f"{task_name}_{len(self.requests[task_name])}"
+
+    def _task_dir(self, task_name: str) -> str:
+        return os.path.join(self._root, task_name)
+
+    def save_batch_task(self, task_name: str) -> None:
+        _write_jsonl(os.path.join(self._task_dir(task_name), "requests", f"{task_name}.jsonl"), self.requests[task_name])
+
+    def execute_batch_task(self, task_name: str) -> list:
+        requests = self.requests[task_name]
+        if self.work_dir:
+            self.save_batch_task(task_name)
+        answers, errors, counts = self._synthesize(task_name, requests)
+        responses = []
+        for request in requests:
+            rows = sorted(answers.get(request["custom_id"], []), key=lambda r: r.get("sample", 0))
+            failed = [r["error"] for r in rows if r.get("error")]
+            if failed:
+                errors.append({"custom_id": request["custom_id"], "error": failed[0]})
+            elif rows:
+                responses.append(self._response(request, rows))
+        counts["failed"] = len(errors)
+        self.errors[task_name], self.counts[task_name] = errors, counts
+        if errors:
+            log.warning("task %s: %d of %d requests failed (see .errors[%r])", task_name, len(errors), len(requests), task_name)
+        if self.work_dir:
+            _write_jsonl(os.path.join(self._task_dir(task_name), "results.jsonl"), responses)
+            _write_jsonl(os.path.join(self._task_dir(task_name), "errors.jsonl"), errors)
+        return responses
+
+    def _synthesize(self, task_name: str, requests: list[dict]) -> tuple[dict, list, dict]:
+        """Answered rows by custom_id, refused requests, and counts: one synthesize call per model."""
+        by_model: dict[str, list[dict]] = defaultdict(list)
+        for request in requests:
+            model, row, samples = self._chat(request)
+            by_model[model] += expand_samples([row], samples)
+        answers: dict[str, list[dict]] = defaultdict(list)
+        errors: list[dict] = []
+        counts = {"sent": 0, "from_store": 0}
+        store = os.path.join(self._root, STORE_DIR)
+        for model, rows in by_model.items():
+            # A run dir per task and model: where a backend finds its own bookkeeping (a submitted
+            # batch) again when the task is executed after a crash.
+            run_dir = os.path.join(self._task_dir(task_name), "runs", _slug(model))
+            result = synthesize(rows, self.synth, self._target(model, store, run_dir))
+            errors += [{"custom_id": _custom_id(r["row"]), "error": f"refused: {r['reason']}"} for r in result.refused]
+            if result.generation is None:
+                continue
+            counts["sent"] += result.generation.sent
+            counts["from_store"] += result.generation.reused
+            for row in result.rows.iter_rows():
+                answers[_custom_id(row)].append(row)
+        return answers, errors, counts
+
+
+def _custom_id(row: dict) -> str:
+    return row.get("source_id", row["id"])
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
+
+
+def _write_jsonl(path: str, rows: list) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
+        for row in rows:
+            out.write((row if isinstance(row, str) else json.dumps(row, default=str)) + "\n")

@@ -1,0 +1,228 @@
+"""The Batch API backends against a local Files + Batch server, through the real `openai` client:
+shards within limits, exact joins, nothing paid twice (reruns, expired batches, a process killed
+between create and the manifest write or while polling), spend limit, Azure routes, no secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fake_batch_server import FakeBatchServer
+
+from arctic_ray.synth.backend import PricingConfig, Target
+from arctic_ray.synth.batch_shards import ShardCutter, ShardLimits, batch_request
+from arctic_ray.synth.openai_batch import AzureOpenAIBatchSynthConfig, OpenAIBatchSynthConfig
+from arctic_ray.synth.store import GenerationStore
+from arctic_ray.synth.stored import generate_stored, row_key
+
+KEY_ENV = "FAKE_BATCH_API_KEY"
+MODEL = "gpt-test"
+
+
+@pytest.fixture
+def server(monkeypatch):
+    srv = FakeBatchServer().start()
+    monkeypatch.setenv(KEY_ENV, srv.api_key)
+    yield srv
+    srv.stop()
+
+
+def prompts(n: int) -> list[dict]:
+    return [{"id": f"r{i}", "messages": [{"role": "user", "content": f"prompt number {i}"}]} for i in range(n)]
+
+
+def openai_synth(server: FakeBatchServer, **kw) -> OpenAIBatchSynthConfig:
+    connection = {"base_url": f"{server.url}/v1", "api_key_env": KEY_ENV}
+    return OpenAIBatchSynthConfig(connection=connection, poll_interval_s=0.05, sampling={"max_tokens": 16}, **kw)
+
+
+def target_in(tmp_path: Path, run_dir: bool = True) -> Target:
+    return Target(model=MODEL, model_name=MODEL, model_key=MODEL, store=str(tmp_path / "store"), run_dir=str(tmp_path / "run") if run_dir else None)
+
+
+def run(rows: list[dict], synth, target: Target) -> tuple[list[dict], object]:
+    import ray.data
+
+    gen = generate_stored(ray.data.from_items(rows), synth, target)
+    return sorted(gen.rows.take_all(), key=lambda r: int(r["id"][1:])), gen
+
+
+def manifest(target: Target) -> dict:
+    (path,) = Path(target.run_dir or target.store).glob("batch-*.json")
+    return json.loads(path.read_text())
+
+
+def assert_answered(row: dict) -> None:
+    assert row["error"] == "" and row["finish_reason"] == "stop"
+    assert row["completion"] == FakeBatchServer.answer_text(row["messages"])
+    assert row["usage"]["prompt_tokens"] > 0 and row["backend"] == "openai_batch" and row["model"] == MODEL
+
+
+def test_cutter_respects_every_limit():
+    reqs = [batch_request(f"k{i}", "/v1/chat/completions", {"messages": []}, [{"content": "x" * 40}], 8) for i in range(10)]
+    size = len(reqs[0].line)
+    for limits in (ShardLimits(max_requests=3), ShardLimits(max_bytes=2 * size + 1), ShardLimits(max_enqueued_tokens=29)):
+        cutter = ShardCutter(limits)
+        shards = [s for s in [*(cutter.add(r) for r in reqs), cutter.close()] if s]
+        assert [k for s in shards for k in s.keys] == [r.key for r in reqs]
+        assert all(len(s.keys) <= limits.max_requests and s.n_bytes <= limits.max_bytes for s in shards)
+        assert all(s.prompt_tokens <= (limits.max_enqueued_tokens or s.prompt_tokens) for s in shards)
+        assert len(shards) > 1
+
+
+def test_every_row_answered_once_files_deleted_rerun_sends_nothing(ray_local, server, tmp_path):
+    synth = openai_synth(server, limits={"max_requests": 3, "max_enqueued_tokens": 30}, max_active_batches=2)
+    target = target_in(tmp_path, run_dir=False)  # the manifest lives in the store
+    rows, gen = run(prompts(10), synth, target)
+    assert len(rows) == 10 and gen.sent == 10
+    for row in rows:
+        assert_answered(row)
+    assert [u["bytes"] <= synth.limits.max_bytes and len(u["lines"]) <= 3 for u in server.uploads] == [True] * 4
+    line = server.uploads[0]["lines"][0]
+    assert line["method"] == "POST" and line["url"] == "/v1/chat/completions" and line["body"]["model"] == MODEL
+    assert line["body"]["max_tokens"] == 16 and line["custom_id"] in {r["key"] for r in rows}
+    assert set(server.counts.requests) == {r["key"] for r in rows} and set(server.counts.requests.values()) == {1}
+    assert server.live_files() == []  # inputs, outputs and error files all deleted
+    shards = manifest(target)["shards"]
+    assert [s["state"] for s in shards] == ["collected"] * 4 and all(s["files_deleted"] for s in shards)
+    assert not list((tmp_path / "store").glob("batch-*/*"))  # local shard files gone too
+    assert len(GenerationStore(target.store).get_many([r["key"] for r in rows])) == 10
+
+    creates = server.counts.creates
+    rows, gen = run(prompts(10), synth, target)
+    assert server.counts.creates == creates and gen.sent == 0 and gen.reused == 10
+    assert [r["completion"] for r in rows] == [FakeBatchServer.answer_text(r["messages"]) for r in rows]
+    leaked = [p for p in tmp_path.rglob("*") if p.is_file() and server.api_key.encode() in p.read_bytes()]
+    assert leaked == []
+
+
+def test_join_is_exact_and_failures_keep_their_reason(ray_local, server, tmp_path):
+    synth = openai_synth(server)
+    target = target_in(tmp_path)
+    data = prompts(12)
+    keys = [row_key(synth, r, MODEL) for r in data]
+    server.faults.error_rate, server.faults.seed = 0.25, 7
+    server.faults.drop_ids, server.faults.duplicate_ids, server.faults.unknown_ids = {keys[0]}, {keys[1]}, ["not-a-row"]
+    rows, _ = run(data, synth, target)
+    assert len(rows) == 12  # nothing dropped
+    assert rows[0]["error"].startswith("no answer for this request")
+    assert "more than once" in rows[1]["error"]
+    seeded = [r for r in rows[2:] if r["error"]]
+    assert seeded and all(r["error"].startswith("HTTP 400: seeded failure") and r["finish_reason"] == "error" for r in seeded)
+    answered = [r for r in rows if not r["error"]]
+    for row in answered:
+        assert_answered(row)
+    assert set(GenerationStore(target.store).get_many(keys)) == {r["key"] for r in answered}
+    (shard,) = manifest(target)["shards"]
+    assert any("not-a-row" in p for p in shard["problems"]) and any(keys[1] in p for p in shard["problems"])
+    assert shard["answered"] == len(answered) and shard["failed"] == 12 - len(answered)
+
+
+def test_expired_batch_sends_only_its_missing_rows_again(ray_local, server, tmp_path):
+    server.faults.expire_batches, server.faults.expire_keep = 1, 0.5
+    rows, _ = run(prompts(8), openai_synth(server), target_in(tmp_path))
+    for row in rows:
+        assert_answered(row)
+    first, again = server.uploads[0]["lines"], server.uploads[1]["lines"]
+    assert [line["custom_id"] for line in again] == [line["custom_id"] for line in first[4:]]
+    assert server.counts.creates == 2 and sorted(server.counts.requests.values()) == [1] * 4 + [2] * 4
+    assert server.live_files() == []
+
+
+def test_a_failed_create_that_made_a_batch_is_adopted(ray_local, server, tmp_path):
+    server.faults.create_errors = 1  # the batch exists, the client sees a 500
+    rows, _ = run(prompts(4), openai_synth(server), target_in(tmp_path))
+    for row in rows:
+        assert_answered(row)
+    assert server.counts.creates == 1
+
+
+def test_spend_limit_stops_new_shards(ray_local, server, tmp_path):
+    # $1 a prompt token: a shard of 3 is estimated at $21 and costs $12; a second would pass $25
+    synth = openai_synth(server, limits={"max_requests": 3}, max_active_batches=1, pricing=PricingConfig(input_per_million=1e6), spend_limit=25)
+    rows, _ = run(prompts(7), synth, target_in(tmp_path))
+    answered = [r for r in rows if not r["error"]]
+    assert len(answered) == 3 and all(r["error"].startswith("spend_limit reached") for r in rows if r["error"])
+    assert server.counts.creates == 1 and server.live_files() == []
+
+
+def test_azure_routes_and_deployment(ray_local, server, tmp_path, monkeypatch):
+    synth = AzureOpenAIBatchSynthConfig(connection={"endpoint": server.url, "api_key_env": KEY_ENV}, poll_interval_s=0.05)
+    target = Target(model="my-deployment", model_name=MODEL, model_key="my-deployment", store=str(tmp_path / "store"))
+    rows, _ = run(prompts(3), synth, target)
+    assert all(r["error"] == "" and r["backend"] == "azure_openai_batch" for r in rows)
+    line = server.uploads[0]["lines"][0]
+    assert line["url"] == "/chat/completions" and line["body"]["model"] == "my-deployment"
+    assert server.live_files() == []
+
+
+SCRIPT = """
+import json, os, ray, ray.data
+from arctic_ray.synth.backend import Target
+from arctic_ray.synth.openai_batch import OpenAIBatchSynthConfig
+from arctic_ray.synth.stored import generate_stored
+
+ray.init(address=os.environ["TEST_RAY_ADDRESS"])
+synth = OpenAIBatchSynthConfig.model_validate_json(os.environ["TEST_SYNTH"])
+rows = ray.data.from_items(json.loads(os.environ["TEST_ROWS"]))
+generate_stored(rows, synth, Target(**json.loads(os.environ["TEST_TARGET"]))).rows.take_all()
+"""
+
+
+def start_run(ray_local, synth, target: Target, rows: list[dict]) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "TEST_RAY_ADDRESS": ray_local.get_runtime_context().gcs_address,
+        "TEST_SYNTH": synth.model_dump_json(),
+        "TEST_TARGET": json.dumps(target.__dict__),
+        "TEST_ROWS": json.dumps(rows),
+    }
+    return subprocess.Popen([sys.executable, "-c", SCRIPT], env=env)
+
+
+def kill_when(proc: subprocess.Popen, ready, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        assert proc.poll() is None, "the run ended before the moment to kill it"
+        assert time.monotonic() < deadline, "the run never reached the moment to kill it"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_killed_between_create_and_manifest_write_pays_once(ray_local, server, tmp_path):
+    synth = openai_synth(server, limits={"max_requests": 3})
+    target, data = target_in(tmp_path), prompts(6)
+    server.faults.create_delay_s = 60  # the batch exists; its id never reaches the client
+    kill_when(start_run(ray_local, synth, target, data), lambda: server.counts.creates == 1)
+    assert [s["state"] for s in manifest(target)["shards"]] == ["uploaded", "planned"]
+    server.faults.create_delay_s = 0
+    rows, _ = run(data, synth, target)
+    for row in rows:
+        assert_answered(row)
+    assert server.counts.creates == 2 and set(server.counts.requests.values()) == {1}
+    assert server.live_files() == []
+
+
+def test_killed_while_polling_adopts_its_batches(ray_local, server, tmp_path):
+    synth = openai_synth(server, limits={"max_requests": 3})
+    target, data = target_in(tmp_path), prompts(6)
+    server.faults.complete_after_s = 600
+
+    def polling() -> bool:
+        made = list(Path(target.run_dir).glob("batch-*.json"))
+        return bool(made) and [s["state"] for s in json.loads(made[0].read_text())["shards"]] == ["submitted"] * 2
+
+    kill_when(start_run(ray_local, synth, target, data), polling)
+    server.faults.complete_after_s = 0.1
+    rows, _ = run(data, synth, target)
+    for row in rows:
+        assert_answered(row)
+    assert server.counts.creates == 2 and set(server.counts.requests.values()) == {1}
+    assert server.live_files() == []

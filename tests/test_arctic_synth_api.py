@@ -2,10 +2,13 @@
 to a task, executing the task, extracting the messages) runs with only the import changed, and
 executing the task again sends nothing."""
 
+import json
+import os
 import subprocess
 import sys
 
 import pytest
+from fake_batch_server import FakeBatchServer, Faults
 
 NAMES = ["Alice", "Bob", "Charlie"]
 
@@ -68,3 +71,74 @@ def test_vllm_synth_runs_the_blog_example_and_a_second_execute_sends_nothing(ray
     again = client.execute_batch_task("greetings")
     assert client.counts["greetings"] == {"sent": 0, "from_store": 3, "failed": 0}
     assert again == responses
+
+
+@pytest.fixture
+def batch_server():
+    srv = FakeBatchServer(faults=Faults(complete_after_s=0.1)).start()
+    yield srv
+    srv.stop()
+
+
+def files_under(path) -> str:
+    return "".join(p.read_text(errors="replace") for p in path.rglob("*") if p.is_file())
+
+
+def test_azure_openai_synth_runs_the_blog_example_over_the_batch_api(ray_local, batch_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", batch_server.api_key)
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", batch_server.url)
+    from arctic_ray.synth import AzureOpenAISynth  # was: from arctic_training.synth import AzureOpenAISynth
+
+    client = AzureOpenAISynth(
+        api_key=os.getenv("AZURE_OPENAI_API_KEY"),
+        api_version="2024-07-01-preview",
+        azure_endpoint=os.getenv("AZURE_OPENAI_ENDPOINT"),
+        work_dir=str(tmp_path),
+        polling_interval=0.05,
+    )
+    responses, extracted = blog_example(client, model="gpt-4o")
+    assert_one_reply_per_chat(extracted)
+    for name, message in zip(NAMES, extracted):
+        prompt = [{"role": "user", "content": f"Write a short greeting for {name}."}]
+        assert message["choices"][0]["content"] == FakeBatchServer.answer_text(prompt)
+    line = json.loads(responses[0])  # a Batch API output line, as their download returns it
+    assert line["response"]["status_code"] == 200 and line["response"]["body"]["object"] == "chat.completion"
+    assert batch_server.counts.creates == 1 and sum(batch_server.counts.requests.values()) == 3
+    assert batch_server.uploads[0]["lines"][0]["url"] == "/chat/completions"
+
+    again = client.execute_batch_task("greetings")
+    assert client.extract_messages_from_responses(again) == extracted
+    assert client.counts["greetings"] == {"sent": 0, "from_store": 3, "failed": 0}
+    assert batch_server.counts.creates == 1
+    assert batch_server.api_key not in files_under(tmp_path)
+
+
+def test_openai_synth_samples_keywords_failures_and_a_key_kept_off_disk(ray_local, tmp_path, monkeypatch):
+    server = FakeBatchServer(faults=Faults(complete_after_s=0.1, error_rate=0.3, seed=3)).start()
+    try:
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        from arctic_ray.synth import OpenAISynth
+
+        client = OpenAISynth(work_dir=str(tmp_path), polling_interval=0.05, batch_size=4, api_key=server.api_key, base_url=f"{server.url}/v1")
+        env_name = client.synth.connection.api_key_env
+        assert env_name != "OPENAI_API_KEY" and os.environ[env_name] == server.api_key
+        with pytest.raises(TypeError, match="response_format"):
+            client.add_chat_to_batch_task(task_name="t", model="gpt-4o", messages=[], response_format={"type": "json_object"})
+        for i in range(10):
+            client.add_chat_to_batch_task(task_name="t", model="gpt-4o", messages=[{"role": "user", "content": f"q{i}"}], n=2, temperature=0.7, max_completion_tokens=32)
+        responses = client.execute_batch_task("t")
+        lines = [json.loads(r) for r in responses]
+        body = server.uploads[0]["lines"][0]["body"]
+        assert body["temperature"] == 0.7 and body["max_completion_tokens"] == 32 and "max_tokens" not in body
+        assert sum(server.counts.requests.values()) == 20 and len(server.uploads) == 5  # n=2 each, 4 per file
+        # A request with a failed sample is kept out of the responses, with its reason, not dropped.
+        failed = {e["custom_id"] for e in client.errors["t"]}
+        assert failed and all(e["error"] for e in client.errors["t"])
+        assert {x["custom_id"] for x in lines} | failed == {f"t_{i}" for i in range(10)}
+        assert [x["custom_id"] for x in lines] == sorted(x["custom_id"] for x in lines)
+        assert all(len(x["response"]["body"]["choices"]) == 2 for x in lines)
+        assert (tmp_path / "t" / "requests" / "t_2.jsonl").read_text().count("\n") == 2
+        assert server.api_key not in files_under(tmp_path)
+    finally:
+        os.environ.pop(env_name, None)
+        server.stop()

@@ -51,6 +51,14 @@ class BatchTaskClient:
         """Their response for one request from its answered rows (one per sample, in order)."""
         raise NotImplementedError
 
+    def _synth_for(self, requests: list[dict]) -> SynthConfig:
+        """The backend config for executing these requests."""
+        return self.synth
+
+    def _ordered(self, responses: list) -> list:
+        """Responses in the order their `execute_batch_task` returns them (here: request order)."""
+        return responses
+
     # -- their task bookkeeping --------------------------------------------------------------
 
     @property
@@ -64,53 +72,57 @@ class BatchTaskClient:
         return os.path.join(self._root, task_name)
 
     def save_batch_task(self, task_name: str) -> None:
-        _write_jsonl(os.path.join(self._task_dir(task_name), "requests", f"{task_name}.jsonl"), self.requests[task_name])
+        write_jsonl(os.path.join(self._task_dir(task_name), "requests", f"{task_name}.jsonl"), self.requests[task_name])
 
     def execute_batch_task(self, task_name: str) -> list:
         requests = self.requests[task_name]
         if self.work_dir:
             self.save_batch_task(task_name)
-        answers, errors, counts = self._synthesize(task_name, requests)
-        responses = []
+        answers, refused, counts = self._synthesize(task_name, requests)
+        responses, errors = [], []
         for request in requests:
-            rows = sorted(answers.get(request["custom_id"], []), key=lambda r: r.get("sample", 0))
+            cid = request["custom_id"]
+            rows = sorted(answers.get(cid, []), key=lambda r: r.get("sample", 0))
             failed = [r["error"] for r in rows if r.get("error")]
-            if failed:
-                errors.append({"custom_id": request["custom_id"], "error": failed[0]})
-            elif rows:
+            if cid in refused or failed:
+                errors.append({"custom_id": cid, "error": refused.get(cid) or failed[0]})
+            else:
                 responses.append(self._response(request, rows))
+        responses = self._ordered(responses)
         counts["failed"] = len(errors)
         self.errors[task_name], self.counts[task_name] = errors, counts
         if errors:
             log.warning("task %s: %d of %d requests failed (see .errors[%r])", task_name, len(errors), len(requests), task_name)
         if self.work_dir:
-            _write_jsonl(os.path.join(self._task_dir(task_name), "results.jsonl"), responses)
-            _write_jsonl(os.path.join(self._task_dir(task_name), "errors.jsonl"), errors)
+            write_jsonl(os.path.join(self._task_dir(task_name), "results.jsonl"), responses)
+            write_jsonl(os.path.join(self._task_dir(task_name), "errors.jsonl"), errors)
         return responses
 
-    def _synthesize(self, task_name: str, requests: list[dict]) -> tuple[dict, list, dict]:
-        """Answered rows by custom_id, refused requests, and counts: one synthesize call per model."""
+    def _synthesize(self, task_name: str, requests: list[dict]) -> tuple[dict, dict, dict]:
+        """Answered rows by custom_id, refused custom_ids with the reason, and counts: one
+        synthesize call per model."""
         by_model: dict[str, list[dict]] = defaultdict(list)
         for request in requests:
             model, row, samples = self._chat(request)
             by_model[model] += expand_samples([row], samples)
         answers: dict[str, list[dict]] = defaultdict(list)
-        errors: list[dict] = []
+        refused: dict[str, str] = {}
         counts = {"sent": 0, "from_store": 0}
         store = os.path.join(self._root, STORE_DIR)
+        synth = self._synth_for(requests)
         for model, rows in by_model.items():
             # A run dir per task and model: where a backend finds its own bookkeeping (a submitted
             # batch) again when the task is executed after a crash.
             run_dir = os.path.join(self._task_dir(task_name), "runs", _slug(model))
-            result = synthesize(rows, self.synth, self._target(model, store, run_dir))
-            errors += [{"custom_id": _custom_id(r["row"]), "error": f"refused: {r['reason']}"} for r in result.refused]
+            result = synthesize(rows, synth, self._target(model, store, run_dir))
+            refused.update({_custom_id(r["row"]): f"refused: {r['reason']}" for r in result.refused})
             if result.generation is None:
                 continue
             counts["sent"] += result.generation.sent
             counts["from_store"] += result.generation.reused
             for row in result.rows.iter_rows():
                 answers[_custom_id(row)].append(row)
-        return answers, errors, counts
+        return answers, refused, counts
 
 
 def _custom_id(row: dict) -> str:
@@ -121,7 +133,7 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
 
 
-def _write_jsonl(path: str, rows: list) -> None:
+def write_jsonl(path: str, rows: list) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as out:
         for row in rows:

@@ -74,6 +74,8 @@ class Logged:
     deployment: str | None
     api_version: str | None
     content_hash: str
+    prompt: str
+    """The last message's content (tests give each request its own)."""
     attempt: int
     stream: bool
     status: int = 0
@@ -114,9 +116,17 @@ class FakeOpenAI:
         if latency_s is not None:
             self.latency_s = latency_s
 
+    def expected_answer(self, messages: list[dict], max_tokens: int) -> str:
+        """The completion this server gives for `messages`."""
+        return " ".join(_answer_words(messages, self.answer_words)[:max_tokens])
+
     def sends(self) -> Counter[str]:
-        """Requests received per content hash."""
-        return Counter(entry.content_hash for entry in self.log)
+        """Requests received per prompt."""
+        return Counter(entry.prompt for entry in self.log)
+
+    def deliveries(self) -> Counter[str]:
+        """Answers the client received, per prompt."""
+        return Counter(entry.prompt for entry in self.log if entry.delivered)
 
     def start(self) -> "FakeOpenAI":
         sock = socket.socket()
@@ -167,7 +177,8 @@ class FakeOpenAI:
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 16
         sampling = {k: body.get(k) for k in ("temperature", "top_p", "seed")}
         content_hash = hashlib.sha256(json.dumps([body.get("model"), messages, sampling, max_tokens], sort_keys=True).encode()).hexdigest()[:16]
-        entry = Logged(time.time(), route, deployment, request.query_params.get("api-version"), content_hash, self._attempts[content_hash], bool(body.get("stream")))
+        prompt = str(messages[-1].get("content") or "")
+        entry = Logged(time.time(), route, deployment, request.query_params.get("api-version"), content_hash, prompt, self._attempts[content_hash], bool(body.get("stream")))
         self._attempts[content_hash] += 1
         self.log.append(entry)
         if self.latency_s:

@@ -1,0 +1,321 @@
+"""The `openai` and `azure_openai` backends: the real openai client over HTTP to a local
+OpenAI-compatible server that injects faults (tests/fake_openai), to vLLM's own OpenAI server on
+the tiny model, and the budget's arithmetic on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import ray.data
+from pydantic import ValidationError
+
+from arctic_ray.synth.backend import PricingConfig, SamplingConfig, Target
+from arctic_ray.synth.budget import SPEND_LIMIT_REACHED, PromptTokenRatio, RunBudget, SlidingWindow, SpendLedger
+from arctic_ray.synth.openai_backend import AzureOpenAISynthConfig, OpenAISynthConfig
+from arctic_ray.synth.openai_connection import OpenAIConnection
+from arctic_ray.synth.openai_requests import redact, retry_after_s
+from arctic_ray.synth.schema import OUTPUT_COLUMNS
+from arctic_ray.synth.store import SentLog
+from arctic_ray.synth.stored import generate_stored
+from arctic_ray.synth.token_estimate import estimate_prompt_tokens, text_tokens
+from tests.fake_openai import FakeOpenAI, Faults
+
+KEY_ENV = "ARCTIC_RAY_TEST_OPENAI_KEY"
+KEY = f"sk-test-{uuid.uuid4().hex}"
+# Set while tests are collected, before the session's Ray cluster starts: its workers inherit the
+# environment it started with, as they would on a real node.
+os.environ[KEY_ENV] = KEY
+
+FAULTS = Faults(seed=7, rate_limited=0.15, server_error=0.15, slow=0.1, malformed=0.1, faulty_attempts=2, retry_after_s=0.1, slow_s=1.0)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FakeOpenAI(api_key=KEY) as srv:
+        yield srv
+
+
+@pytest.fixture
+def fake(server):
+    server.reset()
+    return server
+
+
+def openai_config(server: FakeOpenAI, **overrides) -> OpenAISynthConfig:
+    settings = dict(
+        connection=OpenAIConnection(base_url=server.base_url, api_key_env=KEY_ENV, timeout_s=0.5),
+        sampling=SamplingConfig(max_tokens=6),
+        concurrency=2,
+        max_concurrency=8,
+        batch_size=8,
+        max_attempts=4,
+        backoff_s=0.05,
+        max_backoff_s=0.2,
+    )
+    return OpenAISynthConfig(**{**settings, **overrides})
+
+
+def prompts(n: int, tag: str) -> list[dict]:
+    return [{"id": f"{tag}{i}", "messages": [{"role": "user", "content": f"{tag} question number {i}"}], "topic": tag} for i in range(n)]
+
+
+def target(tmp_path: Path, model: str = "fake-model", store: str = "store") -> Target:
+    return Target(model, model, model, str(tmp_path / store), str(tmp_path / "run"))
+
+
+def by_prompt(rows: list[dict]) -> dict[str, dict]:
+    return {r["messages"][-1]["content"]: r for r in rows}
+
+
+def files_holding(root: Path, secret: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+def test_every_row_ends_answered_or_with_its_reason_and_no_answer_is_bought_twice(ray_local, fake, tmp_path):
+    fake.reset(FAULTS)
+    rows = prompts(40, "fault")
+    rows += [
+        {"id": "bad", "messages": [{"role": "user", "content": "refused [fail:400]"}]},
+        {"id": "down", "messages": [{"role": "user", "content": "always down [fail:500]"}]},
+        {"id": "echo", "messages": [{"role": "user", "content": "proxy [echo-auth]"}]},
+    ]
+    cfg = openai_config(fake)
+    first = generate_stored(ray.data.from_items(rows), cfg, target(tmp_path))
+    out = by_prompt(first.rows.take_all())
+    assert (first.reused, first.sent) == (0, len(rows)) and len(out) == len(rows)
+
+    # Every fault kind happened, and every row whose faults stop came through them.
+    assert {"429", "500", "slow", "malformed"} <= {e.fault for e in fake.log}
+    for row in prompts(40, "fault"):
+        got = out[row["messages"][0]["content"]]
+        assert set(OUTPUT_COLUMNS) <= set(got) and got["error"] == "", got["error"]
+        assert got["completion"] == fake.expected_answer(row["messages"], 6)
+        assert got["finish_reason"] == "length" and got["usage"]["completion_tokens"] == 6 and got["usage"]["prompt_tokens"] > 0
+        assert (got["id"], got["topic"], got["backend"], got["model"]) == (row["id"], "fault", "openai", "fake-model")
+        assert got["key"] and got["sampling"]["max_tokens"] == 6
+
+    # A 4xx other than 408/409/429 is not retried; a lasting 5xx is, up to max_attempts.
+    sends = fake.sends()
+    assert out["refused [fail:400]"]["error"] == "HTTP 400: forced status 400 (not retried)" and sends["refused [fail:400]"] == 1
+    assert out["always down [fail:500]"]["error"].endswith("(gave up after 4 attempts)") and sends["always down [fail:500]"] == 4
+    assert out["always down [fail:500]"]["finish_reason"] == "error"
+    # The key the proxy echoed is scrubbed from the reason, and appears in nothing the run wrote.
+    assert out["proxy [echo-auth]"]["error"].startswith("HTTP 401: Incorrect API key provided: [redacted]")
+    assert all(KEY not in r["error"] for r in out.values())
+    assert files_holding(tmp_path, KEY) == []
+    assert files_holding(Path(ray_local._private.worker._global_node.get_session_dir_path()), KEY) == []
+
+    # Each answer was received once, and every key was logged before it was sent.
+    assert max(fake.deliveries().values()) == 1
+    assert SentLog(tmp_path / "store").keys() == {r["key"] for r in out.values()}
+
+    # A rerun sends only the rows that failed: every answer comes from the store.
+    fake.reset()
+    again = generate_stored(ray.data.from_items(rows), cfg, target(tmp_path))
+    repeated = by_prompt(again.rows.take_all())
+    assert (again.reused, again.sent, again.resent) == (40, 3, 3)
+    assert set(fake.sends()) == {"refused [fail:400]", "always down [fail:500]", "proxy [echo-auth]"}
+    assert all(repeated[p]["completion"] == out[p]["completion"] for p in out if not out[p]["error"])
+
+
+def test_streamed_answers_come_through_faults_whole(ray_local, fake, tmp_path):
+    fake.reset(Faults(seed=3, rate_limited=0.2, malformed=0.3, faulty_attempts=1, retry_after_s=0.05))
+    rows = prompts(12, "stream")
+    result = generate_stored(ray.data.from_items(rows), openai_config(fake, stream=True), target(tmp_path))
+    out = by_prompt(result.rows.take_all())
+    assert {e.fault for e in fake.log} >= {"429", "malformed"} and all(e.stream for e in fake.log)
+    for row in rows:
+        got = out[row["messages"][0]["content"]]
+        assert got["error"] == "" and got["completion"] == fake.expected_answer(row["messages"], 6)
+        assert got["usage"]["completion_tokens"] == 6 and got["finish_reason"] == "length"
+
+
+def test_the_request_budget_holds_across_actors(ray_local, fake, tmp_path):
+    # Each of the 2 actors alone could send ~300 requests a second here; together they get 10.
+    fake.reset(latency_s=0.02)
+    per_window = 10
+    cfg = openai_config(fake, requests_per_minute=per_window * 60, window_s=1.0, batch_size=5)
+    started = time.time()
+    result = generate_stored(ray.data.from_items(prompts(45, "budget")), cfg, target(tmp_path))
+    assert all(r["error"] == "" for r in result.rows.take_all())
+    arrivals = sorted(e.at for e in fake.log)
+    assert len(arrivals) == 45
+    # Grants are at most 10 in any 1 s; arrivals, shifted by network jitter, in any 0.9 s.
+    busiest = max(sum(1 for t in arrivals if a <= t < a + 0.9) for a in arrivals)
+    assert busiest <= per_window
+    # ...and the budget is used: 45 requests need four full windows after the first.
+    assert arrivals[-1] - arrivals[0] < 6.0, arrivals
+    assert arrivals[0] >= started
+
+
+def test_spend_limit_stops_sending_and_a_higher_limit_sends_the_rest(ray_local, fake, tmp_path):
+    pricing = PricingConfig(input_per_million=1000, output_per_million=1000)  # $0.001 a token
+    rows = prompts(20, "spend")
+    cfg = openai_config(fake, pricing=pricing, spend_limit=0.1, concurrency=2, max_concurrency=4)
+    first = by_prompt(generate_stored(ray.data.from_items(rows), cfg, target(tmp_path)).rows.take_all())
+    answered = [p for p, r in first.items() if not r["error"]]
+    refused = [p for p, r in first.items() if r["error"]]
+    spent = sum(pricing.cost(e.prompt_tokens, e.completion_tokens) for e in fake.log)
+    assert 0.05 < spent <= 0.1 and refused
+    assert sorted(fake.sends()) == sorted(answered)
+    assert all(first[p]["error"].startswith(SPEND_LIMIT_REACHED) for p in refused)
+
+    # Refused rows were not stored: a rerun with a higher limit sends exactly them.
+    fake.reset()
+    again = generate_stored(ray.data.from_items(rows), cfg.model_copy(update={"spend_limit": 1.0}), target(tmp_path))
+    assert all(r["error"] == "" for r in again.rows.take_all())
+    assert sorted(fake.sends()) == sorted(refused) and again.reused == len(answered)
+
+
+def test_azure_requests_go_to_the_deployment_route(ray_local, fake, tmp_path):
+    cfg = AzureOpenAISynthConfig(
+        connection=OpenAIConnection(kind="azure", endpoint=fake.url, api_key_env=KEY_ENV, timeout_s=2),
+        concurrency=1,
+        sampling=SamplingConfig(max_tokens=4),
+    )
+    rows = prompts(3, "azure")
+    out = generate_stored(ray.data.from_items(rows), cfg, target(tmp_path, model="my-deployment")).rows.take_all()
+    assert all(r["error"] == "" and r["backend"] == "azure_openai" and r["model"] == "my-deployment" for r in out)
+    assert {(e.route, e.deployment, e.api_version, e.status) for e in fake.log} == {("azure", "my-deployment", "2024-10-21", 200)}
+
+
+def test_recipe_mistakes_are_named():
+    with pytest.raises(ValidationError, match="needs connection.kind 'azure'"):
+        AzureOpenAISynthConfig(connection=OpenAIConnection())
+    with pytest.raises(ValidationError, match="less than one request per window_s"):
+        OpenAISynthConfig(requests_per_minute=30, window_s=1)
+    with pytest.raises(ValidationError, match="spend_limit needs pricing"):
+        OpenAISynthConfig(spend_limit=5)
+    with pytest.raises(ValidationError, match="max_concurency"):
+        OpenAISynthConfig.model_validate({"max_concurency": 4})
+    assert AzureOpenAISynthConfig().connection.api_key_env == "AZURE_OPENAI_API_KEY"
+
+
+def test_sliding_window_counts_requests_and_tokens_and_learns_from_usage():
+    window = SlidingWindow(requests=2, tokens=100, window_s=1.0)
+    assert window.delay(0.0, 40) == 0
+    window.record(0.0, 1, 40)
+    window.record(0.5, 2, 40)
+    assert window.delay(0.6, 10) == pytest.approx(0.4)  # a third request waits for the first to leave
+    window.record(1.0, 3, 50)
+    assert window.delay(1.2, 30) == pytest.approx(0.3)  # 40 + 50 + 30 tokens: wait for the 40
+    window.correct(3, 10)  # the answer used fewer tokens than booked
+    assert window.delay(1.2, 30) == pytest.approx(0.3)  # still two requests in the window
+    assert window.delay(1.5, 500) == pytest.approx(0.5)  # larger than the window: it goes alone
+
+    ratio = PromptTokenRatio()
+    assert ratio.scale(100) == 100
+    ratio.learn(100, 150)
+    assert ratio.scale(100) == 150
+    ratio.learn(100, 100_000)
+    assert ratio.value == PromptTokenRatio.HIGHEST
+
+
+def test_spend_ledger_waits_on_requests_in_flight_then_refuses():
+    ledger = SpendLedger(limit=1.0)
+    ledger.reserve(1, 0.6)
+    assert not ledger.fits(0.6) and ledger.refusal(0.6) == ""  # may fit once #1 settles below its reservation
+    ledger.settle(1, 0.3)
+    assert ledger.fits(0.6)
+    ledger.reserve(2, 0.6)
+    ledger.settle(2, None)  # failed and maybe billed: charged what it reserved
+    assert ledger.spent == pytest.approx(0.9) and ledger.refusal(0.2).startswith(SPEND_LIMIT_REACHED)
+
+
+def test_budget_actor_logic_grants_waits_and_refuses():
+    async def scenario():
+        budget = RunBudget(120, None, 1.0, PricingConfig(input_per_million=10), spend_limit=0.05, lease_s=60)
+        first = await budget.acquire(1000, 10)  # reserves $0.01
+        assert first.permit and not first.refused
+        second = await budget.acquire(1000, 10)
+        started = time.monotonic()
+        third = asyncio.ensure_future(budget.acquire(1000, 10))  # 2 a second: waits for the window
+        await asyncio.sleep(0.05)
+        assert not third.done()
+        budget.settle(first.permit, {"prompt_tokens": 2000, "completion_tokens": 10}, False)
+        budget.settle(second.permit, None, False)
+        assert (await third).permit and time.monotonic() - started >= 0.9
+        assert budget.state()["prompt_token_ratio"] == 2.0
+        budget.settle((await third).permit, None, True)  # charged its reservation: 2000 tokens, $0.02
+        assert budget.state()["spent_usd"] == pytest.approx(0.04)
+        refused = await budget.acquire(1000, 10)  # would reach $0.06
+        assert refused.refused.startswith(SPEND_LIMIT_REACHED)
+
+    asyncio.run(scenario())
+
+
+def test_retry_after_headers_and_redaction():
+    assert retry_after_s({"retry-after-ms": "250", "retry-after": "1"}) == 0.25
+    assert retry_after_s({"retry-after": "2"}) == 2.0
+    assert retry_after_s({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
+    assert retry_after_s({}) is None
+    text = redact(f"bad key {KEY} sent as Authorization: Bearer {KEY[:10]} and api-key: other-secret", KEY)
+    assert KEY not in text and KEY[:10] not in text and "other-secret" not in text
+
+
+def test_token_estimate_is_rough_but_cheap():
+    assert text_tokens("abcdefgh") == 2 and text_tokens("日本語") == 3
+    assert estimate_prompt_tokens([{"role": "user", "content": "x" * 400}]) == 3 + 4 + 100
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tiny_model, tmp_path_factory):
+    """vLLM's own OpenAI server on the tiny model (CPU), shared by the tests that need it."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "VLLM_API_KEY": KEY, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+    log = tmp_path_factory.mktemp("vllm") / "server.log"
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", tiny_model, "--served-model-name", "tiny",
+           "--host", "127.0.0.1", "--port", str(port), "--max-model-len", "256", "--enforce-eager", "--dtype", "float32",
+           "--distributed-executor-backend", "uni"]  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/health", proc, log)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 300) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"vLLM's server exited: {log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(f"vLLM's server was not healthy within {timeout_s} s: {log.read_text()[-3000:]}")
+
+
+def test_vllm_openai_server_is_a_peer(ray_local, vllm_server, tmp_path):
+    cfg = OpenAISynthConfig(
+        connection=OpenAIConnection(base_url=vllm_server, api_key_env=KEY_ENV, timeout_s=60),
+        sampling=SamplingConfig(max_tokens=8),
+        concurrency=1,
+        stream=True,
+    )
+    rows = prompts(3, "vllm")
+    out = generate_stored(ray.data.from_items(rows), cfg, target(tmp_path, model="tiny")).rows.take_all()
+    for row in out:
+        assert row["error"] == "" and row["finish_reason"] in {"stop", "length"}
+        assert 0 < row["usage"]["completion_tokens"] <= 8 and row["usage"]["prompt_tokens"] > 3

@@ -10,6 +10,8 @@ import sys
 import pytest
 from fake_batch_server import FakeBatchServer, Faults
 
+from tests.fake_snowflake import PASSWORD_ENV, fake_answer, snowflake_server  # noqa: F401
+
 NAMES = ["Alice", "Bob", "Charlie"]
 
 
@@ -142,3 +144,34 @@ def test_openai_synth_samples_keywords_failures_and_a_key_kept_off_disk(ray_loca
     finally:
         os.environ.pop(env_name, None)
         server.stop()
+
+
+def test_cortex_synth_runs_the_example_set_based_and_a_second_execute_sends_nothing(ray_local, snowflake_server, tmp_path):
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text(f"{PASSWORD_ENV}=pw-never-written\n")
+    from arctic_ray.synth import CortexSynth  # was: from arctic_training.synth import CortexSynth
+
+    connection_params = {
+        "account": "fakesnow", "user": "fake", "warehouse": "WH", "database": "ARCTIC", "schema": "SYNTH",
+        "host": "127.0.0.1", "port": snowflake_server.port, "protocol": "http",
+        "password_env": PASSWORD_ENV, "secrets_file": str(secrets),  # Ray already runs: a secret by name
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="browser"):
+        CortexSynth(connection_params={**connection_params, "authenticator": "externalbrowser"})
+    with pytest.raises(ValueError, match="Ray is already running"):
+        CortexSynth(connection_params={**connection_params, "password": "pw-handed-over"})
+
+    client = CortexSynth(connection_params=connection_params, work_dir=str(tmp_path / "work"))
+    before = snowflake_server.count("COMPLETE")
+    responses, extracted = blog_example(client, model="llama3.2-1b")
+    assert_one_reply_per_chat(extracted)
+    for name, message in zip(NAMES, extracted):
+        prompt = [{"role": "user", "content": f"Write a short greeting for {name}."}]
+        assert message["choices"][0]["content"] == fake_answer("llama3.2-1b", prompt, {})["choices"][0]["messages"]
+    assert snowflake_server.count("TRY_COMPLETE") - before == 1  # one statement for the whole task
+    assert responses[0]["response"]["usage"]["prompt_tokens"] > 0
+
+    after = snowflake_server.count()
+    assert client.extract_messages_from_responses(client.execute_batch_task("greetings")) == extracted
+    assert client.counts["greetings"] == {"sent": 0, "from_store": 3, "failed": 0} and snowflake_server.count() == after
+    assert "pw-never-written" not in files_under(tmp_path / "work")

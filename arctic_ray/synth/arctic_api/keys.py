@@ -11,11 +11,23 @@ import uuid
 
 import yaml
 
+from arctic_ray.synth.secrets import SECRETS_FILE_ENV
 
-def key_env(api_key: str | None, default_env: str) -> str:
-    """The name under which `api_key` (None: whatever `default_env` holds) can be resolved."""
+
+def key_env(api_key: str | None, default_env: str, read_by_workers: bool = False) -> str:
+    """The name under which `api_key` (None: whatever `default_env` holds) can be resolved.
+    `read_by_workers`: the backend resolves it in Ray workers, which see this process's
+    environment only as it was when Ray started here."""
     if api_key is None or os.environ.get(default_env) == api_key:
         return default_env
+    if read_by_workers:
+        import ray
+
+        if ray.is_initialized():
+            raise ValueError(
+                f"Ray is already running, so its workers cannot see a secret handed to this constructor: "
+                f"set ${default_env} before Ray starts, or keep it in a secrets file (`secrets_file`, or ${SECRETS_FILE_ENV})"
+            )
     name = f"ARCTIC_SYNTH_KEY_{uuid.uuid4().hex[:12].upper()}"
     os.environ[name] = api_key
     return name

@@ -1,11 +1,12 @@
 """ArcticTraining's synth API on arctic_ray: the blog's example (a loop adding one chat per name
-to a task, executing the task, extracting the messages) runs with only the import changed, and
-executing the task again sends nothing."""
+to a task, executing the task, extracting the messages) runs as ArcticTraining users write it,
+with only the import changed, on each backend; executing the task again sends nothing."""
 
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from fake_batch_server import FakeBatchServer, Faults
@@ -15,16 +16,8 @@ from tests.fake_snowflake import PASSWORD_ENV, fake_answer, snowflake_server  # 
 NAMES = ["Alice", "Bob", "Charlie"]
 
 
-def blog_example(client, **model):
-    """The blog's loop, as ArcticTraining users write it (`model=` only where their class takes it)."""
-    for name in NAMES:
-        client.add_chat_to_batch_task(
-            task_name="greetings",
-            messages=[{"role": "user", "content": f"Write a short greeting for {name}."}],
-            **model,
-        )
-    responses = client.execute_batch_task("greetings")
-    return responses, client.extract_messages_from_responses(responses)
+def greeting(name: str) -> list[dict]:
+    return [{"role": "user", "content": f"Write a short greeting for {name}."}]
 
 
 def assert_one_reply_per_chat(extracted):
@@ -61,7 +54,14 @@ def test_vllm_synth_runs_the_blog_example_and_a_second_execute_sends_nothing(ray
         sampling_params={"temperature": 0, "max_tokens": 8},
         work_dir=str(tmp_path),
     )
-    responses, extracted = blog_example(client)
+    for name in NAMES:
+        client.add_chat_to_batch_task(
+            task_name="greetings",
+            messages=[{"role": "user", "content": f"Write a short greeting for {name}."}],
+        )
+    responses = client.execute_batch_task("greetings")
+    extracted = client.extract_messages_from_responses(responses)
+
     assert_one_reply_per_chat(extracted)
     assert client.counts["greetings"] == {"sent": 3, "from_store": 0, "failed": 0}
     for r in responses:  # vLLM's RequestOutput shape, as their recursive_to_dict gives it
@@ -98,11 +98,18 @@ def test_azure_openai_synth_runs_the_blog_example_over_the_batch_api(ray_local, 
         work_dir=str(tmp_path),
         polling_interval=0.05,
     )
-    responses, extracted = blog_example(client, model="gpt-4o")
+    for name in NAMES:
+        client.add_chat_to_batch_task(
+            task_name="greetings",
+            model="gpt-4o",
+            messages=[{"role": "user", "content": f"Write a short greeting for {name}."}],
+        )
+    responses = client.execute_batch_task("greetings")
+    extracted = client.extract_messages_from_responses(responses)
+
     assert_one_reply_per_chat(extracted)
     for name, message in zip(NAMES, extracted):
-        prompt = [{"role": "user", "content": f"Write a short greeting for {name}."}]
-        assert message["choices"][0]["content"] == FakeBatchServer.answer_text(prompt)
+        assert message["choices"][0]["content"] == FakeBatchServer.answer_text(greeting(name))
     line = json.loads(responses[0])  # a Batch API output line, as their download returns it
     assert line["response"]["status_code"] == 200 and line["response"]["body"]["object"] == "chat.completion"
     assert batch_server.counts.creates == 1 and sum(batch_server.counts.requests.values()) == 3
@@ -116,9 +123,10 @@ def test_azure_openai_synth_runs_the_blog_example_over_the_batch_api(ray_local, 
 
 
 def test_openai_synth_samples_keywords_failures_and_a_key_kept_off_disk(ray_local, tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # the key this client puts there goes with the test
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     server = FakeBatchServer(faults=Faults(complete_after_s=0.1, error_rate=0.3, seed=3)).start()
     try:
-        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
         from arctic_ray.synth import OpenAISynth
 
         client = OpenAISynth(work_dir=str(tmp_path), polling_interval=0.05, batch_size=4, api_key=server.api_key, base_url=f"{server.url}/v1")
@@ -128,22 +136,20 @@ def test_openai_synth_samples_keywords_failures_and_a_key_kept_off_disk(ray_loca
             client.add_chat_to_batch_task(task_name="t", model="gpt-4o", messages=[], response_format={"type": "json_object"})
         for i in range(10):
             client.add_chat_to_batch_task(task_name="t", model="gpt-4o", messages=[{"role": "user", "content": f"q{i}"}], n=2, temperature=0.7, max_completion_tokens=32)
-        responses = client.execute_batch_task("t")
-        lines = [json.loads(r) for r in responses]
-        body = server.uploads[0]["lines"][0]["body"]
-        assert body["temperature"] == 0.7 and body["max_completion_tokens"] == 32 and "max_tokens" not in body
-        assert sum(server.counts.requests.values()) == 20 and len(server.uploads) == 5  # n=2 each, 4 per file
-        # A request with a failed sample is kept out of the responses, with its reason, not dropped.
-        failed = {e["custom_id"] for e in client.errors["t"]}
-        assert failed and all(e["error"] for e in client.errors["t"])
-        assert {x["custom_id"] for x in lines} | failed == {f"t_{i}" for i in range(10)}
-        assert [x["custom_id"] for x in lines] == sorted(x["custom_id"] for x in lines)
-        assert all(len(x["response"]["body"]["choices"]) == 2 for x in lines)
-        assert (tmp_path / "t" / "requests" / "t_2.jsonl").read_text().count("\n") == 2
-        assert server.api_key not in files_under(tmp_path)
+        lines = [json.loads(r) for r in client.execute_batch_task("t")]
     finally:
-        os.environ.pop(env_name, None)
         server.stop()
+    body = server.uploads[0]["lines"][0]["body"]
+    assert body["temperature"] == 0.7 and body["max_completion_tokens"] == 32 and "max_tokens" not in body
+    assert sum(server.counts.requests.values()) == 20 and len(server.uploads) == 5  # n=2 each, 4 per file
+    # A request with a failed sample is kept out of the responses, with its reason, not dropped.
+    failed = {e["custom_id"] for e in client.errors["t"]}
+    assert failed and all(e["error"] for e in client.errors["t"])
+    assert {x["custom_id"] for x in lines} | failed == {f"t_{i}" for i in range(10)}
+    assert [x["custom_id"] for x in lines] == sorted(x["custom_id"] for x in lines)  # as their download sorts
+    assert all(len(x["response"]["body"]["choices"]) == 2 for x in lines)
+    assert (tmp_path / "t" / "requests" / "t_2.jsonl").read_text().count("\n") == 2
+    assert server.api_key not in files_under(tmp_path)
 
 
 def test_cortex_synth_runs_the_example_set_based_and_a_second_execute_sends_nothing(ray_local, snowflake_server, tmp_path):
@@ -161,17 +167,25 @@ def test_cortex_synth_runs_the_example_set_based_and_a_second_execute_sends_noth
     with pytest.raises(ValueError, match="Ray is already running"):
         CortexSynth(connection_params={**connection_params, "password": "pw-handed-over"})
 
-    client = CortexSynth(connection_params=connection_params, work_dir=str(tmp_path / "work"))
+    client = CortexSynth(connection_params=connection_params)  # their default: no work dir
     before = snowflake_server.count("COMPLETE")
-    responses, extracted = blog_example(client, model="llama3.2-1b")
+    for name in NAMES:
+        client.add_chat_to_batch_task(
+            task_name="greetings",
+            model="llama3.2-1b",
+            options={"temperature": 1, "top_p": 0.95},
+            messages=[{"role": "user", "content": f"Write a short greeting for {name}."}],
+        )
+    responses = client.execute_batch_task("greetings")
+    extracted = client.extract_messages_from_responses(responses)
+
     assert_one_reply_per_chat(extracted)
     for name, message in zip(NAMES, extracted):
-        prompt = [{"role": "user", "content": f"Write a short greeting for {name}."}]
-        assert message["choices"][0]["content"] == fake_answer("llama3.2-1b", prompt, {})["choices"][0]["messages"]
+        assert message["choices"][0]["content"] == fake_answer("llama3.2-1b", greeting(name), {})["choices"][0]["messages"]
     assert snowflake_server.count("TRY_COMPLETE") - before == 1  # one statement for the whole task
     assert responses[0]["response"]["usage"]["prompt_tokens"] > 0
 
     after = snowflake_server.count()
     assert client.extract_messages_from_responses(client.execute_batch_task("greetings")) == extracted
     assert client.counts["greetings"] == {"sent": 0, "from_store": 3, "failed": 0} and snowflake_server.count() == after
-    assert "pw-never-written" not in files_under(tmp_path / "work")
+    assert "pw-never-written" not in files_under(Path(client._root))

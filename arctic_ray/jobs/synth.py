@@ -58,7 +58,7 @@ def run_synth(recipe: SynthRecipe, run_dir: Path | None = None) -> dict:
     target = synth_target(recipe, run)
     if recipe.dry_run:
         estimate = estimate_cost(prompts.rows, recipe.synth, target, recipe.samples)
-        print(estimate.describe(), flush=True)
+        estimate.refused += len(prompts.rejects)
         return run.finish({"backend": recipe.synth.backend, "model": recipe.model, "dry_run": estimate.as_dict()}, lambda m: estimate.describe() + "\n")
     init_ray(recipe.ray)
     tally = Tally(refused=len(prompts.rejects))

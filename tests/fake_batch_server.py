@@ -109,19 +109,22 @@ class FakeBatchServer:
 
     def _add_file(self, data: bytes, filename: str, purpose: str) -> dict:
         fid = self._new_id("file")
-        self.files[fid] = {"id": fid, "data": data, "filename": filename, "purpose": purpose, "deleted": False, "created_at": int(time.time())}
+        self.files[fid] = {"id": fid, "data": data, "filename": filename, "purpose": purpose, "deleted": False}
+        self.files[fid]["created_at"] = int(time.time())
         return self.files[fid]
 
     @staticmethod
     def _file_json(f: dict) -> dict:
-        return {"id": f["id"], "object": "file", "bytes": len(f["data"]), "created_at": f["created_at"], "filename": f["filename"], "purpose": f["purpose"], "status": "processed"}
+        public = {k: f[k] for k in ("id", "created_at", "filename", "purpose")}
+        return {**public, "object": "file", "bytes": len(f["data"]), "status": "processed"}
 
     @staticmethod
     def _page(items: list[dict], request: Request) -> JSONResponse:
         after, limit = request.query_params.get("after"), int(request.query_params.get("limit", 20))
         start = next((i + 1 for i, it in enumerate(items) if it["id"] == after), 0) if after else 0
         page = items[start : start + limit]
-        return JSONResponse({"object": "list", "data": page, "has_more": start + limit < len(items), "first_id": page[0]["id"] if page else None, "last_id": page[-1]["id"] if page else None})
+        ends = {"first_id": page[0]["id"], "last_id": page[-1]["id"]} if page else {}
+        return JSONResponse({"object": "list", "data": page, "has_more": start + limit < len(items), **ends})
 
     # -- files -------------------------------------------------------------------------------
 
@@ -214,15 +217,18 @@ class FakeBatchServer:
             cid = line["custom_id"]
             if i >= keep:
                 code = "batch_expired" if status == "expired" else "batch_cancelled"
-                err.append({"id": f"req-{i}", "custom_id": cid, "response": None, "error": {"code": code, "message": f"This request could not be executed before the batch was {status}."}})
+                error = {"code": code, "message": f"This request could not be executed before the batch was {status}."}
+                err.append({"id": f"req-{i}", "custom_id": cid, "response": None, "error": error})
             elif self._fails(cid):
                 body = {"error": {"message": f"seeded failure for {cid[:8]}", "type": "invalid_request_error"}}
-                err.append({"id": f"req-{i}", "custom_id": cid, "response": {"status_code": 400, "request_id": f"r{i}", "body": body}, "error": None})
+                response = {"status_code": 400, "request_id": f"r{i}", "body": body}
+                err.append({"id": f"req-{i}", "custom_id": cid, "response": response, "error": None})
             elif cid not in self.faults.drop_ids:
                 out += [self._answer(i, cid, line["body"])] * (2 if cid in self.faults.duplicate_ids else 1)
         out += [self._answer(999_000 + j, cid, {"messages": [{"content": "?"}]}) for j, cid in enumerate(self.faults.unknown_ids)]
         b["status"] = status
-        b["request_counts"] = {"total": len(b["_lines"]), "completed": keep - sum(1 for e in err if e["response"]), "failed": sum(1 for e in err if e["response"])}
+        failed = sum(1 for e in err if e["response"])
+        b["request_counts"] = {"total": len(b["_lines"]), "completed": keep - failed, "failed": failed}
         if out:
             b["output_file_id"] = self._add_file(_jsonl(out), f"{b['id']}_output.jsonl", "batch_output")["id"]
         if err:
@@ -240,8 +246,10 @@ class FakeBatchServer:
     def _answer(self, i: int, cid: str, body: dict) -> dict:
         text = self.answer_text(body["messages"])
         usage = {"prompt_tokens": sum(len(m["content"]) for m in body["messages"]) // 4 + 1, "completion_tokens": len(text.split())}
-        completion = {"id": f"chatcmpl-{i}", "object": "chat.completion", "model": body.get("model"), "usage": usage, "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
-        return {"id": f"req-{i}", "custom_id": cid, "response": {"status_code": 200, "request_id": f"r{i}", "body": completion}, "error": None}
+        choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+        completion = {"id": f"chatcmpl-{i}", "object": "chat.completion", "model": body.get("model"), "usage": usage, "choices": [choice]}
+        response = {"status_code": 200, "request_id": f"r{i}", "body": completion}
+        return {"id": f"req-{i}", "custom_id": cid, "response": response, "error": None}
 
 
 def _jsonl(rows: list[dict]) -> bytes:

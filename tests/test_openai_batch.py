@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_batch_server import FakeBatchServer
+from fake_batch_server import FakeBatchServer, Faults
 
 from arctic_ray.synth.backend import PricingConfig, Target
 from arctic_ray.synth.batch_shards import ShardCutter, ShardLimits, batch_request
@@ -43,13 +43,14 @@ def openai_synth(server: FakeBatchServer, **kw) -> OpenAIBatchSynthConfig:
 
 
 def target_in(tmp_path: Path, run_dir: bool = True) -> Target:
-    return Target(model=MODEL, model_name=MODEL, model_key=MODEL, store=str(tmp_path / "store"), run_dir=str(tmp_path / "run") if run_dir else None)
+    run_path = str(tmp_path / "run") if run_dir else None
+    return Target(model=MODEL, model_name=MODEL, model_key=MODEL, store=str(tmp_path / "store"), run_dir=run_path)
 
 
 def run(rows: list[dict], synth, target: Target) -> tuple[list[dict], object]:
     import ray.data
 
-    gen = generate_stored(ray.data.from_items(rows), synth, target)
+    gen = generate_stored(ray.data.from_items(rows, override_num_blocks=1), synth, target)
     return sorted(gen.rows.take_all(), key=lambda r: int(r["id"][1:])), gen
 
 
@@ -123,6 +124,13 @@ def test_join_is_exact_and_failures_keep_their_reason(ray_local, server, tmp_pat
     assert any("not-a-row" in p for p in shard["problems"]) and any(keys[1] in p for p in shard["problems"])
     assert shard["answered"] == len(answered) and shard["failed"] == 12 - len(answered)
 
+    server.faults = Faults()  # failures are asked again on the next run, answers come from the store
+    rows, gen = run(data, synth, target)
+    for row in rows:
+        assert_answered(row)
+    assert gen.reused == len(answered) and gen.sent == gen.resent == 12 - len(answered)
+    assert {k for k, n in server.counts.requests.items() if n == 2} == {r["key"] for r in rows} - {r["key"] for r in answered}
+
 
 def test_expired_batch_sends_only_its_missing_rows_again(ray_local, server, tmp_path):
     server.faults.expire_batches, server.faults.expire_keep = 1, 0.5
@@ -145,7 +153,8 @@ def test_a_failed_create_that_made_a_batch_is_adopted(ray_local, server, tmp_pat
 
 def test_spend_limit_stops_new_shards(ray_local, server, tmp_path):
     # $1 a prompt token: a shard of 3 is estimated at $21 and costs $12; a second would pass $25
-    synth = openai_synth(server, limits={"max_requests": 3}, max_active_batches=1, pricing=PricingConfig(input_per_million=1e6), spend_limit=25)
+    pricing = PricingConfig(input_per_million=1e6)
+    synth = openai_synth(server, limits={"max_requests": 3}, max_active_batches=1, pricing=pricing, spend_limit=25)
     rows, _ = run(prompts(7), synth, target_in(tmp_path))
     answered = [r for r in rows if not r["error"]]
     assert len(answered) == 3 and all(r["error"].startswith("spend_limit reached") for r in rows if r["error"])
@@ -170,7 +179,7 @@ from arctic_ray.synth.stored import generate_stored
 
 ray.init(address=os.environ["TEST_RAY_ADDRESS"])
 synth = OpenAIBatchSynthConfig.model_validate_json(os.environ["TEST_SYNTH"])
-rows = ray.data.from_items(json.loads(os.environ["TEST_ROWS"]))
+rows = ray.data.from_items(json.loads(os.environ["TEST_ROWS"]), override_num_blocks=1)  # one block: one worker to start
 generate_stored(rows, synth, Target(**json.loads(os.environ["TEST_TARGET"]))).rows.take_all()
 """
 

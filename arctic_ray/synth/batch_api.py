@@ -33,10 +33,12 @@ class BatchAPI:
             except TRANSIENT as exc:
                 if attempt == self.attempts - 1:
                     raise
-                wait = min(self.backoff_s * 2**attempt, 60.0)
-                log.warning("batch api: %s failed (%s); retrying in %.1fs", what, type(exc).__name__, wait)
-                time.sleep(wait)
+                log.warning("batch api: %s failed (%s); retrying", what, type(exc).__name__)
+                self.pause(attempt)
         raise AssertionError("unreachable")
+
+    def pause(self, attempt: int) -> None:
+        time.sleep(min(self.backoff_s * 2**attempt, 60.0))
 
     def upload(self, name: str, data: bytes) -> str:
         return self.retrying("upload", lambda: self.client.files.create(file=(name, data), purpose="batch")).id

@@ -21,7 +21,7 @@ from arctic_ray.synth.batch_api import TRANSIENT, BatchAPI
 from arctic_ray.synth.batch_manifest import BatchManifest, ShardRecord
 from arctic_ray.synth.batch_output import JoinedBatch, join_output
 from arctic_ray.synth.batch_shards import ShardContent
-from arctic_ray.synth.store import GenerationStore
+from arctic_ray.synth.store import GenerationStore, SentLog
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class BatchLifecycle:
         api: BatchAPI,
         manifest: BatchManifest,
         store: GenerationStore,
+        sent_log: SentLog,
         *,
         backend: str,
         model_name: str,
@@ -46,7 +47,7 @@ class BatchLifecycle:
         poll_interval_s: float,
         max_active_batches: int,
     ):
-        self.api, self.manifest, self.store = api, manifest, store
+        self.api, self.manifest, self.store, self.sent_log = api, manifest, store, sent_log
         self.backend, self.model_name = backend, model_name
         self.pricing, self.spend_limit = pricing, spend_limit
         self.poll_interval_s, self.max_active_batches = poll_interval_s, max_active_batches
@@ -119,9 +120,10 @@ class BatchLifecycle:
             if self.spend_limit is not None and spent + rec.est_cost_usd > self.spend_limit:
                 if active:
                     return  # answers often cost less than estimated: wait for them
-                for rec in pending:
-                    self._drop(rec, f"spend_limit reached: ${spent:.4f} of ${self.spend_limit} spent or committed; this shard of {rec.requests} requests would add up to ~${rec.est_cost_usd:.4f}")
-                    done[rec.shard_id] = rec.requests
+                reason = f"spend_limit reached: ${spent:.4f} of ${self.spend_limit} spent or committed"
+                for shard in pending:
+                    self._drop(shard, f"{reason}; this shard of {shard.requests} requests would add up to ~${shard.est_cost_usd:.4f}")
+                    done[shard.shard_id] = shard.requests
                 pending.clear()
                 return
             pending.pop(0)
@@ -135,6 +137,7 @@ class BatchLifecycle:
             file_id = self.api.upload(self.manifest.upload_name(rec), self.manifest.input_lines(rec))
             self.manifest.update(rec, state="uploaded", input_file_id=file_id)
         self.spend[rec.shard_id] = rec.est_cost_usd  # from here the batch may exist, even if create fails
+        self.sent_log.record(self.manifest.keys(rec))
         batch = self._create(rec)
         if batch is None:
             return False
@@ -154,7 +157,7 @@ class BatchLifecycle:
                 if attempt == self.api.attempts - 1:
                     raise
                 log.warning("batch api: create failed (%s), no batch made; retrying", type(exc).__name__)
-                time.sleep(min(self.api.backoff_s * 2**attempt, 60.0))
+                self.api.pause(attempt)
             except openai.BadRequestError as exc:  # refused: nothing was made
                 del self.spend[rec.shard_id]
                 self._drop(rec, f"batch create refused: {exc.message}")
@@ -183,8 +186,7 @@ class BatchLifecycle:
         prompt = sum(a["usage"]["prompt_tokens"] for a in joined.answers.values())
         completion = sum(a["usage"]["completion_tokens"] for a in joined.answers.values())
         cost = self.pricing.cost(prompt, completion)
-        if rec.shard_id in self.spend:
-            self.spend[rec.shard_id] = cost
+        self.spend[rec.shard_id] = cost
         self.manifest.update(
             rec, state="collected", batch_status=batch.status, output_file_id=batch.output_file_id,
             error_file_id=batch.error_file_id, answered=len(joined.answers), failed=len(joined.errors),

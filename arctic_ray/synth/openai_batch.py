@@ -23,7 +23,7 @@ from arctic_ray.synth.batch_lifecycle import BatchLifecycle, error_result
 from arctic_ray.synth.batch_manifest import BatchManifest
 from arctic_ray.synth.batch_shards import ShardCutter, ShardLimits, batch_request, too_large
 from arctic_ray.synth.openai_connection import OpenAIConnection
-from arctic_ray.synth.store import GenerationStore
+from arctic_ray.synth.store import GenerationStore, SentLog
 
 
 class OpenAIBatchSynthConfig(SynthConfig):
@@ -57,7 +57,8 @@ class OpenAIBatchSynthConfig(SynthConfig):
         sampling = row["sampling"]
         # Arrow fills keys a message lacks with None; the API rejects those.
         messages = [{k: v for k, v in m.items() if v is not None} for m in row["messages"]]
-        body = {"model": model, "messages": messages, "temperature": sampling["temperature"], "top_p": sampling["top_p"], self.max_tokens_field: sampling["max_tokens"]}
+        body = {"model": model, "messages": messages, "temperature": sampling["temperature"], "top_p": sampling["top_p"]}
+        body[self.max_tokens_field] = sampling["max_tokens"]
         if sampling.get("seed") is not None:
             body["seed"] = sampling["seed"]
         return body
@@ -67,6 +68,7 @@ class OpenAIBatchSynthConfig(SynthConfig):
             BatchAPI(self.connection.client(sync=True), self.url),
             BatchManifest(target.run_dir or target.store, self.backend, target.model_key),
             GenerationStore(target.store),
+            SentLog(target.store),
             backend=self.backend, model_name=target.model_name, pricing=self.pricing,
             spend_limit=self.spend_limit, poll_interval_s=self.poll_interval_s,
             max_active_batches=self.max_active_batches,
@@ -79,7 +81,8 @@ class OpenAIBatchSynthConfig(SynthConfig):
             todo = lifecycle.run() & needed
             if not todo:
                 break
-        lifecycle.results.update({k: error_result(f"not run: its batch expired or was cancelled {self.max_resends + 1} times") for k in todo})
+        never = error_result(f"not run: its batch expired or was cancelled {self.max_resends + 1} times")
+        lifecycle.results.update({k: never for k in todo})
         return _with_results(ds, lifecycle.results, self.backend, target.model_name)
 
     def _plan(self, ds: ray.data.Dataset, todo: set[str], lifecycle: BatchLifecycle, target: Target, round: int) -> None:

@@ -4,8 +4,9 @@ over HTTP, with Cortex installed on its DuckDB connection.
 `SNOWFLAKE.CORTEX.COMPLETE` and `TRY_COMPLETE` are DuckDB macros over a Python UDF that answers
 deterministically in Cortex's JSON shape (`fake_answer`). A prompt whose last message holds
 `POISON` is one Cortex refuses: COMPLETE raises (a conversion error quoting the reason, as the
-server reports it) and TRY_COMPLETE gives NULL, as Snowflake's do. Every SQL statement the server
-receives is logged, to count round trips."""
+server reports it) and TRY_COMPLETE gives NULL, as Snowflake's do. `UNAVAILABLE_MODEL` fails every
+statement that asks for it, TRY_COMPLETE included (a fault of the statement, not of a row). Every
+SQL statement the server receives is logged, to count round trips."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ from arctic_ray.synth.snowflake_connection import SnowflakeConnection
 
 POISON = "POISON"
 REFUSAL = "Cortex refused the prompt (poisoned)"
+UNAVAILABLE_MODEL = "unavailable-model"
 PASSWORD_ENV = "ARCTIC_RAY_TEST_SNOWFLAKE_PASSWORD"
 
-warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")  # fakesnow's, not ours
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")  # fakesnow's, not ours (pytest resets filters: tests mark it too)
 
 
 def fake_answer(model: str, messages: list[dict], options: dict) -> dict:
@@ -55,11 +57,14 @@ def _udf(model: str, messages: str, options: str) -> str:
     return json.dumps(fake_answer(model, msgs, opts))
 
 
+_DOWN = "CAST('Cortex model ' || m || ' is unavailable' AS JSON)"  # fails every statement using it
 CORTEX_SQL = [
     "ATTACH IF NOT EXISTS ':memory:' AS SNOWFLAKE",
     "CREATE SCHEMA IF NOT EXISTS SNOWFLAKE.CORTEX",
-    "CREATE OR REPLACE MACRO SNOWFLAKE.CORTEX.COMPLETE(m, p, o) AS CAST(fake_cortex(m, p::VARCHAR, o::VARCHAR) AS JSON)",
-    "CREATE OR REPLACE MACRO SNOWFLAKE.CORTEX.TRY_COMPLETE(m, p, o) AS TRY_CAST(fake_cortex(m, p::VARCHAR, o::VARCHAR) AS JSON)",
+    "CREATE OR REPLACE MACRO SNOWFLAKE.CORTEX.COMPLETE(m, p, o) AS "
+    f"CASE WHEN m = '{UNAVAILABLE_MODEL}' THEN {_DOWN} ELSE CAST(fake_cortex(m, p::VARCHAR, o::VARCHAR) AS JSON) END",
+    "CREATE OR REPLACE MACRO SNOWFLAKE.CORTEX.TRY_COMPLETE(m, p, o) AS "
+    f"CASE WHEN m = '{UNAVAILABLE_MODEL}' THEN {_DOWN} ELSE TRY_CAST(fake_cortex(m, p::VARCHAR, o::VARCHAR) AS JSON) END",
 ]
 
 

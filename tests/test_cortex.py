@@ -15,11 +15,14 @@ from arctic_ray.data.snowflake_table import SnowflakePromptTable
 from arctic_ray.synth.backend import Target
 from arctic_ray.synth.cortex_answer import parse_answer
 from arctic_ray.synth.cortex_backend import CortexSynthConfig
+from arctic_ray.synth.cortex_session import CortexSession
 from arctic_ray.synth.cortex_stage import CortexStage
 from arctic_ray.synth.snowflake_connection import SnowflakeConnectError
 from arctic_ray.synth.store import SentLog
 from arctic_ray.synth.stored import generate_stored, row_key
-from tests.fake_snowflake import PASSWORD_ENV, POISON, REFUSAL, fake_answer, snowflake_server  # noqa: F401
+from tests.fake_snowflake import PASSWORD_ENV, POISON, REFUSAL, UNAVAILABLE_MODEL, fake_answer, snowflake_server  # noqa: F401
+
+pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result")  # fakesnow's own
 
 MODEL = "mistral-large2"
 SECRET = "pw-7d1c0e-never-written"
@@ -83,7 +86,7 @@ def test_cortex_answers_chunks_set_based_and_a_refused_prompt_fails_alone(ray_lo
     poisoned = {5, 6, 40}  # two in the first chunk (its halves are split), one alone in the third
     rows = requests(96, poisoned)
     before = len(snowflake_server.statements)
-    generation = generate_stored(ray.data.from_items(rows), synth, target(tmp_path / "store"))
+    generation = generate_stored(ray.data.from_items(rows, override_num_blocks=1), synth, target(tmp_path / "store"))
     out = {r["id"]: r for r in generation.rows.take_all()}
     sent = snowflake_server.statements[before:]
 
@@ -107,7 +110,7 @@ def test_cortex_answers_chunks_set_based_and_a_refused_prompt_fails_alone(ray_lo
     # A rerun asks the store first: nothing answered before is sent again.
     clean = [r for r in rows if int(r["id"][1:]) not in poisoned]
     before = len(snowflake_server.statements)
-    rerun = generate_stored(ray.data.from_items(clean), synth, target(tmp_path / "store"))
+    rerun = generate_stored(ray.data.from_items(clean, override_num_blocks=1), synth, target(tmp_path / "store"))
     assert (rerun.sent, rerun.reused) == (0, len(clean))
     assert sorted(r["completion"] for r in rerun.rows.take_all()) == sorted(out[r["id"]]["completion"] for r in clean)
     assert len(snowflake_server.statements) == before
@@ -116,38 +119,47 @@ def test_cortex_answers_chunks_set_based_and_a_refused_prompt_fails_alone(ray_lo
     assert files_holding(SECRET, tmp_path / "store", ray_logs) == []
 
 
+def keyed(rows: list[dict], synth: CortexSynthConfig) -> list[dict]:
+    """Rows as a backend receives them (what `generate_stored` adds), for running a stage in-process."""
+    for row in rows:
+        row["sampling"] = {**synth.sampling.model_dump(), **(row.get("sampling") or {})}
+        row["key"] = row_key(synth, row, MODEL)
+    return rows
+
+
 def test_spend_limit_stops_new_chunks(ray_local, snowflake_server, tmp_path, monkeypatch):
-    secrets = tmp_path / "secrets.env"
-    secrets.write_text(f"{PASSWORD_ENV}={SECRET}\n")
-    # $1 per completion token; a chunk of 4 rows x 4 tokens costs (and reserves) $16.
+    monkeypatch.setenv(PASSWORD_ENV, SECRET)
+    # $1 per completion token: a chunk of 4 rows x 4 tokens reserves, and costs, $16.
     synth = backend(
-        snowflake_server,
-        connection=snowflake_server.connection(secrets_file=secrets),
-        chunk_rows=4,
-        max_chunks_in_flight=1,
-        pricing={"output_per_million": 1e6},
-        spend_limit=40.0,
-        sampling={"max_tokens": 4},
+        snowflake_server, chunk_rows=4, max_chunks_in_flight=1, pricing={"output_per_million": 1e6}, spend_limit=40.0, sampling={"max_tokens": 4}
     )
-    rows = [{"id": f"s{i}", "messages": [{"role": "user", "content": f"a long enough question {i}"}]} for i in range(16)]
+    rows = keyed([{"id": f"s{i}", "messages": [{"role": "user", "content": f"a long enough question {i}"}]} for i in range(16)], synth)
+    stage = CortexStage(synth, target(tmp_path / "store"), budget=synth.run_budget())  # an actor's work, in this process
     before = len(snowflake_server.statements)
-    out = generate_stored(ray.data.from_items(rows), synth, target(tmp_path / "store")).rows.take_all()
-    answered = [r for r in out if not r["error"]]
-    refused = [r for r in out if r["error"]]
-    assert len(answered) == 8 and len(refused) == 8
-    assert all(r["error"].startswith("spend_limit reached") for r in refused)
+    out = stage(pa.Table.from_pylist(rows)).to_pylist()
+    assert [bool(r["error"]) for r in out] == [False] * 8 + [True] * 8
+    assert all(r["error"].startswith("spend_limit reached") for r in out[8:])
     assert sum("TRY_COMPLETE" in s for s in snowflake_server.statements[before:]) == 2  # refused chunks never went
+
+
+def test_a_statement_fault_fails_its_chunk_in_few_statements(snowflake_server, monkeypatch):
+    monkeypatch.setenv(PASSWORD_ENV, SECRET)
+    session = CortexSession(snowflake_server.connection(), UNAVAILABLE_MODEL, retries=1, backoff_s=0.0)
+    rows = keyed(requests(16), backend(snowflake_server))
+    before = len(snowflake_server.statements)
+    answers = session.answer(rows)
+    session.close()
+    assert len(set(answers)) == 1 and "is unavailable" in answers[0]  # one reason, no query id in it
+    # Halving stops once a first half fails whole with its parent's error: 2 tries x 5 levels.
+    assert sum("CORTEX." in s for s in snowflake_server.statements[before:]) == 10
 
 
 def test_no_secret_in_files_logs_or_errors(snowflake_server, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv(PASSWORD_ENV, SECRET)
     caplog.set_level("DEBUG")
     synth = backend(snowflake_server, max_chunks_in_flight=1, chunk_rows=4)
-    rows = requests(6, poisoned={2})
-    for row in rows:
-        row["sampling"] = {**synth.sampling.model_dump(), **(row.get("sampling") or {})}
-        row["key"] = row_key(synth, row, MODEL)
-    stage = CortexStage(synth, target(tmp_path / "store"))  # what an actor runs, in this process
+    rows = keyed(requests(6, poisoned={2}), synth)
+    stage = CortexStage(synth, target(tmp_path / "store"))
     out = stage(pa.Table.from_pylist(rows)).to_pylist()
     assert [bool(r["error"]) for r in out] == [False, False, True, False, False, False]
 

@@ -57,14 +57,18 @@ class CortexSynthConfig(SynthConfig):
 
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
         check_model(target.model)
-        budget = None
-        if self.spend_limit is not None:  # no rate limits: a statement is not a request
-            budget = start_budget(None, None, 60.0, self.pricing, self.spend_limit, lease_s=CHUNK_LEASE_S)
         return ds.map_batches(
             CortexStage,
-            fn_constructor_kwargs={"config": self, "target": target, "budget": budget},
+            fn_constructor_kwargs={"config": self, "target": target, "budget": self.run_budget()},
             batch_size=self.chunk_rows * self.max_chunks_in_flight,
             batch_format="pyarrow",
             concurrency=self.concurrency,
             num_cpus=0.25,  # it waits on Snowflake
         )
+
+    def run_budget(self):
+        """The run's budget actor when there is a spend limit to hold (no rate limits: a statement
+        is not a request), else None."""
+        if self.spend_limit is None:
+            return None
+        return start_budget(None, None, 60.0, self.pricing, self.spend_limit, lease_s=CHUNK_LEASE_S)

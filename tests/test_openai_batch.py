@@ -164,8 +164,10 @@ def test_spend_limit_stops_new_shards(ray_local, server, tmp_path):
 def test_azure_routes_and_deployment(ray_local, server, tmp_path, monkeypatch):
     synth = AzureOpenAIBatchSynthConfig(connection={"endpoint": server.url, "api_key_env": KEY_ENV}, poll_interval_s=0.05)
     target = Target(model="my-deployment", model_name=MODEL, model_key="my-deployment", store=str(tmp_path / "store"))
-    rows, _ = run(prompts(3), synth, target)
-    assert all(r["error"] == "" and r["backend"] == "azure_openai_batch" for r in rows)
+    data = prompts(3) + [{**prompts(1)[0], "id": "r3"}]  # greedy: the same request twice is one custom_id
+    rows, _ = run(data, synth, target)
+    assert all(r["error"] == "" and r["backend"] == "azure_openai_batch" for r in rows) and len(rows) == 4
+    assert len(server.uploads[0]["lines"]) == 3 and rows[0]["completion"] == rows[3]["completion"]
     line = server.uploads[0]["lines"][0]
     assert line["url"] == "/chat/completions" and line["body"]["model"] == "my-deployment"
     assert server.live_files() == []

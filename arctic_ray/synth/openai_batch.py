@@ -27,6 +27,8 @@ from arctic_ray.synth.store import GenerationStore, SentLog
 
 
 class OpenAIBatchSynthConfig(SynthConfig):
+    """`pricing` is what the Batch API charges (its discounted prices), used for the spend estimate."""
+
     backend: Literal["openai_batch"] = "openai_batch"
     """Generation backend (registered name)."""
 
@@ -89,10 +91,11 @@ class OpenAIBatchSynthConfig(SynthConfig):
         """Cut the `todo` rows into shards (written to the manifest's directory, recorded as planned)."""
         if not todo:
             return
-        cutter = ShardCutter(self.limits)
+        cutter, planned = ShardCutter(self.limits), set()
         for row in ds.iter_rows():
-            if row["key"] not in todo:
+            if row["key"] not in todo or row["key"] in planned:  # greedy samples of one prompt share a key
                 continue
+            planned.add(row["key"])
             req = batch_request(row["key"], self.url, self.request_body(row, target.model), row["messages"], row["sampling"]["max_tokens"])
             if problem := too_large(req, self.limits):
                 lifecycle.results[req.key] = error_result(problem)

@@ -3,4 +3,5 @@ when a recipe class is defined) sees them all."""
 
 from arctic_ray.synth import cortex_backend  # noqa: F401
 from arctic_ray.synth import openai_backend  # noqa: F401
+from arctic_ray.synth import openai_batch  # noqa: F401
 from arctic_ray.synth import vllm_backend  # noqa: F401

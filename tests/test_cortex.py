@@ -104,6 +104,9 @@ def test_cortex_answers_chunks_set_based_and_a_refused_prompt_fails_alone(ray_lo
 
     chunks = 96 // 16
     assert sum("TRY_COMPLETE" in s for s in sent) == chunks  # one statement answers a whole chunk
+    # The rows it left empty learn their reasons: COMPLETE over {5, 6} fails and splits at once,
+    # then each single row is tried twice (retries=1); {40} alone twice: 1 + 2 + 2 + 2.
+    assert sum("CORTEX.COMPLETE(" in s for s in sent) == 7
     assert len(sent) < len(rows) / 3, sent
     assert {r["key"] for r in out.values()} <= SentLog(tmp_path / "store").keys()
 
@@ -170,6 +173,21 @@ def test_no_secret_in_files_logs_or_errors(snowflake_server, tmp_path, monkeypat
     assert not any(SECRET in r["error"] for r in out)
     assert SECRET not in str(dead.value) and SECRET not in caplog.text
     assert os.environ[PASSWORD_ENV] == SECRET  # read by name, where it is used
+
+
+def test_key_pair_auth_reads_its_passphrase_by_name(snowflake_server, tmp_path, monkeypatch):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(SECRET.encode()))
+    (tmp_path / "key.p8").write_bytes(pem)
+    monkeypatch.setenv("ARCTIC_RAY_TEST_KEY_PASSPHRASE", SECRET)
+    connection = snowflake_server.connection(password_env=None, private_key_path=tmp_path / "key.p8", private_key_passphrase_env="ARCTIC_RAY_TEST_KEY_PASSPHRASE")
+    conn = connection.connect()
+    assert conn.cursor().execute("SELECT 1").fetchall() == [(1,)]
+    conn.close()
+    assert files_holding(SECRET, tmp_path) == []
 
 
 def test_prompts_are_read_from_a_table(snowflake_server, monkeypatch):

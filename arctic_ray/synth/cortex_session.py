@@ -5,7 +5,8 @@ with TRY_COMPLETE, so a row Cortex cannot answer comes back NULL instead of fail
 Rows left NULL are asked again with COMPLETE, which either answers them (a passing fault) or
 raises with the reason. A statement that fails is retried, then its rows are split in halves,
 recursively down to single rows, so no row's failure sinks another row; a single row that still
-fails carries the statement's error as its reason. TRY_COMPLETE fails a statement only for the
+fails carries the statement's error as its reason. (A COMPLETE over several rows is split at once:
+its failure is most likely one of its rows', and only a single row's retry can tell.) TRY_COMPLETE fails a statement only for the
 statement's sake (warehouse, network, timeout), so there, once a first half has failed whole with
 its parent's very error, the second half is given that error unsent: a broken warehouse costs a
 few statements per chunk, not two per row."""
@@ -44,7 +45,7 @@ class CortexSession:
         chunk = next(self._chunk_ids)
         staged = [(chunk, pos, staged_messages(r["messages"]), staged_options(r.get("sampling") or {})) for pos, r in enumerate(rows)]
         try:
-            self._with_retries(lambda cur: cur.executemany(INSERT_STAGE, staged))
+            self._with_retries(lambda cur: cur.executemany(INSERT_STAGE, staged), self.retries)
         except Exception as exc:
             return [Failed(f"cortex staging failed: {_reason(exc)}")] * len(rows)
         try:
@@ -59,8 +60,9 @@ class CortexSession:
     def _settle(self, chunk: int, positions: list[int], function: str, whole: bool = False) -> dict[int, str | Failed]:
         sql = complete_sql(function, self.model, None if whole else len(positions))
         params = [chunk] if whole else [chunk, *positions]
+        retries = self.retries if function == TRY_COMPLETE or len(positions) == 1 else 0
         try:
-            got = dict(self._with_retries(lambda cur: cur.execute(sql, params).fetchall()))
+            got = dict(self._with_retries(lambda cur: cur.execute(sql, params).fetchall(), retries))
         except Exception as exc:
             failed = Failed(f"cortex statement failed: {_reason(exc)}")
             if len(positions) == 1:
@@ -77,12 +79,12 @@ class CortexSession:
             got.update({p: Failed("cortex returned no answer") for p in empty})
         return got
 
-    def _with_retries(self, statement):
-        for attempt in range(self.retries + 1):
+    def _with_retries(self, statement, retries: int):
+        for attempt in range(retries + 1):
             try:
                 return statement(self.conn.cursor())
             except Exception:
-                if attempt == self.retries:
+                if attempt == retries:
                     raise
                 time.sleep(self.backoff_s * 2**attempt)
 

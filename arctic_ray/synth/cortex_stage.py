@@ -74,8 +74,8 @@ class CortexStage:
             else:
                 completion = parsed.completion
                 usage = {"prompt_tokens": parsed.prompt_tokens, "completion_tokens": parsed.completion_tokens}
-                budget = (row.get("sampling") or {}).get("max_tokens") or self.cfg.sampling.max_tokens
-                finish = parsed.finish_reason or ("length" if parsed.completion_tokens >= budget else "stop")
+                max_tokens = (row.get("sampling") or {}).get("max_tokens") or self.cfg.sampling.max_tokens
+                finish = parsed.finish_reason or ("length" if parsed.completion_tokens >= max_tokens else "stop")
         return {
             **row,
             "completion": completion,

@@ -64,18 +64,8 @@ class SnowflakeConnection(StrictConfig):
         """An open `snowflake.connector` connection using qmark binding (server-side binds)."""
         import snowflake.connector
 
-        secrets = []
-        kwargs: dict = {}
-        if self.private_key_path:
-            kwargs["private_key_file"] = str(self.private_key_path)
-            if self.private_key_passphrase_env:
-                secrets.append(resolve_secret(self.private_key_passphrase_env, self.secrets_file).get_secret_value())
-                kwargs["private_key_file_pwd"] = secrets[-1]
-        else:
-            secrets.append(resolve_secret(self.password_env, self.secrets_file).get_secret_value())
-            kwargs["password"] = secrets[-1]
+        credentials = self._credentials()
         optional = {"warehouse": self.warehouse, "database": self.database, "schema": self.schema_, "role": self.role, "host": self.host, "port": self.port}
-        kwargs.update({k: v for k, v in optional.items() if v is not None})
         try:
             return snowflake.connector.connect(
                 account=self.account,
@@ -86,10 +76,21 @@ class SnowflakeConnection(StrictConfig):
                 session_parameters={"QUERY_TAG": self.query_tag},
                 client_store_temporary_credential=False,
                 client_request_mfa_token=False,
-                **kwargs,
+                **{k: v for k, v in optional.items() if v is not None},
+                **credentials,
             )
         except Exception as exc:  # the connector's own error, with any secret cut out
+            secrets = [v for k, v in credentials.items() if k != "private_key_file"]
             raise SnowflakeConnectError(f"cannot connect to Snowflake account {self.account} as {self.user}: {scrub(str(exc), secrets)}") from None
+
+    def _credentials(self) -> dict[str, str]:
+        """The connector's credential keywords, each secret looked up by name here and now."""
+        if not self.private_key_path:
+            return {"password": resolve_secret(self.password_env, self.secrets_file).get_secret_value()}
+        credentials = {"private_key_file": str(self.private_key_path)}
+        if self.private_key_passphrase_env:
+            credentials["private_key_file_pwd"] = resolve_secret(self.private_key_passphrase_env, self.secrets_file).get_secret_value()
+        return credentials
 
 
 def scrub(text: str, secrets: list[str]) -> str:

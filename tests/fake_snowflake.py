@@ -31,7 +31,8 @@ REFUSAL = "Cortex refused the prompt (poisoned)"
 UNAVAILABLE_MODEL = "unavailable-model"
 PASSWORD_ENV = "ARCTIC_RAY_TEST_SNOWFLAKE_PASSWORD"
 
-warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")  # fakesnow's, not ours (pytest resets filters: tests mark it too)
+# fakesnow's own warning, for scripts (pytest resets filters: tests mark it themselves)
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
 
 
 def fake_answer(model: str, messages: list[dict], options: dict) -> dict:

@@ -93,7 +93,8 @@ def test_cortex_answers_chunks_set_based_and_a_refused_prompt_fails_alone(ray_lo
     assert generation.sent == 96 and len(out) == 96
     for row in rows:
         got = out[row["id"]]
-        assert (got["id"], got["messages"], got["topic"], got["backend"], got["model"]) == (row["id"], row["messages"], "snow", "cortex", MODEL)
+        kept = (got["id"], got["messages"], got["topic"], got["backend"], got["model"])
+        assert kept == (row["id"], row["messages"], "snow", "cortex", MODEL)
         assert got["key"] and got["sampling"]["max_tokens"] == (row.get("sampling") or {}).get("max_tokens", 5)
         if int(row["id"][1:]) in poisoned:
             assert got["error"].startswith("cortex statement failed") and REFUSAL in got["error"], got["error"]
@@ -134,7 +135,12 @@ def test_spend_limit_stops_new_chunks(ray_local, snowflake_server, tmp_path, mon
     monkeypatch.setenv(PASSWORD_ENV, SECRET)
     # $1 per completion token: a chunk of 4 rows x 4 tokens reserves, and costs, $16.
     synth = backend(
-        snowflake_server, chunk_rows=4, max_chunks_in_flight=1, pricing={"output_per_million": 1e6}, spend_limit=40.0, sampling={"max_tokens": 4}
+        snowflake_server,
+        chunk_rows=4,
+        max_chunks_in_flight=1,
+        pricing={"output_per_million": 1e6},
+        spend_limit=40.0,
+        sampling={"max_tokens": 4},
     )
     rows = keyed([{"id": f"s{i}", "messages": [{"role": "user", "content": f"a long enough question {i}"}]} for i in range(16)], synth)
     stage = CortexStage(synth, target(tmp_path / "store"), budget=synth.run_budget())  # an actor's work, in this process
@@ -180,10 +186,13 @@ def test_key_pair_auth_reads_its_passphrase_by_name(snowflake_server, tmp_path, 
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(SECRET.encode()))
+    locked = serialization.BestAvailableEncryption(SECRET.encode())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, locked)
     (tmp_path / "key.p8").write_bytes(pem)
     monkeypatch.setenv("ARCTIC_RAY_TEST_KEY_PASSPHRASE", SECRET)
-    connection = snowflake_server.connection(password_env=None, private_key_path=tmp_path / "key.p8", private_key_passphrase_env="ARCTIC_RAY_TEST_KEY_PASSPHRASE")
+    connection = snowflake_server.connection(
+        password_env=None, private_key_path=tmp_path / "key.p8", private_key_passphrase_env="ARCTIC_RAY_TEST_KEY_PASSPHRASE"
+    )
     conn = connection.connect()
     assert conn.cursor().execute("SELECT 1").fetchall() == [(1,)]
     conn.close()
@@ -207,7 +216,9 @@ def test_prompts_are_read_from_a_table(snowflake_server, monkeypatch):
     chats = SnowflakePromptTable(connection=snowflake_server.connection(), table="CHATS_TEXT", messages_column="MESSAGES").read()
     assert chats.rows == [{"id": "1", "messages": [{"role": "user", "content": "hi"}], "response": ""}]
     assert [r["id"] for r in chats.rejects] == [2, 3] and "not JSON" in chats.rejects[0]["reason"]
-    variant = SnowflakePromptTable(connection=snowflake_server.connection(), table="ARCTIC.SYNTH.CHATS", messages_column="MESSAGES", limit=1)
+    variant = SnowflakePromptTable(
+        connection=snowflake_server.connection(), table="ARCTIC.SYNTH.CHATS", messages_column="MESSAGES", limit=1
+    )
     assert variant.read().rows == chats.rows
 
     questions = SnowflakePromptTable(

@@ -65,7 +65,10 @@ class SnowflakeConnection(StrictConfig):
         import snowflake.connector
 
         credentials = self._credentials()
-        optional = {"warehouse": self.warehouse, "database": self.database, "schema": self.schema_, "role": self.role, "host": self.host, "port": self.port}
+        optional = {
+            "warehouse": self.warehouse, "database": self.database, "schema": self.schema_,
+            "role": self.role, "host": self.host, "port": self.port,
+        }
         try:
             return snowflake.connector.connect(
                 account=self.account,
@@ -81,7 +84,8 @@ class SnowflakeConnection(StrictConfig):
             )
         except Exception as exc:  # the connector's own error, with any secret cut out
             secrets = [v for k, v in credentials.items() if k != "private_key_file"]
-            raise SnowflakeConnectError(f"cannot connect to Snowflake account {self.account} as {self.user}: {scrub(str(exc), secrets)}") from None
+            reason = scrub(str(exc), secrets)
+            raise SnowflakeConnectError(f"cannot connect to Snowflake account {self.account} as {self.user}: {reason}") from None
 
     def _credentials(self) -> dict[str, str]:
         """The connector's credential keywords, each secret looked up by name here and now."""

@@ -89,3 +89,17 @@ def test_cli_validate(tmp_path, capsys):
     bad.write_text("speculator: {n_predicts: 3}\n")
     assert cli_main(["validate", str(bad)]) == 2
     assert "speculator.n_predicts: unknown field" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name, backend",
+    [("synth.yaml", "vllm"), ("synth_openai.yaml", "openai"), ("synth_openai_batch.yaml", "openai_batch"), ("synth_cortex.yaml", "cortex")],
+)
+def test_shipped_synth_recipes_pick_their_backend(name, backend):
+    from arctic_ray.jobs.synth_recipe import SynthRecipe
+
+    recipe = load_recipe(ROOT / "examples" / name)
+    assert isinstance(recipe, SynthRecipe) and recipe.synth.backend == backend
+    # a field of another backend is named as unknown
+    with pytest.raises(RecipeError, match="synth.chunk_rows: unknown field") if backend != "cortex" else pytest.raises(RecipeError, match="synth.max_concurrency: unknown field"):
+        load_recipe(ROOT / "examples" / name, ["synth.chunk_rows=5" if backend != "cortex" else "synth.max_concurrency=5"])

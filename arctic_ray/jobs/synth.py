@@ -53,7 +53,8 @@ def render_summary(metrics: dict) -> str:
 
 @job("synth", SynthRecipe)
 def run_synth(recipe: SynthRecipe, run_dir: Path | None = None) -> dict:
-    prompts = read_prompts(recipe.input.prompts, recipe.input.limit)
+    source = recipe.input
+    prompts = source.snowflake.read() if source.snowflake else read_prompts(source.prompts, source.limit)
     run = JobRun(recipe, run_dir)
     target = synth_target(recipe, run)
     if recipe.dry_run:

@@ -10,11 +10,15 @@ from pydantic import Field
 import arctic_ray.synth.backends  # noqa: F401  (registers every backend before the union is built)
 from arctic_ray.config.base import StrictConfig
 from arctic_ray.config.ray_runtime import RayConfig
+from arctic_ray.data.snowflake_table import SnowflakePromptTable
 from arctic_ray.synth.backend import SynthConfig
 from arctic_ray.synth.vllm_backend import VLLMSynthConfig
 
 
 class SynthInputConfig(StrictConfig):
+    snowflake: SnowflakePromptTable | None = None
+    """Read the request rows from a Snowflake table instead of `prompts`."""
+
     prompts: Path = Path("examples/data/prompts.jsonl")
     """Request rows (`id`, `messages`, optional `sampling`): JSONL, parquet (file or directory) or
     an HF dataset saved with `save_to_disk`. A conversation ending with an assistant turn is sent

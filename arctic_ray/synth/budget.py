@@ -2,9 +2,11 @@
 before each attempt (first come, first served) and keeps the spend ledger.
 
 - Rate: a sliding window of `window_s` seconds holds at most `requests_per_minute * window_s / 60`
-  requests and `tokens_per_minute * window_s / 60` tokens, so no window of that length at the
-  provider sees more (a 60 s window follows the per-minute limit exactly; a shorter one spreads
-  the minute out, as providers that enforce limits per second want).
+  requests and `tokens_per_minute * window_s / 60` tokens, so no window of that length sees more.
+  Requests are also paced evenly (one every `60 / requests_per_minute` s, with a short catch-up
+  burst after a lull) rather than sent all at once when a window opens: providers may enforce a
+  minute's limit in shorter slices, and a burst that leaves in one instant reaches the provider
+  spread by the network's jitter, partly into the next window.
 - Tokens: a permit books the prompt's estimate (scaled by the prompt-token ratio learned from
   `usage`) plus `max_tokens`; the answer's `usage` replaces the booking.
 - Spend: a permit reserves the worst case (estimated prompt, `max_tokens` of output) and is settled
@@ -30,6 +32,8 @@ import ray
 from arctic_ray.synth.backend import PricingConfig
 
 SPEND_LIMIT_REACHED = "spend_limit reached"
+CATCH_UP_SHARE = 0.1
+"""Share of a window's requests that may leave back to back after a lull in demand."""
 
 
 class SlidingWindow:
@@ -39,6 +43,10 @@ class SlidingWindow:
         self.max_requests = math.floor(requests) if requests is not None else None
         self.max_tokens = tokens
         self.window_s = window_s
+        self.spacing_s = window_s / requests if requests is not None else 0.0
+        # Time lost while no request was waiting may be made up by a short burst.
+        self.burst_s = math.floor(CATCH_UP_SHARE * requests) * self.spacing_s if requests is not None else 0.0
+        self._next_due = -math.inf  # when the next request is due, paced evenly
         self._grants: deque[list] = deque()  # [time, permit id, tokens], oldest first
         self._tokens_by_permit: dict[int, list] = {}
         self._tokens = 0.0
@@ -46,7 +54,7 @@ class SlidingWindow:
     def delay(self, now: float, tokens: float) -> float:
         """Seconds until a grant of `tokens` fits (0: it fits now)."""
         self._expire(now)
-        due = now
+        due = max(now, self._next_due - self.burst_s)
         if self.max_requests is not None and len(self._grants) + 1 > self.max_requests:
             due = max(due, self._grants[len(self._grants) - self.max_requests][0] + self.window_s)
         if self.max_tokens is not None:
@@ -61,6 +69,7 @@ class SlidingWindow:
 
     def record(self, now: float, permit: int, tokens: float) -> None:
         entry = [now, permit, tokens]
+        self._next_due = max(self._next_due, now) + self.spacing_s
         self._grants.append(entry)
         self._tokens_by_permit[permit] = entry
         self._tokens += tokens

@@ -51,8 +51,8 @@ class OpenAISynthConfig(SynthConfig):
 
     window_s: float = Field(default=60.0, gt=0)
     """The budget's sliding window: no `window_s` seconds see more than that share of the
-    per-minute limits. 60 follows a per-minute limit exactly; a provider that enforces its limit
-    in shorter slices (OpenAI may cut 600 RPM into 10 a second) wants a shorter window."""
+    per-minute limits (requests are paced evenly within it either way). 60 follows a per-minute
+    limit exactly; tests use 1 to see the limit hold within seconds."""
 
     max_attempts: int = Field(default=5, ge=1)
     """Attempts per row (the first included) before it goes to errors with the last reason."""

@@ -1,5 +1,6 @@
-"""An OpenAI-compatible chat-completions server for tests and benchmarks, run in a background
-thread on a free port: the real `openai` client talks HTTP to it.
+"""An OpenAI-compatible chat-completions server for tests and benchmarks, run as its own process
+on a free port (`handle.py` starts it): the real `openai` client talks HTTP to it, and its clock
+and event loop are not stalled by the test process.
 
 - Routes: POST /v1/chat/completions (OpenAI) and
   POST /openai/deployments/{deployment}/chat/completions?api-version=... (Azure), JSON or SSE
@@ -12,7 +13,7 @@ thread on a free port: the real `openai` client talks HTTP to it.
   always gets status NNN; one containing `[echo-auth]` gets a 401 that echoes the credential
   header (a misbehaving proxy), to prove it is scrubbed.
 - Every request is logged with its arrival time and a content hash, so a test can count re-sends
-  and requests per window."""
+  and requests per window (GET /fake/log; POST /fake/reset starts a new log with new faults)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,16 @@ import asyncio
 import hashlib
 import json
 import math
+import os
 import random
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import uvicorn
 from starlette.applications import Starlette
@@ -89,75 +92,36 @@ class Logged:
         return self.status == 200 and not self.fault
 
 
-class FakeOpenAI:
-    def __init__(self, api_key: str | None = None, latency_s: float = 0.0, faults: Faults = Faults(), answer_words: int = 8):
+class FakeOpenAIService:
+    """The server's state and handlers (runs in the server process)."""
+
+    def __init__(self, api_key: str | None, latency_s: float, faults: Faults, answer_words: int):
         self.api_key = api_key
         self.latency_s = latency_s
         self.faults = faults
         self.answer_words = answer_words
         self.log: list[Logged] = []
         self._attempts: Counter[str] = Counter()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/v1"
-
-    def reset(self, faults: Faults | None = None, latency_s: float | None = None) -> None:
-        """Forget the log and the attempt counts (and change the faults or latency)."""
-        self.log, self._attempts = [], Counter()
-        self.faults = faults if faults is not None else Faults()
-        if latency_s is not None:
-            self.latency_s = latency_s
-
-    def expected_answer(self, messages: list[dict], max_tokens: int) -> str:
-        """The completion this server gives for `messages`."""
-        return " ".join(_answer_words(messages, self.answer_words)[:max_tokens])
-
-    def sends(self) -> Counter[str]:
-        """Requests received per prompt."""
-        return Counter(entry.prompt for entry in self.log)
-
-    def deliveries(self) -> Counter[str]:
-        """Answers the client received, per prompt."""
-        return Counter(entry.prompt for entry in self.log if entry.delivered)
-
-    def start(self) -> "FakeOpenAI":
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        app = Starlette(
+    def app(self) -> Starlette:
+        return Starlette(
             routes=[
                 Route("/v1/chat/completions", self._openai, methods=["POST"]),
                 Route("/openai/deployments/{deployment}/chat/completions", self._azure, methods=["POST"]),
+                Route("/fake/log", self._log, methods=["GET"]),
+                Route("/fake/reset", self._reset, methods=["POST"]),
             ]
         )
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake OpenAI server did not start")
-            time.sleep(0.01)
-        return self
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=10)
+    async def _log(self, request: Request) -> Response:
+        return JSONResponse([asdict(entry) for entry in self.log])
 
-    def __enter__(self) -> "FakeOpenAI":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    async def _reset(self, request: Request) -> Response:
+        settings = json.loads(await request.body())
+        self.log, self._attempts = [], Counter()
+        self.faults = Faults(**settings["faults"])
+        self.latency_s = settings["latency_s"]
+        return JSONResponse({})
 
     async def _openai(self, request: Request) -> Response:
         credential = (request.headers.get("authorization") or "").removeprefix("Bearer ")
@@ -263,3 +227,25 @@ async def _sse_events(model: str, words: list[str], finish_reason: str, usage: d
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     kind = "rate_limit_error" if status == 429 else ("server_error" if status >= 500 else "invalid_request_error")
     return JSONResponse({"error": {"message": message, "type": kind, "code": None}}, status_code=status, headers=headers)
+
+
+def answer_text(messages: list[dict], answer_words: int, max_tokens: int) -> str:
+    return " ".join(_answer_words(messages, answer_words)[:max_tokens])
+
+
+def main() -> None:
+    """Serve on a free port, print it, and exit when the parent closes stdin (or dies)."""
+    settings = json.loads(os.environ["FAKE_OPENAI_SETTINGS"])
+    service = FakeOpenAIService(settings["api_key"], settings["latency_s"], Faults(**settings["faults"]), settings["answer_words"])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)  # connections wait in the backlog until the server's loop takes them
+    print(sock.getsockname()[1], flush=True)
+    server = uvicorn.Server(uvicorn.Config(service.app(), log_level="warning", access_log=False, lifespan="off"))
+
+    def exit_with_parent() -> None:
+        sys.stdin.read()
+        server.should_exit = True
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
+    server.run(sockets=[sock])

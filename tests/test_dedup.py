@@ -1,59 +1,172 @@
+"""MinHash near-dedup, exact dedup and decontamination on Ray Data: planted pairs on each side
+of the threshold, groups collapsing to one survivor by the rule, chains, the distributed
+components path, block-count independence, and the signatures equal to datasketch's."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
 import ray.data
+from datasketch import MinHash
 
 from arctic_ray.config.dedup import DedupConfig
-from arctic_ray.curate.minhash_dedup import dedup_against, find_duplicates, minhash_dedup, shingles, signature
+from arctic_ray.curate.decontaminate import decontaminate, dedup_against
+from arctic_ray.curate.exact_dedup import exact_dedup
+from arctic_ray.curate.minhash_dedup import minhash_dedup
+from arctic_ray.curate.shingles import shingle_hashes, shingle_set, span_hash
+from arctic_ray.curate.signatures import signatures
+from arctic_ray.curate.texts import DedupFieldError
 
-BASE = (
-    "The water cycle moves water between the oceans, the air and the land. The sun heats the sea, "
-    "water evaporates, rises, cools into clouds and falls again as rain or snow that flows back to the sea."
-)
+WORDS = (
+    "the water cycle moves water between oceans air and land while the sun heats the sea so water evaporates "
+    "rises cools into clouds and falls again as rain or snow that flows back through rivers lakes and soil "
+    "until it reaches the sea where the journey begins once more under a warm and patient sky"
+).split()
+
+
+def text(seed: int, n: int = 160) -> str:
+    """A text of n words drawn from a shuffled vocabulary: unrelated seeds share few 5-grams."""
+    rng = np.random.default_rng(seed)
+    return " ".join(rng.choice(WORDS, n))
+
+
+def edited(base: str, *positions: int, tag: str = "edit") -> str:
+    """base with the words at `positions` replaced: each edit changes up to 5 word 5-grams."""
+    words = base.split()
+    return " ".join(f"{tag}{i}" if i in positions else w for i, w in enumerate(words))
 
 
 def jaccard(a: str, b: str, n: int = 5) -> float:
-    sa, sb = shingles(a, n), shingles(b, n)
+    sa, sb = shingle_set(a, "word", n), shingle_set(b, "word", n)
     return len(sa & sb) / len(sa | sb)
 
 
-def test_threshold_separates_near_from_far():
-    cfg = DedupConfig()
-    near = BASE.replace("back to the sea", "back into the sea")  # one small edit
-    far = BASE.split(". ")[0] + ". Volcanoes form where plates meet and magma rises through the crust."
-    # LSH is approximate near the threshold: the pair sits clearly on each side of 0.7
-    assert jaccard(BASE, near) >= 0.8 and jaccard(BASE, far) < 0.5
-    dups = find_duplicates(
-        ["a", "b", "c"], [signature(t, cfg).hashvalues for t in (BASE, near, far)], cfg
-    )
-    assert dups == {"b": "a"}
-
-
-def test_first_id_wins_whatever_the_order():
-    cfg = DedupConfig()
-    sigs = [signature(BASE, cfg).hashvalues] * 3
-    assert find_duplicates(["z", "m", "a"], sigs, cfg) == {"m": "a", "z": "a"}
-
-
-def test_ray_stage_writes_duplicates_aside(ray_local):
-    rows = [
-        {"id": "1", "completion": BASE, "usage": {"prompt_tokens": 1}},
-        {"id": "2", "completion": BASE + " Really.", "usage": {"prompt_tokens": 2}},
-        {"id": "3", "completion": "Something else entirely, about bread and how to bake it at home.", "usage": {"prompt_tokens": 3}},
-    ]
-    result = minhash_dedup(ray.data.from_items(rows, override_num_blocks=2), DedupConfig())
+def run(rows, cfg=DedupConfig(), blocks=3):
+    result = minhash_dedup(ray.data.from_items(rows, override_num_blocks=blocks), cfg)
     kept = sorted(r["id"] for r in result.kept.take_all())
-    dups = result.duplicates.take_all()
-    assert kept == ["1", "3"]
-    assert [(d["id"], d["duplicate_of"]) for d in dups] == [("2", "1")]
-    assert dups[0]["usage"]["prompt_tokens"] == 2  # nested columns survive the stage
-    assert "duplicate_of" not in result.kept.schema().names
+    dups = {d["id"]: (d["duplicate_of"], d["cluster"]) for d in result.duplicates.take_all()}
+    return kept, dups, result
 
 
-def test_generated_prompts_are_decontaminated_against_the_eval_prompts():
-    eval_prompts = [BASE]
+def test_signatures_equal_datasketch_on_the_same_shingles():
+    texts = [text(1), "Ünïcode wörds, and PUNCTUATION!!  spaced   out", "short", ""]
+    sh = shingle_hashes(pa.array(texts), "word", 5)
+    sigs = signatures(sh, 128, 1)
+    for i, t in enumerate(texts):
+        reference = MinHash(num_perm=128, seed=1, hashfunc=span_hash)
+        for s in shingle_set(t, "word", 5):
+            reference.update(s.encode())
+        assert np.array_equal(sigs[i], reference.hashvalues.astype(np.uint32)), t
+    # characters too: a shingle is n characters of the normalised text
+    assert shingle_set("Ab, c", "char", 3) == {"ab ", "b c"}
+    assert len(shingle_hashes(pa.array(["Ab, c"]), "char", 3).hashes) == 2
+
+
+def test_planted_pairs_above_and_below_the_threshold(ray_local):
+    base, other = text(10), text(11)
+    near, far = edited(base, 80), edited(base, *range(4, 160, 8))  # one edit vs twenty
+    assert jaccard(base, near) >= 0.8 and jaccard(base, far) < 0.5
+    rows = [{"id": "a", "completion": base}, {"id": "b", "completion": near}, {"id": "c", "completion": far}, {"id": "d", "completion": other}]
+    kept, dups, _ = run(rows)
+    assert kept == ["a", "c", "d"]
+    assert dups == {"b": ("a", "a")}
+
+
+def test_a_group_collapses_to_one_survivor_by_score_then_id(ray_local):
+    base = text(20)
+    rows = [{"id": f"r{i}", "completion": edited(base, 20 * i + 10), "score": s} for i, s in enumerate([0.2, 0.9, None, 0.9])]
+    rows.append({"id": "x", "completion": text(21), "score": 0.1})
+    kept, dups, _ = run(rows, DedupConfig(survivor_score="score"))
+    # best score wins; a tie goes to the smallest id; no score ranks last
+    assert kept == ["r1", "x"]
+    assert dups == {"r0": ("r1", "r1"), "r2": ("r1", "r1"), "r3": ("r1", "r1")}
+    kept, dups, _ = run(rows)  # without a score: the smallest id
+    assert kept == ["r0", "x"] and set(dups) == {"r1", "r2", "r3"}
+
+
+def test_a_chain_ends_in_one_component(ray_local):
+    a = text(31)
+    b = edited(a, 20, 70, 120)  # A~B
+    c = edited(b, 45, 95, 145, tag="other")  # B~C, six edits away from A
+    assert jaccard(a, b) >= 0.8 and jaccard(b, c) >= 0.8 and jaccard(a, c) < 0.7
+    sigs = signatures(shingle_hashes(pa.array([a, b, c]), "word", 5), 128, 1)
+    assert (sigs[0] == sigs[2]).mean() < 0.7  # no A~C edge even by estimate: only the chain joins them
+    for local_limit in (1_000_000, 0):  # one union-find, then the large-star/small-star shuffles
+        kept, dups, _ = run([{"id": "A", "completion": a}, {"id": "B", "completion": b}, {"id": "C", "completion": c}], DedupConfig(local_limit=local_limit))
+        assert kept == ["A"], local_limit
+        assert dups == {"B": ("A", "A"), "C": ("A", "A")}, local_limit
+
+
+def test_same_result_in_one_block_and_many_and_on_the_distributed_path(ray_local):
+    rows = []
+    for g in range(12):
+        base = text(100 + g)
+        rows += [{"id": f"{g:02d}-{k}", "completion": edited(base, 30 * k) if k else base} for k in range(g % 4 + 1)]
+    expected = None
+    for blocks, local_limit in ((1, 1_000_000), (7, 1_000_000), (5, 0)):
+        kept, dups, _ = run(rows, DedupConfig(local_limit=local_limit, shuffle_partitions=3), blocks)
+        if expected is None:
+            expected = (kept, dups)
+            assert kept == [f"{g:02d}-0" for g in range(12)]
+            assert len(dups) == sum(g % 4 for g in range(12))
+        assert (kept, dups) == expected, (blocks, local_limit)
+
+
+def test_giant_groups_are_reported_and_kept_unless_asked(ray_local):
+    base = text(40)
+    rows = [{"id": f"g{i:02d}", "completion": base} for i in range(6)] + [{"id": "z", "completion": text(41)}]
+    kept, dups, result = run(rows, DedupConfig(max_cluster_size=4))
+    assert result.giant_clusters == [{"cluster": "g00", "size": 6}]
+    assert len(kept) == 7 and not dups
+    kept, dups, _ = run(rows, DedupConfig(max_cluster_size=4, drop_giant_clusters=True))
+    assert kept == ["g00", "z"] and len(dups) == 5
+
+
+def test_rows_keep_their_columns_and_the_field_can_be_the_conversation(ray_local):
+    base = text(50)
     rows = [
-        {"id": "a", "text": BASE.replace("the sea", "the ocean", 1)},  # an eval prompt, lightly edited
-        {"id": "b", "text": "Write a haiku about autumn leaves falling slowly on a quiet pond in the morning."},
-        {"id": "c", "text": "Write a haiku about autumn leaves falling slowly on a quiet pond in the morning!"},
+        {"id": "1", "messages": [{"role": "user", "content": base}], "completion": "yes", "usage": {"prompt_tokens": 1}},
+        {"id": "2", "messages": [{"role": "user", "content": edited(base, 60)}], "completion": "yes", "usage": {"prompt_tokens": 2}},
+        {"id": "3", "messages": [{"role": "user", "content": base}], "completion": text(51), "usage": {"prompt_tokens": 3}},
     ]
-    kept, removed = dedup_against(rows, lambda r: r["text"], eval_prompts, DedupConfig())
+    kept, dups, result = run(rows, DedupConfig(field="messages"))
+    assert kept == ["1"] and set(dups) == {"2", "3"}
+    assert {d["id"]: d["usage"]["prompt_tokens"] for d in result.duplicates.take_all()} == {"2": 2, "3": 3}
+    kept, dups, _ = run(rows, DedupConfig(field=["messages", "completion"]))  # the whole conversation
+    assert kept == ["1", "3"] and dups == {"2": ("1", "1")}
+    with pytest.raises(DedupFieldError, match="'prompt' is not a column"):
+        run(rows, DedupConfig(field="prompt"))
+
+
+def test_exact_dedup_normalises_case_and_space(ray_local):
+    rows = [
+        {"id": "b", "completion": "Hello   World"},
+        {"id": "a", "completion": "hello world "},
+        {"id": "c", "completion": "Hello, World"},
+    ]
+    result = exact_dedup(ray.data.from_items(rows, override_num_blocks=2), DedupConfig())
+    assert sorted(r["id"] for r in result.kept.take_all()) == ["a", "c"]
+    assert [(d["id"], d["duplicate_of"]) for d in result.duplicates.take_all()] == [("b", "a")]
+
+
+def test_decontamination_against_an_eval_set(ray_local):
+    evals = [{"id": "e1", "completion": text(60)}, {"id": "e2", "completion": text(61)}]
+    rows = [
+        {"id": "r1", "completion": edited(evals[0]["completion"], 20)},
+        {"id": "r2", "completion": text(62)},
+        {"id": "r3", "completion": edited(text(62), 20)},  # a duplicate of r2, not of an eval row: kept here
+    ]
+    result = decontaminate(ray.data.from_items(rows), ray.data.from_items(evals), DedupConfig())
+    assert sorted(r["id"] for r in result.kept.take_all()) == ["r2", "r3"]
+    assert [(d["id"], d["duplicate_of"]) for d in result.duplicates.take_all()] == [("r1", "e1")]
+
+
+def test_small_row_sets_are_decontaminated_in_process():
+    base = text(70)
+    rows = [
+        {"id": "a", "text": edited(base, 20)},  # an eval prompt, lightly edited
+        {"id": "b", "text": text(71)},
+        {"id": "c", "text": edited(text(71), 25)},
+    ]
+    kept, removed = dedup_against(rows, lambda r: r["text"], [base], DedupConfig())
     assert [r["id"] for r in kept] == ["b"]
     assert {r["id"]: r["duplicate_of"] for r in removed} == {"a": "eval prompt 0", "c": "row b"}

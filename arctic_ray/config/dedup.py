@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic import Field
 
 from arctic_ray.config.base import StrictConfig
@@ -11,8 +13,33 @@ class DedupConfig(StrictConfig):
     num_perm: int = Field(default=128, ge=16)
     """MinHash permutations: more is more exact and slower."""
 
-    ngram: int = Field(default=5, ge=1)
-    """Shingle size, in words."""
+    seed: int = 1
+    """Seed of the permutations (datasketch's default)."""
 
-    field: str = "completion"
-    """Text column compared ("completion" or "prompt_text")."""
+    ngram: int = Field(default=5, ge=1)
+    """Shingle size, in words or characters (`shingle`)."""
+
+    shingle: Literal["word", "char"] = "word"
+    """Shingles of `ngram` words or of `ngram` characters."""
+
+    field: str | list[str] = "completion"
+    """Text compared: a string column ("completion", "prompt_text"), a chat column
+    ("messages": its contents joined), or several columns joined (["messages", "completion"]
+    for the whole conversation)."""
+
+    survivor_score: str | None = None
+    """Column whose highest value survives in each group of duplicates (a judge score); rows
+    without a value come last, ties go to the smallest id. None: the smallest id survives."""
+
+    max_cluster_size: int = Field(default=1000, ge=2)
+    """A group of near-duplicates larger than this is reported, and its rows kept unless
+    `drop_giant_clusters`: chains of small edits can join unrelated texts."""
+
+    drop_giant_clusters: bool = False
+
+    local_limit: int = Field(default=1_000_000, ge=0)
+    """Verified pairs (and removed rows) up to which one process finds the groups and tags the
+    rows; above it both run as Ray Data shuffles."""
+
+    shuffle_partitions: int | None = Field(default=None, ge=1)
+    """Partitions of the band shuffle; None: twice the cluster's CPUs."""

@@ -15,7 +15,8 @@ from pathlib import Path
 import ray
 import ray.data
 
-from arctic_ray.curate.minhash_dedup import dedup_against, minhash_dedup
+from arctic_ray.curate.decontaminate import dedup_against
+from arctic_ray.curate.minhash_dedup import minhash_dedup
 from arctic_ray.data.prompts import PromptSet, read_prompts
 from arctic_ray.jobs import job
 from arctic_ray.jobs.spec_decode_recipe import SpecDecodeRecipe

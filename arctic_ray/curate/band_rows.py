@@ -1,0 +1,42 @@
+"""The band shuffle's input: one row per (text, band) with the band key, the node (id, rank) and
+the whole signature, so a reducer can verify its candidates without another shuffle. Texts with
+no shingles (empty after normalisation) are left out: exact dedup is the tool for those."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from arctic_ray.config.dedup import DedupConfig
+from arctic_ray.curate.lsh import band_keys, bands
+from arctic_ray.curate.nodes import REFERENCE, ranks
+from arctic_ray.curate.shingles import shingle_hashes
+from arctic_ray.curate.signatures import signatures, to_arrow
+from arctic_ray.curate.texts import text_column
+
+
+def band_rows_of(texts: pa.Array, ids: pa.Array, rank: np.ndarray, cfg: DedupConfig, partitions: int) -> pa.Table:
+    shingles = shingle_hashes(texts, cfg.shingle, cfg.ngram)
+    sigs = signatures(shingles, cfg.num_perm, cfg.seed)
+    num_bands, rows = bands(cfg.threshold, cfg.num_perm)
+    present = np.flatnonzero(np.diff(shingles.offsets) > 0)
+    keys = band_keys(sigs[present], num_bands, rows).ravel()  # text-major
+    text = np.repeat(present, num_bands)
+    return pa.table(
+        {
+            "part": (keys % np.uint64(partitions)).astype(np.int64),
+            "band_key": keys,
+            "id": ids.take(text),
+            "rank": rank[text],
+            "sig": to_arrow(sigs[text]),
+        }
+    )
+
+
+def band_rows(batch: pa.Table, cfg: DedupConfig, partitions: int, reference: bool = False, ids_as_text: bool = False) -> pa.Table:
+    """Ray Data stage: a batch of rows (id, the configured field, the survivor score)."""
+    ids = batch.column("id").combine_chunks()
+    if ids_as_text:  # references and rows share one id column
+        ids = ids.cast(pa.large_string())
+    rank = np.full(batch.num_rows, REFERENCE) if reference else ranks(batch, cfg.survivor_score)
+    return band_rows_of(text_column(batch, cfg.field), ids, rank, cfg, partitions)

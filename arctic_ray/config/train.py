@@ -40,5 +40,12 @@ class TrainConfig(StrictConfig):
     """Per worker, keep a frozen helper model's outputs for up to this many MiB on the CPU, so
     epochs after the first skip its forward pass (0 turns it off)."""
 
+    checkpoint_every: int | None = Field(default=None, gt=0)
+    """Save a resumable checkpoint (DeepSpeed state + data position) every N steps."""
+
+    max_failures: int = Field(default=0, ge=0)
+    """Restarts of the worker group after a failure (a killed worker, a lost node); each resumes
+    from the latest checkpoint."""
+
     start_timeout_s: int = Field(default=300, gt=0)
     """How long Ray Train waits for its worker group to start."""

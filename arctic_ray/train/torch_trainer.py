@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
 from arctic_ray.registry import lookup
@@ -51,6 +51,7 @@ def run_trainer(run: TrainRun):
             name=run.name,
             storage_path=str(run.storage_dir.resolve()),
             checkpoint_config=CheckpointConfig(num_to_keep=1),
+            failure_config=FailureConfig(max_failures=cfg.max_failures),
         ),
     )
     return trainer.fit()

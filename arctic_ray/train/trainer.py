@@ -1,8 +1,10 @@
 """The training loop every trainer shares, run inside each Ray Train worker. It knows no method:
 a DeepSpeed engine around the trainable model, phases of data from `get_dataset_shard` (a
 `collate` hook turns each batch into model inputs), ranks kept in lockstep even when the data is
-a stream of unknown length, evaluation during training, metrics reported to Ray, and a final
-checkpoint every rank takes part in.
+a stream of unknown length, evaluation during training, metrics reported to Ray, checkpoints
+every rank takes part in (every `checkpoint_every` steps and at the end), and resume: after a
+restart (`max_failures`) the worker group loads the latest checkpoint's DeepSpeed state and data
+position and goes on to the planned step count.
 
 A trainer subclass names itself (`name = "..."`) and supplies `build_model()` and `loss()`;
 optionally `collate()`, `tokens_in()`, `eval_batch()`/`eval_metrics()`, `export()`, `summary()`."""
@@ -28,6 +30,8 @@ EXPORT_DIR = "export"
 """Inside a reported checkpoint: the trained model in its loadable format (rank 0 writes it)."""
 DEEPSPEED_DIR = "deepspeed"
 """Inside a reported checkpoint: DeepSpeed's sharded state, to resume from."""
+POSITION_FILE = "position.json"
+"""Inside a reported checkpoint: steps done, rows each rank consumed, the histories so far."""
 METRICS_FILE = "train_metrics.json"
 """Inside the final checkpoint: the run's metrics with their histories (too long for a report)."""
 
@@ -49,6 +53,8 @@ class Trainer(Registered):
         self.rank, self.world_size = ctx.get_world_rank(), ctx.get_world_size()
         self.callbacks = CallbackList(plan.callbacks)
         self.global_step = 0
+        self.resumed_from = 0
+        self.rows_consumed = 0
         self.history: list[dict[str, float]] = []
         self.eval_history: list[dict[str, Any]] = []
         self.data_wait_s = 0.0
@@ -97,6 +103,22 @@ class Trainer(Registered):
             config=deepspeed_config(self.train_cfg, self.total_steps, self.use_gpu),
             dist_init_required=False,
         )
+        self._resume()
+
+    def _resume(self) -> None:
+        """After a restart: the latest checkpoint's model, optimizer and scheduler state, and where
+        the data stood (the micro-batches already trained are replayed unread by the model)."""
+        checkpoint = ray.train.get_checkpoint()
+        if checkpoint is None:
+            return
+        with checkpoint.as_directory() as path:
+            self.engine.load_checkpoint(os.path.join(path, DEEPSPEED_DIR))
+            with open(os.path.join(path, POSITION_FILE)) as fh:
+                position = json.load(fh)
+        self.global_step = self.resumed_from = position["step"]
+        self.history, self.eval_history = position["history"], position["eval_history"]
+        if self.rank == 0:
+            print(f"[train] resumed from the checkpoint of step {self.global_step}", flush=True)
 
     def _all_ranks_have(self, has_batch: bool) -> bool:
         flag = torch.tensor([1 if has_batch else 0])
@@ -117,20 +139,32 @@ class Trainer(Registered):
     def micro_batches(self) -> Iterator[dict[str, torch.Tensor]]:
         """Micro-batches phase by phase, the same number on every rank: a rank that runs out
         ends the pass for all (one small all-reduce per micro-batch), so none waits forever in a
-        collective. A dataset of known size is read again (epochs) until its phase is done."""
+        collective. A dataset of known size is read again (epochs) until its phase is done. After
+        a resume, the micro-batches trained before the restart are read again in the same order
+        and skipped, so training goes on from the same rows (a stream cannot be replayed: it goes
+        on from where the producer is)."""
+        gas = self.train_cfg.gradient_accumulation_steps
+        skip = self.resumed_from * gas
+        micro = 0  # micro-batches of the run so far, replayed ones included
         for phase in self.plan.phases:
-            end = self.total_steps if phase.steps is None else min(self.global_step + phase.steps, self.total_steps)
+            end = gas * (self.total_steps if phase.steps is None else min(micro // gas + phase.steps, self.total_steps))
+            if phase.dataset in self.plan.streams and micro < skip:
+                micro = min(skip, end)
             epoch = 0
-            while self.global_step < end:
+            while micro < end:
                 batches, got_any = self._batches(phase.dataset, epoch), False
                 epoch += 1
-                while self.global_step < end:
+                while micro < end:
                     start = time.time()
                     batch = next(batches, None)
                     self.data_wait_s += time.time() - start
                     if not self._all_ranks_have(batch is not None):
                         break
                     got_any = True
+                    micro += 1
+                    self.rows_consumed = micro * self.train_cfg.micro_batch_size
+                    if micro <= skip:
+                        continue
                     if self.plan.feeder is not None:
                         self.plan.feeder.consumed.remote(self.train_cfg.micro_batch_size)
                     yield batch
@@ -140,7 +174,8 @@ class Trainer(Registered):
 
     def fit(self) -> None:
         self.setup()
-        self.evaluate()  # the starting point, so every gain is measured
+        if not self.resumed_from:
+            self.evaluate()  # the starting point, so every gain is measured
         gas = self.train_cfg.gradient_accumulation_steps
         started, window_tokens, window_start = time.time(), 0, time.time()
         for micro_step, raw in enumerate(self.micro_batches()):
@@ -170,6 +205,9 @@ class Trainer(Registered):
                 ray.train.report(metrics)
             if self.train_cfg.eval_every and self.global_step % self.train_cfg.eval_every == 0:
                 self.evaluate()
+            every = self.train_cfg.checkpoint_every
+            if every and self.global_step % every == 0 and self.global_step < self.total_steps:
+                self.save_checkpoint({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
         if not self.eval_history or self.eval_history[-1]["step"] != self.global_step:
             self.evaluate()
         self.finish(time.time() - started)
@@ -232,12 +270,28 @@ class Trainer(Registered):
             **self.summary(),
         }
         self.callbacks.fire("post-train", self, metrics=metrics)
+
+        def final_files(tmp: str) -> None:
+            self.export(os.path.join(tmp, EXPORT_DIR))
+            with open(os.path.join(tmp, METRICS_FILE), "w") as fh:
+                json.dump(metrics, fh, default=float)
+
+        self.save_checkpoint({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, final_files)
+
+    def save_checkpoint(self, scalars: dict[str, float], rank0_files=None) -> None:
+        """A collective: every rank writes its share of the ZeRO state; rank 0 adds the data
+        position (and `rank0_files(dir)`); every rank reports the same checkpoint to Ray Train."""
         with tempfile.TemporaryDirectory() as tmp:
-            # A collective: every rank writes its share of the ZeRO state.
             self.engine.save_checkpoint(os.path.join(tmp, DEEPSPEED_DIR), tag=f"step{self.global_step}")
             if self.rank == 0:
-                self.export(os.path.join(tmp, EXPORT_DIR))
-                with open(os.path.join(tmp, METRICS_FILE), "w") as fh:
-                    json.dump(metrics, fh, default=float)
-            scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+                position = {
+                    "step": self.global_step,
+                    "rows_consumed_per_rank": self.rows_consumed,
+                    "history": self.history,
+                    "eval_history": self.eval_history,
+                }
+                with open(os.path.join(tmp, POSITION_FILE), "w") as fh:
+                    json.dump(position, fh, default=float)
+                if rank0_files is not None:
+                    rank0_files(tmp)
             ray.train.report(scalars, checkpoint=ray.train.Checkpoint.from_directory(tmp))

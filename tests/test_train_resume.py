@@ -1,0 +1,73 @@
+"""Checkpoints and resume in the shared trainer: a training worker SIGKILLed mid-run, the worker
+group restarted by Ray Train (`max_failures`), the latest checkpoint's DeepSpeed state and data
+position loaded, and the run finished at its planned step count with the loss of a run that was
+never interrupted (same data order, same seed)."""
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import ray.cloudpickle
+import ray.data
+import torch
+
+from arctic_ray.config.train import TrainConfig
+from arctic_ray.speculators.eagle3.config import Eagle3Config
+from arctic_ray.speculators.identity import base_identity
+from arctic_ray.speculators.samples import training_columns
+from arctic_ray.speculators.trainer import SpeculatorMethod
+from arctic_ray.train.callbacks import Callback
+from arctic_ray.train.spec import TrainRun
+from arctic_ray.train.torch_trainer import run_trainer, train_metrics
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+KILL_AT = 5
+"""Checkpoints come every 2 steps: the restart resumes from step 4 and trains step 5 again."""
+
+
+class KillOnce(Callback):
+    """SIGKILLs rank 1 after step KILL_AT on the first attempt (a marker file remembers it)."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def post_step(self, trainer, metrics):
+        if trainer.rank == 1 and trainer.global_step == KILL_AT and not os.path.exists(self.marker):
+            Path(self.marker).write_text("killed")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def train(tiny_model, generations, tmp_path: Path, name: str, callbacks: list):
+    columns, _ = training_columns([{"id": str(i), "prompt_token_ids": p, "completion_token_ids": c} for i, (p, c) in enumerate(generations)], 96, 2, 0)
+    rows = [{k: columns[k][i] for k in ("input_ids", "completion_start", "length")} for i in range(len(columns["id"]))]
+    counts = torch.bincount(torch.tensor([t for _, c in generations for t in c]), minlength=512)
+    cfg = TrainConfig(num_workers=2, epochs=2, micro_batch_size=4, seq_len=96, lr=0.003, warmup_steps=1, log_every=1, checkpoint_every=2, max_failures=1)
+    result = run_trainer(
+        TrainRun(
+            trainer="speculator",
+            train=cfg,
+            method=SpeculatorMethod(tiny_model, Eagle3Config(draft_vocab_size=128, n_predict=2), 0, base_identity(tiny_model, "tiny"), counts),
+            datasets={"train": ray.data.from_items(rows)},
+            storage_dir=tmp_path / name,
+            name=name,
+            num_rows=len(rows),
+            callbacks=callbacks,
+        )
+    )
+    return train_metrics(result)
+
+
+def test_a_killed_worker_resumes_from_the_latest_checkpoint(ray_local, tiny_model, tiny_generations, tmp_path):
+    generations = tiny_generations[:32]  # 32 rows, 8 a step: 4 steps an epoch, 8 in all
+    marker = tmp_path / "killed"
+    resumed = train(tiny_model, generations, tmp_path, "killed", [KillOnce(str(marker))])
+    assert marker.exists(), "the worker was never killed"
+    plain = train(tiny_model, generations, tmp_path, "plain", [])
+
+    assert resumed["steps"] == plain["steps"] == 8
+    assert [h["step"] for h in resumed["history"]] == list(range(1, 9))  # history kept across the restart
+    # from step 5 on, the resumed run trained on the same rows from the same state
+    for a, b in zip(resumed["history"][4:], plain["history"][4:]):
+        assert abs(a["loss"] - b["loss"]) <= 1e-3 * max(1.0, abs(b["loss"])), (a, b)

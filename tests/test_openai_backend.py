@@ -20,7 +20,7 @@ from arctic_ray.synth.backend import PricingConfig, SamplingConfig, Target
 from arctic_ray.synth.budget import SPEND_LIMIT_REACHED, PromptTokenRatio, RunBudget, SlidingWindow, SpendLedger
 from arctic_ray.synth.openai_backend import AzureOpenAISynthConfig, OpenAISynthConfig
 from arctic_ray.synth.openai_connection import OpenAIConnection
-from arctic_ray.synth.openai_requests import redact, retry_after_s
+from arctic_ray.synth.openai_requests import redact, request_kwargs, retry_after_s
 from arctic_ray.synth.schema import OUTPUT_COLUMNS
 from arctic_ray.synth.store import SentLog
 from arctic_ray.synth.stored import generate_stored
@@ -108,7 +108,7 @@ def test_every_row_ends_answered_or_with_its_reason_and_no_answer_is_bought_twic
 
     # A 4xx other than 408/409/429 is not retried; a lasting 5xx is, up to max_attempts.
     sends = fake.sends()
-    assert out["refused [fail:400]"]["error"] == "HTTP 400: forced status 400 (not retried)" and sends["refused [fail:400]"] == 1
+    assert out["refused [fail:400]"]["error"] == "HTTP 400: forced status 400" and sends["refused [fail:400]"] == 1
     assert out["always down [fail:500]"]["error"].endswith("(gave up after 4 attempts)") and sends["always down [fail:500]"] == 4
     assert out["always down [fail:500]"]["finish_reason"] == "error"
     # The key the proxy echoed is scrubbed from the reason, and appears in nothing the run wrote.
@@ -258,6 +258,14 @@ def test_retry_after_headers_and_redaction():
     assert retry_after_s({}) is None
     text = redact(f"bad key {KEY} sent as Authorization: Bearer {KEY[:10]} and api-key: other-secret", KEY)
     assert KEY not in text and KEY[:10] not in text and "other-secret" not in text
+
+
+def test_requests_carry_the_row_sampling_and_samples_differ_in_seed():
+    messages = [{"role": "user", "content": "hi", "name": None}]
+    sampling = {"temperature": 0.7, "top_p": 0.9, "max_tokens": 5, "seed": 10}
+    sent = request_kwargs("m", messages, sampling, 2, "max_completion_tokens")
+    assert sent == {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.7, "top_p": 0.9, "max_completion_tokens": 5, "seed": 12}
+    assert "seed" not in request_kwargs("m", messages, {**sampling, "seed": None}, 0, "max_tokens")
 
 
 def test_token_estimate_is_rough_but_cheap():

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from arctic_ray.synth.backend import Target
-from arctic_ray.synth.openai_requests import Failure, classify, complete, request_kwargs
+from arctic_ray.synth.openai_requests import Answer, Failure, classify, complete, request_kwargs
 from arctic_ray.synth.store import SentLog, StoreWriter
 from arctic_ray.synth.stored import STORED_COLUMNS
 from arctic_ray.synth.token_estimate import estimate_prompt_tokens
@@ -52,30 +52,34 @@ class ChatCompletionsActor:
         synth = self.synth
         sampling = {**self.default_sampling, **(row.get("sampling") or {})}
         estimate = estimate_prompt_tokens(row["messages"])
-        kwargs = request_kwargs(self.target.model, row["messages"], sampling, synth.token_limit_param)
-        failure = Failure("not sent", retry=False, maybe_billed=False)
+        kwargs = request_kwargs(self.target.model, row["messages"], sampling, row.get("sample") or 0, synth.token_limit_param)
         for attempt in range(1, synth.max_attempts + 1):
-            async with self.slots:
-                # The permit is taken only when the request can leave at once, so the window the
-                # budget booked is the window the provider sees.
-                grant = await self.budget.acquire.remote(estimate, sampling["max_tokens"])
-                if grant.refused:
-                    return self._row(row, error=grant.refused)
-                try:
-                    answer = await complete(self.client, kwargs, synth.stream, estimate)
-                except Exception as exc:  # noqa: BLE001 - every failure becomes a reason on the row
-                    failure = classify(exc, self.secret, synth.connection.timeout_s)
-                    self.budget.settle.remote(grant.permit, None, failure.maybe_billed)
-                else:
-                    self.budget.settle.remote(grant.permit, answer.usage, False)
-                    out = self._row(row, completion=answer.completion, finish_reason=answer.finish_reason, usage=answer.usage)
-                    await asyncio.to_thread(self.writer.add, {"key": row["key"], **{c: out.get(c) for c in STORED_COLUMNS}})
-                    return out
-            if not failure.retry:
-                return self._row(row, error=f"{failure.reason} (not retried)")
-            if attempt < synth.max_attempts:
-                await self._wait_before_retry(failure, attempt)
-        return self._row(row, error=f"{failure.reason} (gave up after {synth.max_attempts} attempts)")
+            outcome = await self._attempt(kwargs, estimate, sampling["max_tokens"])
+            if isinstance(outcome, Answer):
+                out = self._row(row, completion=outcome.completion, finish_reason=outcome.finish_reason, usage=outcome.usage)
+                await asyncio.to_thread(self.writer.add, {"key": row["key"], **{c: out.get(c) for c in STORED_COLUMNS}})
+                return out
+            if not outcome.retry:
+                return self._row(row, error=outcome.reason)
+            if attempt == synth.max_attempts:
+                return self._row(row, error=f"{outcome.reason} (gave up after {attempt} attempts)")
+            await self._wait_before_retry(outcome, attempt)
+
+    async def _attempt(self, kwargs: dict, estimate: int, max_tokens: int) -> Answer | Failure:
+        async with self.slots:
+            # The permit is taken only when the request can leave at once, so the window the
+            # budget booked is the window the provider sees.
+            grant = await self.budget.acquire.remote(estimate, max_tokens)
+            if grant.refused:
+                return Failure(grant.refused, retry=False, maybe_billed=False)
+            try:
+                answer = await complete(self.client, kwargs, self.synth.stream, estimate)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a reason on the row
+                failure = classify(exc, self.secret, self.synth.connection.timeout_s)
+                self.budget.settle.remote(grant.permit, None, failure.maybe_billed)
+                return failure
+            self.budget.settle.remote(grant.permit, answer.usage, False)
+            return answer
 
     async def _wait_before_retry(self, failure: Failure, attempt: int) -> None:
         if failure.retry_after_s is not None:

@@ -8,6 +8,7 @@ to `spend_limit`. The recipe holds only the *name* of the key; each actor looks 
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Literal
 
 import ray.data
@@ -95,9 +96,17 @@ class OpenAISynthConfig(SynthConfig):
             fn_constructor_kwargs={"synth": self, "target": target, "budget": budget},
             batch_size=self.batch_size,
             batch_format="pyarrow",
-            concurrency=self.concurrency,
+            compute=ray.data.ActorPoolStrategy(
+                size=self.concurrency, max_tasks_in_flight_per_actor=self._batches_per_actor(), max_concurrent_calls_per_actor=self._batches_per_actor()
+            ),
             num_cpus=self.cpus_per_actor,
         )
+
+
+    def _batches_per_actor(self) -> int:
+        """Batches an actor works on at once: enough to keep `max_concurrency` requests in flight
+        while a batch or two wait on one slow row's retries (a batch returns when its last row does)."""
+        return math.ceil(self.max_concurrency / self.batch_size) + 2
 
 
 class AzureOpenAISynthConfig(OpenAISynthConfig):

@@ -30,8 +30,6 @@ class Answer:
     completion: str
     finish_reason: str
     usage: dict
-    usage_estimated: bool = False
-    """The server sent no `usage` (a stream without include_usage support): tokens are estimates."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ class MalformedResponse(Exception):
     """A 2xx answer without the fields every chat completion has."""
 
 
-def request_kwargs(model: str, messages: list[dict], sampling: dict, token_limit_param: str) -> dict:
+def request_kwargs(model: str, messages: list[dict], sampling: dict, sample: int, token_limit_param: str) -> dict:
     kwargs = {
         "model": model,
         # Arrow gives every message the union of all messages' keys: drop the ones this lacks.
@@ -58,7 +56,8 @@ def request_kwargs(model: str, messages: list[dict], sampling: dict, token_limit
         token_limit_param: sampling["max_tokens"],
     }
     if sampling.get("seed") is not None:
-        kwargs["seed"] = sampling["seed"]
+        # The n samples of one prompt must not share a seed, or a seeded provider answers n times alike.
+        kwargs["seed"] = sampling["seed"] + sample
     return kwargs
 
 
@@ -89,8 +88,8 @@ async def _complete_streamed(client: openai.AsyncOpenAI, kwargs: dict, prompt_es
 def _answer(completion: str, finish_reason: str | None, usage, prompt_estimate: int) -> Answer:
     if finish_reason is None:
         raise MalformedResponse("no finish_reason in the answer")
-    if usage is None:
-        return Answer(completion, finish_reason, {"prompt_tokens": prompt_estimate, "completion_tokens": text_tokens(completion)}, True)
+    if usage is None:  # a server that ignores include_usage: count what it would have said
+        return Answer(completion, finish_reason, {"prompt_tokens": prompt_estimate, "completion_tokens": text_tokens(completion)})
     return Answer(completion, finish_reason, {"prompt_tokens": int(usage.prompt_tokens or 0), "completion_tokens": int(usage.completion_tokens or 0)})
 
 

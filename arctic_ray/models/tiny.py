@@ -31,7 +31,8 @@ user assistant system You are a helpful assistant. Thank you! Sure, here is an a
 """
 
 
-def _train_tokenizer(vocab_size: int):
+def tiny_tokenizer(vocab_size: int = 512):
+    """The byte-level BPE trained on `_CORPUS`, with the ChatML template (shared by every tiny model)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -73,7 +74,7 @@ def build_tiny_model(
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
     path = Path(path)
-    tokenizer = _train_tokenizer(vocab_size)
+    tokenizer = tiny_tokenizer(vocab_size)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,

@@ -1,0 +1,67 @@
+"""A tiny Llama reward model (`LlamaForSequenceClassification`, one label) for tests and laptop
+runs: the tiny models' tokenizer and ChatML template, seeded random weights. Its scores mean
+nothing, but they are deterministic and of order 1, so a wrong score position shows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from arctic_ray.models.cache import cache_dir
+from arctic_ray.models.tiny import tiny_tokenizer
+
+NAME = "tiny-reward"
+
+
+def build_tiny_reward_model(
+    path: str | Path,
+    *,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 2,
+    num_kv_heads: int = 1,
+    max_positions: int = 1024,
+    seed: int = 0,
+) -> Path:
+    """Write a tiny reward model (weights, config with `pad_token_id`, tokenizer) to `path`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    path = Path(path)
+    tokenizer = tiny_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 4,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        max_position_embeddings=max_positions,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,  # the classifier finds each row's last token by it
+        num_labels=1,
+        initializer_range=0.1,  # at the default 0.02 the last token's embedding drowns its context: all scores alike
+        torch_dtype="float32",
+    )
+    torch.manual_seed(seed)
+    model = LlamaForSequenceClassification(config)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def tiny_reward_model_path(num_layers: int = 2, seed: int = 0) -> Path:
+    """A cached tiny reward model, built on first use."""
+    target = cache_dir() / f"tiny-reward-l{num_layers}-s{seed}"
+    if (target / "config.json").is_file():
+        return target
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tiny-reward-"))
+    build_tiny_reward_model(staging, num_layers=num_layers, seed=seed)
+    (staging / "arctic_ray.json").write_text(json.dumps({"builder": NAME, "num_layers": num_layers, "seed": seed}))
+    staging.chmod(0o755)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target

@@ -1,0 +1,161 @@
+"""The reward-model judge on real Ray with the real tiny reward model: scores equal a direct
+forward of each row alone (so batch padding and the score position are right), `min_score`
+splits rows with the score in the reason, unscorable rows are rejected with theirs, and a
+misspelt recipe field is named."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from arctic_ray.curate.judge.base import JudgeConfig
+from arctic_ray.curate.judge.reward_model import RewardModelConfig
+from arctic_ray.curate.judge.reward_scorer import RewardScorer
+
+GOOD = [
+    {"id": "short", "messages": [{"role": "user", "content": "What is the capital of France?"}], "completion": "Paris."},
+    {"id": "poem", "messages": [{"role": "user", "content": "Write a short poem about the sea."}], "completion": "The waves roll in and out, the gulls cry above the shore."},
+    {
+        "id": "long",
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Explain how photosynthesis works, then summarize the history of computers in a few sentences."},
+        ],
+        "completion": "Plants turn light, water and carbon dioxide into sugar and oxygen. Machines grew from rooms to pockets. " * 3,
+    },
+    {"id": "sort", "messages": [{"role": "user", "content": "How do I sort a list in Python?"}], "completion": "Use sorted(items) or items.sort()."},
+    {"id": "moon", "messages": [{"role": "user", "content": "List three facts about the moon."}], "completion": "It orbits the Earth, it has no air, and it causes the tides."},
+]
+BAD = {
+    "no-messages": ({"messages": [], "completion": "Hello."}, "no messages in 'messages'"),
+    "empty": ({"messages": [{"role": "user", "content": "Hi"}], "completion": "   "}, "empty completion"),
+    "null-completion": ({"messages": [{"role": "user", "content": "Hi"}], "completion": None}, "no completion in 'completion'"),
+    "null-content": ({"messages": [{"role": "user", "content": None}], "completion": "Hello."}, "message 0 of 'messages' has no text role and content"),
+}
+
+
+@pytest.fixture(scope="module")
+def reward_model(session_cache) -> str:
+    from arctic_ray.models.resolve import resolve_model
+
+    return resolve_model("tiny-reward")
+
+
+@pytest.fixture(scope="module")
+def direct(reward_model):
+    """Each row's score from a plain in-process forward of that row alone, rendered as text."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(reward_model)
+    model = AutoModelForSequenceClassification.from_pretrained(reward_model).eval()
+
+    def score(row: dict, keep_last: int | None = None) -> tuple[float, int]:
+        text = tokenizer.apply_chat_template(row["messages"] + [{"role": "assistant", "content": row["completion"]}], tokenize=False)
+        ids = tokenizer(text, return_tensors="pt")["input_ids"][:, -keep_last if keep_last else 0 :]
+        with torch.no_grad():
+            return model(input_ids=ids).logits[0, 0].item(), ids.shape[1]
+
+    return score
+
+
+def rows_with_bad() -> list[dict]:
+    return GOOD + [{"id": name, **row} for name, (row, _) in BAD.items()]
+
+
+@pytest.fixture(scope="module")
+def expected(direct) -> dict[str, float]:
+    return {row["id"]: direct(row)[0] for row in GOOD}
+
+
+@pytest.fixture(scope="module")
+def threshold(expected) -> float:
+    return sorted(expected.values())[len(expected) // 2]  # the median: two rows below it, three kept
+
+
+@pytest.fixture(scope="module")
+def scored(ray_local, reward_model, threshold):
+    """One run (one actor start: the slow part) over good and unscorable rows, all in one batch,
+    on an autoscaling pool."""
+    step = RewardModelConfig(model=reward_model, min_score=threshold, name="rm", batch_size=32, concurrency=(1, 2))
+    result = step.apply(ray_local.data.from_items(rows_with_bad(), override_num_blocks=1))
+    return result.kept.take_all(), result.rejects.take_all()
+
+
+def test_scores_equal_a_direct_forward_of_each_row_alone(scored, direct, expected):
+    kept, rejects = scored
+    lengths = {direct(row)[1] for row in GOOD}
+    assert len(lengths) == len(GOOD), "rows of different lengths share the batch"
+    rows = kept + [json.loads(r["row"]) for r in rejects if r["id"] in expected]
+    assert sorted(r["id"] for r in rows) == sorted(expected)
+    for row in rows:
+        assert row["reward"] == pytest.approx(expected[row["id"]], abs=1e-4), row["id"]
+        assert row["reward_truncated"] is False
+    assert len({round(v, 3) for v in expected.values()}) == len(GOOD), "scores should differ between rows"
+
+
+def test_min_score_splits_rows_with_the_score_in_the_reason(scored, expected, threshold):
+    kept, rejects = scored
+    low = [r for r in rejects if r["id"] in expected]
+    assert sorted(r["id"] for r in kept) == sorted(i for i, s in expected.items() if s >= threshold)
+    assert sorted(r["id"] for r in low) == sorted(i for i, s in expected.items() if s < threshold)
+    assert len(low) == 2
+    for reject in low:
+        row = json.loads(reject["row"])
+        assert reject["stage"] == "rm"
+        assert reject["reason"] == f"reward {row['reward']:.4g} < min_score {threshold:g}"
+
+
+def test_unscorable_rows_are_rejected_with_their_reason_and_none_is_lost(scored, expected):
+    kept, rejects = scored
+    assert len(kept) + len(rejects) == len(rows_with_bad())
+    unscorable = {r["id"]: r["reason"] for r in rejects if r["id"] not in expected}
+    assert unscorable == {name: reason for name, (_, reason) in BAD.items()}
+    for reject in rejects:
+        assert json.loads(reject["row"])["reward"] is None or reject["id"] in expected
+
+
+def test_without_min_score_every_scorable_row_is_kept(reward_model):
+    """min_score None: the threshold pass leaves every mark as the scorer set it."""
+    from arctic_ray.curate.judge.reward_model import _below
+
+    scorer = RewardScorer(reward_model, "messages", "completion", "reward", "reward_truncated", max_length=2048, use_gpu=False)
+    batch = scorer(pa.Table.from_pylist(rows_with_bad()))
+    reasons = _below(None, "reward")(batch)["_judge_reason"].to_pylist()
+    assert reasons == [""] * len(GOOD) + [reason for _, reason in BAD.values()]
+
+
+def test_a_long_conversation_keeps_its_last_max_length_tokens(reward_model, direct):
+    scorer = RewardScorer(reward_model, "messages", "completion", "reward", "reward_truncated", max_length=8, use_gpu=False)
+    out = scorer(pa.Table.from_pylist(GOOD[:2])).to_pylist()
+    for row, original in zip(out, GOOD[:2]):
+        assert row["reward_truncated"] is True
+        assert row["reward"] == pytest.approx(direct(original, keep_last=8)[0], abs=1e-4)
+
+
+def test_a_misspelt_or_bad_recipe_field_is_named():
+    recipe = TypeAdapter(JudgeConfig.union(default="reward_model"))
+    assert isinstance(recipe.validate_python({"type": "reward_model", "min_score": 0.5}), RewardModelConfig)
+    with pytest.raises(ValidationError, match="min_scor"):
+        recipe.validate_python({"type": "reward_model", "min_scor": 0.5})
+    with pytest.raises(ValidationError, match="concurrency"):
+        RewardModelConfig(concurrency=(3, 1))
+    assert RewardModelConfig.model_validate({"concurrency": [1, 4]}).concurrency == (1, 4)
+
+
+def test_a_non_string_completion_is_unscorable():
+    from arctic_ray.curate.judge.reward_scorer import unscorable
+
+    row = {"messages": [{"role": "user", "content": "Hi"}], "completion": 5}
+    assert unscorable(row, "messages", "completion") == "completion 'completion' is not a string (int)"
+    assert unscorable({**row, "completion": "Hello."}, "messages", "completion") == ""
+
+
+def test_a_model_with_more_than_one_label_is_refused(tiny2_model):
+    from arctic_ray.curate.judge.reward_scorer import NotARewardModelError
+
+    with pytest.raises(NotARewardModelError, match="2 labels"):  # a causal LM loads as a 2-label classifier
+        RewardScorer(tiny2_model, "messages", "completion", "reward", "reward_truncated", max_length=64, use_gpu=False)

@@ -18,11 +18,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class FakeOpenAI:
-    def __init__(self, api_key: str | None = None, latency_s: float = 0.0, faults: Faults = Faults(), answer_words: int = 8):
+    def __init__(self, api_key: str | None = None, latency_s: float = 0.0, faults: Faults = Faults(), answer_words: int = 8, scripts: dict[str, list[str]] | None = None):
         self.api_key = api_key
         self.latency_s = latency_s
         self.faults = faults
         self.answer_words = answer_words
+        self.scripts = scripts or {}
+        """Replies by name, for conversations that contain `[script:NAME]` (see server.py)."""
         self.port = 0
         self._process: subprocess.Popen | None = None
 
@@ -35,7 +37,7 @@ class FakeOpenAI:
         return f"{self.url}/v1"
 
     def start(self) -> "FakeOpenAI":
-        settings = {"api_key": self.api_key, "latency_s": self.latency_s, "faults": asdict(self.faults), "answer_words": self.answer_words}
+        settings = {"api_key": self.api_key, "latency_s": self.latency_s, "faults": asdict(self.faults), "answer_words": self.answer_words, "scripts": self.scripts}
         # Settings (the expected key among them) go by environment, not on a command line `ps` shows.
         env = {**os.environ, "FAKE_OPENAI_SETTINGS": json.dumps(settings)}
         self._process = subprocess.Popen(

@@ -11,7 +11,9 @@ and event loop are not stalled by the test process.
   timeout, a 200 whose body is not JSON. Only a request's first `faulty_attempts` attempts can
   fail, so every request gets through with enough retries. A message containing `[fail:NNN]`
   always gets status NNN; one containing `[echo-auth]` gets a 401 that echoes the credential
-  header (a misbehaving proxy), to prove it is scrubbed.
+  header (a misbehaving proxy), to prove it is scrubbed. A conversation containing
+  `[script:NAME]` is answered with the scripted replies of NAME (a judge that answers in prose,
+  then in JSON): reply i for a request holding i assistant turns, the last one after that.
 - Every request is logged with its arrival time and a content hash, so a test can count re-sends
   and requests per window (GET /fake/log; POST /fake/reset starts a new log with new faults)."""
 
@@ -39,6 +41,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 FORCED_STATUS = re.compile(r"\[fail:(\d{3})\]")
+SCRIPT = re.compile(r"\[script:([\w-]+)\]")
 ECHO_AUTH = "[echo-auth]"
 
 
@@ -95,8 +98,9 @@ class Logged:
 class FakeOpenAIService:
     """The server's state and handlers (runs in the server process)."""
 
-    def __init__(self, api_key: str | None, latency_s: float, faults: Faults, answer_words: int):
+    def __init__(self, api_key: str | None, latency_s: float, faults: Faults, answer_words: int, scripts: dict[str, list[str]] | None = None):
         self.api_key = api_key
+        self.scripts = scripts or {}
         self.latency_s = latency_s
         self.faults = faults
         self.answer_words = answer_words
@@ -174,8 +178,9 @@ class FakeOpenAIService:
     async def _answer(self, entry: Logged, body: dict, messages: list[dict], max_tokens: int) -> Response:
         if entry.fault == "slow":
             await asyncio.sleep(self.faults.slow_s)
-        words = _answer_words(messages, self.answer_words)[:max_tokens]
-        finish_reason = "length" if len(words) < self.answer_words else "stop"
+        scripted = self._scripted(messages)
+        words = scripted.split(" ") if scripted is not None else _answer_words(messages, self.answer_words)[:max_tokens]
+        finish_reason = "stop" if scripted is not None or len(words) >= self.answer_words else "length"
         entry.prompt_tokens = sum(len(str(m.get("content") or "").split()) + 4 for m in messages) + 3
         entry.completion_tokens = len(words)
         usage = {"prompt_tokens": entry.prompt_tokens, "completion_tokens": entry.completion_tokens, "total_tokens": entry.prompt_tokens + entry.completion_tokens}
@@ -197,6 +202,15 @@ class FakeOpenAIService:
                 "usage": usage,
             }
         )
+
+
+    def _scripted(self, messages: list[dict]) -> str | None:
+        for m in messages:
+            found = SCRIPT.search(str(m.get("content") or ""))
+            if found and found.group(1) in self.scripts:
+                replies = self.scripts[found.group(1)]
+                return replies[min(sum(m.get("role") == "assistant" for m in messages), len(replies) - 1)]
+        return None
 
 
 def _answer_words(messages: list[dict], count: int) -> list[str]:
@@ -236,7 +250,7 @@ def answer_text(messages: list[dict], answer_words: int, max_tokens: int) -> str
 def main() -> None:
     """Serve on a free port, print it, and exit when the parent closes stdin (or dies)."""
     settings = json.loads(os.environ["FAKE_OPENAI_SETTINGS"])
-    service = FakeOpenAIService(settings["api_key"], settings["latency_s"], Faults(**settings["faults"]), settings["answer_words"])
+    service = FakeOpenAIService(settings["api_key"], settings["latency_s"], Faults(**settings["faults"]), settings["answer_words"], settings.get("scripts"))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)  # connections wait in the backlog until the server's loop takes them

@@ -13,10 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from fake_openai.server import FakeOpenAI
+from tests.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_ENV = "ARCTIC_RAY_TEST_SYNTH_KEY"
@@ -51,6 +52,8 @@ def write_inputs(tmp_path: Path, server: FakeOpenAI) -> Path:
             "pricing": {"input_per_million": 1.0, "output_per_million": 2.0},
         },
         "ray": {"local_num_cpus": 4},
+        # judged after synthesis: a rule that removes one answer, then exact dedup
+        "curate": [{"type": "rules", "refusal_phrases": ["question 7 "]}, {"type": "exact_dedup"}],
     }
     path = tmp_path / "synth.yaml"
     path.write_text(yaml.safe_dump(recipe))
@@ -139,6 +142,13 @@ def test_killed_run_resumes_without_paying_twice(tmp_path, slow_server):
     assert 0 <= tally["resent_after_crash"] <= tally["sent"]
     assert tally["ok"] == len(GOOD) and tally["refused"] == len(BAD)
     assert tally["spend_usd"] > 0 and tally["prompt_tokens"] > 0
+
+    # The judge chain removed the one answer its rule names, with the stage and reason, and kept the rest.
+    curated = sorted(r["id"] for r in pq.read_table(run_dir / "curated").to_pylist())
+    assert curated == sorted(r["id"] for r in GOOD if r["id"] != "q7")
+    (reject,) = [json.loads(line) for f in (run_dir / "curation_rejects").glob("*.json") for line in f.read_text().splitlines()]
+    assert (reject["id"], reject["stage"], reject["reason"]) == ("q7", "rules", "refusal phrase 'question 7 '")
+    assert [(c["stage"], c["removed"]) for c in metrics["curation"]] == [("rules", 1), ("exact_dedup", 0)]
 
     # The key is nowhere: not in the run directory, the store, the logs, or Ray's session logs.
     for path in [*tmp_path.rglob("*"), *ray_tmp(tmp_path).rglob("*")]:

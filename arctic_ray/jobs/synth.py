@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from arctic_ray.curate.chain import run_chain
 from arctic_ray.data.prompts import read_prompts
 from arctic_ray.jobs import job
 from arctic_ray.jobs.stages import JobRun
@@ -46,6 +47,9 @@ def render_summary(metrics: dict) -> str:
         "",
         f"Completions: `completions.jsonl`, `completions/` (parquet). Failed and refused rows, with their reason: `errors.jsonl`, `errors/`.",
     ]
+    if metrics.get("curation"):
+        lines += ["", "Curation (`curated/`; removed rows with their stage and reason in `curation_rejects/`):", "", "| step | rows in | removed | seconds |", "|---|---|---|---|"]
+        lines += [f"| {c['stage']} | {c['rows_in']} | {c['removed']} | {c['seconds']:.1f} |" for c in metrics["curation"]]
     if t["errors"]:
         lines += ["", "Failures by reason:", ""] + [f"- {n} × {reason}" for reason, n in sorted(t["errors"].items(), key=lambda kv: -kv[1])]
     return "\n".join(lines) + "\n"
@@ -86,4 +90,21 @@ def run_synth(recipe: SynthRecipe, run_dir: Path | None = None) -> dict:
     completions.close()
     errors.close()
     run.count(ok=tally.ok, failed=tally.failed, refused=tally.refused)
-    return run.finish({"backend": recipe.synth.backend, "model": recipe.model, "tally": tally.as_dict()}, render_summary)
+    metrics = {"backend": recipe.synth.backend, "model": recipe.model, "tally": tally.as_dict()}
+    if recipe.curate and completions.rows:
+        with run.stage("curate", "curate: " + " -> ".join(step.stage for step in recipe.curate)):
+            metrics["curation"] = curate(run, recipe.curate)
+    return run.finish(metrics, render_summary)
+
+
+def curate(run: JobRun, steps: list) -> list[dict]:
+    """The judge chain over the completions table: `curated/` (parquet) and `curation_rejects/`."""
+    import ray.data
+
+    chain = run_chain(ray.data.read_parquet(str(run.dir / "completions")), steps)
+    chain.kept.write_parquet(str(run.dir / "curated"))
+    rejects = chain.rejects[0].union(*chain.rejects[1:]) if len(chain.rejects) > 1 else chain.rejects[0]
+    if rejects.count():
+        rejects.write_json(str(run.dir / "curation_rejects"))
+    print(chain.describe(), flush=True)
+    return [vars(c) for c in chain.counts]

@@ -7,9 +7,11 @@ from typing import Literal
 
 from pydantic import Field
 
+import arctic_ray.curate.judge.steps  # noqa: F401  (registers every judge step before the union is built)
 import arctic_ray.synth.backends  # noqa: F401  (registers every backend before the union is built)
 from arctic_ray.config.base import StrictConfig
 from arctic_ray.config.ray_runtime import RayConfig
+from arctic_ray.curate.judge.base import JudgeConfig
 from arctic_ray.data.snowflake_table import SnowflakePromptTable
 from arctic_ray.synth.backend import SynthConfig
 from arctic_ray.synth.vllm_backend import VLLMSynthConfig
@@ -49,4 +51,8 @@ class SynthRecipe(StrictConfig):
     """Estimate tokens and cost of what would be sent, send nothing."""
 
     synth: SynthConfig.union(default="vllm") = VLLMSynthConfig()  # type: ignore[valid-type]
+    curate: list[JudgeConfig.union(default="rules")] = []  # type: ignore[valid-type]
+    """Judge steps run over the completions in this order (`rules`, `exact_dedup`,
+    `near_dedup`, `reward_model`, `llm`, `pairwise`): what they keep is written to `curated/`,
+    what they remove to `curation_rejects/` with its stage and reason."""
     ray: RayConfig = Field(default_factory=RayConfig)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from arctic_ray.models.smollm2 import NAME as SMOLLM2, smollm2_path
 from arctic_ray.models.tiny import tiny_model_path
+from arctic_ray.models.tiny_moe import NAME as TINY_MOE, tiny_moe_path
 from arctic_ray.models.tiny_reward import NAME as TINY_REWARD, tiny_reward_model_path
 from arctic_ray.registry import lookup, names, register
 
@@ -14,6 +15,7 @@ register("model", "tiny", tiny_model_path)
 register("model", "tiny2", lambda: tiny_model_path(num_layers=2))
 register("model", SMOLLM2, smollm2_path)
 register("model", TINY_REWARD, tiny_reward_model_path)
+register("model", TINY_MOE, tiny_moe_path)
 
 
 def builtin_models() -> list[str]:

@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, MixtralConfig, Qwen3MoeConfig
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, MixtralConfig, Qwen3MoeConfig
 from transformers.models.qwen2_moe.modeling_qwen2_moe import load_balancing_loss_func
 
 from arctic_ray.models.resolve import resolve_model
@@ -86,6 +86,13 @@ def test_moe_blocks_are_found_by_structure_in_other_architectures(config, blocks
     model = AutoModelForCausalLM.from_config(config)
     assert num_experts(model) == 4
     assert moe_layers(model) == blocks
+
+
+def test_a_dense_model_has_no_moe_layers_and_nothing_to_freeze():
+    model = AutoModelForCausalLM.from_config(LlamaConfig(**TINY_DIMS))
+    assert moe_layers(model) == []
+    with pytest.raises(ValueError, match="not a Mixture-of-Experts model"):
+        freeze_moe(model, experts=True, router=False)
 
 
 def test_balanced_routing_costs_exactly_top_k_per_layer():

@@ -57,8 +57,11 @@ def _is_experts(module: object, n_experts: int) -> bool:
 def moe_layers(model: nn.Module) -> list[str]:
     """Names (as in `model.named_modules()`) of the sparse MoE blocks, in forward order: modules
     with a router to `num_experts` logits and an `experts` container. Dense layers of a hybrid
-    (Qwen2-MoE's `decoder_sparse_step`, `mlp_only_layers`) are not among them."""
-    n_experts = num_experts(model)
+    (Qwen2-MoE's `decoder_sparse_step`, `mlp_only_layers`) are not among them; a dense model has none."""
+    try:
+        n_experts = num_experts(model)
+    except ValueError:  # no expert count in the config: a dense model
+        return []
     return [
         name
         for name, module in model.named_modules()

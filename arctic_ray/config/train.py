@@ -1,3 +1,5 @@
+from typing import Any, Literal
+
 from pydantic import Field
 
 from arctic_ray.config.base import StrictConfig
@@ -28,8 +30,21 @@ class TrainConfig(StrictConfig):
 
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW's (beta1, beta2)."""
+
+    schedule: Literal["linear", "cosine", "constant"] = "linear"
+    """After warmup: linear decay to 0, cosine decay to 0, or constant."""
+
     warmup_steps: int = Field(default=5, ge=0)
+    warmup_ratio: float | None = Field(default=None, ge=0, lt=1)
+    """Warmup as a share of the run's steps; when set it wins over `warmup_steps`."""
+
     grad_clip: float = Field(default=1.0, gt=0)
+    deepspeed: dict[str, Any] = {}
+    """A DeepSpeed config merged over the one these fields make: its keys win (e.g. a ZeRO
+    offload block); batch sizes that disagree with the fields above are an error."""
+
     log_every: int = Field(default=5, gt=0)
     """Print (rank 0) and report metrics every N steps."""
 

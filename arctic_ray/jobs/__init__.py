@@ -38,5 +38,6 @@ def job_names() -> list[str]:
 
 
 def _register_all() -> None:
+    import arctic_ray.jobs.sft  # noqa: F401
     import arctic_ray.jobs.spec_decode  # noqa: F401
     import arctic_ray.jobs.synth  # noqa: F401

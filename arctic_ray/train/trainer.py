@@ -73,6 +73,11 @@ class Trainer(Registered):
         """Turn a batch as read from the dataset into the model's inputs."""
         return batch
 
+    def batch_collate_fn(self):
+        """A Ray Data collate_fn (`NumpyBatchCollateFn`) for rows that are not fixed-size arrays
+        (e.g. ragged packed sequences); None: Ray turns the columns into tensors itself."""
+        return None
+
     def tokens_in(self, batch: dict[str, torch.Tensor]) -> int:
         """Tokens a micro-batch trains on, for throughput."""
         return 0
@@ -133,7 +138,9 @@ class Trainer(Registered):
             "local_shuffle_buffer_size": 8 * mbs, "local_shuffle_seed": self.plan.seed + 1000 * epoch + self.rank,
         }
         return iter(
-            ray.train.get_dataset_shard(dataset).iter_torch_batches(batch_size=mbs, drop_last=True, device=self.device, **shuffle)
+            ray.train.get_dataset_shard(dataset).iter_torch_batches(
+                batch_size=mbs, drop_last=True, device=self.device, collate_fn=self.batch_collate_fn(), **shuffle
+            )
         )
 
     def micro_batches(self) -> Iterator[dict[str, torch.Tensor]]:
@@ -172,22 +179,40 @@ class Trainer(Registered):
                 if not got_any:
                     break
 
+    def steps(self) -> Iterator[list[dict[str, torch.Tensor]]]:
+        """The micro-batches of each optimizer step, collated (a partial last step is dropped on
+        every rank alike)."""
+        gas, group = self.train_cfg.gradient_accumulation_steps, []
+        for raw in self.micro_batches():
+            group.append(self.collate(raw))
+            if len(group) == gas:
+                yield group
+                group = []
+
+    def begin_step(self, batches: list[dict[str, torch.Tensor]]) -> None:
+        """Called with all micro-batches of a step before the first forward (e.g. to count the
+        global batch's target tokens)."""
+
     def fit(self) -> None:
         self.setup()
         if not self.resumed_from:
             self.evaluate()  # the starting point, so every gain is measured
         gas = self.train_cfg.gradient_accumulation_steps
         started, window_tokens, window_start = time.time(), 0, time.time()
-        for micro_step, raw in enumerate(self.micro_batches()):
-            batch = self.collate(raw)
-            self.callbacks.fire("pre-step", self, batch=batch)
-            loss, extra = self.loss(batch)
-            self.callbacks.fire("post-loss", self, loss=loss)
-            self.engine.backward(loss)
-            self.engine.step()
-            window_tokens += self.tokens_in(batch)
-            if (micro_step + 1) % gas:
-                continue
+        for batches in self.steps():
+            self.begin_step(batches)
+            step_loss, step_extra = 0.0, {}
+            for batch in batches:
+                self.callbacks.fire("pre-step", self, batch=batch)
+                loss, extra = self.loss(batch)
+                self.callbacks.fire("post-loss", self, loss=loss)
+                self.engine.backward(loss)
+                self.engine.step()
+                window_tokens += self.tokens_in(batch)
+                # logged: the mean over the step's micro-batches (and, below, over ranks)
+                step_loss = step_loss + loss.detach() / gas
+                step_extra = {k: step_extra.get(k, 0.0) + v.detach() / gas for k, v in extra.items()}
+            loss, extra = step_loss, step_extra
             self.global_step += 1
             metrics = {
                 "step": self.global_step,
@@ -231,7 +256,8 @@ class Trainer(Registered):
         sums: dict[str, torch.Tensor] = {}
         shard = ray.train.get_dataset_shard("eval")
         with torch.no_grad():
-            for i, batch in enumerate(shard.iter_torch_batches(batch_size=self.train_cfg.micro_batch_size, device=self.device)):
+            batches = shard.iter_torch_batches(batch_size=self.train_cfg.micro_batch_size, device=self.device, collate_fn=self.batch_collate_fn())
+            for i, batch in enumerate(batches):
                 if i % self.world_size != self.rank:
                     continue
                 for k, v in self.eval_batch(self.collate(batch)).items():

@@ -46,7 +46,8 @@ class CountEvents(Callback):
         if all(row_id(r) in self.first_phase_rows for r in batch["input_ids"]):
             self.first_phase_steps.append(self.counts["pre-step"])
 
-    def post_loss(self, trainer, loss):
+    def post_loss(self, trainer, result):
+        loss, _ = result
         assert loss.requires_grad
         self.counts["post-loss"] += 1
 

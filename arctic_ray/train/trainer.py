@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 
 from arctic_ray.registry import Registered
-from arctic_ray.train.callbacks import CallbackList
+from arctic_ray.train.callbacks import CallbackList, wrap_methods
 from arctic_ray.train.deepspeed_config import deepspeed_config
 from arctic_ray.train.spec import WorkerPlan
 
@@ -43,6 +43,10 @@ def _eta(seconds: float) -> str:
 
 class Trainer(Registered):
     kind: ClassVar[str] = "trainer"
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        wrap_methods(cls)  # callbacks survive a subclass's overrides
 
     def __init__(self, plan: WorkerPlan):
         self.plan = plan
@@ -205,7 +209,6 @@ class Trainer(Registered):
             for batch in batches:
                 self.callbacks.fire("pre-step", self, batch=batch)
                 loss, extra = self.loss(batch)
-                self.callbacks.fire("post-loss", self, loss=loss)
                 self.engine.backward(loss)
                 self.engine.step()
                 window_tokens += self.tokens_in(batch)
@@ -321,3 +324,6 @@ class Trainer(Registered):
                 if rank0_files is not None:
                     rank0_files(tmp)
             ray.train.report(scalars, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+
+
+wrap_methods(Trainer)

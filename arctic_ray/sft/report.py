@@ -5,17 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-
-
-def _save(fig, path: Path) -> str:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+from arctic_ray.figures import plt, save
 
 
 def plot_loss(history: list[dict], eval_history: list[dict], path: Path) -> str:
@@ -29,7 +19,7 @@ def plot_loss(history: list[dict], eval_history: list[dict], path: Path) -> str:
     left.legend()
     right.plot(steps, [h["lr"] for h in history])
     right.set(title="learning rate", xlabel="step")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_balance(history: list[dict], minimum_per_layer: float, path: Path) -> str:
@@ -41,7 +31,7 @@ def plot_balance(history: list[dict], minimum_per_layer: float, path: Path) -> s
     ax.axhline(minimum_per_layer, color="black", linestyle="--", label=f"minimum (top-k = {minimum_per_layer:g})")
     ax.set(title="load-balancing loss per MoE layer", xlabel="step", ylabel="E * sum f_e P_e")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def write_plots(run_dir: Path, train: dict) -> dict[str, str]:

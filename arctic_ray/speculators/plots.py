@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-
-
-def _save(fig, path: Path) -> str:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+from arctic_ray.figures import plt, save
 
 
 def plot_training(history: list[dict], eval_history: list[dict], path: Path) -> str:
@@ -28,7 +18,7 @@ def plot_training(history: list[dict], eval_history: list[dict], path: Path) -> 
     left.legend()
     right.plot([e["step"] for e in eval_history], [e["tau_sim"] for e in eval_history], marker="o")
     right.set(title="simulated tau on held-out prompts", xlabel="step", ylabel="tokens per base forward")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_acceptance(series: dict[str, list[float]], path: Path) -> str:
@@ -40,7 +30,7 @@ def plot_acceptance(series: dict[str, list[float]], path: Path) -> str:
     ax.set_xticks(range(1, 1 + max((len(v) for v in series.values()), default=1)))
     ax.set(title="acceptance by draft position", xlabel="draft position", ylabel="accepted share of drafts", ylim=(0, 1))
     ax.legend()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_throughput(tok_s: dict[str, dict[int, float]], path: Path) -> str:
@@ -56,4 +46,4 @@ def plot_throughput(tok_s: dict[str, dict[int, float]], path: Path) -> str:
     ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(batch_sizes))], [f"batch {bs}" for bs in batch_sizes])
     ax.set(title="vLLM output throughput", ylabel="tokens / s")
     ax.legend()
-    return _save(fig, path)
+    return save(fig, path)

@@ -30,6 +30,9 @@ class TrainConfig(StrictConfig):
 
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)
+    optimizer: Literal["adamw"] = "adamw"
+    """A registered optimizer (`arctic-ray list`)."""
+
     betas: tuple[float, float] = (0.9, 0.999)
     """AdamW's (beta1, beta2)."""
 

@@ -1,4 +1,5 @@
-"""The DeepSpeed config a recipe's `train:` block stands for, with the recipe's own `deepspeed:`
+"""The DeepSpeed config a recipe's `train:` block stands for (optimizer and schedule are named
+blocks in the registry), with the recipe's own `deepspeed:`
 block merged over it: keys set there win (offload, ZeRO buckets, a different optimizer), except
 the batch sizes, which the shared loop also counts with and which must therefore agree."""
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from arctic_ray.config.train import TrainConfig
 from arctic_ray.errors import ArcticRayError
+from arctic_ray.registry import lookup, registered
 
 _BATCH_KEYS = ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps")
 
@@ -17,17 +19,32 @@ def warmup_steps(cfg: TrainConfig, total_steps: int) -> int:
     return min(steps, max(total_steps - 1, 0))
 
 
-def _scheduler(cfg: TrainConfig, total_steps: int) -> dict:
+@registered("scheduler", "constant")
+def constant_schedule(cfg: TrainConfig, total_steps: int) -> dict:
+    params = {"warmup_min_lr": 0.0, "warmup_max_lr": cfg.lr, "warmup_num_steps": warmup_steps(cfg, total_steps), "warmup_type": "linear"}
+    return {"type": "WarmupLR", "params": params}
+
+
+@registered("scheduler", "cosine")
+def cosine_schedule(cfg: TrainConfig, total_steps: int) -> dict:
+    # this scheduler refuses a warmup of 0 steps: one step at the peak is the closest
+    warmup = max(warmup_steps(cfg, total_steps), 1)
+    params = {"total_num_steps": max(total_steps, 1), "warmup_num_steps": warmup, "warmup_min_ratio": 0.0, "cos_min_ratio": 0.0, "warmup_type": "linear"}
+    return {"type": "WarmupCosineLR", "params": params}
+
+
+@registered("scheduler", "linear")
+def linear_schedule(cfg: TrainConfig, total_steps: int) -> dict:
     warmup = warmup_steps(cfg, total_steps)
-    if cfg.schedule == "constant":
-        params = {"warmup_min_lr": 0.0, "warmup_max_lr": cfg.lr, "warmup_num_steps": warmup, "warmup_type": "linear"}
-        return {"type": "WarmupLR", "params": params}
-    if cfg.schedule == "cosine":
-        # this scheduler refuses a warmup of 0 steps: one step at the peak is the closest
-        params = {"total_num_steps": max(total_steps, 1), "warmup_num_steps": max(warmup, 1), "warmup_min_ratio": 0.0, "cos_min_ratio": 0.0, "warmup_type": "linear"}
-        return {"type": "WarmupCosineLR", "params": params}
     params = {"warmup_min_lr": 0.0, "warmup_max_lr": cfg.lr, "warmup_num_steps": warmup, "total_num_steps": max(total_steps, 1), "warmup_type": "linear"}
     return {"type": "WarmupDecayLR", "params": params}
+
+
+@registered("optimizer", "adamw")
+def adamw(cfg: TrainConfig) -> dict:
+    # torch_adam: DeepSpeed's fused/CPU Adam would first compile a C++ op (minutes on CPU).
+    params = {"lr": cfg.lr, "betas": list(cfg.betas), "weight_decay": cfg.weight_decay, "torch_adam": True}
+    return {"type": "AdamW", "params": params}
 
 
 def _merged(base: dict, over: dict) -> dict:
@@ -43,12 +60,8 @@ def deepspeed_config(cfg: TrainConfig, total_steps: int, use_gpu: bool) -> dict[
         "gradient_accumulation_steps": cfg.gradient_accumulation_steps,
         "gradient_clipping": cfg.grad_clip,
         "zero_optimization": {"stage": cfg.zero_stage, "contiguous_gradients": True, "overlap_comm": use_gpu},
-        # torch_adam: DeepSpeed's fused/CPU Adam would first compile a C++ op (minutes on CPU).
-        "optimizer": {
-            "type": "AdamW",
-            "params": {"lr": cfg.lr, "betas": list(cfg.betas), "weight_decay": cfg.weight_decay, "torch_adam": True},
-        },
-        "scheduler": _scheduler(cfg, total_steps),
+        "optimizer": lookup("optimizer", cfg.optimizer)(cfg),
+        "scheduler": lookup("scheduler", cfg.schedule)(cfg, total_steps),
         "bf16": {"enabled": use_gpu},
         "steps_per_print": 10**9,
         "wall_clock_breakdown": False,

@@ -6,11 +6,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import packing  # noqa: E402
 import spec_decode  # noqa: E402
 import speculator_loss_step  # noqa: E402
 import synth  # noqa: E402
 
 if __name__ == "__main__":
     speculator_loss_step.main()
+    packing.main()
     synth.main([])
     spec_decode.main([])

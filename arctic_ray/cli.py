@@ -1,4 +1,5 @@
-"""`arctic-ray`: run or validate a recipe, materialise a built-in model, list building blocks."""
+"""`arctic-ray`: run or validate a recipe, deduplicate a table, materialise a built-in model, list
+building blocks."""
 
 from __future__ import annotations
 
@@ -56,6 +57,39 @@ def _cmd_model(args) -> int:
     return 0
 
 
+def _cmd_dedup(args) -> int:
+    from arctic_ray.jobs.dedup_files import dedup_command
+
+    options = {k: getattr(args, k) for k in DEDUP_OPTIONS}
+    summary = dedup_command(args.input, args.output, exact=args.exact, renumber=args.renumber, **options)
+    for line in summary.lines():
+        print(f"arctic-ray dedup: {line}")
+    return 0
+
+
+DEDUP_OPTIONS = ("field", "threshold", "num_perm", "ngram", "shingle", "survivor_score", "max_cluster_size", "drop_giant_clusters")
+
+
+def _add_dedup(sub) -> None:
+    from arctic_ray.config.dedup import DedupConfig
+
+    d = DedupConfig()
+    cmd = sub.add_parser("dedup", help="remove near-duplicate rows (MinHash LSH) from a JSONL / parquet table")
+    cmd.add_argument("input", help="a JSONL file, a parquet file or a directory of parquet files")
+    cmd.add_argument("--output", required=True, metavar="DIR", help="writes DIR/kept/ and DIR/duplicates/ (parquet) and DIR/summary.json")
+    cmd.add_argument("--field", action="append", metavar="COLUMN", help=f"text column compared (repeat to join columns; default {d.field})")
+    cmd.add_argument("--threshold", type=float, default=d.threshold, help=f"Jaccard similarity of near-duplicates (default {d.threshold})")
+    cmd.add_argument("--num-perm", type=int, default=d.num_perm, help=f"MinHash permutations (default {d.num_perm})")
+    cmd.add_argument("--ngram", type=int, default=d.ngram, help=f"shingle size (default {d.ngram})")
+    cmd.add_argument("--shingle", choices=("word", "char"), default=d.shingle, help=f"shingles of words or characters (default {d.shingle})")
+    cmd.add_argument("--survivor-score", metavar="COLUMN", help="keep the highest value of this column in each group (default: the smallest id)")
+    cmd.add_argument("--exact", action="store_true", help="remove exact duplicates (normalised case and space) first")
+    cmd.add_argument("--max-cluster-size", type=int, default=d.max_cluster_size, help=f"report larger groups and keep their rows (default {d.max_cluster_size})")
+    cmd.add_argument("--drop-giant-clusters", action="store_true", help="remove the duplicates of reported giant groups too")
+    cmd.add_argument("--renumber", action="store_true", help="number the rows by position as `id` (the input's id becomes `source_id`)")
+    cmd.set_defaults(fn=_cmd_dedup)
+
+
 def _cmd_list(args) -> int:
     import arctic_ray.trainers  # noqa: F401  (importing registers every block)
     from arctic_ray.jobs import job_names
@@ -83,6 +117,7 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--resume", metavar="RUN_DIR", help="run the recipe of RUN_DIR again: only rows without a stored answer are sent")
     synth.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field")
     synth.set_defaults(fn=_cmd_synth)
+    _add_dedup(sub)
     model = sub.add_parser("model", help="build or convert a built-in model and print its path")
     model.add_argument("name", help="tiny, tiny2 or smollm2-135m-instruct")
     model.set_defaults(fn=_cmd_model)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import dedup  # noqa: E402
 import packing  # noqa: E402
 import spec_decode  # noqa: E402
 import speculator_loss_step  # noqa: E402
@@ -15,4 +16,5 @@ if __name__ == "__main__":
     speculator_loss_step.main()
     packing.main()
     synth.main([])
+    dedup.main([])
     spec_decode.main([])

@@ -170,3 +170,9 @@ def test_small_row_sets_are_decontaminated_in_process():
     kept, removed = dedup_against(rows, lambda r: r["text"], [base], DedupConfig())
     assert [r["id"] for r in kept] == ["b"]
     assert {r["id"]: r["duplicate_of"] for r in removed} == {"a": "eval prompt 0", "c": "row b"}
+
+
+def test_repeated_ids_are_refused_not_lost(ray_local):
+    rows = [{"id": "x", "completion": "same words here"}, {"id": "x", "completion": "same words here"}, {"id": "y", "completion": "other"}]
+    with pytest.raises(Exception, match="id 'x' repeats"):
+        exact_dedup(ray.data.from_items(rows), DedupConfig()).kept.take_all()

@@ -13,6 +13,22 @@ class DedupConfig(StrictConfig):
     num_perm: int = Field(default=128, ge=16)
     """MinHash permutations: more is more exact and slower."""
 
+    false_negative_weight: float = Field(default=0.9, gt=0, lt=1)
+    """Weight of a missed pair against a false candidate when the LSH bands are chosen
+    (datasketch's optimal-parameter computation, whose default is 0.5). Candidates are verified,
+    so a false one costs a comparison while a missed one is a duplicate kept: 0.9 finds 92% of
+    pairs at exactly the threshold (0.5: 44%)."""
+
+    verify_margin: float = Field(default=1.5, ge=0)
+    """A candidate pair is a duplicate when its estimated Jaccard is at least the threshold minus
+    this many standard errors of the estimate there (sqrt(t(1-t)/num_perm): 0.04 at 0.7 and 128
+    permutations); without it, half the pairs at the threshold would be rejected by noise."""
+
+    @property
+    def verify_threshold(self) -> float:
+        t = self.threshold
+        return max(0.0, t - self.verify_margin * (t * (1 - t) / self.num_perm) ** 0.5)
+
     seed: int = 1
     """Seed of the permutations (datasketch's default)."""
 

@@ -18,7 +18,7 @@ from arctic_ray.curate.texts import text_column
 def band_rows_of(texts: pa.Array, ids: pa.Array, rank: np.ndarray, cfg: DedupConfig, partitions: int) -> pa.Table:
     shingles = shingle_hashes(texts, cfg.shingle, cfg.ngram)
     sigs = signatures(shingles, cfg.num_perm, cfg.seed)
-    num_bands, rows = bands(cfg.threshold, cfg.num_perm)
+    num_bands, rows = bands(cfg.threshold, cfg.num_perm, cfg.false_negative_weight)
     present = np.flatnonzero(np.diff(shingles.offsets) > 0)
     keys = band_keys(sigs[present], num_bands, rows).ravel()  # text-major
     text = np.repeat(present, num_bands)

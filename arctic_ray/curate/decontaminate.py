@@ -37,7 +37,7 @@ def dedup_against(rows: list[dict], text_of, reference: list[str], cfg: DedupCon
     ids = [f"ref:{i}" for i in range(len(reference))] + [f"row:{r['id']}" for r in rows]
     rank = np.concatenate([np.full(len(reference), REFERENCE), np.zeros(len(rows))])
     table = band_rows_of(pa.array([*reference, *(text_of(r) for r in rows)], pa.large_string()), pa.array(ids), rank, cfg, 1)
-    dups, _ = local_duplicates(local_components(bucket_edges(table, cfg.threshold)), cfg, guard=False)
+    dups, _ = local_duplicates(local_components(bucket_edges(table, cfg.verify_threshold)), cfg, guard=False)
     original = dict(zip(dups.column("id").to_pylist(), dups.column("duplicate_of").to_pylist()))
     kept, removed = [], []
     for row in rows:

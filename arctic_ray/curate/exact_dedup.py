@@ -17,7 +17,7 @@ from arctic_ray.curate.near_dedup import gather, shuffle_partitions
 from arctic_ray.curate.nodes import order_codes, ranks
 from arctic_ray.curate.result import DedupResult
 from arctic_ray.curate.tagging import split_rows
-from arctic_ray.curate.texts import check_columns, text_column
+from arctic_ray.curate.texts import DedupFieldError, check_columns, text_column
 
 
 def exact_dedup(ds: ray.data.Dataset, cfg: DedupConfig) -> DedupResult:
@@ -60,4 +60,8 @@ def _all_but_first(rows: pa.Table) -> pa.Table:
     survivor = order[np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))]
     ids = rows.column("id").combine_chunks()
     removed = ~first
-    return pa.table({"id": ids.take(order[removed]), "duplicate_of": ids.take(survivor[removed]), "cluster": ids.take(survivor[removed])})
+    dup_ids, of = ids.take(order[removed]), ids.take(survivor[removed])
+    same = pc.equal(dup_ids, of).to_numpy(zero_copy_only=False) if len(dup_ids) else np.zeros(0, bool)
+    if same.any():  # both copies would be tagged by id and lost
+        raise DedupFieldError(f"id {dup_ids[int(np.argmax(same))].as_py()!r} repeats: dedup needs unique ids (number the rows first)")
+    return pa.table({"id": dup_ids, "duplicate_of": of, "cluster": of})

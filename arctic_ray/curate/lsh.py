@@ -1,6 +1,6 @@
 """LSH bands: b bands of r rows, chosen for the threshold and permutation count the way
-datasketch's MinHashLSH chooses them (its `_optimal_param`, equal weights on false positives
-and false negatives), and one 64-bit key per (text, band): texts that agree on all r values of a
+datasketch's MinHashLSH chooses them (its `_optimal_param`, with the recipe's weight on false
+negatives), and one 64-bit key per (text, band): texts that agree on all r values of a
 band share its key."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from arctic_ray.curate.shingles import fmix64
 
 
 @lru_cache
-def bands(threshold: float, num_perm: int) -> tuple[int, int]:
+def bands(threshold: float, num_perm: int, false_negative_weight: float = 0.5) -> tuple[int, int]:
     """(bands, rows per band)."""
-    return _optimal_param(threshold, num_perm, 0.5, 0.5)
+    return _optimal_param(threshold, num_perm, 1 - false_negative_weight, false_negative_weight)
 
 
 def band_keys(sigs: np.ndarray, num_bands: int, rows: int) -> np.ndarray:

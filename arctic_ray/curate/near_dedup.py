@@ -27,7 +27,7 @@ def near_duplicates(
     it has at most `local_limit` rows, else left as a Dataset."""
     edges = (
         band_rows.groupby("part", num_partitions=partitions)
-        .map_groups(bucket_edges, fn_args=(cfg.threshold, cross_only), batch_format="pyarrow")
+        .map_groups(bucket_edges, fn_args=(cfg.verify_threshold, cross_only), batch_format="pyarrow")
         .materialize()
     )
     num_edges = edges.count()

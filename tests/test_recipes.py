@@ -103,3 +103,12 @@ def test_shipped_synth_recipes_pick_their_backend(name, backend):
     # a field of another backend is named as unknown
     with pytest.raises(RecipeError, match="synth.chunk_rows: unknown field") if backend != "cortex" else pytest.raises(RecipeError, match="synth.max_concurrency: unknown field"):
         load_recipe(ROOT / "examples" / name, ["synth.chunk_rows=5" if backend != "cortex" else "synth.max_concurrency=5"])
+
+
+@pytest.mark.parametrize("name", ["sft.yaml", "sft_moe.yaml", "sft_smollm2.yaml", "sft_gpu.yaml", "synth_sft.yaml"])
+def test_shipped_sft_recipes_validate(name):
+    recipe = load_recipe(ROOT / "examples" / name)
+    if recipe.job == "sft":
+        assert recipe.workers.zero_stage == 2 and recipe.train_config().betas == (0.9, 0.95)
+    else:
+        assert [s.stage for s in recipe.curate] == ["rules", "exact_dedup", "near_dedup"]

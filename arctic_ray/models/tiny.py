@@ -4,12 +4,9 @@ so every test process builds the same model."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from pathlib import Path
 
-from arctic_ray.models.cache import cache_dir
+from arctic_ray.models.cache import built_once
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHAT_TEMPLATE = (
@@ -102,13 +99,5 @@ def build_tiny_model(
 def tiny_model_path(num_layers: int = 4, seed: int = 0) -> Path:
     """A cached tiny model, built on first use. Four layers by default: an EAGLE-3 drafter reads
     three distinct ones."""
-    target = cache_dir() / f"tiny-llama-l{num_layers}-s{seed}"
-    if (target / "config.json").is_file():
-        return target
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tiny-"))
-    build_tiny_model(staging, num_layers=num_layers, seed=seed)
-    (staging / "arctic_ray.json").write_text(json.dumps({"builder": "tiny", "num_layers": num_layers, "seed": seed}))
-    staging.chmod(0o755)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    return target
+    build = lambda path: build_tiny_model(path, num_layers=num_layers, seed=seed)  # noqa: E731
+    return built_once(f"tiny-llama-l{num_layers}-s{seed}", build, builder="tiny", num_layers=num_layers, seed=seed)

@@ -5,12 +5,9 @@ ChatML template, seeded random weights."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from pathlib import Path
 
-from arctic_ray.models.cache import cache_dir
+from arctic_ray.models.cache import built_once
 from arctic_ray.models.tiny import tiny_tokenizer
 
 NAME = "tiny-moe"
@@ -76,16 +73,6 @@ def tiny_moe_path(
 ) -> Path:
     """A cached tiny MoE model, built on first use. Defaults: 4 layers, MoE on layers 1 and 3,
     8 experts, top-2."""
-    target = cache_dir() / f"tiny-moe-l{num_layers}-e{num_experts}-k{top_k}-step{sparse_step}-s{seed}"
-    if (target / "config.json").is_file():
-        return target
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tiny-moe-"))
-    build_tiny_moe_model(
-        staging, num_layers=num_layers, num_experts=num_experts, top_k=top_k, sparse_step=sparse_step, seed=seed
-    )
     meta = dict(num_layers=num_layers, num_experts=num_experts, top_k=top_k, sparse_step=sparse_step, seed=seed)
-    (staging / "arctic_ray.json").write_text(json.dumps({"builder": NAME, **meta}))
-    staging.chmod(0o755)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    return target
+    build = lambda path: build_tiny_moe_model(path, **meta)  # noqa: E731
+    return built_once(f"tiny-moe-l{num_layers}-e{num_experts}-k{top_k}-step{sparse_step}-s{seed}", build, builder=NAME, **meta)

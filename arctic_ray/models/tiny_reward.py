@@ -4,12 +4,9 @@ nothing, but they are deterministic and of order 1, so a wrong score position sh
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from pathlib import Path
 
-from arctic_ray.models.cache import cache_dir
+from arctic_ray.models.cache import built_once
 from arctic_ray.models.tiny import tiny_tokenizer
 
 NAME = "tiny-reward"
@@ -55,13 +52,5 @@ def build_tiny_reward_model(
 
 def tiny_reward_model_path(num_layers: int = 2, seed: int = 0) -> Path:
     """A cached tiny reward model, built on first use."""
-    target = cache_dir() / f"tiny-reward-l{num_layers}-s{seed}"
-    if (target / "config.json").is_file():
-        return target
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tiny-reward-"))
-    build_tiny_reward_model(staging, num_layers=num_layers, seed=seed)
-    (staging / "arctic_ray.json").write_text(json.dumps({"builder": NAME, "num_layers": num_layers, "seed": seed}))
-    staging.chmod(0o755)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    return target
+    build = lambda path: build_tiny_reward_model(path, num_layers=num_layers, seed=seed)  # noqa: E731
+    return built_once(f"tiny-reward-l{num_layers}-s{seed}", build, builder=NAME, num_layers=num_layers, seed=seed)

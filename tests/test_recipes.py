@@ -112,3 +112,11 @@ def test_shipped_sft_recipes_validate(name):
         assert recipe.workers.zero_stage == 2 and recipe.train_config().betas == (0.9, 0.95)
     else:
         assert [s.stage for s in recipe.curate] == ["rules", "exact_dedup", "near_dedup"]
+
+
+def test_engine_pools_take_a_size_or_an_autoscaling_range():
+    from arctic_ray.synth.vllm_backend import VLLMSynthConfig
+
+    assert VLLMSynthConfig.model_validate({"concurrency": [1, 3]}).concurrency == (1, 3)
+    with pytest.raises(ValueError, match="needs 1 <= min <= max"):
+        VLLMSynthConfig.model_validate({"concurrency": [3, 1]})

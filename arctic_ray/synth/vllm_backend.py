@@ -8,6 +8,7 @@ from typing import Literal
 import ray.data
 from pydantic import Field
 
+from arctic_ray.config.pool import PoolSize
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.engine import VLLMEngineConfig
 
@@ -21,8 +22,8 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
     batch_size: int = Field(default=32, gt=0)
     """Rows per batch handed to one vLLM engine actor."""
 
-    concurrency: int = Field(default=1, gt=0)
-    """Number of vLLM engine actors (replicas)."""
+    concurrency: PoolSize = 1
+    """vLLM engine actors (replicas): a number, or [min, max] for a pool that autoscales."""
 
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
         from ray.data.llm import build_processor, vLLMEngineProcessorConfig

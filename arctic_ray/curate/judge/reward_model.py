@@ -9,8 +9,9 @@ from typing import Literal
 
 import pyarrow as pa
 import ray.data
-from pydantic import Field, field_validator
+from pydantic import Field
 
+from arctic_ray.config.pool import PoolSize
 from arctic_ray.curate.judge.base import JudgeConfig
 from arctic_ray.curate.judge.rejects import REASON, StepResult, split_marked
 from arctic_ray.curate.judge.reward_scorer import RewardScorer
@@ -44,20 +45,12 @@ class RewardModelConfig(JudgeConfig):
     batch_size: int = Field(default=16, gt=0)
     """Rows per forward pass, padded to the longest row in it."""
 
-    concurrency: int | tuple[int, int] = 1
+    concurrency: PoolSize = 1
     """Scoring actors: a fixed number, or (min, max) for an autoscaling pool."""
 
     cpus_per_actor: float = Field(default=1.0, ge=0)
     gpus_per_actor: float = Field(default=0.0, ge=0)
     """Above 0, actors score on a GPU in bfloat16; at 0, on CPU in float32."""
-
-    @field_validator("concurrency")
-    @classmethod
-    def _pool(cls, value: int | tuple[int, int]) -> int | tuple[int, int]:
-        low, high = (value, value) if isinstance(value, int) else value
-        if low < 1 or high < low:
-            raise ValueError(f"concurrency needs 1 <= min <= max, got {value}")
-        return value
 
     def score(self, ds: ray.data.Dataset) -> ray.data.Dataset:
         """Every row with its score, truncation flag and (when unscorable) the `REASON` mark."""

@@ -1,0 +1,16 @@
+"""The size of a Ray Data actor pool in a recipe: a fixed number, or [min, max] for a pool that
+autoscales between them."""
+
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+
+def _checked(value: int | tuple[int, int]) -> int | tuple[int, int]:
+    low, high = (value, value) if isinstance(value, int) else value
+    if low < 1 or high < low:
+        raise ValueError(f"needs 1 <= min <= max, got {value}")
+    return value
+
+
+PoolSize = Annotated[int | tuple[int, int], AfterValidator(_checked)]

@@ -52,4 +52,4 @@ def test_a_model_the_cpu_engine_cannot_run_is_refused_up_front(ray_local, tmp_pa
     model = build_tiny_model(tmp_path / "head16", hidden_size=64, num_heads=4, num_kv_heads=2)
     rows = ray.data.from_items([{"id": "a", "messages": [{"role": "user", "content": "hi"}]}])
     with pytest.raises(EngineConfigError, match="head size 16 is not one of"):
-        VLLMSynthConfig().generate(rows, str(model), "head16")
+        VLLMSynthConfig().generate(rows, Target(str(model), "head16", "head16", str(tmp_path / "store")))

@@ -6,7 +6,6 @@ of rows."""
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import ray.data

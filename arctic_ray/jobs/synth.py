@@ -45,7 +45,7 @@ def render_summary(metrics: dict) -> str:
         f"| {t['ok']} | {t['failed']} | {t['refused']} | {t['from_store']} | {t['sent']} | {t['resent_after_crash']} "
         f"| {t['prompt_tokens']} | {t['completion_tokens']} | {t['spend_usd']:.4f} |",
         "",
-        f"Completions: `completions.jsonl`, `completions/` (parquet). Failed and refused rows, with their reason: `errors.jsonl`, `errors/`.",
+        "Completions: `completions.jsonl`, `completions/` (parquet). Failed and refused rows, with their reason: `errors.jsonl`, `errors/`.",
     ]
     if metrics.get("curation"):
         lines += ["", "Curation (`curated/`; removed rows with their stage and reason in `curation_rejects/`):", "", "| step | rows in | removed | seconds |", "|---|---|---|---|"]

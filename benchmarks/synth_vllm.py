@@ -47,10 +47,9 @@ def through_ray(n: int, synth) -> tuple[float, int]:
     import ray
     import ray.data
 
+    from arctic_ray.models.resolve import resolve_model
     from arctic_ray.synth.backend import Target
     from arctic_ray.synth.stored import generate_stored
-
-    from arctic_ray.models.resolve import resolve_model
 
     path = str(resolve_model(MODEL))
     ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)

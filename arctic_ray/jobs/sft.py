@@ -17,7 +17,7 @@ from arctic_ray.jobs.sft_recipe import SFTRecipe
 from arctic_ray.jobs.stages import JobRun
 from arctic_ray.models.resolve import resolve_model
 from arctic_ray.runtime import init_ray
-from arctic_ray.sft.examples import SFTRows, dropped, read_sft_rows, tokenized, usable
+from arctic_ray.sft.examples import SFTRows, read_sft_rows, tokenized, usable
 from arctic_ray.sft.multipack import BIN_SCHEMA, multipack
 from arctic_ray.sft.packing import make_bin
 from arctic_ray.sft.report import render_report, write_plots
@@ -36,10 +36,12 @@ def pad_id(model_path: str) -> int:
 
 def examples_of(run: JobRun, rows: list[dict], model_path: str, recipe: SFTRecipe, counts: dict[str, Counter]) -> ray.data.Dataset:
     """Tokenized examples of `rows`; the dropped ones go to rejects, every outcome is counted."""
-    examples = tokenized(rows, model_path, recipe.data)
-    for row in examples.select_columns(["source", "outcome"]).iter_rows():
+    examples, set_aside = tokenized(rows, model_path, recipe.data), []
+    for row in examples.select_columns(["id", "source", "outcome"]).iter_rows():  # one pass: counts and rejects
         counts[row["source"]][row["outcome"]] += 1
-    run.set_aside({"stage": "tokenize", "id": r["id"], "source": r["source"], "reason": r["outcome"]} for r in dropped(examples).select_columns(["id", "source", "outcome"]).iter_rows())
+        if row["outcome"].startswith("dropped"):
+            set_aside.append({"stage": "tokenize", "id": row["id"], "source": row["source"], "reason": row["outcome"]})
+    run.set_aside(set_aside)
     return usable(examples)
 
 

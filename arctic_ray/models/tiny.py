@@ -53,6 +53,26 @@ def tiny_tokenizer(vocab_size: int = 512):
     )
 
 
+def tiny_llama_config(tokenizer, hidden_size: int, num_layers: int, num_heads: int, num_kv_heads: int, max_positions: int, **extra):
+    """The Llama config every tiny Llama shares (the causal LM, the reward model), on `tokenizer`."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 4,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        max_position_embeddings=max_positions,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        torch_dtype="float32",
+        **extra,
+    )
+
+
 def build_tiny_model(
     path: str | Path,
     *,
@@ -68,24 +88,11 @@ def build_tiny_model(
 
     vLLM's CPU attention supports head sizes of 32 and up: keep hidden_size/num_heads >= 32."""
     import torch
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+    from transformers import GenerationConfig, LlamaForCausalLM
 
     path = Path(path)
     tokenizer = tiny_tokenizer(vocab_size)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=hidden_size * 4,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_kv_heads,
-        max_position_embeddings=max_positions,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=False,
-        torch_dtype="float32",
-    )
+    config = tiny_llama_config(tokenizer, hidden_size, num_layers, num_heads, num_kv_heads, max_positions, tie_word_embeddings=False)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config = GenerationConfig(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from arctic_ray.models.cache import built_once
-from arctic_ray.models.tiny import tiny_tokenizer
+from arctic_ray.models.tiny import tiny_llama_config, tiny_tokenizer
 
 NAME = "tiny-reward"
 
@@ -24,24 +24,15 @@ def build_tiny_reward_model(
 ) -> Path:
     """Write a tiny reward model (weights, config with `pad_token_id`, tokenizer) to `path`."""
     import torch
-    from transformers import LlamaConfig, LlamaForSequenceClassification
+    from transformers import LlamaForSequenceClassification
 
     path = Path(path)
     tokenizer = tiny_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=hidden_size * 4,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_kv_heads,
-        max_position_embeddings=max_positions,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,  # the classifier finds each row's last token by it
+    # pad_token_id is set there: the classifier finds each row's last token by it
+    config = tiny_llama_config(
+        tokenizer, hidden_size, num_layers, num_heads, num_kv_heads, max_positions,
         num_labels=1,
         initializer_range=0.1,  # at the default 0.02 the last token's embedding drowns its context: all scores alike
-        torch_dtype="float32",
     )
     torch.manual_seed(seed)
     model = LlamaForSequenceClassification(config)

@@ -134,9 +134,5 @@ def tokenized(rows: list[dict], tokenizer_path: str, cfg: SFTDataConfig) -> ray.
     return ds.map_batches(_tokenize, fn_args=(tokenizer_path, cfg.max_length, cfg.overlong), batch_format="pyarrow", batch_size=256).materialize()
 
 
-def dropped(examples: ray.data.Dataset) -> ray.data.Dataset:
-    return examples.filter(lambda r: r["outcome"].startswith("dropped"))
-
-
 def usable(examples: ray.data.Dataset) -> ray.data.Dataset:
     return examples.filter(lambda r: not r["outcome"].startswith("dropped"))

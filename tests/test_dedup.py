@@ -13,7 +13,8 @@ from arctic_ray.curate.decontaminate import decontaminate, dedup_against
 from arctic_ray.curate.exact_dedup import exact_dedup
 from arctic_ray.curate.minhash_dedup import minhash_dedup
 from arctic_ray.curate.shingles import shingle_hashes, shingle_set, span_hash
-from arctic_ray.curate.signatures import signatures
+from arctic_ray.curate.signatures import jaccard as sketch_jaccard
+from arctic_ray.curate.signatures import signatures, sketches
 from arctic_ray.curate.texts import DedupFieldError
 
 WORDS = (
@@ -59,6 +60,18 @@ def test_signatures_equal_datasketch_on_the_same_shingles():
     # characters too: a shingle is n characters of the normalised text
     assert shingle_set("Ab, c", "char", 3) == {"ab ", "b c"}
     assert len(shingle_hashes(pa.array(["Ab, c"]), "char", 3).hashes) == 2
+
+
+def test_sketches_estimate_what_the_full_signatures_do():
+    """The band shuffle carries 8-bit sketches: their corrected agreement is the signatures'."""
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2**32, (2000, 128), dtype=np.uint32)
+    b = np.where(rng.random(a.shape) < 0.7, a, rng.integers(0, 2**32, a.shape, dtype=np.uint32))
+    full = (a == b).mean(axis=1)
+    estimate = sketch_jaccard(sketches(a), sketches(b))
+    assert abs((estimate - full).mean()) < 0.002
+    assert np.abs(estimate - full).max() <= 3 / 128
+    assert sketches(a).nbytes * 4 == a.nbytes
 
 
 def test_planted_pairs_above_and_below_the_threshold(ray_local):

@@ -1,6 +1,6 @@
 """The band shuffle's input: one row per (text, band) with the band key, the node (id, rank) and
-the whole signature, so a reducer can verify its candidates without another shuffle. Texts with
-no shingles (empty after normalisation) are left out: exact dedup is the tool for those."""
+the signature's b-bit sketch, so a reducer can verify its candidates without another shuffle.
+Texts with no shingles (empty after normalisation) are left out: exact dedup is the tool for those."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from arctic_ray.config.dedup import DedupConfig
 from arctic_ray.curate.lsh import band_keys, bands
 from arctic_ray.curate.nodes import REFERENCE, ranks
 from arctic_ray.curate.shingles import shingle_hashes
-from arctic_ray.curate.signatures import signatures, to_arrow
+from arctic_ray.curate.signatures import signatures, sketches, to_arrow
 from arctic_ray.curate.texts import text_column
 
 
@@ -28,7 +28,7 @@ def band_rows_of(texts: pa.Array, ids: pa.Array, rank: np.ndarray, cfg: DedupCon
             "band_key": keys,
             "id": ids.take(text),
             "rank": rank[text],
-            "sig": to_arrow(sigs[text]),
+            "sig": to_arrow(sketches(sigs)[text]),
         }
     )
 

@@ -1,6 +1,6 @@
 """The band shuffle's reducer: rows that share a band key are candidates, and a candidate pair
-becomes an edge when its signatures agree on at least `threshold` of the permutations (the
-estimated Jaccard). A bucket of up to MAX_PAIRWISE rows compares all its pairs. A larger one
+becomes an edge when its estimated Jaccard (from the signatures' sketches) is at least
+`threshold`. A bucket of up to MAX_PAIRWISE rows compares all its pairs. A larger one
 (many copies of one text, or boilerplate) compares its rows with leaders instead: the best node
 leads, the rows it does not match go on to the next round, for at most MAX_LEADERS rounds, so
 its cost grows with the bucket and not with the bucket's square."""
@@ -24,7 +24,7 @@ def edge_table(rows: pa.Table, a: np.ndarray, b: np.ndarray) -> pa.Table:
 
 
 def bucket_edges(rows: pa.Table, threshold: float, cross_only: bool = False) -> pa.Table:
-    """Verified edges among `rows` (band_key, id, rank, sig), as (a_id, a_rank, b_id, b_rank).
+    """Verified edges among `rows` (band_key, id, rank, sig: the sketch), as (a_id, a_rank, b_id, b_rank).
     cross_only: only edges between a reference row and another row (decontamination)."""
     keys = rows.column("band_key").to_numpy()
     order = np.argsort(keys, kind="stable")

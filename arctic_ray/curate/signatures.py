@@ -18,6 +18,8 @@ from arctic_ray.curate.shingles import Shingles
 
 EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's value for a text without shingles
 _CHUNK = 1024  # shingles per matrix step: the (chunk x num_perm) block stays in cache
+SKETCH_BITS = 8
+_COLLIDE = 2.0**-SKETCH_BITS
 
 
 @lru_cache
@@ -54,21 +56,29 @@ def signatures(shingles: Shingles, num_perm: int, seed: int) -> np.ndarray:
     return out
 
 
-def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
-    """Estimated Jaccard of row pairs: the share of permutations on which they agree."""
-    return (sig_a == sig_b).mean(axis=-1)
+def sketches(sigs: np.ndarray) -> np.ndarray:
+    """The low SKETCH_BITS bits of every MinHash value (b-bit minwise hashing, Li & Koenig 2010):
+    what the band shuffle carries to verify candidates, a quarter of the full signature."""
+    return (sigs & np.uint32((1 << SKETCH_BITS) - 1)).astype(np.uint8)
 
 
-def to_arrow(sigs: np.ndarray) -> pa.Array:
-    """One fixed-size binary value per signature: moves through Ray Data's shuffle as bytes."""
-    sigs = np.ascontiguousarray(sigs, np.uint32)
-    width = 4 * sigs.shape[1]
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(sigs), [None, pa.py_buffer(sigs)])
+def jaccard(sketch_a: np.ndarray, sketch_b: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard of row pairs of sketches: the share of permutations on which they agree,
+    less the chance 2^-b that two different minima agree on their low b bits."""
+    agree = (sketch_a == sketch_b).mean(axis=-1)
+    return (agree - _COLLIDE) / (1 - _COLLIDE)
 
 
-def from_arrow(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def to_arrow(rows: np.ndarray) -> pa.Array:
+    """One fixed-size binary value per row of a 2-D array: moves through Ray Data's shuffle as bytes."""
+    rows = np.ascontiguousarray(rows)
+    width = rows.itemsize * rows.shape[1]
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(rows), [None, pa.py_buffer(rows)])
+
+
+def from_arrow(column: pa.Array | pa.ChunkedArray, dtype=np.uint8) -> np.ndarray:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     width = column.type.byte_width
     data = np.frombuffer(column.buffers()[1], np.uint8)[column.offset * width : (column.offset + len(column)) * width]
-    return data.view(np.uint32).reshape(len(column), width // 4)
+    return data.view(dtype).reshape(len(column), width // np.dtype(dtype).itemsize)

@@ -3,6 +3,7 @@ the co-located teacher and the speculative-decoding evaluation."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import Field
@@ -37,13 +38,21 @@ class VLLMEngineConfig(StrictConfig):
     enforce_eager: bool = True
     """Skip graph capture/compilation: faster start-up, right for CPU and short jobs."""
 
+    threads_per_engine: int | None = Field(default=None, ge=1)
+    """OpenMP threads of each engine on CPU. None: every core of the machine that starts the
+    job. Ray gives an actor of one CPU one thread, which halves a 2-core engine; set this to
+    cores / engines when several engines share a node."""
+
     @property
     def on_gpu(self) -> bool:
         return self.gpus_per_engine > 0
 
     def engine_env(self) -> dict[str, str]:
+        if self.on_gpu:
+            return {}
         # In-process engine core: on CPU a second process only costs start-up time.
-        return {} if self.on_gpu else {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+        threads = self.threads_per_engine or len(os.sched_getaffinity(0))
+        return {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "OMP_NUM_THREADS": str(threads)}
 
     def engine_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -84,8 +93,6 @@ class VLLMEngineConfig(StrictConfig):
 
 def start_llm(model: str, engine: VLLMEngineConfig, **extra: Any):
     """A `vllm.LLM` in this process with the engine settings (and e.g. `speculative_config`)."""
-    import os
-
     os.environ.update(engine.engine_env())
     from vllm import LLM
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import ray.data
 
 from arctic_ray.synth.backend import SynthConfig, Target
@@ -51,6 +52,12 @@ def _persist(store: str):
     return persist
 
 
+def _in_store(batch: pa.Table, stored_keys, stored: bool) -> pa.Table:
+    """The rows of a batch whose answer is (stored=True) or is not in the store."""
+    hit = pc.is_in(batch.column("key"), value_set=ray.get(stored_keys))
+    return batch.filter(hit if stored else pc.invert(hit))
+
+
 def _sent_now(batch: pa.Table) -> pa.Table:
     return batch.append_column("from_store", pa.array([False] * batch.num_rows))
 
@@ -61,21 +68,22 @@ def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) ->
     keyed = with_keys(ds, synth, target.model_key).materialize()
     keys = [r["key"] for r in keyed.select_columns(["key"]).iter_rows()]
     stored = GenerationStore(target.store).get_many(keys)
-    stored_ref = ray.put(stored)
+    missing = [k for k in keys if k not in stored]
+    stored_ref, stored_keys = ray.put(stored), ray.put(pa.array(list(stored), pa.string()))
 
     def from_store(batch: pa.Table, answers=stored_ref) -> pa.Table:
         found = ray.get(answers)  # once per batch
         rows = [{**r, **{c: found[r["key"]].get(c) for c in STORED_COLUMNS}, "error": "", "from_store": True} for r in batch.to_pylist()]
         return pa.Table.from_pylist(rows)
 
-    hits = keyed.filter(lambda r: r["key"] in stored).map_batches(from_store, batch_format="pyarrow")
-    misses = keyed.filter(lambda r: r["key"] not in stored).materialize()
-    missing = {r["key"] for r in misses.select_columns(["key"]).iter_rows()}
-    resent = len(missing & SentLog(target.store).keys())
+    hits = keyed.map_batches(_in_store, fn_args=(stored_keys, True), batch_format="pyarrow").map_batches(from_store, batch_format="pyarrow")
+    reused = len(keys) - len(missing)
     if not missing:
-        return StoredGeneration(rows=hits, reused=len(keys) - len(missing), sent=0, resent=0)
+        return StoredGeneration(rows=hits, reused=reused, sent=0, resent=0)
+    resent = len(set(missing) & SentLog(target.store).keys())
+    misses = keyed.map_batches(_in_store, fn_args=(stored_keys, False), batch_format="pyarrow")
     generated = synth.generate(misses, target)
     if not synth.persists_answers:
         generated = generated.map_batches(_persist(target.store), batch_format="pyarrow")
     generated = generated.map_batches(_sent_now, batch_format="pyarrow")
-    return StoredGeneration(rows=hits.union(generated), reused=len(keys) - misses.count(), sent=misses.count(), resent=resent)
+    return StoredGeneration(rows=hits.union(generated), reused=reused, sent=len(missing), resent=resent)

@@ -42,11 +42,17 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
             placement_group_config={"bundles": [bundle]},
             should_continue_on_error=True,
             log_engine_metrics=False,
+            # The engine tokenizes its prompts and detokenizes its outputs itself: two more actor
+            # pools would only do the same work again, competing with the engine for cores.
+            tokenize_stage=False,
+            detokenize_stage=False,
         )
         # Rows the engine refused skip a processor's postprocess and come out in their raw form, so
         # both kinds are mapped onto the schema after the processor, not inside it.
         processor = build_processor(processor_cfg, preprocess=_request(self), postprocess=lambda row: row)
-        return processor(ds).map(_to_schema(target.model_name, self.sampling.max_tokens))
+        # Blocks of one engine batch: many tiny input blocks would cost a task each in every stage.
+        batches = ds.repartition(target_num_rows_per_block=self.batch_size)
+        return processor(batches).map(_to_schema(target.model_name, self.sampling.max_tokens))
 
 
 def _request(cfg: VLLMSynthConfig):

@@ -109,19 +109,19 @@ def test_a_chain_ends_in_one_component(ray_local):
         assert dups == {"B": ("A", "A"), "C": ("A", "A")}, local_limit
 
 
-def test_same_result_in_one_block_and_many_and_on_the_distributed_path(ray_local):
+def test_same_result_in_one_block_and_many_on_the_distributed_path_and_either_shuffle(ray_local):
     rows = []
     for g in range(12):
         base = text(100 + g)
         rows += [{"id": f"{g:02d}-{k}", "completion": edited(base, 30 * k) if k else base} for k in range(g % 4 + 1)]
     expected = None
-    for blocks, local_limit in ((1, 1_000_000), (7, 1_000_000), (5, 0)):
-        kept, dups, _ = run(rows, DedupConfig(local_limit=local_limit, shuffle_partitions=3), blocks)
+    for blocks, local_limit, shuffle in ((1, 1_000_000, "sort"), (7, 1_000_000, "hash"), (5, 0, "sort"), (4, 0, "hash")):
+        kept, dups, _ = run(rows, DedupConfig(local_limit=local_limit, shuffle_partitions=3, shuffle=shuffle), blocks)
         if expected is None:
             expected = (kept, dups)
             assert kept == [f"{g:02d}-0" for g in range(12)]
             assert len(dups) == sum(g % 4 for g in range(12))
-        assert (kept, dups) == expected, (blocks, local_limit)
+        assert (kept, dups) == expected, (blocks, local_limit, shuffle)
 
 
 def test_giant_groups_are_reported_and_kept_unless_asked(ray_local):

@@ -57,5 +57,9 @@ class DedupConfig(StrictConfig):
     """Verified pairs (and removed rows) up to which one process finds the groups and tags the
     rows; above it both run as Ray Data shuffles."""
 
+    shuffle: Literal["sort", "hash"] = "sort"
+    """Ray Data shuffle of the band and components groupbys: "sort" (plain Ray tasks, quick to
+    start) or "hash" (Ray Data's default shuffle v2, for inputs far beyond the object store)."""
+
     shuffle_partitions: int | None = Field(default=None, ge=1)
     """Partitions of the band shuffle; None: twice the cluster's CPUs."""

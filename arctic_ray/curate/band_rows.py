@@ -1,6 +1,8 @@
-"""The band shuffle's input: one row per (text, band) with the band key, the node (id, rank) and
-the signature's b-bit sketch, so a reducer can verify its candidates without another shuffle.
-Texts with no shingles (empty after normalisation) are left out: exact dedup is the tool for those."""
+"""The band shuffle's input: one row per (text, shuffle partition) holding the text's band keys
+that fall in that partition, its node (id, rank) and its signature's b-bit sketch, so a reducer
+can verify its candidates without another shuffle, and a text's sketch travels once to each
+partition it reaches rather than once per band. Texts with no shingles (empty after
+normalisation) are left out: exact dedup is the tool for those."""
 
 from __future__ import annotations
 
@@ -22,13 +24,18 @@ def band_rows_of(texts: pa.Array, ids: pa.Array, rank: np.ndarray, cfg: DedupCon
     present = np.flatnonzero(np.diff(shingles.offsets) > 0)
     keys = band_keys(sigs[present], num_bands, rows).ravel()  # text-major
     text = np.repeat(present, num_bands)
+    part = (keys % np.uint64(partitions)).astype(np.int64)
+    order = np.lexsort((part, text))  # by text, then partition
+    text, part, keys = text[order], part[order], keys[order]
+    first = np.flatnonzero(np.concatenate([[True], (text[1:] != text[:-1]) | (part[1:] != part[:-1])]))
+    owner = text[first]
     return pa.table(
         {
-            "part": (keys % np.uint64(partitions)).astype(np.int64),
-            "band_key": keys,
-            "id": ids.take(text),
-            "rank": rank[text],
-            "sig": to_arrow(sketches(sigs)[text]),
+            "part": part[first],
+            "band_keys": pa.ListArray.from_arrays(pa.array(np.append(first, len(keys)).astype(np.int32)), pa.array(keys)),
+            "id": ids.take(owner),
+            "rank": rank[owner],
+            "sig": to_arrow(sketches(sigs)[owner]),
         }
     )
 

@@ -24,24 +24,34 @@ def edge_table(rows: pa.Table, a: np.ndarray, b: np.ndarray) -> pa.Table:
 
 
 def bucket_edges(rows: pa.Table, threshold: float, cross_only: bool = False) -> pa.Table:
-    """Verified edges among `rows` (band_key, id, rank, sig: the sketch), as (a_id, a_rank, b_id, b_rank).
-    cross_only: only edges between a reference row and another row (decontamination)."""
-    keys = rows.column("band_key").to_numpy()
+    """Verified edges among `rows` (band_keys, id, rank, sig: the sketch), as (a_id, a_rank,
+    b_id, b_rank), each pair once. cross_only: only edges between a reference row and another
+    row (decontamination)."""
+    band_keys = rows.column("band_keys").combine_chunks()
+    keys = band_keys.flatten().to_numpy()
+    owner = np.repeat(np.arange(rows.num_rows), np.diff(band_keys.offsets.to_numpy()))
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
     sizes = np.diff(np.append(starts, len(keys)))
     sigs = from_arrow(rows.column("sig"))
-    a, b = _all_pairs(order, starts, sizes)
+    a, b = _distinct(*_all_pairs(owner[order], starts, sizes))  # pairs sharing several bands: once
     a, b = _verified(sigs, a, b, threshold)
     for start, size in zip(starts[sizes > MAX_PAIRWISE], sizes[sizes > MAX_PAIRWISE]):
-        la, lb = _leader_pairs(rows, sigs, order[start : start + size], threshold)
+        la, lb = _leader_pairs(rows, sigs, owner[order[start : start + size]], threshold)
         a, b = np.concatenate([a, la]), np.concatenate([b, lb])
     if cross_only:
         is_ref = rows.column("rank").to_numpy() == REFERENCE
         cross = is_ref[a] != is_ref[b]
         a, b = a[cross], b[cross]
     return edge_table(rows, a, b)
+
+
+def _distinct(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    width = int(hi.max(initial=0)) + 1
+    pairs = np.unique(lo * width + hi)
+    return pairs // width, pairs % width
 
 
 def _all_pairs(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ from arctic_ray.config.dedup import DedupConfig
 from arctic_ray.curate.buckets import bucket_edges
 from arctic_ray.curate.components_local import local_components
 from arctic_ray.curate.components_star import star_components
+from arctic_ray.curate.shuffle import shuffle_strategy
 from arctic_ray.curate.survivors import dataset_duplicates, local_duplicates
 
 
@@ -25,17 +26,19 @@ def near_duplicates(
 ) -> tuple[pa.Table | ray.data.Dataset, list[dict]]:
     """(duplicates table (id, duplicate_of, cluster), giant groups). The table is gathered when
     it has at most `local_limit` rows, else left as a Dataset."""
-    edges = (
-        band_rows.groupby("part", num_partitions=partitions)
-        .map_groups(bucket_edges, fn_args=(cfg.verify_threshold, cross_only), batch_format="pyarrow")
-        .materialize()
-    )
+    with shuffle_strategy(band_rows, cfg.shuffle):
+        edges = (
+            band_rows.groupby("part", num_partitions=partitions)
+            .map_groups(bucket_edges, fn_args=(cfg.verify_threshold, cross_only), batch_format="pyarrow")
+            .materialize()
+        )
     num_edges = edges.count()
     if not num_edges:
         return NO_DUPLICATES, []
     if num_edges <= cfg.local_limit:
         return local_duplicates(local_components(gather(edges)), cfg, guard)
-    dups, giants = dataset_duplicates(star_components(edges, partitions), cfg, guard)
+    with shuffle_strategy(edges, cfg.shuffle):
+        dups, giants = dataset_duplicates(star_components(edges, partitions), cfg, guard)
     return (gather(dups) if dups.count() <= cfg.local_limit else dups), giants
 
 

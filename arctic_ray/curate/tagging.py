@@ -13,7 +13,9 @@ TAGS = ["duplicate_of", "cluster"]
 
 
 def split_rows(ds: ray.data.Dataset, dups: pa.Table | ray.data.Dataset, partitions: int) -> tuple[ray.data.Dataset, ray.data.Dataset]:
-    tagged = join_by_id(ds, dups, TAGS, partitions).materialize()  # read by both halves
+    tagged = join_by_id(ds, dups, TAGS, partitions)
+    if isinstance(dups, ray.data.Dataset):
+        tagged = tagged.materialize()  # a shuffle: not twice, once for each half
     kept = tagged.map_batches(_half, fn_args=(False,), batch_format="pyarrow")
     return kept, tagged.map_batches(_half, fn_args=(True,), batch_format="pyarrow")
 

@@ -1,0 +1,27 @@
+"""Which Ray Data shuffle the dedup's groupbys run on. "sort" (Ray Data's pull-based sort
+shuffle: plain Ray tasks) starts in a fraction of a second; "hash" (Ray Data's default, shuffle
+v2) pays about two seconds of start-up per groupby on a small machine and is built for inputs
+far beyond the object store. The setting lives on the Dataset's context, so it is set for the
+groupby's execution and put back afterwards: the caller's Datasets keep their own."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import ray.data
+from ray.data.context import ShuffleStrategy
+
+STRATEGIES = {"sort": ShuffleStrategy.SORT_SHUFFLE_PULL_BASED, "hash": ShuffleStrategy.SHUFFLE_V2}
+
+
+@contextmanager
+def shuffle_strategy(ds: ray.data.Dataset, name: str) -> Iterator[None]:
+    """Run the groupbys built from `ds` and executed inside the block on the named shuffle."""
+    context = ds.context
+    before = context.shuffle_strategy
+    context.shuffle_strategy = STRATEGIES[name]
+    try:
+        yield
+    finally:
+        context.shuffle_strategy = before

@@ -57,10 +57,11 @@ class CortexSynthConfig(SynthConfig):
 
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
         check_model(target.model)
-        return ds.map_batches(
+        rows = self.chunk_rows * self.max_chunks_in_flight
+        return ds.repartition(target_num_rows_per_block=rows).map_batches(
             CortexStage,
             fn_constructor_kwargs={"config": self, "target": target, "budget": self.run_budget()},
-            batch_size=self.chunk_rows * self.max_chunks_in_flight,
+            batch_size=rows,
             batch_format="pyarrow",
             concurrency=self.concurrency,
             num_cpus=0.25,  # it waits on Snowflake

@@ -91,7 +91,8 @@ class OpenAISynthConfig(SynthConfig):
             self.spend_limit,
             lease_s=LEASE_TIMEOUTS * self.connection.timeout_s,
         )
-        return ds.map_batches(
+        # One block per batch, so every actor of the pool gets work (a task takes whole blocks).
+        return ds.repartition(target_num_rows_per_block=self.batch_size).map_batches(
             ChatCompletionsActor,
             fn_constructor_kwargs={"synth": self, "target": target, "budget": budget},
             batch_size=self.batch_size,

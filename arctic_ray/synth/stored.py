@@ -12,6 +12,7 @@ import ray.data
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.store import GenerationStore, SentLog, request_key
 
+KEYING_ROWS = 4096  # rows per block while requests are keyed and looked up in the store
 # What the store keeps of a generated row: the answer, not the request's bookkeeping.
 STORED_COLUMNS = ("completion", "finish_reason", "usage", "backend", "model", "prompt_token_ids", "completion_token_ids")
 
@@ -65,7 +66,9 @@ def _sent_now(batch: pa.Table) -> pa.Table:
 def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) -> StoredGeneration:
     """`target.model_key` names the model's content (a hash of its config and tokenizer, or an API
     model name), so a store is shared safely between runs and paths."""
-    keyed = with_keys(ds, synth, target.model_key).materialize()
+    # Prompts made on the driver come in up to 200 tiny blocks, each a task in every pass here;
+    # the backends split the rows again into their own batches.
+    keyed = with_keys(ds.repartition(target_num_rows_per_block=KEYING_ROWS), synth, target.model_key).materialize()
     keys = [r["key"] for r in keyed.select_columns(["key"]).iter_rows()]
     stored = GenerationStore(target.store).get_many(keys)
     missing = [k for k in keys if k not in stored]

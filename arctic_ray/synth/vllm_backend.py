@@ -22,6 +22,11 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
     batch_size: int = Field(default=32, gt=0)
     """Rows per batch handed to one vLLM engine actor."""
 
+    concurrent_batches: int = Field(default=8, gt=0)
+    """Batches each engine actor works on at once. A batch returns when its last row does, so
+    the rows held must well exceed the engine's running slots (`max_num_seqs`, 128 on CPU, 256+
+    on GPU) or the engine idles on stragglers."""
+
     concurrency: PoolSize = 1
     """vLLM engine actors (replicas): a number, or [min, max] for a pool that autoscales."""
 
@@ -38,6 +43,7 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
             engine_kwargs=self.engine_kwargs(),
             runtime_env={"env_vars": self.engine_env()},
             batch_size=self.batch_size,
+            max_concurrent_batches=self.concurrent_batches,
             concurrency=self.concurrency,
             placement_group_config={"bundles": [bundle]},
             should_continue_on_error=True,
@@ -50,7 +56,7 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
         # Rows the engine refused skip a processor's postprocess and come out in their raw form, so
         # both kinds are mapped onto the schema after the processor, not inside it.
         processor = build_processor(processor_cfg, preprocess=_request(self), postprocess=lambda row: row)
-        # Blocks of one engine batch: many tiny input blocks would cost a task each in every stage.
+        # One block per engine batch, so batches spread over the pool (a task takes whole blocks).
         batches = ds.repartition(target_num_rows_per_block=self.batch_size)
         return processor(batches).map(_to_schema(target.model_name, self.sampling.max_tokens))
 

@@ -62,4 +62,5 @@ class DedupConfig(StrictConfig):
     start) or "hash" (Ray Data's default shuffle v2, for inputs far beyond the object store)."""
 
     shuffle_partitions: int | None = Field(default=None, ge=1)
-    """Partitions of the band shuffle; None: twice the cluster's CPUs."""
+    """Partitions of the band shuffle (`hash`; the `sort` shuffle has a reducer per input block);
+    None: twice the cluster's CPUs."""

@@ -38,11 +38,12 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return tree
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def merge_dicts(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` merged into `base`, recursively for nested dicts; `over` wins."""
     out = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge_dicts(out[key], value)
         else:
             out[key] = value
     return out
@@ -103,5 +104,5 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> StrictC
     if overrides:
         if not isinstance(raw, dict):
             raise RecipeError(f"{path}: a recipe is a YAML mapping")
-        raw = _merge(raw, parse_overrides(overrides))
+        raw = merge_dicts(raw, parse_overrides(overrides))
     return validate_recipe(raw, source=str(path))

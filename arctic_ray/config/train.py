@@ -5,7 +5,9 @@ from pydantic import Field
 from arctic_ray.config.base import StrictConfig
 
 
-class TrainConfig(StrictConfig):
+class WorkersConfig(StrictConfig):
+    """The Ray Train worker group."""
+
     num_workers: int = Field(default=2, gt=0)
     """Ray Train workers (data-parallel ranks)."""
 
@@ -14,6 +16,11 @@ class TrainConfig(StrictConfig):
     zero_stage: int = Field(default=2, ge=0, le=3)
     """DeepSpeed ZeRO stage."""
 
+    start_timeout_s: int = Field(default=300, gt=0)
+    """How long Ray Train waits for its worker group to start."""
+
+
+class TrainConfig(WorkersConfig):
     epochs: int = Field(default=1, gt=0)
     """Passes over a dataset of known size (a stream is read once)."""
 
@@ -64,6 +71,3 @@ class TrainConfig(StrictConfig):
     max_failures: int = Field(default=0, ge=0)
     """Restarts of the worker group after a failure (a killed worker, a lost node); each resumes
     from the latest checkpoint."""
-
-    start_timeout_s: int = Field(default=300, gt=0)
-    """How long Ray Train waits for its worker group to start."""

@@ -35,7 +35,7 @@ def band_rows_of(texts: pa.Array, ids: pa.Array, rank: np.ndarray, cfg: DedupCon
             "band_keys": pa.ListArray.from_arrays(pa.array(np.append(first, len(keys)).astype(np.int32)), pa.array(keys)),
             "id": ids.take(owner),
             "rank": rank[owner],
-            "sig": to_arrow(sketches(sigs)[owner]),
+            "sketch": to_arrow(sketches(sigs)[owner]),
         }
     )
 

@@ -24,7 +24,7 @@ def edge_table(rows: pa.Table, a: np.ndarray, b: np.ndarray) -> pa.Table:
 
 
 def bucket_edges(rows: pa.Table, threshold: float, cross_only: bool = False) -> pa.Table:
-    """Verified edges among `rows` (band_keys, id, rank, sig: the sketch), as (a_id, a_rank,
+    """Verified edges among `rows` (band_keys, id, rank, sketch), as (a_id, a_rank,
     b_id, b_rank), each pair once. cross_only: only edges between a reference row and another
     row (decontamination)."""
     band_keys = rows.column("band_keys").combine_chunks()
@@ -34,12 +34,12 @@ def bucket_edges(rows: pa.Table, threshold: float, cross_only: bool = False) -> 
     sorted_keys = keys[order]
     starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
     sizes = np.diff(np.append(starts, len(keys)))
-    sigs = from_arrow(rows.column("sig"))
+    sketch = from_arrow(rows.column("sketch"))
     a, b = _distinct(*_all_pairs(owner[order], starts, sizes))  # pairs sharing several bands: once
-    a, b = _verified(sigs, a, b, threshold)
+    a, b = _verified(sketch, a, b, threshold)
     for start, size in zip(starts[sizes > MAX_PAIRWISE], sizes[sizes > MAX_PAIRWISE]):
-        la, lb = _leader_pairs(rows, sigs, owner[order[start : start + size]], threshold)
-        a, b = np.concatenate([a, la]), np.concatenate([b, lb])
+        la, lb = _leader_pairs(rows, sketch, owner[order[start : start + size]], threshold)
+        a, b = _distinct(np.concatenate([a, la]), np.concatenate([b, lb]))
     if cross_only:
         is_ref = rows.column("rank").to_numpy() == REFERENCE
         cross = is_ref[a] != is_ref[b]
@@ -65,14 +65,14 @@ def _all_pairs(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tupl
     return np.concatenate(a), np.concatenate(b)
 
 
-def _verified(sigs: np.ndarray, a: np.ndarray, b: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def _verified(sketch: np.ndarray, a: np.ndarray, b: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     keep = np.zeros(len(a), bool)
     for i in range(0, len(a), _VERIFY_CHUNK):
-        keep[i : i + _VERIFY_CHUNK] = jaccard(sigs[a[i : i + _VERIFY_CHUNK]], sigs[b[i : i + _VERIFY_CHUNK]]) >= threshold
+        keep[i : i + _VERIFY_CHUNK] = jaccard(sketch[a[i : i + _VERIFY_CHUNK]], sketch[b[i : i + _VERIFY_CHUNK]]) >= threshold
     return a[keep], b[keep]
 
 
-def _leader_pairs(rows: pa.Table, sigs: np.ndarray, members: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def _leader_pairs(rows: pa.Table, sketch: np.ndarray, members: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     codes = order_codes(rows.column("rank").to_numpy()[members], rows.column("id").take(members))
     members = members[np.argsort(codes, kind="stable")]
     a, b = [], []
@@ -80,7 +80,7 @@ def _leader_pairs(rows: pa.Table, sigs: np.ndarray, members: np.ndarray, thresho
         if len(members) < 2:
             break
         leader, rest = members[0], members[1:]
-        match = jaccard(sigs[rest], sigs[leader]) >= threshold
+        match = jaccard(sketch[rest], sketch[leader]) >= threshold
         a.append(np.full(match.sum(), leader))
         b.append(rest[match])
         members = rest[~match]

@@ -37,8 +37,7 @@ def near_duplicates(
         return NO_DUPLICATES, []
     if num_edges <= cfg.local_limit:
         return local_duplicates(local_components(gather(edges)), cfg, guard)
-    with shuffle_strategy(edges, cfg.shuffle):
-        dups, giants = dataset_duplicates(star_components(edges, partitions), cfg, guard)
+    dups, giants = dataset_duplicates(star_components(edges, partitions), cfg, guard)  # edges carry the strategy
     return (gather(dups) if dups.count() <= cfg.local_limit else dups), giants
 
 

@@ -76,9 +76,10 @@ def to_arrow(rows: np.ndarray) -> pa.Array:
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(rows), [None, pa.py_buffer(rows)])
 
 
-def from_arrow(column: pa.Array | pa.ChunkedArray, dtype=np.uint8) -> np.ndarray:
+def from_arrow(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The 2-D uint8 array `to_arrow` was given."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     width = column.type.byte_width
     data = np.frombuffer(column.buffers()[1], np.uint8)[column.offset * width : (column.offset + len(column)) * width]
-    return data.view(dtype).reshape(len(column), width // np.dtype(dtype).itemsize)
+    return data.reshape(len(column), width)

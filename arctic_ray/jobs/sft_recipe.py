@@ -11,8 +11,8 @@ from pydantic import Field
 
 from arctic_ray.config.base import StrictConfig
 from arctic_ray.config.ray_runtime import RayConfig
-from arctic_ray.config.train import TrainConfig
-from arctic_ray.sft.config import CheckpointConfig, OptimizerConfig, SchedulerConfig, SFTDataConfig, SFTModelConfig, WorkersConfig
+from arctic_ray.config.train import TrainConfig, WorkersConfig
+from arctic_ray.sft.config import CheckpointConfig, OptimizerConfig, SchedulerConfig, SFTDataConfig, SFTModelConfig
 
 
 class SFTRecipe(StrictConfig):
@@ -44,13 +44,8 @@ class SFTRecipe(StrictConfig):
     ray: RayConfig = Field(default_factory=RayConfig)
 
     def train_config(self) -> TrainConfig:
-        w = self.workers
         return TrainConfig(
-            num_workers=w.num_workers,
-            cpus_per_worker=w.cpus_per_worker,
-            gpus_per_worker=w.gpus_per_worker,
-            zero_stage=w.zero_stage,
-            start_timeout_s=w.start_timeout_s,
+            **self.workers.model_dump(),
             epochs=self.epochs,
             max_steps=self.max_steps,
             micro_batch_size=self.micro_batch_size,

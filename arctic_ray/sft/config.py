@@ -90,11 +90,3 @@ class CheckpointConfig(StrictConfig):
 
     max_failures: int = Field(default=0, ge=0)
     """Worker-group restarts after a failure, each resuming from the latest checkpoint."""
-
-
-class WorkersConfig(StrictConfig):
-    num_workers: int = Field(default=2, gt=0)
-    cpus_per_worker: float = Field(default=1.0, gt=0)
-    gpus_per_worker: float = Field(default=0.0, ge=0)
-    zero_stage: int = Field(default=2, ge=0, le=3)
-    start_timeout_s: int = Field(default=300, gt=0)

@@ -16,7 +16,7 @@ from functools import lru_cache
 import pyarrow as pa
 import ray.data
 
-from arctic_ray.data.chat import IGNORE, tokenize_chat
+from arctic_ray.data.chat import tokenize_chat
 from arctic_ray.data.messages import row_problem
 from arctic_ray.data.sources import SourceError, read_source
 from arctic_ray.sft.config import SFTDataConfig, SFTSource
@@ -108,7 +108,6 @@ def _tokenize(batch: pa.Table, tokenizer_path: str, max_length: int, overlong: s
                 "source": row["source"],
                 "input_ids": example.input_ids,
                 "labels": example.labels,
-                "targets": sum(label != IGNORE for label in example.labels),
                 "outcome": example.outcome,
             }
         )
@@ -121,7 +120,6 @@ EXAMPLE_SCHEMA = pa.schema(
         ("source", pa.string()),
         ("input_ids", pa.list_(pa.int32())),
         ("labels", pa.list_(pa.int32())),
-        ("targets", pa.int64()),
         ("outcome", pa.string()),
     ]
 )

@@ -129,7 +129,7 @@ def make_bin(examples: list[dict]) -> dict:
     }
 
 
-def pad_bins(bins: list[dict] | Mapping[str, Sequence], pad_id: int, device: torch.device | str | None = None) -> dict[str, torch.Tensor]:
+def pad_bins(bins: list[dict] | Mapping[str, Sequence], pad_id: int) -> dict[str, torch.Tensor]:
     """One micro-batch of bins as equal-length LongTensors [B, T], T the longest bin: input_ids
     (pad_id after the end), labels (IGNORE), position_ids (0), and segment_ids (1..n for the
     examples of a row, 0 for padding). `bins` is a list of bin dicts or one dict of columns, as
@@ -148,7 +148,7 @@ def pad_bins(bins: list[dict] | Mapping[str, Sequence], pad_id: int, device: tor
             out[key][i, :n] = np.asarray(row[key])
         seq_lens = np.asarray(row["seq_lens"], dtype=np.int64)
         out["segment_ids"][i, :n] = np.repeat(np.arange(1, len(seq_lens) + 1), seq_lens)
-    return {k: torch.from_numpy(v).to(device) if device is not None else torch.from_numpy(v) for k, v in out.items()}
+    return {k: torch.from_numpy(v) for k, v in out.items()}
 
 
 def _rows(bins: list[dict] | Mapping[str, Sequence]) -> list[Mapping]:

@@ -70,7 +70,7 @@ class SFTTrainer(Trainer):
         self.step_targets = total.clamp(min=1.0)
 
     def loss(self, batch):
-        loss_sum, targets, router_logits = packed_loss(self.engine.module, batch, output_router_logits=self.moe)
+        loss_sum, _, router_logits = packed_loss(self.engine.module, batch, output_router_logits=self.moe)
         # DeepSpeed divides by the accumulation steps and averages over ranks: undo both, so the
         # gradient is d(sum of token losses)/d(theta) / (target tokens of the global batch).
         scale = self.world_size * self.train_cfg.gradient_accumulation_steps / float(self.step_targets)

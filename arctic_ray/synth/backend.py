@@ -73,6 +73,12 @@ class SynthConfig(Block):
     spend_limit: float | None = Field(default=None, gt=0)
     """USD: no new request is sent once this run's spend reaches it (rows left go to errors)."""
 
+    @property
+    def rows_per_task(self) -> int | None:
+        """Rows the backend's stage takes per task: its rows arrive in blocks of this size, so
+        every actor of a pool gets work (a Ray Data task takes whole blocks). None: any."""
+        return None
+
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
         """Add the output columns of the row schema to every (keyed) row."""
         raise NotImplementedError

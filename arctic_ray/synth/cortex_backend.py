@@ -55,13 +55,16 @@ class CortexSynthConfig(SynthConfig):
             raise ValueError("spend_limit needs pricing (input_per_million, output_per_million): without it nothing is ever spent")
         return self
 
+    @property
+    def rows_per_task(self) -> int:
+        return self.chunk_rows * self.max_chunks_in_flight
+
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
         check_model(target.model)
-        rows = self.chunk_rows * self.max_chunks_in_flight
-        return ds.repartition(target_num_rows_per_block=rows).map_batches(
+        return ds.map_batches(
             CortexStage,
             fn_constructor_kwargs={"config": self, "target": target, "budget": self.run_budget()},
-            batch_size=rows,
+            batch_size=self.rows_per_task,
             batch_format="pyarrow",
             concurrency=self.concurrency,
             num_cpus=0.25,  # it waits on Snowflake

@@ -91,8 +91,7 @@ class OpenAISynthConfig(SynthConfig):
             self.spend_limit,
             lease_s=LEASE_TIMEOUTS * self.connection.timeout_s,
         )
-        # One block per batch, so every actor of the pool gets work (a task takes whole blocks).
-        return ds.repartition(target_num_rows_per_block=self.batch_size).map_batches(
+        return ds.map_batches(
             ChatCompletionsActor,
             fn_constructor_kwargs={"synth": self, "target": target, "budget": budget},
             batch_size=self.batch_size,
@@ -103,6 +102,10 @@ class OpenAISynthConfig(SynthConfig):
             num_cpus=self.cpus_per_actor,
         )
 
+
+    @property
+    def rows_per_task(self) -> int:
+        return self.batch_size
 
     def _batches_per_actor(self) -> int:
         """Batches an actor works on at once: enough to keep `max_concurrency` requests in flight

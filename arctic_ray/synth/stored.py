@@ -67,7 +67,7 @@ def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) ->
     """`target.model_key` names the model's content (a hash of its config and tokenizer, or an API
     model name), so a store is shared safely between runs and paths."""
     # Prompts made on the driver come in up to 200 tiny blocks, each a task in every pass here;
-    # the backends split the rows again into their own batches.
+    # the rows sent are split again into the backend's `rows_per_task`.
     keyed = with_keys(ds.repartition(target_num_rows_per_block=KEYING_ROWS), synth, target.model_key).materialize()
     keys = [r["key"] for r in keyed.select_columns(["key"]).iter_rows()]
     stored = GenerationStore(target.store).get_many(keys)
@@ -83,10 +83,14 @@ def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) ->
     reused = len(keys) - len(missing)
     if not missing:
         return StoredGeneration(rows=hits, reused=reused, sent=0, resent=0)
-    resent = len(set(missing) & SentLog(target.store).keys())
+    sent_before = SentLog(target.store).keys()
+    resent = sum(k in sent_before for k in missing)
     misses = keyed.map_batches(_in_store, fn_args=(stored_keys, False), batch_format="pyarrow")
+    if synth.rows_per_task:
+        misses = misses.repartition(target_num_rows_per_block=synth.rows_per_task)
     generated = synth.generate(misses, target)
     if not synth.persists_answers:
         generated = generated.map_batches(_persist(target.store), batch_format="pyarrow")
     generated = generated.map_batches(_sent_now, batch_format="pyarrow")
-    return StoredGeneration(rows=hits.union(generated), reused=reused, sent=len(missing), resent=resent)
+    rows = hits.union(generated) if reused else generated
+    return StoredGeneration(rows=rows, reused=reused, sent=len(missing), resent=resent)

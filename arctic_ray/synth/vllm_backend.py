@@ -30,6 +30,10 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
     concurrency: PoolSize = 1
     """vLLM engine actors (replicas): a number, or [min, max] for a pool that autoscales."""
 
+    @property
+    def rows_per_task(self) -> int:
+        return self.batch_size
+
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
         from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
@@ -56,9 +60,7 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
         # Rows the engine refused skip a processor's postprocess and come out in their raw form, so
         # both kinds are mapped onto the schema after the processor, not inside it.
         processor = build_processor(processor_cfg, preprocess=_request(self), postprocess=lambda row: row)
-        # One block per engine batch, so batches spread over the pool (a task takes whole blocks).
-        batches = ds.repartition(target_num_rows_per_block=self.batch_size)
-        return processor(batches).map(_to_schema(target.model_name, self.sampling.max_tokens))
+        return processor(ds).map(_to_schema(target.model_name, self.sampling.max_tokens))
 
 
 def _request(cfg: VLLMSynthConfig):

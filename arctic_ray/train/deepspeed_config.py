@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from arctic_ray.config.recipe import merge_dicts
 from arctic_ray.config.train import TrainConfig
 from arctic_ray.errors import ArcticRayError
 from arctic_ray.registry import lookup, registered
@@ -47,13 +48,6 @@ def adamw(cfg: TrainConfig) -> dict:
     return {"type": "AdamW", "params": params}
 
 
-def _merged(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def deepspeed_config(cfg: TrainConfig, total_steps: int, use_gpu: bool) -> dict[str, Any]:
     generated = {
         "train_micro_batch_size_per_gpu": cfg.micro_batch_size,
@@ -71,4 +65,4 @@ def deepspeed_config(cfg: TrainConfig, total_steps: int, use_gpu: bool) -> dict[
             raise ArcticRayError(f"deepspeed.{key} is {cfg.deepspeed[key]} but the recipe's batch fields say {generated[key]}: set it in one place")
     if "train_batch_size" in cfg.deepspeed:
         raise ArcticRayError("deepspeed.train_batch_size: leave it out; it is micro_batch_size x gradient_accumulation_steps x workers")
-    return _merged(generated, cfg.deepspeed)
+    return merge_dicts(generated, cfg.deepspeed)

@@ -2,7 +2,9 @@
 shingles (datasketch's permutations), LSH bands chosen for the threshold, candidates grouped by
 band key through a shuffle and verified by estimated Jaccard, groups of duplicates as connected
 components, one survivor per group (best `survivor_score`, then smallest id). The rows are read
-three times (signatures, then each half of the split): materialize an expensive input first."""
+three times (signatures, then each half of the split): materialize an expensive input first.
+Ids must be unique: rows are tagged by id (`arctic-ray dedup` checks; the synth job's reader
+refuses repeated ids)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from arctic_ray.config.dedup import DedupConfig
 from arctic_ray.config.ray_runtime import RayConfig
 from arctic_ray.curate.exact_dedup import exact_dedup
 from arctic_ray.curate.minhash_dedup import minhash_dedup
-from arctic_ray.curate.near_dedup import shuffle_partitions
+from arctic_ray.curate.near_dedup import gather, shuffle_partitions
 from arctic_ray.curate.texts import check_columns
 from arctic_ray.errors import ArcticRayError
 from arctic_ray.jobs.stages import write_json
@@ -186,9 +186,9 @@ def dedup_files(input: str | Path, output: str | Path, cfg: DedupConfig, exact: 
     near = minhash_dedup(ds, cfg)
     near_dups = near.duplicates.materialize()
     if exact:
-        pointers = [t for t in ray.get(near_dups.select_columns(["id", "cluster"]).to_arrow_refs()) if t.num_rows]
-        if pointers:  # (id, survivor) of the near-duplicates only: small beside the rows
-            exact_dups = exact_dups.map_batches(_follow, fn_args=(ray.put(pa.concat_tables(pointers)),), batch_format="pyarrow")
+        pointers = gather(near_dups.select_columns(["id", "cluster"]))
+        if pointers.num_rows:  # (id, survivor) of the near-duplicates only: small beside the rows
+            exact_dups = exact_dups.map_batches(_follow, fn_args=(ray.put(pointers),), batch_format="pyarrow")
         duplicates.append(_labelled(exact_dups, "exact"))
     duplicates.append(_labelled(near_dups, "near"))
 

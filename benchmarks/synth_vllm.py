@@ -1,4 +1,4 @@
-"""The vllm synthesis backend (Ray Data + `ray.data.llm`, through the generation store) against a
+"""The vllm synthesis backend (a Ray Data pool of vLLM engine actors, through the generation store) against a
 bare `vllm.LLM.chat` over the same prompts, model, engine settings and greedy sampling, in the
 same run, start-up included for both (an engine's load is part of what a user waits for). The
 baseline runs first, in a subprocess of its own, so neither engine shares memory or threads with

@@ -1,4 +1,4 @@
-"""The vLLM generation stage behind the generation store: real vLLM (CPU) inside ray.data.llm,
+"""The vLLM generation stage behind the generation store: real vLLM (CPU) in a Ray Data actor pool,
 on the tiny model."""
 
 import pytest
@@ -48,8 +48,10 @@ def test_generates_in_the_shared_row_schema_and_stores_answers(ray_local, tiny_m
     assert list(repeated["r1"]["completion_token_ids"]) == list(r["completion_token_ids"])
 
 
-def test_a_model_the_cpu_engine_cannot_run_is_refused_up_front(ray_local, tmp_path):
+def test_a_model_the_cpu_engine_cannot_run_fails_the_job_at_engine_start_with_the_reason(ray_local, tmp_path):
     model = build_tiny_model(tmp_path / "head16", hidden_size=64, num_heads=4, num_kv_heads=2)
     rows = ray.data.from_items([{"id": "a", "messages": [{"role": "user", "content": "hi"}]}])
-    with pytest.raises(EngineConfigError, match="head size 16 is not one of"):
-        VLLMSynthConfig().generate(rows, Target(str(model), "head16", "head16", str(tmp_path / "store")))
+    generated = VLLMSynthConfig().generate(rows, Target(str(model), "head16", "head16", str(tmp_path / "store")))
+    with pytest.raises(Exception, match="head size 16 is not one of") as raised:
+        generated.take_all()
+    assert EngineConfigError.__name__ in str(raised.value)

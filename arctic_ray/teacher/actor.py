@@ -26,10 +26,11 @@ BACKEND = "vllm"  # the same engine as the Ray Data stage: their stored answers 
 class TeacherActor:
     def __init__(self, model: str, model_name: str, engine: VLLMEngineConfig, store_dir: str, max_ahead_rows: int):
         from arctic_ray.synth.engine import start_llm
+        from arctic_ray.synth.engine_loop import EngineLoop
 
         self.model_name = model_name
         self.engine = engine
-        self.llm = start_llm(model, engine)
+        self.loop = EngineLoop(lambda: start_llm(model, engine))
         self.store = GenerationStore(store_dir)
         self.store.refresh()  # what earlier runs stored; from here on this actor adds its own
         self.max_ahead = max_ahead_rows
@@ -53,7 +54,7 @@ class TeacherActor:
         if todo:
             async with self.engine_lock:
                 start = time.time()
-                fresh = await asyncio.to_thread(self._generate, todo)
+                fresh = await self._generate(todo)
                 self.busy_s += time.time() - start
             self.store.put_many([a for a in fresh.values() if not a["error"]])
         self.last_done = time.time()
@@ -80,7 +81,7 @@ class TeacherActor:
             self.ahead += n
             self.counts["max_ahead"] = max(self.counts["max_ahead"], self.ahead)
 
-    def _generate(self, rows: list[dict]) -> dict[str, dict]:
+    async def _generate(self, rows: list[dict]) -> dict[str, dict]:
         from vllm import SamplingParams
 
         answers: dict[str, dict] = {}
@@ -93,15 +94,7 @@ class TeacherActor:
                 servable.append(row)
         params = [SamplingParams(**self.engine.sampling_params({**row["sampling"], "max_tokens": row["max_tokens"]})) for row in servable]
         prompts = [{"prompt_token_ids": list(row["prompt_token_ids"])} for row in servable]
-        try:
-            results = self.llm.generate(prompts, params, use_tqdm=False) if servable else []
-        except Exception:  # one bad request fails the whole call: serve them one by one
-            results = []
-            for prompt, param in zip(prompts, params):
-                try:
-                    results += self.llm.generate([prompt], [param], use_tqdm=False)
-                except Exception as err:  # noqa: BLE001 (vLLM raises plain ValueErrors per request)
-                    results.append(err)
+        results = await self.loop.generate(prompts, params) if servable else []
         for row, result in zip(servable, results):
             if isinstance(result, Exception):
                 answers[row["key"]] = self._answer(row, error=f"engine refused the request: {result}")

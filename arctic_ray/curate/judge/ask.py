@@ -26,7 +26,7 @@ VERDICTS = pa.schema([("judge_key", pa.string()), ("tag", pa.string()), ("verdic
 """One row per request: `verdict` (JSON) when it parsed, else `reason` (and the last `raw` answer)."""
 
 STRUCTURED = {"vllm": lambda schema: {"structured_outputs": {"json": schema}}}
-"""Backends that take a JSON schema through a row's sampling (ray.data.llm passes
+"""Backends that take a JSON schema through a row's sampling (the vllm stage hands
 `structured_outputs` to vLLM). The openai backends send only the standard sampling fields, so
 there the schema goes in the prompt alone."""
 

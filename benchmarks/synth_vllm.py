@@ -51,8 +51,11 @@ def through_ray(n: int, synth) -> tuple[float, int]:
     from arctic_ray.synth.backend import Target
     from arctic_ray.synth.stored import generate_stored
 
+    from arctic_ray.config.ray_runtime import RayConfig
+    from arctic_ray.runtime import init_ray
+
     path = str(resolve_model(MODEL))
-    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)
+    init_ray(RayConfig())  # the local cluster the pipelines start
     try:
         with tempfile.TemporaryDirectory() as tmp:
             ray.data.range(4).materialize()  # worker processes up before the clock starts
@@ -65,24 +68,27 @@ def through_ray(n: int, synth) -> tuple[float, int]:
 
 
 def run(rows: int = 648, overrides: list[str] | None = None) -> str:
+    """Ray Data runs one single-thread engine per core unless `overrides` say otherwise (on CPU a
+    replica per core beat one engine over every core); the bare engine always gets every core."""
     from arctic_ray.config.recipe import parse_overrides
     from arctic_ray.models.resolve import resolve_model
     from arctic_ray.synth.backend import SamplingConfig
     from arctic_ray.synth.vllm_backend import VLLMSynthConfig
 
-    fields = parse_overrides(overrides or []).get("synth", {})
+    cores = len(os.sched_getaffinity(0))
+    fields = {"concurrency": cores, "threads_per_engine": 1, **parse_overrides(overrides or []).get("synth", {})}
     synth = VLLMSynthConfig(sampling=SamplingConfig(temperature=0, max_tokens=MAX_TOKENS), **fields)
     engine = {"model": str(resolve_model(MODEL)), **synth.engine_kwargs()}
     child = subprocess.run(
         [sys.executable, __file__, "--bare", str(rows), json.dumps(engine)],
-        env={**os.environ, **synth.engine_env()}, capture_output=True, text=True, check=True,
+        env={**os.environ, **synth.engine_env(), "OMP_NUM_THREADS": str(cores)}, capture_output=True, text=True, check=True,
     )
     bare_s, bare_tokens = json.loads(child.stdout.strip().splitlines()[-1])
     ray_s, ray_tokens = through_ray(rows, synth)
     ray_tok_s, bare_tok_s = ray_tokens / ray_s, bare_tokens / bare_s
     return (
         f"synth: backend=vllm rows={rows} ray_tok_s={ray_tok_s:.0f} bare_vllm_tok_s={bare_tok_s:.0f} ratio={ray_tok_s / bare_tok_s:.2f}"
-        f" (tokens {ray_tokens} vs {bare_tokens})"
+        f" (engines={synth.concurrency}x{synth.threads_per_engine or cores} threads vs 1x{cores}; tokens {ray_tokens} vs {bare_tokens})"
     )
 
 

@@ -69,8 +69,9 @@ def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) ->
     # Prompts made on the driver come in up to 200 tiny blocks, each a task in every pass here;
     # the rows sent are split again into the backend's `rows_per_task`.
     keyed = with_keys(ds.repartition(target_num_rows_per_block=KEYING_ROWS), synth, target.model_key).materialize()
-    # Straight from the materialized blocks: another pass through Ray Data costs seconds.
-    keys = [k for block in ray.get(keyed.to_arrow_refs()) for k in block.column("key").to_pylist()]
+    # Straight from the materialized blocks (an empty one has no columns): another pass through
+    # Ray Data costs seconds.
+    keys = [k for block in ray.get(keyed.to_arrow_refs()) if block.num_rows for k in block.column("key").to_pylist()]
     stored = GenerationStore(target.store).get_many(keys)
     missing = [k for k in keys if k not in stored]
     stored_ref, stored_keys = ray.put(stored), ray.put(pa.array(list(stored), pa.string()))

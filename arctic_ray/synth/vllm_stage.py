@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-BACKEND = "vllm"
+BACKEND = "vllm"  # the co-located teacher answers as this backend too: their stored answers are shared
 
 
 class VLLMEngineStage:
@@ -33,7 +33,7 @@ class VLLMEngineStage:
         sampling = [{**self.default_sampling, **_given(row.get("sampling"))} for row in rows]
         params = [_sampling_params(self.engine.sampling_params(s)) for s in sampling]
         outputs = await self.loop.chat([row["messages"] for row in rows], params)
-        return pa.Table.from_pylist([_answer(row, out, self.model_name) for row, out in zip(rows, outputs)])
+        return pa.Table.from_pylist([{**row, **answer_columns(out, self.model_name)} for row, out in zip(rows, outputs)])
 
 
 def _given(sampling: dict | None) -> dict:
@@ -49,19 +49,23 @@ def _sampling_params(sampling: dict) -> Any:
     return SamplingParams(**sampling, structured_outputs=StructuredOutputsParams(**_given(structured)) if structured else None)
 
 
-def _answer(row: dict, out: Any, model_name: str) -> dict:
-    refused = isinstance(out, Exception)
-    completion = None if refused else out.outputs[0]
-    prompt_ids = [] if refused else list(out.prompt_token_ids or [])
-    completion_ids = [] if refused else list(completion.token_ids)
+def answer_columns(out: Any, model_name: str, prompt_ids: list[int] | None = None, error: str = "") -> dict:
+    """The row schema's answer columns for one engine output: a `RequestOutput`, the exception
+    the engine refused the request with, or None with the `error` that kept it from the engine.
+    `prompt_ids`: the prompt's token ids where the caller has them (else the output's)."""
+    if isinstance(out, Exception):
+        out, error = None, f"engine refused the request: {out}"
+    completion = out.outputs[0] if out is not None else None
+    if prompt_ids is None:
+        prompt_ids = list(out.prompt_token_ids or []) if out is not None else []
+    completion_ids = list(completion.token_ids) if completion else []
     return {
-        **row,
-        "completion": "" if refused else completion.text,
-        "finish_reason": "error" if refused else (completion.finish_reason or "stop"),
+        "completion": completion.text if completion else "",
+        "finish_reason": (completion.finish_reason or "stop") if completion else "error",
         "usage": {"prompt_tokens": len(prompt_ids), "completion_tokens": len(completion_ids)},
         "backend": BACKEND,
         "model": model_name,
-        "error": f"engine refused the request: {out}" if refused else "",
-        "prompt_token_ids": prompt_ids,
+        "error": error,
+        "prompt_token_ids": list(prompt_ids),
         "completion_token_ids": completion_ids,
     }

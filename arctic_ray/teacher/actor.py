@@ -18,8 +18,8 @@ import ray
 
 from arctic_ray.synth.engine import VLLMEngineConfig
 from arctic_ray.synth.store import GenerationStore
+from arctic_ray.synth.vllm_stage import answer_columns
 
-BACKEND = "vllm"  # the same engine as the Ray Data stage: their stored answers are shared
 
 
 @ray.remote(max_restarts=0)
@@ -96,10 +96,7 @@ class TeacherActor:
         prompts = [{"prompt_token_ids": list(row["prompt_token_ids"])} for row in servable]
         results = await self.loop.generate(prompts, params) if servable else []
         for row, result in zip(servable, results):
-            if isinstance(result, Exception):
-                answers[row["key"]] = self._answer(row, error=f"engine refused the request: {result}")
-            else:
-                answers[row["key"]] = self._answer(row, result=result)
+            answers[row["key"]] = self._answer(row, result=result)
         return answers
 
     def _problem(self, row: dict) -> str:
@@ -111,18 +108,7 @@ class TeacherActor:
         return ""
 
     def _answer(self, row: dict, result=None, error: str = "") -> dict:
-        out = result.outputs[0] if result is not None else None
-        return {
-            "key": row["key"],
-            "completion": out.text if out else "",
-            "prompt_token_ids": list(row["prompt_token_ids"]),
-            "completion_token_ids": list(out.token_ids) if out else [],
-            "finish_reason": (out.finish_reason or "stop") if out else "error",
-            "usage": {"prompt_tokens": len(row["prompt_token_ids"]), "completion_tokens": len(out.token_ids) if out else 0},
-            "backend": BACKEND,
-            "model": self.model_name,
-            "error": error,
-        }
+        return {"key": row["key"], **answer_columns(result, self.model_name, list(row["prompt_token_ids"]), error)}
 
     def _room_made(self, n: int) -> None:
         self.ahead = max(self.ahead - n, 0)

@@ -47,12 +47,12 @@ def through_ray(n: int, synth) -> tuple[float, int]:
     import ray
     import ray.data
 
+    from arctic_ray.config.ray_runtime import RayConfig
+    from arctic_ray.data.driver_rows import dataset_of
     from arctic_ray.models.resolve import resolve_model
+    from arctic_ray.runtime import init_ray
     from arctic_ray.synth.backend import Target
     from arctic_ray.synth.stored import generate_stored
-
-    from arctic_ray.config.ray_runtime import RayConfig
-    from arctic_ray.runtime import init_ray
 
     path = str(resolve_model(MODEL))
     init_ray(RayConfig())  # the local cluster the pipelines start
@@ -60,7 +60,7 @@ def through_ray(n: int, synth) -> tuple[float, int]:
         with tempfile.TemporaryDirectory() as tmp:
             ray.data.range(4).materialize()  # worker processes up before the clock starts
             started = time.perf_counter()
-            gen = generate_stored(ray.data.from_items(prompts(n)), synth, Target(path, MODEL, "bench", str(Path(tmp) / "store")))
+            gen = generate_stored(dataset_of(prompts(n)), synth, Target(path, MODEL, "bench", str(Path(tmp) / "store")))
             tokens = sum(r["usage"]["completion_tokens"] for r in gen.rows.select_columns(["usage"]).iter_rows())
             return time.perf_counter() - started, tokens
     finally:

@@ -17,6 +17,7 @@ import ray.data
 
 from arctic_ray.curate.decontaminate import dedup_against
 from arctic_ray.curate.minhash_dedup import minhash_dedup
+from arctic_ray.data.driver_rows import dataset_of
 from arctic_ray.data.prompts import PromptSet, read_prompts
 from arctic_ray.jobs import job
 from arctic_ray.jobs.spec_decode_recipe import SpecDecodeRecipe
@@ -63,7 +64,7 @@ class Context:
         return Target(model=self.model_path, model_name=self.recipe.model, model_key=self.model_key, store=str(self.store), run_dir=str(self.run.dir))
 
     def generate(self, rows: list[dict]):
-        return generate_stored(ray.data.from_items(rows), self.recipe.synth, self.target)
+        return generate_stored(dataset_of(rows), self.recipe.synth, self.target)
 
     def rows_of(self, columns: dict) -> ray.data.Dataset:
         return ray.data.from_items([{k: columns[k][i] for k in columns if k != "id"} for i in range(len(columns["id"]))])
@@ -188,13 +189,13 @@ def online_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Trai
         counts = None
         if spec.uses_token_counts:  # a first sample of the stream (then served from the store) chooses the draft vocabulary
             first = [r for r in answer(stream_rows[: 4 * t.batch_size]) if not r["error"]]
-            counts = count_tokens(ray.data.from_items(first), "completion_token_ids", ctx.vocab_size)
+            counts = count_tokens(dataset_of(first), "completion_token_ids", ctx.vocab_size)
         run.count(stream_prompts=len(stream_rows))
 
     def to_rows(rows: list[dict]):
         return training_columns(rows, train.seq_len, spec.n_predict, ctx.pad_id)
 
-    stream = teacher_stream(ray.data.from_items(stream_rows), teacher, t.batch_size, to_rows)
+    stream = teacher_stream(dataset_of(stream_rows, t.batch_size), teacher, t.batch_size, to_rows)
     return TrainingData(
         {"train": stream.drop_columns(["id"]), "eval": eval_ds},
         token_counts=counts, teacher=teacher, node_id=node_id,

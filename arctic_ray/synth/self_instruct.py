@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field
 
 from arctic_ray.config.base import StrictConfig
+from arctic_ray.data.driver_rows import dataset_of
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.stored import generate_stored
 
@@ -68,10 +69,8 @@ def as_prompt(completion: str, min_words: int) -> tuple[str, str]:
 
 def self_instruct(cfg: SelfInstructConfig, synth: SynthConfig, target: Target):
     """Returns (prompt rows, rejects with reasons, counts)."""
-    import ray.data
-
     requests = topic_requests(cfg)
-    generated = generate_stored(ray.data.from_items(requests), synth, target)
+    generated = generate_stored(dataset_of(requests), synth, target)
     prompts, rejects = [], []
     for row in generated.rows.iter_rows():
         text, reason = as_prompt(row["completion"], cfg.min_words) if not row["error"] else ("", row["error"])

@@ -36,12 +36,15 @@ def row_key(synth: SynthConfig, row: dict, model_key: str) -> str:
 
 
 def with_keys(ds: ray.data.Dataset, synth: SynthConfig, model_key: str) -> ray.data.Dataset:
+    """`batch_size` bundles an input's small blocks into one task: a task per block of 200 from
+    `from_items` took 8 s for 648 prompts on two cores."""
     default = synth.sampling.model_dump()
 
-    def add_key(row: dict) -> dict:
-        return {**row, "sampling": {**default, **(row.get("sampling") or {})}, "key": row_key(synth, row, model_key)}
+    def add_keys(batch: pa.Table) -> pa.Table:
+        rows = [{**row, "sampling": {**default, **(row.get("sampling") or {})}, "key": row_key(synth, row, model_key)} for row in batch.to_pylist()]
+        return pa.Table.from_pylist(rows)
 
-    return ds.map(add_key)
+    return ds.map_batches(add_keys, batch_size=KEYING_ROWS, batch_format="pyarrow")
 
 
 def _persist(store: str):
@@ -66,9 +69,8 @@ def _sent_now(batch: pa.Table) -> pa.Table:
 def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) -> StoredGeneration:
     """`target.model_key` names the model's content (a hash of its config and tokenizer, or an API
     model name), so a store is shared safely between runs and paths."""
-    # Prompts made on the driver come in up to 200 tiny blocks, each a task in every pass here;
-    # the rows sent are split again into the backend's `rows_per_task`.
-    keyed = with_keys(ds.repartition(target_num_rows_per_block=KEYING_ROWS), synth, target.model_key).materialize()
+    # The rows sent are split again into the backend's `rows_per_task`.
+    keyed = with_keys(ds, synth, target.model_key).materialize()
     # Straight from the materialized blocks (an empty one has no columns): another pass through
     # Ray Data costs seconds.
     keys = [k for block in ray.get(keyed.to_arrow_refs()) if block.num_rows for k in block.column("key").to_pylist()]

@@ -9,6 +9,7 @@ from typing import Iterable
 
 import ray.data
 
+from arctic_ray.data.driver_rows import dataset_of
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.requests import split_requests
 from arctic_ray.synth.stored import StoredGeneration, generate_stored
@@ -69,5 +70,5 @@ def expand_samples(rows: Iterable[dict], samples: int) -> list[dict]:
 def synthesize(rows: Iterable[dict], synth: SynthConfig, target: Target, samples: int = 1) -> Synthesis:
     ok, refused = split_requests(rows)
     ok = expand_samples(ok, samples)
-    generation = generate_stored(ray.data.from_items(ok), synth, target) if ok else None
+    generation = generate_stored(dataset_of(ok), synth, target) if ok else None
     return Synthesis(generation=generation, refused=refused)

@@ -1,0 +1,14 @@
+"""Rows the driver holds, as a dataset of few blocks.
+
+`ray.data.from_items` splits even a few hundred rows into up to 200 blocks, and every block is a
+task in each later pass: ~35 ms apiece on two cores, 8 s to key 648 prompts."""
+
+from __future__ import annotations
+
+import ray.data
+
+ROWS_PER_BLOCK = 4096
+
+
+def dataset_of(rows: list[dict], rows_per_block: int = ROWS_PER_BLOCK) -> ray.data.Dataset:
+    return ray.data.from_items(rows, override_num_blocks=max(1, -(-len(rows) // rows_per_block)))

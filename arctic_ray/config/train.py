@@ -71,3 +71,8 @@ class TrainConfig(WorkersConfig):
     max_failures: int = Field(default=0, ge=0)
     """Restarts of the worker group after a failure (a killed worker, a lost node); each resumes
     from the latest checkpoint."""
+
+    @property
+    def rows_per_step(self) -> int:
+        """Rows (sequences) one optimizer step takes over every worker."""
+        return self.num_workers * self.micro_batch_size * self.gradient_accumulation_steps

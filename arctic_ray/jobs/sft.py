@@ -64,8 +64,7 @@ def real_tokens(bins: ray.data.Dataset) -> int:
 
 
 def phase_steps(bins: int, recipe: SFTRecipe) -> int:
-    per_step = recipe.workers.num_workers * recipe.micro_batch_size * recipe.gradient_accumulation_steps
-    return (bins // per_step) * recipe.epochs
+    return (bins // recipe.train_config().rows_per_step) * recipe.epochs
 
 
 @job("sft", SFTRecipe)

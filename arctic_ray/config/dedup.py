@@ -58,8 +58,9 @@ class DedupConfig(StrictConfig):
     rows; above it both run as Ray Data shuffles."""
 
     shuffle: Literal["sort", "hash"] = "sort"
-    """Ray Data shuffle of the band and components groupbys: "sort" (plain Ray tasks, quick to
-    start) or "hash" (Ray Data's default shuffle v2, for inputs far beyond the object store)."""
+    """Ray Data shuffle of every dedup groupby (exact keys, bands, components, the id join and
+    the repeated-id check): "sort" (plain Ray tasks, quick to start) or "hash" (Ray Data's
+    default shuffle v2, for inputs far beyond the object store)."""
 
     shuffle_partitions: int | None = Field(default=None, ge=1)
     """Partitions of the band shuffle (`hash`; the `sort` shuffle has a reducer per input block);

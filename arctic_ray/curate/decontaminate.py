@@ -26,7 +26,7 @@ def decontaminate(ds: ray.data.Dataset, reference: ray.data.Dataset, cfg: DedupC
     rows = ds.map_batches(band_rows, fn_args=(cfg, partitions, False, True), batch_format="pyarrow", batch_size=1024)
     refs = reference.map_batches(band_rows, fn_args=(cfg, partitions, True, True), batch_format="pyarrow", batch_size=1024)
     dups, _ = near_duplicates(rows.union(refs), cfg, partitions, cross_only=True, guard=False)
-    kept, duplicates = split_rows(ds, dups, partitions)
+    kept, duplicates = split_rows(ds, dups, partitions, cfg.shuffle)
     return DedupResult(kept, duplicates)
 
 

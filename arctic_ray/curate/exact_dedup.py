@@ -16,6 +16,7 @@ from arctic_ray.config.dedup import DedupConfig
 from arctic_ray.curate.near_dedup import gather, shuffle_partitions
 from arctic_ray.curate.nodes import order_codes, ranks
 from arctic_ray.curate.result import DedupResult
+from arctic_ray.curate.shuffle import shuffle_strategy
 from arctic_ray.curate.tagging import split_rows
 from arctic_ray.curate.texts import DedupFieldError, check_columns, text_column
 
@@ -23,13 +24,14 @@ from arctic_ray.curate.texts import DedupFieldError, check_columns, text_column
 def exact_dedup(ds: ray.data.Dataset, cfg: DedupConfig) -> DedupResult:
     check_columns(ds, cfg)
     partitions = shuffle_partitions(cfg)
-    dups = (
-        ds.map_batches(_keys, fn_args=(cfg, partitions), batch_format="pyarrow")
-        .groupby("part", num_partitions=partitions)
-        .map_groups(_all_but_first, batch_format="pyarrow")
-        .materialize()
-    )
-    kept, duplicates = split_rows(ds, gather(dups) if dups.count() <= cfg.local_limit else dups, partitions)
+    with shuffle_strategy(ds, cfg.shuffle):
+        dups = (
+            ds.map_batches(_keys, fn_args=(cfg, partitions), batch_format="pyarrow")
+            .groupby("part", num_partitions=partitions)
+            .map_groups(_all_but_first, batch_format="pyarrow")
+            .materialize()
+        )
+    kept, duplicates = split_rows(ds, gather(dups) if dups.count() <= cfg.local_limit else dups, partitions, cfg.shuffle)
     return DedupResult(kept, duplicates)
 
 

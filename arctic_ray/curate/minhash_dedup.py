@@ -23,5 +23,5 @@ def minhash_dedup(ds: ray.data.Dataset, cfg: DedupConfig) -> DedupResult:
     partitions = shuffle_partitions(cfg)
     rows = ds.map_batches(band_rows, fn_args=(cfg, partitions), batch_format="pyarrow", batch_size=1024)
     dups, giants = near_duplicates(rows, cfg, partitions)
-    kept, duplicates = split_rows(ds, dups, partitions)
+    kept, duplicates = split_rows(ds, dups, partitions, cfg.shuffle)
     return DedupResult(kept, duplicates, giants)

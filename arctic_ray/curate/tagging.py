@@ -8,14 +8,16 @@ import pyarrow.compute as pc
 import ray.data
 
 from arctic_ray.curate.id_join import join_by_id
+from arctic_ray.curate.shuffle import shuffle_strategy
 
 TAGS = ["duplicate_of", "cluster"]
 
 
-def split_rows(ds: ray.data.Dataset, dups: pa.Table | ray.data.Dataset, partitions: int) -> tuple[ray.data.Dataset, ray.data.Dataset]:
-    tagged = join_by_id(ds, dups, TAGS, partitions)
-    if isinstance(dups, ray.data.Dataset):
-        tagged = tagged.materialize()  # a shuffle: not twice, once for each half
+def split_rows(ds: ray.data.Dataset, dups: pa.Table | ray.data.Dataset, partitions: int, shuffle: str) -> tuple[ray.data.Dataset, ray.data.Dataset]:
+    with shuffle_strategy(ds, shuffle):  # the join's groupby takes the strategy when it is built
+        tagged = join_by_id(ds, dups, TAGS, partitions)
+        if isinstance(dups, ray.data.Dataset):
+            tagged = tagged.materialize()  # a shuffle: not twice, once for each half
     kept = tagged.map_batches(_half, fn_args=(False,), batch_format="pyarrow")
     return kept, tagged.map_batches(_half, fn_args=(True,), batch_format="pyarrow")
 

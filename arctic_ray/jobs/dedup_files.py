@@ -26,6 +26,7 @@ from arctic_ray.config.ray_runtime import RayConfig
 from arctic_ray.curate.exact_dedup import exact_dedup
 from arctic_ray.curate.minhash_dedup import minhash_dedup
 from arctic_ray.curate.near_dedup import gather, shuffle_partitions
+from arctic_ray.curate.shuffle import shuffle_strategy
 from arctic_ray.curate.texts import check_columns
 from arctic_ray.errors import ArcticRayError
 from arctic_ray.jobs.stages import write_json
@@ -108,11 +109,12 @@ def _number(table: pa.Table, start: int, keep_old: bool) -> pa.Table:
     return table.add_column(0, "id", ids)
 
 
-def repeated_ids(ds: ray.data.Dataset, partitions: int, limit: int = 3) -> list[tuple]:
+def repeated_ids(ds: ray.data.Dataset, partitions: int, shuffle: str, limit: int = 3) -> list[tuple]:
     """Up to `limit` (id, count) of ids that appear more than once (a shuffle of the id column)."""
-    counts = ds.select_columns(["id"]).groupby("id", num_partitions=partitions).count()
-    repeated = counts.map_batches(_repeated, batch_format="pyarrow")
-    return [(row["id"], row["count()"]) for row in repeated.take(limit)]
+    with shuffle_strategy(ds, shuffle):
+        counts = ds.select_columns(["id"]).groupby("id", num_partitions=partitions).count()
+        repeated = counts.map_batches(_repeated, batch_format="pyarrow").take(limit)
+    return [(row["id"], row["count()"]) for row in repeated]
 
 
 def _repeated(counts: pa.Table) -> pa.Table:
@@ -173,7 +175,7 @@ def dedup_files(input: str | Path, output: str | Path, cfg: DedupConfig, exact: 
         ds, summary.ids_added = numbered(ds, keep_old=renumber), True
     else:
         ds = ds.materialize()  # read once: the id check, exact and near dedup all read it again
-        repeated = repeated_ids(ds, shuffle_partitions(cfg))
+        repeated = repeated_ids(ds, shuffle_partitions(cfg), cfg.shuffle)
         if repeated:
             shown = ", ".join(f"{i!r} ({n} rows)" for i, n in repeated)
             raise DedupInputError(f"{input}: ids must be unique, and these repeat: {shown}; --renumber numbers the rows instead")

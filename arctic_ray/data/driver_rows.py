@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ray.data
 
-ROWS_PER_BLOCK = 4096
+ROWS_PER_BLOCK = 4096  # also the keying batch of the generation store: light per-row work, so one task's worth
 
 
 def dataset_of(rows: list[dict], rows_per_block: int = ROWS_PER_BLOCK) -> ray.data.Dataset:

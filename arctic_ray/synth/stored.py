@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import ray.data
 
+from arctic_ray.data.driver_rows import ROWS_PER_BLOCK
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.store import GenerationStore, SentLog, request_key
 
-KEYING_ROWS = 4096  # rows per block while requests are keyed and looked up in the store
 # What the store keeps of a generated row: the answer, not the request's bookkeeping.
 STORED_COLUMNS = ("completion", "finish_reason", "usage", "backend", "model", "prompt_token_ids", "completion_token_ids")
 
@@ -44,7 +44,7 @@ def with_keys(ds: ray.data.Dataset, synth: SynthConfig, model_key: str) -> ray.d
         rows = [{**row, "sampling": {**default, **(row.get("sampling") or {})}, "key": row_key(synth, row, model_key)} for row in batch.to_pylist()]
         return pa.Table.from_pylist(rows)
 
-    return ds.map_batches(add_keys, batch_size=KEYING_ROWS, batch_format="pyarrow")
+    return ds.map_batches(add_keys, batch_size=ROWS_PER_BLOCK, batch_format="pyarrow")
 
 
 def _persist(store: str):
@@ -69,7 +69,6 @@ def _sent_now(batch: pa.Table) -> pa.Table:
 def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) -> StoredGeneration:
     """`target.model_key` names the model's content (a hash of its config and tokenizer, or an API
     model name), so a store is shared safely between runs and paths."""
-    # The rows sent are split again into the backend's `rows_per_task`.
     keyed = with_keys(ds, synth, target.model_key).materialize()
     # Straight from the materialized blocks (an empty one has no columns): another pass through
     # Ray Data costs seconds.
@@ -90,7 +89,7 @@ def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) ->
     sent_before = SentLog(target.store).keys()
     resent = sum(k in sent_before for k in missing)
     misses = keyed.map_batches(_in_store, fn_args=(stored_keys, False), batch_format="pyarrow")
-    if synth.rows_per_task:
+    if synth.rows_per_task:  # every actor of the backend's pool gets blocks of its own
         misses = misses.repartition(target_num_rows_per_block=synth.rows_per_task)
     generated = synth.generate(misses, target)
     if not synth.persists_answers:

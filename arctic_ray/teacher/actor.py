@@ -21,7 +21,6 @@ from arctic_ray.synth.store import GenerationStore
 from arctic_ray.synth.vllm_stage import answer_columns
 
 
-
 @ray.remote(max_restarts=0)
 class TeacherActor:
     def __init__(self, model: str, model_name: str, engine: VLLMEngineConfig, store_dir: str, max_ahead_rows: int):
@@ -108,7 +107,7 @@ class TeacherActor:
         return ""
 
     def _answer(self, row: dict, result=None, error: str = "") -> dict:
-        return {"key": row["key"], **answer_columns(result, self.model_name, list(row["prompt_token_ids"]), error)}
+        return {"key": row["key"], **answer_columns(result, self.model_name, row["prompt_token_ids"], error)}
 
     def _room_made(self, n: int) -> None:
         self.ahead = max(self.ahead - n, 0)

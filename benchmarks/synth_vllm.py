@@ -34,10 +34,11 @@ def prompts(n: int) -> list[dict]:
 
 
 def bare(n: int, engine: dict) -> tuple[float, int]:
-    """(seconds, completion tokens) of a bare vllm.LLM.chat, start-up included."""
+    """(seconds, completion tokens) of a bare vllm.LLM.chat, start-up included: importing vLLM
+    too (8-10 s here), as each engine actor on the Ray side imports it inside that side's clock."""
+    started = time.perf_counter()
     from vllm import LLM, SamplingParams
 
-    started = time.perf_counter()
     llm = LLM(model=engine.pop("model"), **engine)
     outs = llm.chat([r["messages"] for r in prompts(n)], SamplingParams(temperature=0, max_tokens=MAX_TOKENS), use_tqdm=False)
     return time.perf_counter() - started, sum(len(o.outputs[0].token_ids) for o in outs)

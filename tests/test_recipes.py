@@ -114,9 +114,8 @@ def test_shipped_sft_recipes_validate(name):
         assert [s.stage for s in recipe.curate] == ["rules", "exact_dedup", "near_dedup"]
 
 
-def test_engine_pools_take_a_size_or_an_autoscaling_range():
-    from arctic_ray.synth.vllm_backend import VLLMSynthConfig
-
-    assert VLLMSynthConfig.model_validate({"concurrency": [1, 3]}).concurrency == (1, 3)
-    with pytest.raises(ValueError, match="needs 1 <= min <= max"):
-        VLLMSynthConfig.model_validate({"concurrency": [3, 1]})
+@pytest.mark.parametrize("name", ["synth.yaml", "synth_openai.yaml", "synth_cortex.yaml"])
+def test_backend_pools_take_a_size_or_an_autoscaling_range(name):
+    assert load_recipe(ROOT / "examples" / name, ["synth.concurrency=[1, 3]"]).synth.concurrency == (1, 3)
+    with pytest.raises(RecipeError, match=r"synth.concurrency: .*needs 1 <= min <= max"):
+        load_recipe(ROOT / "examples" / name, ["synth.concurrency=[3, 1]"])

@@ -1,17 +1,20 @@
 """SFT data and settings without a cluster: sources checked and mixed by weight, a held-out
 split no copy leaks into, synthesis rows turned into chats, the DeepSpeed config a recipe makes
-(schedules, the `deepspeed:` block winning, batch sizes that must agree), recipe field names."""
+(schedules and optimizers as registered blocks, the `deepspeed:` block winning, batch sizes that
+must agree), recipe field names."""
 
 import json
 
 import pytest
 
-from arctic_ray.config.recipe import load_recipe
+from arctic_ray.config.recipe import RecipeError, load_recipe
 from arctic_ray.config.train import TrainConfig
 from arctic_ray.errors import ArcticRayError
+from arctic_ray.registry import registered
 from arctic_ray.sft.config import SFTDataConfig, SFTSource
 from arctic_ray.sft.examples import held_out, read_sft_rows, weighted
 from arctic_ray.train.deepspeed_config import deepspeed_config
+from tests.conftest import ROOT
 
 
 def chats(n: int, prefix: str) -> list[dict]:
@@ -67,6 +70,18 @@ def test_deepspeed_config_schedules_passthrough_and_conflicts():
     assert deepspeed_config(TrainConfig(schedule="constant"), 10, False)["scheduler"]["type"] == "WarmupLR"
     with pytest.raises(ArcticRayError, match="gradient_accumulation_steps is 4"):
         deepspeed_config(TrainConfig(deepspeed={"gradient_accumulation_steps": 4}), 10, False)
+
+
+def test_optimizer_and_schedule_are_registered_blocks():
+    with pytest.raises(RecipeError, match="scheduler.name: .*unknown scheduler 'cosin'; registered schedulers: constant, cosine, linear"):
+        load_recipe(ROOT / "examples" / "sft.yaml", ["scheduler.name=cosin"])
+
+    @registered("optimizer", "sgd_for_this_test")
+    def sgd(cfg: TrainConfig) -> dict:
+        return {"type": "SGD", "params": {"lr": cfg.lr}}
+
+    recipe = load_recipe(ROOT / "examples" / "sft.yaml", ["optimizer.name=sgd_for_this_test", "optimizer.lr=0.5"])
+    assert deepspeed_config(recipe.train_config(), 10, False)["optimizer"] == {"type": "SGD", "params": {"lr": 0.5}}
 
 
 def test_sft_recipe_takes_arctic_training_names_and_names_a_typo(tmp_path):

@@ -6,8 +6,13 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 
+def bounds(size: int | tuple[int, int]) -> tuple[int, int]:
+    """(min, max) actors of a pool size."""
+    return (size, size) if isinstance(size, int) else size
+
+
 def _checked(value: int | tuple[int, int]) -> int | tuple[int, int]:
-    low, high = (value, value) if isinstance(value, int) else value
+    low, high = bounds(value)
     if low < 1 or high < low:
         raise ValueError(f"needs 1 <= min <= max, got {value}")
     return value

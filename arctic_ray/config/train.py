@@ -1,8 +1,30 @@
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from arctic_ray.config.base import StrictConfig
+from arctic_ray.registry import UnknownBlockError, lookup
+
+
+def _registered_as(kind: str) -> AfterValidator:
+    def check(name: str) -> str:
+        # Imported here: the blocks module type-checks against TrainConfig below.
+        from arctic_ray.train import optim_blocks  # noqa: F401 (registers the built-in blocks)
+
+        try:
+            lookup(kind, name)
+        except UnknownBlockError as err:
+            raise ValueError(str(err)) from None
+        return name
+
+    return AfterValidator(check)
+
+
+OptimizerName = Annotated[str, _registered_as("optimizer")]
+"""A registered optimizer block (`arctic-ray list`)."""
+ScheduleName = Annotated[str, _registered_as("scheduler")]
+"""A registered learning-rate schedule block: built in, `linear` or `cosine` decay to 0 after
+warmup, or `constant`."""
 
 
 class WorkersConfig(StrictConfig):
@@ -37,14 +59,14 @@ class TrainConfig(WorkersConfig):
 
     lr: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)
-    optimizer: Literal["adamw"] = "adamw"
+    optimizer: OptimizerName = "adamw"
     """A registered optimizer (`arctic-ray list`)."""
 
     betas: tuple[float, float] = (0.9, 0.999)
     """AdamW's (beta1, beta2)."""
 
-    schedule: Literal["linear", "cosine", "constant"] = "linear"
-    """After warmup: linear decay to 0, cosine decay to 0, or constant."""
+    schedule: ScheduleName = "linear"
+    """A registered schedule after warmup: `linear` or `cosine` decay to 0, or `constant`."""
 
     warmup_steps: int = Field(default=5, ge=0)
     warmup_ratio: float | None = Field(default=None, ge=0, lt=1)

@@ -51,6 +51,7 @@ class SFTRecipe(StrictConfig):
             micro_batch_size=self.micro_batch_size,
             gradient_accumulation_steps=self.gradient_accumulation_steps,
             seq_len=self.data.max_length,
+            optimizer=self.optimizer.name,
             lr=self.optimizer.lr,
             betas=self.optimizer.betas,
             weight_decay=self.optimizer.weight_decay,

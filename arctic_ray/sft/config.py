@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from arctic_ray.config.base import StrictConfig
+from arctic_ray.config.train import OptimizerName, ScheduleName
 
 
 class SFTModelConfig(StrictConfig):
@@ -74,13 +75,18 @@ class SFTDataConfig(StrictConfig):
 
 
 class OptimizerConfig(StrictConfig):
+    name: OptimizerName = "adamw"
+    """A registered optimizer (`arctic-ray list`)."""
+
     lr: float = Field(default=1e-4, gt=0)
     betas: tuple[float, float] = (0.9, 0.95)
     weight_decay: float = Field(default=0.0, ge=0)
 
 
 class SchedulerConfig(StrictConfig):
-    name: Literal["cosine", "linear", "constant"] = "cosine"
+    name: ScheduleName = "cosine"
+    """A registered schedule after warmup: `cosine` or `linear` decay to 0, or `constant`."""
+
     warmup_ratio: float = Field(default=0.05, ge=0, lt=1)
 
 

@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 import ray.data
 from pydantic import Field, model_validator
 
+from arctic_ray.config.pool import PoolSize
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.budget import start_budget
 from arctic_ray.synth.cortex_pricing import CortexPricing
@@ -37,8 +38,9 @@ class CortexSynthConfig(SynthConfig):
     max_chunks_in_flight: int = Field(default=4, gt=0)
     """Statements running at once per actor (each in its own Snowflake session)."""
 
-    concurrency: int = Field(default=1, gt=0)
-    """Ray actors; a batch handed to one is `chunk_rows * max_chunks_in_flight` rows."""
+    concurrency: PoolSize = 1
+    """Ray actors (a number, or [min, max] to autoscale); a batch handed to one is
+    `chunk_rows * max_chunks_in_flight` rows."""
 
     retries: int = Field(default=1, ge=0)
     """Further tries of a failed statement before its rows are split in halves."""

@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 import ray.data
 from pydantic import Field, model_validator
 
+from arctic_ray.config.pool import PoolSize, bounds
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.budget import start_budget
 from arctic_ray.synth.openai_actor import ChatCompletionsActor
@@ -32,8 +33,9 @@ class OpenAISynthConfig(SynthConfig):
 
     connection: OpenAIConnection = OpenAIConnection()
 
-    concurrency: int = Field(default=2, gt=0)
-    """Number of request actors."""
+    concurrency: PoolSize = 2
+    """Request actors: a number, or [min, max] for a pool that autoscales (the budget is shared
+    by however many there are)."""
 
     max_concurrency: int = Field(default=32, gt=0)
     """Most requests in flight in one actor."""
@@ -91,13 +93,17 @@ class OpenAISynthConfig(SynthConfig):
             self.spend_limit,
             lease_s=LEASE_TIMEOUTS * self.connection.timeout_s,
         )
+        low, high = bounds(self.concurrency)
         return ds.map_batches(
             ChatCompletionsActor,
             fn_constructor_kwargs={"synth": self, "target": target, "budget": budget},
             batch_size=self.batch_size,
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(
-                size=self.concurrency, max_tasks_in_flight_per_actor=self._batches_per_actor(), max_concurrent_calls_per_actor=self._batches_per_actor()
+                min_size=low,
+                max_size=high,
+                max_tasks_in_flight_per_actor=self._batches_per_actor(),
+                max_concurrent_calls_per_actor=self._batches_per_actor(),
             ),
             num_cpus=self.cpus_per_actor,
         )

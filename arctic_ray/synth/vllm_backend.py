@@ -9,7 +9,7 @@ from typing import Literal
 import ray.data
 from pydantic import Field
 
-from arctic_ray.config.pool import PoolSize
+from arctic_ray.config.pool import PoolSize, bounds
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.engine import VLLMEngineConfig
 from arctic_ray.synth.vllm_stage import VLLMEngineStage
@@ -24,8 +24,9 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
 
     concurrent_batches: int = Field(default=8, gt=0)
     """Batches each engine actor works on at once. A batch returns when its last row does, so
-    the rows held must well exceed the engine's running slots (`max_num_seqs`, 128 on CPU, 256+
-    on GPU) or the engine idles on stragglers."""
+    the rows held must exceed the rows the engine runs at once (`max_num_seqs`: 256 for
+    `vllm.LLM` on CPU, up to 1024 on large GPUs; on CPU `kv_cache_bytes` may allow fewer: SmolLM2
+    with 1 GiB ran ~134) or the engine idles on stragglers."""
 
     concurrency: PoolSize = 1
     """vLLM engine actors (replicas): a number, or [min, max] for a pool that autoscales."""
@@ -35,7 +36,7 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
         return self.batch_size
 
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
-        low, high = (self.concurrency, self.concurrency) if isinstance(self.concurrency, int) else self.concurrency
+        low, high = bounds(self.concurrency)
         return ds.map_batches(
             VLLMEngineStage,
             fn_constructor_args=(target.model, target.model_name, self, self.sampling.model_dump()),

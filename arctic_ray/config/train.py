@@ -8,7 +8,7 @@ from arctic_ray.registry import UnknownBlockError, lookup
 
 def _registered_as(kind: str) -> AfterValidator:
     def check(name: str) -> str:
-        # Imported here: the blocks module type-checks against TrainConfig below.
+        # The built-in blocks live with the trainer, a layer above config: loaded when first needed.
         from arctic_ray.train import optim_blocks  # noqa: F401 (registers the built-in blocks)
 
         try:

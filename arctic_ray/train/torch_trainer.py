@@ -41,7 +41,9 @@ def run_trainer(run: TrainRun):
     trainer = TorchTrainer(
         train_loop_per_worker=_worker_entry,
         train_loop_config=worker_plan(run),
-        torch_config=TorchConfig(backend="nccl" if cfg.gpus_per_worker else "gloo"),
+        # The loop's own collectives (step flags, token counts, logged means) are on small CPU
+        # tensors, which NCCL alone refuses: gloo takes those, NCCL DeepSpeed's CUDA gradients.
+        torch_config=TorchConfig(backend="cpu:gloo,cuda:nccl" if cfg.gpus_per_worker else "gloo"),
         scaling_config=scaling,
         datasets=run.datasets,
         dataset_config=ShardingDataConfig(

@@ -59,13 +59,13 @@ class SFTTrainer(Trainer):
     def batch_collate_fn(self):
         return PadBins(self.method.pad_id)
 
-    def tokens_in(self, batch) -> int:
-        return int((batch["segment_ids"] > 0).sum())
+    def tokens_in(self, batch) -> torch.Tensor:
+        return (batch["segment_ids"] > 0).sum()
 
     def begin_step(self, batches) -> None:
         """The global batch's target tokens, known before its first forward (one all-reduce)."""
-        local = sum(int((shifted_targets(b["labels"], b["segment_ids"]) != IGNORE).sum()) for b in batches)
-        total = torch.tensor([float(local)], dtype=torch.float64)
+        local = sum((shifted_targets(b["labels"], b["segment_ids"]) != IGNORE).sum() for b in batches)
+        total = local.double().reshape(1).cpu()  # the step's one host sync
         dist.all_reduce(total)
         self.step_targets = total.clamp(min=1.0)
 
@@ -83,7 +83,7 @@ class SFTTrainer(Trainer):
             extra["balance_loss"] = balance.sum().detach()
             extra.update({f"balance_loss_l{i}": v.detach() for i, v in enumerate(balance)})
         padded = batch["segment_ids"].numel()
-        extra["padding_fraction"] = torch.tensor(1.0 - self.tokens_in(batch) / max(padded, 1))
+        extra["padding_fraction"] = 1.0 - self.tokens_in(batch).double() / max(padded, 1)
         return loss, extra
 
     def eval_batch(self, batch):

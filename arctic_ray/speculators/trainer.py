@@ -65,8 +65,8 @@ class SpeculatorTrainer(Trainer):
             "in_completion": completion_mask(raw["completion_start"], length, seq_len),
         }
 
-    def tokens_in(self, batch) -> int:
-        return int(batch["length"].sum())
+    def tokens_in(self, batch) -> torch.Tensor:
+        return batch["length"].sum()
 
     def _features(self, batch) -> torch.Tensor:
         return self.cache(lambda i, a: self.base.features(i, a, self.layers), batch["input_ids"], batch["length"])

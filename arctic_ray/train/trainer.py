@@ -82,8 +82,9 @@ class Trainer(Registered):
         (e.g. ragged packed sequences); None: Ray turns the columns into tensors itself."""
         return None
 
-    def tokens_in(self, batch: dict[str, torch.Tensor]) -> int:
-        """Tokens a micro-batch trains on, for throughput."""
+    def tokens_in(self, batch: dict[str, torch.Tensor]) -> int | torch.Tensor:
+        """Tokens a micro-batch trains on, for throughput: a count, or a 0-d tensor left on the
+        device (read once per log line, not once per micro-batch)."""
         return 0
 
     def eval_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -211,7 +212,7 @@ class Trainer(Registered):
                 loss, extra = self.loss(batch)
                 self.engine.backward(loss)
                 self.engine.step()
-                window_tokens += self.tokens_in(batch)
+                window_tokens = window_tokens + self.tokens_in(batch)
                 # logged: the mean over the step's micro-batches (and, below, over ranks)
                 step_loss = step_loss + loss.detach() / gas
                 step_extra = {k: step_extra.get(k, 0.0) + v.detach() / gas for k, v in extra.items()}
@@ -227,7 +228,7 @@ class Trainer(Registered):
             self.callbacks.fire("post-step", self, metrics=metrics)
             if self.global_step % self.train_cfg.log_every == 0 or self.global_step == self.total_steps:
                 elapsed = time.time() - window_start
-                metrics["tokens_per_s"] = window_tokens * self.world_size / max(elapsed, 1e-9)
+                metrics["tokens_per_s"] = float(window_tokens) * self.world_size / max(elapsed, 1e-9)
                 window_tokens, window_start = 0, time.time()
                 self._log(metrics, started)
                 ray.train.report(metrics)

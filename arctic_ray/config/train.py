@@ -23,8 +23,7 @@ def _registered_as(kind: str) -> AfterValidator:
 OptimizerName = Annotated[str, _registered_as("optimizer")]
 """A registered optimizer block (`arctic-ray list`)."""
 ScheduleName = Annotated[str, _registered_as("scheduler")]
-"""A registered learning-rate schedule block: built in, `linear` or `cosine` decay to 0 after
-warmup, or `constant`."""
+"""A registered learning-rate schedule block (built in: `linear`, `cosine`, `constant`)."""
 
 
 class WorkersConfig(StrictConfig):

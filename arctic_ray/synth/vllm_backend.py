@@ -21,9 +21,9 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
 
     batch_size: int = Field(default=64, gt=0)
     """Rows per batch handed to one vLLM engine actor. Every batch is a Ray Data task here and
-    downstream (and on a small node, worker processes started for them); the last batches decide
-    how evenly the engines finish. 648 prompts on two CPU engines: 64 x 4 did 286-291 tok/s,
-    32 x 8 266-278, 8 x 32 247, 128 x 2 250."""
+    downstream (on a small node, often a new worker process), while the last batches decide how
+    evenly the engines finish: on 648 prompts over two CPU engines, 64 x 4 beat 32 x 8 by ~7%,
+    and 8 x 32 and 128 x 2 did worse than both."""
 
     concurrent_batches: int = Field(default=4, gt=0)
     """Batches each engine actor works on at once. A batch returns when its last row does, so

@@ -8,8 +8,8 @@ import sys
 
 from pathlib import Path
 
-from arctic_ray.config.recipe import load_recipe
-from arctic_ray.errors import ArcticRayError
+from arctic_ray.jobs import load_recipe, lookup_job, job_names
+from arctic_ray.core.errors import ArcticRayError
 
 # Errors that are the user's to fix: print the message, not a traceback from deep inside Ray.
 USER_ERRORS = (ArcticRayError, FileNotFoundError)
@@ -19,8 +19,6 @@ RECIPE_FILE = "recipe.yaml"
 def run_recipe(path: str | None, overrides: list[str], resume: str | None = None, expect_job: str | None = None) -> dict:
     """Run a recipe; with `resume`, the recipe of that run directory, into it again (stored
     generations are found by key, so nothing already generated is generated again)."""
-    from arctic_ray.jobs import lookup_job
-
     if resume:
         path = str(Path(resume) / RECIPE_FILE)
     recipe = load_recipe(path, overrides)
@@ -58,7 +56,7 @@ def _cmd_model(args) -> int:
 
 
 def _cmd_dedup(args) -> int:
-    from arctic_ray.jobs.dedup_files import dedup_command
+    from arctic_ray.curate.dedup.files import dedup_command
 
     options = {k: getattr(args, k) for k in DEDUP_OPTIONS}
     summary = dedup_command(args.input, args.output, exact=args.exact, renumber=args.renumber, **options)
@@ -71,7 +69,7 @@ DEDUP_OPTIONS = ("field", "threshold", "num_perm", "ngram", "shingle", "survivor
 
 
 def _add_dedup(sub) -> None:
-    from arctic_ray.config.dedup import DedupConfig
+    from arctic_ray.curate.dedup.config import DedupConfig
 
     d = DedupConfig()
     cmd = sub.add_parser("dedup", help="remove near-duplicate rows (MinHash LSH) from a JSONL / parquet table")
@@ -91,11 +89,9 @@ def _add_dedup(sub) -> None:
 
 
 def _cmd_list(args) -> int:
-    import arctic_ray.trainers  # noqa: F401  (importing registers every block)
-    from arctic_ray.jobs import job_names
-    from arctic_ray.registry import kinds, names
+    from arctic_ray.core.registry import kinds, names
 
-    job_names()
+    job_names()  # discovers the methods, and with them their trainers
     for kind in kinds():
         print(f"{kind}: {', '.join(names(kind))}")
     return 0

@@ -52,8 +52,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from arctic_ray.config.dedup import DedupConfig  # noqa: E402
-from arctic_ray.curate.shingles import normalise, shingle_hashes  # noqa: E402
+from arctic_ray.curate.dedup.config import DedupConfig  # noqa: E402
+from arctic_ray.curate.dedup.shingles import normalise, shingle_hashes  # noqa: E402
 
 SITE = Path(np.__file__).resolve().parent.parent  # the venv's site-packages
 CFG = DedupConfig(field="text", threshold=0.7, num_perm=128, ngram=5, shingle="word")
@@ -290,7 +290,7 @@ def ours(table: pa.Table) -> tuple[float, pa.Table, int, PeakRSS]:
     blocks are copied into the object store from here, and those pages count in this RSS."""
     import ray
 
-    from arctic_ray.curate.minhash_dedup import minhash_dedup
+    from arctic_ray.curate.dedup.minhash import minhash_dedup
 
     ds = _dataset(table)
     with PeakRSS() as rss:
@@ -307,11 +307,11 @@ def ours(table: pa.Table) -> tuple[float, pa.Table, int, PeakRSS]:
 def stages(table: pa.Table) -> str:
     """Each stage of minhash_dedup materialized before the next, and the per-row kernels on one
     core in this process."""
-    from arctic_ray.curate.band_rows import band_rows, band_rows_of
-    from arctic_ray.curate.near_dedup import near_duplicates, shuffle_partitions
-    from arctic_ray.curate.nodes import ranks
-    from arctic_ray.curate.signatures import signatures
-    from arctic_ray.curate.tagging import split_rows
+    from arctic_ray.curate.dedup.band_rows import band_rows, band_rows_of
+    from arctic_ray.curate.dedup.near import near_duplicates, shuffle_partitions
+    from arctic_ray.curate.dedup.nodes import ranks
+    from arctic_ray.curate.dedup.signatures import signatures
+    from arctic_ray.curate.dedup.tagging import split_rows
 
     ds = _dataset(table)
     times = {}

@@ -12,8 +12,8 @@ import time
 import torch
 from torch.nn import functional as F
 
-from arctic_ray.speculators.mlp.model import MLPSpeculator, MLPSpeculatorSpec
-from arctic_ray.speculators.mlp.objective import head_targets, speculator_loss
+from arctic_ray.methods.spec_decode.drafters.mlp.model import MLPSpeculator, MLPSpeculatorSpec
+from arctic_ray.methods.spec_decode.drafters.mlp.objective import head_targets, speculator_loss
 
 HIDDEN, VOCAB, N_PREDICT, BATCH, SEQ = 576, 49152, 3, 4, 160
 

@@ -20,8 +20,8 @@ import ray  # noqa: E402
 import ray.data  # noqa: E402
 
 from arctic_ray.synth.backend import Target  # noqa: E402
-from arctic_ray.synth.cortex_backend import CortexSynthConfig  # noqa: E402
-from arctic_ray.synth.stored import generate_stored  # noqa: E402
+from arctic_ray.synth.backends.cortex.config import CortexSynthConfig  # noqa: E402
+from arctic_ray.synth.keyed import generate_stored  # noqa: E402
 from tests.fake_snowflake import PASSWORD_ENV, fake_snowflake  # noqa: E402
 
 MODEL = "mistral-large2"

@@ -21,9 +21,9 @@ import ray  # noqa: E402
 import ray.data  # noqa: E402
 
 from arctic_ray.synth.backend import SamplingConfig, Target  # noqa: E402
-from arctic_ray.synth.openai_backend import OpenAISynthConfig  # noqa: E402
+from arctic_ray.synth.backends.openai.config import OpenAISynthConfig  # noqa: E402
 from arctic_ray.synth.openai_connection import OpenAIConnection  # noqa: E402
-from arctic_ray.synth.stored import generate_stored  # noqa: E402
+from arctic_ray.synth.keyed import generate_stored  # noqa: E402
 from tests.fake_openai import FakeOpenAI  # noqa: E402
 
 KEY_NAME = "FAKE_OPENAI_KEY"

@@ -48,12 +48,12 @@ def through_ray(n: int, synth) -> tuple[float, int]:
     import ray
     import ray.data
 
-    from arctic_ray.config.ray_runtime import RayConfig
+    from arctic_ray.core.ray_config import RayConfig
     from arctic_ray.data.driver_rows import dataset_of
     from arctic_ray.models.resolve import resolve_model
-    from arctic_ray.runtime import init_ray
+    from arctic_ray.core.runtime import init_ray
     from arctic_ray.synth.backend import Target
-    from arctic_ray.synth.stored import generate_stored
+    from arctic_ray.synth.keyed import generate_stored
 
     path = str(resolve_model(MODEL))
     init_ray(RayConfig())  # the local cluster the pipelines start
@@ -71,10 +71,10 @@ def through_ray(n: int, synth) -> tuple[float, int]:
 def run(rows: int = 648, overrides: list[str] | None = None) -> str:
     """Ray Data runs one single-thread engine per core unless `overrides` say otherwise (on CPU a
     replica per core beat one engine over every core); the bare engine always gets every core."""
-    from arctic_ray.config.recipe import parse_overrides
+    from arctic_ray.core.recipe import parse_overrides
     from arctic_ray.models.resolve import resolve_model
     from arctic_ray.synth.backend import SamplingConfig
-    from arctic_ray.synth.vllm_backend import VLLMSynthConfig
+    from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 
     cores = len(os.sched_getaffinity(0))
     fields = {"concurrency": cores, "threads_per_engine": 1, **parse_overrides(overrides or []).get("synth", {})}

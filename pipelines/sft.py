@@ -16,9 +16,8 @@ import sys
 from pathlib import Path
 
 from arctic_ray.cli import USER_ERRORS, run_recipe
-from arctic_ray.config.recipe import load_recipe
-from arctic_ray.jobs import lookup_job
-from arctic_ray.sft.config import SFTSource
+from arctic_ray.jobs import load_recipe, lookup_job
+from arctic_ray.methods.sft.config import SFTSource
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from arctic_ray.synth.snowflake_connection import SnowflakeConnection
+from arctic_ray.data.snowflake_connection import SnowflakeConnection
 
 POISON = "POISON"
 REFUSAL = "Cortex refused the prompt (poisoned)"

@@ -8,15 +8,15 @@ import pytest
 import ray.data
 from datasketch import MinHash
 
-from arctic_ray.config.dedup import DedupConfig
-from arctic_ray.curate.decontaminate import decontaminate, dedup_against
-from arctic_ray.curate.exact_dedup import exact_dedup
-from arctic_ray.curate.minhash_dedup import minhash_dedup
-from arctic_ray.curate.shingles import shingle_hashes, shingle_set, span_hash
-from arctic_ray.curate.shuffle import STRATEGIES, shuffle_strategy
-from arctic_ray.curate.signatures import jaccard as sketch_jaccard
-from arctic_ray.curate.signatures import signatures, sketches
-from arctic_ray.curate.texts import DedupFieldError
+from arctic_ray.curate.dedup.config import DedupConfig
+from arctic_ray.curate.dedup.decontaminate import decontaminate, dedup_against
+from arctic_ray.curate.dedup.exact import exact_dedup
+from arctic_ray.curate.dedup.minhash import minhash_dedup
+from arctic_ray.curate.dedup.shingles import shingle_hashes, shingle_set, span_hash
+from arctic_ray.curate.dedup.shuffle import STRATEGIES, shuffle_strategy
+from arctic_ray.curate.dedup.signatures import jaccard as sketch_jaccard
+from arctic_ray.curate.dedup.signatures import signatures, sketches
+from arctic_ray.curate.dedup.texts import DedupFieldError
 
 WORDS = (
     "the water cycle moves water between oceans air and land while the sun heats the sea so water evaporates "

@@ -8,12 +8,12 @@ import random
 import pytest
 import torch
 
-from arctic_ray.speculators.eagle3.config import Eagle3Config
-from arctic_ray.speculators.eagle3.export import load_eagle3
-from arctic_ray.speculators.eagle3.model import ttt_mask
-from arctic_ray.speculators.frozen_base import FrozenBase, default_aux_layers
-from arctic_ray.speculators.identity import IDENTITY_KEY, base_identity
-from arctic_ray.speculators.trainer import accepted_per_position, acceptance
+from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
+from arctic_ray.methods.spec_decode.drafters.eagle3.export import save_eagle3, load_eagle3
+from arctic_ray.methods.spec_decode.drafters.eagle3.model import ttt_mask
+from arctic_ray.methods.spec_decode.frozen_base import FrozenBase, default_aux_layers
+from arctic_ray.models.identity import IDENTITY_KEY, base_identity
+from arctic_ray.methods.spec_decode.trainer import accepted_per_position, acceptance
 
 
 def batch_of(rows):
@@ -76,7 +76,7 @@ def test_draft_vocab_and_export_roundtrip(tiny_model, tmp_path):
     assert drafter.draft_ids.tolist() == sorted({eos, 20, 30, 10})  # special tokens, then the most frequent
     assert torch.equal(drafter.lm_head.weight, base.lm_head.weight[drafter.draft_ids])
     identity = base_identity(tiny_model, "tiny")
-    path = drafter.save(tmp_path / "drafter", identity)
+    path = save_eagle3(drafter, tmp_path / "drafter", identity)
     config = json.loads((path / "config.json").read_text())
     assert config["eagle_aux_hidden_state_layer_ids"] == [1, 2, 3] and config["draft_vocab_size"] == 4
     assert config[IDENTITY_KEY]["config_sha256"] == identity["config_sha256"] and config[IDENTITY_KEY]["tokenizer_sha256"]
@@ -108,8 +108,8 @@ def train_in_process(drafter, base, rows, epochs=10, lr=3e-3):
 
 
 def test_vllm_serves_the_trained_drafter_as_trained(ray_local, tiny_model, tiny_generations, tmp_path):
-    from arctic_ray.speculators.vllm_eval import Case, measure_speculative_decoding
-    from arctic_ray.synth.engine import VLLMEngineConfig
+    from arctic_ray.methods.spec_decode.vllm_eval import Case, measure_speculative_decoding
+    from arctic_ray.engines.vllm.settings import VLLMEngineConfig
 
     rows = list(tiny_generations)
     random.Random(0).shuffle(rows)
@@ -121,7 +121,7 @@ def test_vllm_serves_the_trained_drafter_as_trained(ray_local, tiny_model, tiny_
     train_in_process(trained, base, train)
     identity = base_identity(tiny_model, "tiny")
     cases = [Case("none")] + [
-        Case(name, {"method": "eagle3", "model": str(d.save(tmp_path / name, identity)), "num_speculative_tokens": 3})
+        Case(name, {"method": "eagle3", "model": str(save_eagle3(d, tmp_path / name, identity)), "num_speculative_tokens": 3})
         for name, d in (("trained", trained), ("untrained", untrained))
     ]
     engine = VLLMEngineConfig(max_model_len=256, kv_cache_bytes=64 << 20)

@@ -1,6 +1,6 @@
 import torch
 
-from arctic_ray.speculators.hidden_cache import HiddenStateCache
+from arctic_ray.methods.spec_decode.hidden_cache import HiddenStateCache
 
 
 class CountingBase:

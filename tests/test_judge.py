@@ -15,14 +15,13 @@ import pytest
 import ray.data
 from pydantic import ValidationError
 
-import arctic_ray.curate.judge.steps  # noqa: F401  (registers every step)
 from arctic_ray.curate.chain import run_chain
-from arctic_ray.curate.judge.dedup_steps import ExactDedupStep
-from arctic_ray.curate.judge.llm import LLMJudgeConfig
-from arctic_ray.curate.judge.pairwise import PairwiseJudgeConfig
-from arctic_ray.curate.judge.rules import RulesConfig
+from arctic_ray.curate.judges.dedup_steps import ExactDedupStep
+from arctic_ray.curate.judges.llm import LLMJudgeConfig
+from arctic_ray.curate.judges.pairwise import PairwiseJudgeConfig
+from arctic_ray.curate.judges.rules import RulesConfig
 from arctic_ray.synth.backend import SamplingConfig
-from arctic_ray.synth.openai_backend import OpenAISynthConfig
+from arctic_ray.synth.backends.openai.config import OpenAISynthConfig
 from arctic_ray.synth.openai_connection import OpenAIConnection
 from tests.fake_openai import FakeOpenAI
 
@@ -141,8 +140,8 @@ def test_a_chain_removes_cheap_rejects_first_and_counts_each_step(ray_local, ser
 
 
 def test_judge_recipes_name_a_wrong_field():
-    from arctic_ray.config.base import StrictConfig
-    from arctic_ray.curate.judge.base import JudgeConfig
+    from arctic_ray.core.strict_config import StrictConfig
+    from arctic_ray.curate.judges.base import JudgeConfig
 
     class Recipe(StrictConfig):
         curate: list[JudgeConfig.union(default="rules")] = []

@@ -10,7 +10,7 @@ from transformers.models.qwen2_moe.modeling_qwen2_moe import load_balancing_loss
 
 from arctic_ray.models.resolve import resolve_model
 from arctic_ray.models.tiny_moe import tiny_moe_path
-from arctic_ray.sft.moe import (
+from arctic_ray.methods.sft.moe import (
     freeze_moe,
     load_balance_losses,
     load_balance_metrics,

@@ -16,10 +16,10 @@ import pytest
 from fake_batch_server import FakeBatchServer, Faults
 
 from arctic_ray.synth.backend import PricingConfig, Target
-from arctic_ray.synth.batch_shards import ShardCutter, ShardLimits, batch_request
-from arctic_ray.synth.openai_batch import AzureOpenAIBatchSynthConfig, OpenAIBatchSynthConfig
+from arctic_ray.synth.backends.openai_batch.shards import ShardCutter, ShardLimits, batch_request
+from arctic_ray.synth.backends.openai_batch.config import AzureOpenAIBatchSynthConfig, OpenAIBatchSynthConfig
 from arctic_ray.synth.store import GenerationStore
-from arctic_ray.synth.stored import generate_stored, row_key
+from arctic_ray.synth.keyed import generate_stored, row_key
 
 KEY_ENV = "FAKE_BATCH_API_KEY"
 MODEL = "gpt-test"
@@ -176,8 +176,8 @@ def test_azure_routes_and_deployment(ray_local, server, tmp_path, monkeypatch):
 SCRIPT = """
 import json, os, ray, ray.data
 from arctic_ray.synth.backend import Target
-from arctic_ray.synth.openai_batch import OpenAIBatchSynthConfig
-from arctic_ray.synth.stored import generate_stored
+from arctic_ray.synth.backends.openai_batch.config import OpenAIBatchSynthConfig
+from arctic_ray.synth.keyed import generate_stored
 
 ray.init(address=os.environ["TEST_RAY_ADDRESS"])
 synth = OpenAIBatchSynthConfig.model_validate_json(os.environ["TEST_SYNTH"])

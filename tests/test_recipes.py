@@ -2,9 +2,11 @@ import pytest
 import yaml
 
 from arctic_ray.cli import main as cli_main
-from arctic_ray.config.recipe import RecipeError, load_recipe, validate_recipe
-from arctic_ray.jobs.spec_decode_recipe import SpecDecodeRecipe
-from arctic_ray.speculators import Eagle3Config, MLPSpeculatorConfig
+from arctic_ray.core.recipe import RecipeError
+from arctic_ray.jobs import load_recipe, validate_recipe
+from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
+from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
+from arctic_ray.methods.spec_decode.drafters.mlp.config import MLPSpeculatorConfig
 from tests.conftest import ROOT
 
 
@@ -96,7 +98,7 @@ def test_cli_validate(tmp_path, capsys):
     [("synth.yaml", "vllm"), ("synth_openai.yaml", "openai"), ("synth_openai_batch.yaml", "openai_batch"), ("synth_cortex.yaml", "cortex")],
 )
 def test_shipped_synth_recipes_pick_their_backend(name, backend):
-    from arctic_ray.jobs.synth_recipe import SynthRecipe
+    from arctic_ray.methods.synth.recipe import SynthRecipe
 
     recipe = load_recipe(ROOT / "examples" / name)
     assert isinstance(recipe, SynthRecipe) and recipe.synth.backend == backend

@@ -1,6 +1,6 @@
 import pytest
 
-from arctic_ray.registry import Registered, UnknownBlockError, lookup, names, register
+from arctic_ray.core.registry import Registered, UnknownBlockError, lookup, names, register
 
 
 def test_subclasses_register_by_name():
@@ -28,7 +28,6 @@ def test_a_name_cannot_be_taken_twice():
 
 def test_project_blocks_are_registered():
     import arctic_ray.models.resolve  # noqa: F401
-    import arctic_ray.trainers  # noqa: F401
     from arctic_ray.jobs import job_names
 
     assert "speculator" in names("trainer")

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from arctic_ray.curate.judge.base import JudgeConfig
-from arctic_ray.curate.judge.reward_model import RewardModelConfig
-from arctic_ray.curate.judge.reward_scorer import RewardScorer
+from arctic_ray.curate.judges.base import JudgeConfig
+from arctic_ray.curate.judges.reward_model import RewardModelConfig
+from arctic_ray.curate.judges.reward_scorer import RewardScorer
 
 GOOD = [
     {"id": "short", "messages": [{"role": "user", "content": "What is the capital of France?"}], "completion": "Paris."},
@@ -120,7 +120,7 @@ def test_unscorable_rows_are_rejected_with_their_reason_and_none_is_lost(scored,
 
 def test_without_min_score_every_scorable_row_is_kept(reward_model):
     """min_score None: the threshold pass leaves every mark as the scorer set it."""
-    from arctic_ray.curate.judge.reward_model import _below
+    from arctic_ray.curate.judges.reward_model import _below
 
     scorer = RewardScorer(reward_model, "messages", "completion", "reward", "reward_truncated", max_length=2048, use_gpu=False)
     batch = scorer(pa.Table.from_pylist(rows_with_bad()))
@@ -147,7 +147,7 @@ def test_a_misspelt_or_bad_recipe_field_is_named():
 
 
 def test_a_non_string_completion_is_unscorable():
-    from arctic_ray.curate.judge.reward_scorer import unscorable
+    from arctic_ray.curate.judges.reward_scorer import unscorable
 
     row = {"messages": [{"role": "user", "content": "Hi"}], "completion": 5}
     assert unscorable(row, "messages", "completion") == "completion 'completion' is not a string (int)"
@@ -155,7 +155,7 @@ def test_a_non_string_completion_is_unscorable():
 
 
 def test_a_model_with_more_than_one_label_is_refused(tiny2_model):
-    from arctic_ray.curate.judge.reward_scorer import NotARewardModelError
+    from arctic_ray.curate.judges.reward_scorer import NotARewardModelError
 
     with pytest.raises(NotARewardModelError, match="2 labels"):  # a causal LM loads as a 2-label classifier
         RewardScorer(tiny2_model, "messages", "completion", "reward", "reward_truncated", max_length=64, use_gpu=False)

@@ -7,12 +7,13 @@ import json
 
 import pytest
 
-from arctic_ray.config.recipe import RecipeError, load_recipe
-from arctic_ray.config.train import TrainConfig
-from arctic_ray.errors import ArcticRayError
-from arctic_ray.registry import registered
-from arctic_ray.sft.config import SFTDataConfig, SFTSource
-from arctic_ray.sft.examples import held_out, read_sft_rows, weighted
+from arctic_ray.core.recipe import RecipeError
+from arctic_ray.jobs import load_recipe
+from arctic_ray.train.config import TrainConfig
+from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.core.registry import registered
+from arctic_ray.methods.sft.config import SFTDataConfig, SFTSource
+from arctic_ray.methods.sft.examples import held_out, read_sft_rows, weighted
 from arctic_ray.train.deepspeed_config import deepspeed_config
 from tests.conftest import ROOT
 

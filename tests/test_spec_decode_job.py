@@ -53,7 +53,7 @@ def _check_run(run_dir: Path, vllm: bool) -> dict:
     assert train["steps"] > 0 and train["final_loss"] < train["history"][0]["loss"]
     sim = metrics["simulated"]
     assert sim["trained"]["drafts"] > 0 and len(sim["trained"]["accept_per_pos"]) == 3
-    from arctic_ray.speculators.eagle3.export import load_eagle3
+    from arctic_ray.methods.spec_decode.drafters.eagle3.export import load_eagle3
 
     assert load_eagle3(metrics["drafter_dir"]).config.ttt_steps == 3
     report = (run_dir / "report.md").read_text()

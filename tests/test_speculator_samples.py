@@ -1,6 +1,6 @@
 import ray.data
 
-from arctic_ray.speculators.samples import response_generations, to_speculator_samples, training_columns
+from arctic_ray.methods.spec_decode.samples import response_generations, to_speculator_samples, training_columns
 
 
 ROWS = [

@@ -11,18 +11,18 @@ import ray.cloudpickle
 import ray.data
 from transformers import AutoTokenizer
 
-from arctic_ray.config.train import TrainConfig
-from arctic_ray.speculators.eagle3.config import Eagle3Config
-from arctic_ray.speculators.identity import base_identity
-from arctic_ray.speculators.samples import training_columns
-from arctic_ray.speculators.trainer import SpeculatorMethod
-from arctic_ray.synth.engine import VLLMEngineConfig
-from arctic_ray.synth.stored import row_key
-from arctic_ray.synth.vllm_backend import VLLMSynthConfig
-from arctic_ray.teacher.actor import TeacherActor
-from arctic_ray.teacher.placement import pick_node
-from arctic_ray.teacher.prompts import teacher_prompts
-from arctic_ray.teacher.stream import teacher_stream
+from arctic_ray.train.config import TrainConfig
+from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
+from arctic_ray.models.identity import base_identity
+from arctic_ray.methods.spec_decode.samples import training_columns
+from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
+from arctic_ray.engines.vllm.settings import VLLMEngineConfig
+from arctic_ray.synth.keyed import row_key
+from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
+from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
+from arctic_ray.methods.spec_decode.teacher.placement import pick_node
+from arctic_ray.methods.spec_decode.teacher.prompts import teacher_prompts
+from arctic_ray.methods.spec_decode.teacher.stream import teacher_stream
 from arctic_ray.train.callbacks import Callback
 from arctic_ray.train.spec import TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics

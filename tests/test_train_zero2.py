@@ -11,12 +11,12 @@ import ray.data
 import torch
 import torch.distributed as dist
 
-from arctic_ray.config.train import TrainConfig
-from arctic_ray.speculators.eagle3.export import load_eagle3
-from arctic_ray.speculators.eagle3.config import Eagle3Config
-from arctic_ray.speculators.identity import base_identity
-from arctic_ray.speculators.samples import training_columns
-from arctic_ray.speculators.trainer import SpeculatorMethod
+from arctic_ray.train.config import TrainConfig
+from arctic_ray.methods.spec_decode.drafters.eagle3.export import load_eagle3
+from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
+from arctic_ray.models.identity import base_identity
+from arctic_ray.methods.spec_decode.samples import training_columns
+from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.train.callbacks import Callback
 from arctic_ray.train.spec import Phase, TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics

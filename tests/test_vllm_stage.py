@@ -8,10 +8,10 @@ from transformers import AutoModelForCausalLM
 
 from arctic_ray.models.tiny import build_tiny_model
 from arctic_ray.synth.backend import SamplingConfig, Target
-from arctic_ray.synth.engine import EngineConfigError
+from arctic_ray.engines.vllm.settings import EngineConfigError
 from arctic_ray.synth.schema import OUTPUT_COLUMNS
-from arctic_ray.synth.stored import generate_stored
-from arctic_ray.synth.vllm_backend import VLLMSynthConfig
+from arctic_ray.synth.keyed import generate_stored
+from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 
 
 def test_generates_in_the_shared_row_schema_and_stores_answers(ray_local, tiny_model, tmp_path):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import ray.data
 
-from arctic_ray.curate.judge.base import JudgeConfig
+from arctic_ray.curate.judges.base import JudgeConfig
 
 
 @dataclass

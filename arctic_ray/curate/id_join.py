@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import ray
 import ray.data
 
-from arctic_ray.curate.nodes import id_hash
+from arctic_ray.curate.dedup.nodes import id_hash
 
 
 def join_by_id(ds: ray.data.Dataset, table: pa.Table | ray.data.Dataset, columns: list[str], partitions: int) -> ray.data.Dataset:

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
-from arctic_ray.errors import ArcticRayError
+from arctic_ray.core.errors import ArcticRayError
 
 IGNORE = -100
 """Label of a token that carries no loss (PyTorch's cross-entropy ignore_index)."""

@@ -10,10 +10,10 @@ import re
 
 from pydantic import Field, model_validator
 
-from arctic_ray.config.base import StrictConfig
+from arctic_ray.core.strict_config import StrictConfig
 from arctic_ray.data.messages import row_problem
 from arctic_ray.data.prompts import PromptSet
-from arctic_ray.synth.snowflake_connection import SnowflakeConnection
+from arctic_ray.data.snowflake_connection import SnowflakeConnection
 
 # Names are written into the statement: plain or double-quoted identifiers, dotted at most twice.
 _PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"[^"]+")'

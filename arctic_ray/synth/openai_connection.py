@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from arctic_ray.config.base import StrictConfig
-from arctic_ray.synth.secrets import resolve_secret
+from arctic_ray.core.strict_config import StrictConfig
+from arctic_ray.core.secrets import resolve_secret
 
 
 class OpenAIConnection(StrictConfig):

@@ -12,7 +12,7 @@ import ray.data
 from arctic_ray.data.driver_rows import dataset_of
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.requests import split_requests
-from arctic_ray.synth.stored import StoredGeneration, generate_stored
+from arctic_ray.synth.keyed import StoredGeneration, generate_stored
 
 
 @dataclass

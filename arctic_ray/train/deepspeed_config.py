@@ -1,5 +1,5 @@
 """The DeepSpeed config a recipe's `train:` block stands for (optimizer and schedule are named
-blocks in the registry, `optim_blocks.py`), with the recipe's own `deepspeed:`
+blocks in the registry, defined in `optim_blocks.py`), with the recipe's own `deepspeed:`
 block merged over it: keys set there win (offload, ZeRO buckets, a different optimizer), except
 the batch sizes, which the shared loop also counts with and which must therefore agree."""
 
@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from arctic_ray.config.recipe import merge_dicts
-from arctic_ray.config.train import TrainConfig
-from arctic_ray.errors import ArcticRayError
-from arctic_ray.registry import lookup
-from arctic_ray.train import optim_blocks  # noqa: F401 (registers the built-in blocks)
+from arctic_ray.core.recipe import merge_dicts
+from arctic_ray.train.config import TrainConfig
+from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.core.registry import lookup
 
 _BATCH_KEYS = ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from arctic_ray.registry import registered
+from arctic_ray.core.registry import registered
 
 if TYPE_CHECKING:
-    from arctic_ray.config.train import TrainConfig
+    from arctic_ray.train.config import TrainConfig
 
 
 def warmup_steps(cfg: TrainConfig, total_steps: int) -> int:

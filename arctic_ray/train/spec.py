@@ -9,7 +9,8 @@ from typing import Any
 
 import ray.data
 
-from arctic_ray.config.train import TrainConfig
+from arctic_ray.core.registry import lookup
+from arctic_ray.train.config import TrainConfig
 
 
 @dataclass
@@ -48,7 +49,8 @@ class TrainRun:
 
 @dataclass
 class WorkerPlan:
-    trainer: str
+    trainer: type
+    """The registered trainer class (resolved by name in the driver)."""
     train: TrainConfig
     method: Any
     phases: list[Phase]
@@ -81,7 +83,7 @@ def planned_steps(run: TrainRun) -> int:
 
 def worker_plan(run: TrainRun) -> WorkerPlan:
     return WorkerPlan(
-        trainer=run.trainer,
+        trainer=lookup("trainer", run.trainer),
         train=run.train,
         method=run.method,
         phases=run.phases,

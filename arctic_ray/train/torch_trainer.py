@@ -10,16 +10,13 @@ from pathlib import Path
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
-from arctic_ray.registry import lookup
 from arctic_ray.train.data_config import ShardingDataConfig
 from arctic_ray.train.spec import TrainRun, WorkerPlan, streams, worker_plan
 from arctic_ray.train.trainer import METRICS_FILE
 
 
 def _worker_entry(plan: WorkerPlan) -> None:
-    import arctic_ray.trainers  # noqa: F401  (registers the trainers in this worker process)
-
-    lookup("trainer", plan.trainer)(plan).fit()
+    plan.trainer(plan).fit()  # the class itself travels: a worker needs no registry of trainers
 
 
 def run_trainer(run: TrainRun):

@@ -21,7 +21,7 @@ import ray.train
 import torch
 import torch.distributed as dist
 
-from arctic_ray.registry import Registered
+from arctic_ray.core.registry import Registered, home
 from arctic_ray.train.callbacks import CallbackList, wrap_methods
 from arctic_ray.train.deepspeed_config import deepspeed_config
 from arctic_ray.train.spec import WorkerPlan
@@ -34,6 +34,9 @@ POSITION_FILE = "position.json"
 """Inside a reported checkpoint: steps done, rows each rank consumed, the histories so far."""
 METRICS_FILE = "train_metrics.json"
 """Inside the final checkpoint: the run's metrics with their histories (too long for a report)."""
+
+
+home("trainer", "arctic_ray.methods")  # each method's folder defines its trainer
 
 
 def _eta(seconds: float) -> str:

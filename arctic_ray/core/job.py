@@ -1,0 +1,28 @@
+"""A job: a name, its recipe class and the function that runs a recipe. A method's folder
+registers its job where the run function is defined (`@job("sft", SFTRecipe)`); the job table
+(`arctic_ray/jobs.py`) finds every registered job by discovery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from arctic_ray.core.registry import register
+from arctic_ray.core.strict_config import StrictConfig
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    recipe: type[StrictConfig]
+    run: Callable[..., dict]
+
+
+def job(name: str, recipe: type[StrictConfig]):
+    """Decorator on the function that runs a recipe of `recipe`'s class."""
+
+    def wrap(fn):
+        register("job", name, Job(name, recipe, fn))
+        return fn
+
+    return wrap

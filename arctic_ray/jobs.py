@@ -1,0 +1,42 @@
+"""The job table: every job by name, with its recipe class and run function. Jobs register in
+their method's folder (`arctic_ray/methods/<name>/job.py`, or any plugin module) and are found
+by discovery; nothing in the package below this module imports it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from arctic_ray.core.job import Job
+from arctic_ray.core.recipe import RecipeError, read_recipe, validate_against
+from arctic_ray.core.registry import home, lookup, names
+from arctic_ray.core.strict_config import StrictConfig
+
+home("job", "arctic_ray.methods")
+DEFAULT_JOB = "spec_decode"
+
+
+def lookup_job(name: str) -> Job:
+    return lookup("job", name)
+
+
+def job_names() -> list[str]:
+    return names("job")
+
+
+def validate_recipe(raw: Any, source: str = "recipe") -> StrictConfig:
+    """A recipe mapping validated against the recipe class of the job its `type` names."""
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{source}: a recipe is a YAML mapping, got {type(raw).__name__}")
+    kind = raw.get("job", DEFAULT_JOB)
+    if kind not in job_names():
+        raise RecipeError(f"{source}: job: unknown job {kind!r}; known: {', '.join(job_names())}")
+    return validate_against(lookup_job(kind).recipe, raw, source)
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> StrictConfig:
+    return validate_recipe(read_recipe(path, overrides), source=str(path))
+
+
+def run_recipe(recipe: StrictConfig, run_dir: Path | None = None) -> dict:
+    return lookup_job(recipe.job).run(recipe, run_dir)

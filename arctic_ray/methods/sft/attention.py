@@ -1,0 +1,89 @@
+"""The loss of a packed micro-batch: no token sees another example, and no example's last token
+is trained to predict the next example's first.
+
+With sdpa or eager attention the examples are kept apart by a 4D mask: transformers takes a 4D
+`attention_mask` as it is (masking_utils returns it untouched) and eager attention adds it to
+the scores, so it is additive, 0 where a query may look and the dtype's minimum where not.
+Varlen flash attention finds the examples from `position_ids` restarting at 0, so it gets no
+mask (a [B, 1, T, T] mask would also cost T^2 memory that flash attention exists to avoid)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch.nn import functional as F
+
+from arctic_ray.data.chat import IGNORE
+from arctic_ray.core.errors import ArcticRayError
+
+MASKED_IMPLEMENTATIONS = ("sdpa", "eager")
+
+
+class PackedLoss(NamedTuple):
+    loss_sum: torch.Tensor
+    """Sum of the cross-entropies of the micro-batch's target tokens (float32 scalar)."""
+    target_tokens: torch.Tensor
+    """How many target tokens that sum is over (int64 scalar)."""
+    router_logits: tuple | None
+    """The model's router logits when asked for (MoE), else None."""
+
+
+def packed_causal_mask(segment_ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """[B, 1, T, T] additive mask from segment ids [B, T] (1..n per example, 0 for padding): a
+    token attends to the earlier tokens of its own example. A padding token attends to itself
+    only, so no row is all-masked (that would be NaN in softmax, and NaN times a zero gradient is
+    still NaN)."""
+    t = segment_ids.shape[1]
+    causal = torch.ones(t, t, dtype=torch.bool, device=segment_ids.device).tril()
+    same = segment_ids[:, :, None] == segment_ids[:, None, :]
+    allowed = same & causal & (segment_ids[:, None, :] > 0)
+    allowed |= torch.eye(t, dtype=torch.bool, device=segment_ids.device)
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=segment_ids.device)
+    return mask.masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
+
+
+def shifted_targets(labels: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+    """[B, T-1]: the label token t is trained to predict, i.e. labels[t+1] when token t+1 belongs
+    to the same example as token t, IGNORE across a boundary and in padding."""
+    same = (segment_ids[:, 1:] == segment_ids[:, :-1]) & (segment_ids[:, 1:] > 0)
+    return torch.where(same, labels[:, 1:], torch.full_like(labels[:, 1:], IGNORE))
+
+
+def packed_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], output_router_logits: bool = False) -> PackedLoss:
+    """Run a causal LM on a batch from `pad_bins` (input_ids, labels, position_ids, segment_ids)
+    and return the summed token cross-entropy, the number of target tokens, and (MoE, when
+    asked) the router logits. Divide by the global batch's target tokens, not per micro-batch."""
+    implementation = _config(model)._attn_implementation or "eager"
+    segment_ids = batch["segment_ids"]
+    if "flash" in implementation:
+        mask = None
+    elif implementation in MASKED_IMPLEMENTATIONS:
+        mask = packed_causal_mask(segment_ids, _float_dtype(model))
+    else:
+        raise ArcticRayError(f"packed batches need attn_implementation sdpa, eager or flash_attention_2, not {implementation!r}")
+    # The decoder and the LM head run apart: asked for router logits, an MoE model's own forward
+    # computes its aux loss from the attention mask, and fails on a 4D one; and the head then
+    # projects only the positions that have a target ([N, V], not [B, T, V]).
+    extra = {"output_router_logits": True} if output_router_logits else {}
+    inner = _unwrapped(model)
+    out = inner.get_decoder()(input_ids=batch["input_ids"], position_ids=batch["position_ids"], attention_mask=mask, use_cache=False, **extra)
+    targets = shifted_targets(batch["labels"], segment_ids)
+    trained = targets != IGNORE
+    logits = inner.get_output_embeddings()(out.last_hidden_state[:, :-1][trained]).float()
+    loss_sum = F.cross_entropy(logits, targets[trained], reduction="sum")
+    return PackedLoss(loss_sum, trained.sum(), out.router_logits if output_router_logits else None)
+
+
+def _unwrapped(model: torch.nn.Module) -> torch.nn.Module:
+    while not hasattr(model, "config") and hasattr(model, "module"):  # DeepSpeed / DDP wrappers
+        model = model.module
+    return model
+
+
+def _config(model: torch.nn.Module):
+    return _unwrapped(model).config
+
+
+def _float_dtype(model: torch.nn.Module) -> torch.dtype:
+    return next(p.dtype for p in model.parameters() if p.is_floating_point())

@@ -1,0 +1,116 @@
+"""The SFT job: chat sources -> checked, held-out split, weighted rows -> one example per
+conversation with assistant-only labels (Ray Data) -> multipacked sequences (Ray Data) -> the
+SFT trainer on a TorchTrainer (DeepSpeed ZeRO-2), one phase per group with `mix: phased` ->
+a Hugging Face export with its tokenizer and chat template, a report with loss curves."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import ray.data
+
+from arctic_ray.core.job import job
+from arctic_ray.methods.sft.recipe import SFTRecipe
+from arctic_ray.core.run_dir import JobRun
+from arctic_ray.models.resolve import resolve_model
+from arctic_ray.core.runtime import init_ray
+from arctic_ray.methods.sft.examples import SFTRows, read_sft_rows, tokenized, usable
+from arctic_ray.methods.sft.multipack import BIN_SCHEMA, multipack
+from arctic_ray.methods.sft.packing import make_bin
+from arctic_ray.methods.sft.report import render_report, write_plots
+from arctic_ray.methods.sft.trainer import SFTMethod
+from arctic_ray.train.spec import Phase, TrainRun
+from arctic_ray.train.torch_trainer import run_trainer, train_metrics
+from arctic_ray.train.trainer import EXPORT_DIR
+
+
+def pad_id(model_path: str) -> int:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_path)
+    return tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+
+
+def examples_of(run: JobRun, rows: list[dict], model_path: str, recipe: SFTRecipe, counts: dict[str, Counter]) -> ray.data.Dataset:
+    """Tokenized examples of `rows`; the dropped ones go to rejects, every outcome is counted."""
+    examples, set_aside = tokenized(rows, model_path, recipe.data), []
+    for row in examples.select_columns(["id", "source", "outcome"]).iter_rows():  # one pass: counts and rejects
+        counts[row["source"]][row["outcome"]] += 1
+        if row["outcome"].startswith("dropped"):
+            set_aside.append({"stage": "tokenize", "id": row["id"], "source": row["source"], "reason": row["outcome"]})
+    run.set_aside(set_aside)
+    return usable(examples)
+
+
+def _one_per_bin(block: pa.Table) -> pa.Table:
+    return pa.Table.from_pylist([make_bin([e]) for e in block.select(["input_ids", "labels"]).to_pylist()], schema=BIN_SCHEMA)
+
+
+def packed(examples: ray.data.Dataset, recipe: SFTRecipe) -> ray.data.Dataset:
+    """Multipacked sequences, in whole optimizer steps per rank; with `data.pack: false`, one
+    example per sequence (padded per micro-batch)."""
+    if not recipe.data.pack:
+        return examples.map_batches(_one_per_bin, batch_format="pyarrow").materialize()
+    per_step = recipe.micro_batch_size * recipe.gradient_accumulation_steps
+    return multipack(examples, recipe.data.max_length, recipe.workers.num_workers, per_step).materialize()
+
+
+def real_tokens(bins: ray.data.Dataset) -> int:
+    counts = bins.map_batches(lambda b: pa.table({"n": pc.list_value_length(b.column("input_ids"))}), batch_format="pyarrow")
+    return int(counts.sum("n") or 0)
+
+
+def phase_steps(bins: int, recipe: SFTRecipe) -> int:
+    return (bins // recipe.train_config().rows_per_step) * recipe.epochs
+
+
+@job("sft", SFTRecipe)
+def run_sft(recipe: SFTRecipe, run_dir: Path | None = None) -> dict:
+    run = JobRun(recipe, run_dir)
+    model_path = str(resolve_model(recipe.model.name_or_path))
+    pad = pad_id(model_path)
+    with run.stage("read", "read and check the chat sources"):
+        rows: SFTRows = read_sft_rows(recipe.data)
+        run.set_aside(rows.rejects)
+    init_ray(recipe.ray)
+    datasets, phases, data = {}, [], {"bins": 0, "examples": 0, "tokens": 0, "max_length": recipe.data.max_length}
+    with run.stage("pack", "tokenize (assistant tokens only) and pack"):
+        groups = rows.groups if recipe.data.mix == "phased" else {"all": [r for g in rows.groups.values() for r in g]}
+        for i, (group, group_rows) in enumerate(groups.items()):
+            bins = packed(examples_of(run, group_rows, model_path, recipe, rows.counts), recipe)
+            n = bins.count()
+            data["bins"] += n
+            data["examples"] += int(bins.sum("num_examples") or 0)
+            data["tokens"] += real_tokens(bins)
+            datasets[f"train{i}"] = bins
+            phases.append(Phase(f"train{i}", None if i == len(groups) - 1 else phase_steps(n, recipe)))
+            print(f"[sft] {group}: {n} sequences", flush=True)
+        if rows.eval:
+            datasets["eval"] = packed(examples_of(run, rows.eval, model_path, recipe, rows.counts), recipe)
+    efficiency = data["tokens"] / max(data["bins"] * recipe.data.max_length, 1)
+    data.update(sources={k: dict(v) for k, v in rows.counts.items()}, phases=list(groups), efficiency=efficiency)
+    with run.stage("train", f"SFT on {recipe.workers.num_workers} workers (DeepSpeed ZeRO-{recipe.workers.zero_stage})"):
+        result = run_trainer(
+            TrainRun(
+                trainer="sft",
+                train=recipe.train_config(),
+                method=SFTMethod(model_path, recipe.model, pad),
+                datasets=datasets,
+                storage_dir=run.dir,
+                name="train",
+                phases=phases,
+                num_rows=datasets[phases[-1].dataset].count(),
+                seed=recipe.seed,
+            )
+        )
+        train = train_metrics(result)
+    history = train["history"]
+    train["padding_fraction"] = sum(h.get("padding_fraction", 0.0) for h in history) / max(len(history), 1)
+    export_dir = str(Path(result.checkpoint.path) / EXPORT_DIR)
+    run.count(rejected=sum(c.get("rejected", 0) for c in rows.counts.values()))
+    metrics = {"model": recipe.model.name_or_path, "data": data, "train": train, "export_dir": export_dir}
+    metrics["plots"] = write_plots(run.dir, train)
+    return run.finish(metrics, render_report)

@@ -1,0 +1,77 @@
+"""Multipack as a Ray Data stage: tokenized examples in, packed bins out, dealt so that no rank
+idles while another finishes its step.
+
+Each block of `batch_rows` examples is packed on its own (a stream-friendly map, no global
+sort) into a multiple of `num_ranks * micro_batch_size` balanced bins (see packing.py): every
+bin holds about the same number of tokens, so whatever bins a rank reads for a step, however
+the Dataset is split (`split(n, equal=True)`, a streaming split, a local shuffle), each rank has
+the same number of bins per step and about the same tokens. The count being a multiple also
+means an equal split drops no bin. The last block may leave some bins empty (all padding)
+rather than give one rank a step fewer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+import ray
+
+from arctic_ray.methods.sft.packing import pack
+
+BIN_SCHEMA = pa.schema(
+    [
+        ("input_ids", pa.list_(pa.int32())),
+        ("labels", pa.list_(pa.int32())),
+        ("position_ids", pa.list_(pa.int32())),
+        ("seq_lens", pa.list_(pa.int32())),
+        ("num_examples", pa.int32()),
+    ]
+)
+
+
+def multipack(ds: ray.data.Dataset, capacity: int, num_ranks: int, micro_batch_size: int, batch_rows: int = 4096) -> ray.data.Dataset:
+    """Bins (BIN_SCHEMA) of the examples of `ds` (rows with `input_ids` and `labels`; other
+    columns are left behind). Pass micro_batch_size * gradient_accumulation_steps as
+    `micro_batch_size` to keep whole optimizer steps equal too."""
+    return ds.select_columns(["input_ids", "labels"]).map_batches(
+        _pack_block,
+        fn_kwargs={"capacity": capacity, "multiple_of": num_ranks * micro_batch_size},
+        batch_size=batch_rows,
+        batch_format="pyarrow",
+        zero_copy_batch=True,
+    )
+
+
+def _pack_block(block: pa.Table, capacity: int, multiple_of: int) -> pa.Table:
+    if block.num_rows == 0:
+        return BIN_SCHEMA.empty_table()
+    examples = block.to_pylist()
+    return pa.Table.from_pylist(pack(examples, capacity, multiple_of=multiple_of), schema=BIN_SCHEMA)
+
+
+def _tokens(bins: Sequence[dict]) -> list[int]:
+    return [len(b["input_ids"]) for b in bins]
+
+
+def packing_efficiency(bins: Sequence[dict], capacity: int) -> float:
+    """Real tokens / (bins x capacity): the share of a fixed [capacity]-wide row that is not
+    padding. Padding each micro-batch only to its longest bin wastes less than this counts."""
+    return sum(_tokens(bins)) / max(1, len(bins) * capacity)
+
+
+def rank_imbalance(bins: Sequence[dict], num_ranks: int, micro_batch_size: int) -> float:
+    """The worst step's imbalance, max over steps of (the most real tokens any rank gets in the
+    step / the mean over ranks - 1), for bins in dataset order split as `Dataset.split(num_ranks,
+    equal=True)` does (contiguous equal shards, a remainder dropped), each rank reading
+    `micro_batch_size` bins per step (a partial last step dropped, as the trainer does).
+    0 means every rank does the same work in every step."""
+    tokens = _tokens(bins)
+    per_rank = len(tokens) // num_ranks
+    shards = [tokens[r * per_rank : (r + 1) * per_rank] for r in range(num_ranks)]
+    worst = 0.0
+    for s in range(per_rank // micro_batch_size):
+        loads = [sum(shard[s * micro_batch_size : (s + 1) * micro_batch_size]) for shard in shards]
+        mean = sum(loads) / num_ranks
+        if mean:
+            worst = max(worst, max(loads) / mean - 1)
+    return worst

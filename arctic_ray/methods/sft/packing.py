@@ -1,0 +1,158 @@
+"""Packing SFT examples into rows of at most `capacity` tokens: several examples share a row,
+each with its own positions, so a batch carries almost no padding.
+
+Two passes. Best-fit decreasing (each example, longest first, into the fullest bin it fits)
+needs about as few bins as any packing, but leaves a ragged tail of half-empty bins: padding in
+a micro-batch and an idle rank in a step. The bin count is then rounded up to `multiple_of`
+(empty bins) and the bins are evened out: the emptiest bin takes an example from (or swaps a
+shorter one with) the fullest bin that can give without falling below it, until none can. Bins
+then differ by a few percent where there are enough examples to shuffle around, so a
+micro-batch padded to its longest bin is nearly all real tokens, and any bins dealt to ranks
+carry about the same work (rank_imbalance in multipack.py measures it)."""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Mapping, Sequence
+from itertools import chain
+
+import numpy as np
+import torch
+
+from arctic_ray.data.chat import IGNORE
+from arctic_ray.core.errors import ArcticRayError
+
+
+class PackingError(ArcticRayError):
+    pass
+
+
+def assign_bins(lengths: Sequence[int], capacity: int, multiple_of: int = 1) -> list[list[int]]:
+    """Example indices of each bin (longest first within a bin). The number of bins is a
+    multiple of `multiple_of`; with fewer examples than that, some bins stay empty."""
+    for i, n in enumerate(lengths):
+        if not 0 < n <= capacity:
+            raise PackingError(f"example {i} has {n} tokens; packing needs 1..{capacity} (filter dropped examples, truncate to max_length)")
+    bins = best_fit_decreasing(lengths, capacity)
+    bins += [[] for _ in range(-len(bins) % multiple_of)]
+    return even_out(bins, lengths)
+
+
+def best_fit_decreasing(lengths: Sequence[int], capacity: int) -> list[list[int]]:
+    free: list[tuple[int, int]] = []  # (room left, bin), sorted
+    bins: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        k = bisect.bisect_left(free, (lengths[i], -1))
+        if k == len(free):
+            bins.append([])
+            room, b = capacity, len(bins) - 1
+        else:
+            room, b = free.pop(k)
+        bins[b].append(i)
+        bisect.insort(free, (room - lengths[i], b))
+    return bins
+
+
+def even_out(bins: list[list[int]], lengths: Sequence[int]) -> list[list[int]]:
+    """Raise the emptiest bin, again and again, by an exchange with the fullest bin that has one:
+    an example moved over, or swapped for a shorter one, shifting d tokens where 0 < d <= half
+    the gap between the two bins. Each exchange lowers the sum of squared loads, so this ends,
+    when nothing can raise the emptiest bin."""
+    loads = [sum(lengths[i] for i in b) for b in bins]
+    emptiest = [(load, b) for b, load in enumerate(loads)]
+    fullest = [(-load, b) for b, load in enumerate(loads)]
+    heapq.heapify(emptiest)
+    heapq.heapify(fullest)
+    while True:
+        while emptiest[0][0] != loads[emptiest[0][1]]:
+            heapq.heappop(emptiest)  # stale entries: those bins have changed since
+        taker, tried, moved = emptiest[0][1], [], 0
+        while fullest and not moved:
+            entry = heapq.heappop(fullest)
+            giver = entry[1]
+            if -entry[0] != loads[giver]:
+                continue
+            tried.append(entry)
+            if loads[giver] - loads[taker] < 2:
+                break  # no fuller bin left to give
+            moved = _exchange(bins[giver], bins[taker], lengths, (loads[giver] - loads[taker]) // 2)
+        for entry in tried:
+            heapq.heappush(fullest, entry)
+        if not moved:
+            return bins
+        loads[giver] -= moved
+        loads[taker] += moved
+        for b in (giver, taker):
+            heapq.heappush(emptiest, (loads[b], b))
+            heapq.heappush(fullest, (-loads[b], b))
+
+
+def _exchange(giver: list[int], taker: list[int], lengths: Sequence[int], most: int) -> int:
+    """Make the exchange that moves the most tokens, at most `most`, from giver to taker (both
+    kept longest first); return how many moved (0: none possible)."""
+    size = lambda i: -lengths[i]  # noqa: E731
+    best, best_k, best_j = 0, -1, None
+    for j in [None, *range(len(taker))]:  # None: move one over, j: swap it with taker[j]
+        back = 0 if j is None else lengths[taker[j]]
+        k = bisect.bisect_left(giver, -(back + most), key=size)  # the longest example <= back + most
+        if k < len(giver) and lengths[giver[k]] - back > best:
+            best, best_k, best_j = lengths[giver[k]] - back, k, j
+    if best:
+        given = giver.pop(best_k)
+        if best_j is not None:
+            bisect.insort(giver, taker.pop(best_j), key=size)
+        bisect.insort(taker, given, key=size)
+    return best
+
+
+def pack(examples: list[dict], capacity: int, *, multiple_of: int = 1) -> list[dict]:
+    """Bins of examples (each with `input_ids` and `labels`, lists or arrays of equal length):
+    `input_ids`, `labels`, `position_ids` (from 0 in each example), `seq_lens`, `num_examples`.
+    Each example's first label is IGNORE in the bin: nothing of its own precedes it, and the
+    previous example's last token must not learn to predict it."""
+    lengths = [len(e["input_ids"]) for e in examples]
+    for i, e in enumerate(examples):
+        if len(e["labels"]) != lengths[i]:
+            raise PackingError(f"example {i} has {lengths[i]} input_ids but {len(e['labels'])} labels")
+    return [make_bin([examples[i] for i in members]) for members in assign_bins(lengths, capacity, multiple_of)]
+
+
+def make_bin(examples: list[dict]) -> dict:
+    seq_lens = [len(e["input_ids"]) for e in examples]
+    return {
+        "input_ids": [int(t) for t in chain.from_iterable(e["input_ids"] for e in examples)],
+        "labels": [int(t) for e in examples for t in chain([IGNORE], e["labels"][1:])],
+        "position_ids": [p for n in seq_lens for p in range(n)],
+        "seq_lens": seq_lens,
+        "num_examples": len(examples),
+    }
+
+
+def pad_bins(bins: list[dict] | Mapping[str, Sequence], pad_id: int) -> dict[str, torch.Tensor]:
+    """One micro-batch of bins as equal-length LongTensors [B, T], T the longest bin: input_ids
+    (pad_id after the end), labels (IGNORE), position_ids (0), and segment_ids (1..n for the
+    examples of a row, 0 for padding). `bins` is a list of bin dicts or one dict of columns, as
+    Ray Data hands a batch to a `collate_fn`."""
+    rows = _rows(bins)
+    width = max([len(r["input_ids"]) for r in rows] + [1])  # an all-empty batch still has one column
+    out = {
+        "input_ids": np.full((len(rows), width), pad_id, dtype=np.int64),
+        "labels": np.full((len(rows), width), IGNORE, dtype=np.int64),
+        "position_ids": np.zeros((len(rows), width), dtype=np.int64),
+        "segment_ids": np.zeros((len(rows), width), dtype=np.int64),
+    }
+    for i, row in enumerate(rows):
+        n = len(row["input_ids"])
+        for key in ("input_ids", "labels", "position_ids"):
+            out[key][i, :n] = np.asarray(row[key])
+        seq_lens = np.asarray(row["seq_lens"], dtype=np.int64)
+        out["segment_ids"][i, :n] = np.repeat(np.arange(1, len(seq_lens) + 1), seq_lens)
+    return {k: torch.from_numpy(v) for k, v in out.items()}
+
+
+def _rows(bins: list[dict] | Mapping[str, Sequence]) -> list[Mapping]:
+    if isinstance(bins, Mapping):
+        keys = ("input_ids", "labels", "position_ids", "seq_lens")
+        return [dict(zip(keys, values)) for values in zip(*(bins[k] for k in keys))]
+    return list(bins)

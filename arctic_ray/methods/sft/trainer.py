@@ -1,0 +1,113 @@
+"""Supervised fine-tuning on the shared loop: a causal LM trained on packed chat examples, loss
+on assistant tokens only. The loss is the sum of token cross-entropies divided by the target
+tokens of the whole global batch (every micro-batch of the step on every rank), so an example
+weighs the same however it was packed or sharded. MoE models also report the normalised
+load-balancing loss of every MoE layer (optionally added to the loss) and can train with experts
+and/or routers frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from ray.data.collate_fn import NumpyBatchCollateFn
+
+from arctic_ray.data.chat import IGNORE
+from arctic_ray.methods.sft.attention import packed_loss, shifted_targets
+from arctic_ray.methods.sft.config import SFTModelConfig
+from arctic_ray.methods.sft.moe import freeze_moe, load_balance_losses, moe_layers, router_top_k, theoretical_minimum
+from arctic_ray.methods.sft.packing import pad_bins
+from arctic_ray.train.trainer import Trainer
+
+
+class PadBins(NumpyBatchCollateFn):
+    """Packed sequences (ragged) to tensors padded to the longest in the micro-batch."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, batch: dict) -> dict[str, torch.Tensor]:
+        return pad_bins(batch, self.pad_id)
+
+
+@dataclass
+class SFTMethod:
+    model_path: str
+    model: SFTModelConfig
+    pad_id: int
+
+
+class SFTTrainer(Trainer):
+    name = "sft"
+
+    def build_model(self) -> torch.nn.Module:
+        from transformers import AutoModelForCausalLM
+
+        m: SFTMethod = self.method
+        dtype = torch.bfloat16 if self.use_gpu else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(m.model_path, dtype=dtype, attn_implementation=m.model.attn_implementation)
+        model.config.use_cache = False
+        self.moe = bool(moe_layers(model))
+        self.params = freeze_moe(model, m.model.freeze_experts, m.model.freeze_router) if self.moe else _counts(model)
+        coef = m.model.aux_loss_coef
+        self.aux_coef = (getattr(model.config, "router_aux_loss_coef", 0.0) if coef is None else coef) if self.moe else 0.0
+        self.top_k = router_top_k(model) if self.moe else 0
+        self.step_targets = torch.tensor(1.0)
+        return model.to(self.device)
+
+    def batch_collate_fn(self):
+        return PadBins(self.method.pad_id)
+
+    def tokens_in(self, batch) -> torch.Tensor:
+        return (batch["segment_ids"] > 0).sum()
+
+    def begin_step(self, batches) -> None:
+        """The global batch's target tokens, known before its first forward (one all-reduce)."""
+        local = sum((shifted_targets(b["labels"], b["segment_ids"]) != IGNORE).sum() for b in batches)
+        total = local.double().reshape(1).cpu()  # the step's one host sync
+        dist.all_reduce(total)
+        self.step_targets = total.clamp(min=1.0)
+
+    def loss(self, batch):
+        loss_sum, _, router_logits = packed_loss(self.engine.module, batch, output_router_logits=self.moe)
+        # DeepSpeed divides by the accumulation steps and averages over ranks: undo both, so the
+        # gradient is d(sum of token losses)/d(theta) / (target tokens of the global batch).
+        scale = self.world_size * self.train_cfg.gradient_accumulation_steps / float(self.step_targets)
+        loss = loss_sum * scale
+        extra = {}
+        if self.moe:
+            balance = load_balance_losses(router_logits, self.top_k, batch["segment_ids"] > 0)
+            if self.aux_coef:
+                loss = loss + self.aux_coef * balance.sum()
+            extra["balance_loss"] = balance.sum().detach()
+            extra.update({f"balance_loss_l{i}": v.detach() for i, v in enumerate(balance)})
+        padded = batch["segment_ids"].numel()
+        extra["padding_fraction"] = 1.0 - self.tokens_in(batch).double() / max(padded, 1)
+        return loss, extra
+
+    def eval_batch(self, batch):
+        loss_sum, targets, _ = packed_loss(self.engine.module, batch, output_router_logits=False)
+        return {"loss_sum": loss_sum.detach(), "targets": targets.detach().double()}
+
+    def eval_metrics(self, sums):
+        loss = float(sums["loss_sum"] / sums["targets"].clamp(min=1))
+        return {"eval_loss": loss, "eval_ppl": float(torch.exp(torch.tensor(min(loss, 50.0)))), "eval_tokens": int(sums["targets"])}
+
+    def export(self, path: str) -> None:
+        from transformers import AutoTokenizer
+
+        self.engine.module.save_pretrained(path, safe_serialization=True)
+        AutoTokenizer.from_pretrained(self.method.model_path).save_pretrained(path)  # with its chat template
+
+    def summary(self) -> dict:
+        out = {"parameters": self.params}
+        if self.moe:
+            layers = len(moe_layers(self.engine.module))
+            out["moe"] = {"layers": layers, "top_k": self.top_k, "balance_loss_minimum": theoretical_minimum(self.top_k, layers), "aux_loss_coef": self.aux_coef}
+        return out
+
+
+def _counts(model: torch.nn.Module) -> dict:
+    total = sum(p.numel() for p in model.parameters())
+    return {"trainable": sum(p.numel() for p in model.parameters() if p.requires_grad), "total": total, "frozen_experts": 0, "frozen_router": 0}

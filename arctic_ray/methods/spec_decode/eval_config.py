@@ -1,0 +1,30 @@
+from pydantic import Field
+
+from arctic_ray.core.strict_config import StrictConfig
+
+
+class SpecDecodeEvalConfig(StrictConfig):
+    num_prompts: int = Field(default=8, gt=0)
+    """Held-out prompts, chosen (by a stable hash of their id) before anything is generated and
+    never trained on; both the simulated and the vLLM measurements use them."""
+
+    max_tokens: int = Field(default=128, gt=0)
+    """Tokens generated per prompt in the vLLM measurement."""
+
+    batch_sizes: list[int] = [1]
+    """Batch sizes measured in vLLM (1: one prompt at a time)."""
+
+    repeats: int = Field(default=3, gt=0)
+    """Timed repeats per configuration after one warm-up; the median is reported."""
+
+    sampled_temperature: float = Field(default=0.7, ge=0)
+    """Also report the drafter's vLLM acceptance when sampling at this temperature (0: skip)."""
+
+    ngram_max: int = Field(default=4, gt=0)
+    """`prompt_lookup_max` of the ngram baseline (min 1)."""
+
+    vllm: bool = True
+    """Measure in vLLM (the simulated acceptance is always computed)."""
+
+    eval_every: int | None = Field(default=None, gt=0)
+    """Simulated acceptance on the held-out prompts every N training steps (None: at the end)."""

@@ -1,0 +1,291 @@
+"""The main job: prompts (+ self-instruct) -> the teacher's continuations (generated first, or
+live beside the trainer) -> dedup -> drafter training on a TorchTrainer with DeepSpeed ZeRO-2 ->
+speculative decoding measured in vLLM -> a run directory with the export, metrics and plots.
+
+`run_spec_decode` is the list of stages; each stage is a function below. Copy this file to build
+another pipeline."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import ray
+import ray.data
+
+from arctic_ray.curate.dedup.decontaminate import dedup_against
+from arctic_ray.curate.dedup.minhash import minhash_dedup
+from arctic_ray.data.driver_rows import dataset_of
+from arctic_ray.data.prompts import PromptSet, read_prompts
+from arctic_ray.core.job import job
+from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
+from arctic_ray.core.run_dir import JobRun
+from arctic_ray.models.resolve import resolve_model
+from arctic_ray.core.runtime import init_ray
+from arctic_ray.methods.spec_decode.drafters.draft_vocab import count_tokens
+from arctic_ray.models.identity import base_identity
+from arctic_ray.methods.spec_decode.report import render_report, write_plots
+from arctic_ray.methods.spec_decode.samples import response_generations, to_speculator_samples, training_columns
+from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
+from arctic_ray.methods.spec_decode.vllm_eval import measure_speculative_decoding, spec_cases
+from arctic_ray.synth.backend import Target
+from arctic_ray.synth.schema import failed
+from arctic_ray.methods.spec_decode.self_instruct import self_instruct
+from arctic_ray.synth.keyed import generate_stored, row_key
+from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
+from arctic_ray.methods.spec_decode.teacher.placement import pick_node
+from arctic_ray.methods.spec_decode.teacher.prompts import teacher_prompts
+from arctic_ray.methods.spec_decode.teacher.stream import teacher_stream
+from arctic_ray.train.spec import Phase, TrainRun
+from arctic_ray.train.torch_trainer import run_trainer, train_metrics
+from arctic_ray.train.trainer import EXPORT_DIR
+
+
+@dataclass
+class Context:
+    recipe: SpecDecodeRecipe
+    run: JobRun
+    model_path: str
+    model_key: str
+    """The base's content (hashes of its config and tokenizer): part of every store key."""
+    identity: dict
+    tokenizer: object
+    vocab_size: int
+    store: Path
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id or 0
+
+    @property
+    def target(self) -> Target:
+        return Target(model=self.model_path, model_name=self.recipe.model, model_key=self.model_key, store=str(self.store), run_dir=str(self.run.dir))
+
+    def generate(self, rows: list[dict]):
+        return generate_stored(dataset_of(rows), self.recipe.synth, self.target)
+
+    def rows_of(self, columns: dict) -> ray.data.Dataset:
+        return ray.data.from_items([{k: columns[k][i] for k in columns if k != "id"} for i in range(len(columns["id"]))])
+
+
+@dataclass
+class TrainingData:
+    datasets: dict
+    num_rows: int | None = None
+    token_counts: object = None
+    teacher: object = None
+    node_id: str | None = None
+
+
+def prompt_text(row: dict) -> str:
+    return "\n".join(m["content"] for m in row["messages"])
+
+
+def split_eval_prompts(rows: list[dict], n: int) -> tuple[list[dict], list[dict]]:
+    """The n prompts with the smallest stable hash of their id are held out, before anything is
+    generated: the same ones every run, whatever the order of the file."""
+    held = {r["id"] for r in sorted(rows, key=lambda r: zlib.crc32(r["id"].encode()))[:n]}
+    return [r for r in rows if r["id"] in held], [r for r in rows if r["id"] not in held]
+
+
+def generation_requests(rows: list[dict], sampling: dict, repeat: int = 0) -> list[dict]:
+    """Rows for a synthesis backend: each prompt's own token budget, and its sample index."""
+    return [
+        {
+            "id": r["id"] if not repeat else f"{r['id']}#{repeat}",
+            "messages": r["messages"],
+            "sample": repeat,
+            "sampling": {**sampling, "max_tokens": r["max_tokens"], "seed": (sampling.get("seed") or 0) + repeat},
+            "prompt_token_ids": r["prompt_token_ids"],
+            "max_tokens": r["max_tokens"],
+        }
+        for r in rows
+    ]
+
+
+def prepare_prompts(ctx: Context, prompts: PromptSet) -> tuple[list[dict], list[dict]]:
+    """(training prompts, held-out eval prompts), ready for the teacher."""
+    recipe, run, t = ctx.recipe, ctx.run, ctx.recipe.teacher
+    eval_rows, pool = split_eval_prompts(prompts.rows, recipe.eval.num_prompts)
+    if recipe.self_instruct.enabled:
+        new, rejects, counts = self_instruct(recipe.self_instruct, recipe.synth, ctx.target)
+        run.set_aside(rejects)
+        new, dups = dedup_against(new, prompt_text, [prompt_text(r) for r in eval_rows + pool], recipe.dedup)
+        run.write_rows("self_instruct_duplicates", dups)
+        run.count(self_instruct_asked=counts["asked"], self_instruct_added=len(new), self_instruct_duplicates=len(dups))
+        pool += new
+    ready, rejects = teacher_prompts(pool, ctx.tokenizer, t.gen_prompt_length, t.gen_seq_length)
+    eval_ready, eval_rejects = teacher_prompts(eval_rows, ctx.tokenizer, t.gen_prompt_length, t.gen_seq_length)
+    for row in eval_ready:
+        row["max_tokens"] = recipe.eval.max_tokens
+    run.count(prompts_unusable=run.set_aside(rejects + eval_rejects), eval_prompts=len(eval_ready), train_prompts=len(ready))
+    print(f"[arctic_ray] {len(ready)} training prompts, {len(eval_ready)} held-out eval prompts", flush=True)
+    return ready, eval_ready
+
+
+def eval_dataset(ctx: Context, answered: list[dict]) -> ray.data.Dataset:
+    """The held-out prompts with the base's greedy continuations, for the simulated acceptance."""
+    seq_len = ctx.recipe.teacher.gen_prompt_length + ctx.recipe.eval.max_tokens
+    columns, _ = training_columns([r for r in answered if not r["error"]], seq_len, 1, ctx.pad_id)
+    return ctx.rows_of(columns)
+
+
+def offline_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> TrainingData:
+    """Generate every continuation first (the held-out ones greedy, in the same engine run),
+    dedup them, and turn them into training rows."""
+    recipe, run, spec, train = ctx.recipe, ctx.run, ctx.recipe.speculator, ctx.recipe.train
+    sampling = recipe.synth.sampling.model_dump()
+    eval_ids = {r["id"] for r in eval_ready}
+    with run.stage("generate", f"generate with {recipe.synth.backend} ({recipe.model})"):
+        requests = generation_requests(eval_ready, {**sampling, "temperature": 0.0}) + generation_requests(ready, sampling)
+        generated = ctx.generate(requests)
+        rows = generated.rows.materialize()
+        run.count(generations_reused=generated.reused, generations_sent=generated.sent)
+        run.count(generation_errors=run.write_rows("errors", rows.filter(failed)))
+        eval_ds = eval_dataset(ctx, [r for r in rows.filter(lambda r: r["id"] in eval_ids).iter_rows()])
+        ok = rows.filter(lambda r: not failed(r) and r["id"] not in eval_ids).materialize()
+    with run.stage("dedup", "deduplicate continuations (MinHash LSH)"):
+        kept = ok
+        if recipe.dedup.enabled:
+            dedup = minhash_dedup(ok, recipe.dedup)
+            kept = dedup.kept.materialize()
+            run.count(duplicates_dropped=run.write_rows("duplicates", dedup.duplicates))
+        run.count(kept=run.write_rows("generations", kept))
+    with run.stage("tokenize", "training rows"):
+        samples, rejects = to_speculator_samples(kept, train.seq_len, spec.n_predict, ctx.pad_id)
+        samples = samples.materialize()
+        num_rows = samples.count()
+        run.count(too_short_or_long=run.set_aside(rejects), train_sequences=num_rows)
+        counts = count_tokens(kept, "completion_token_ids", ctx.vocab_size) if spec.uses_token_counts else None
+    return TrainingData({"train": samples.drop_columns(["id"]), "eval": eval_ds}, num_rows=num_rows, token_counts=counts)
+
+
+def online_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> TrainingData:
+    """Start the teacher beside the training workers; the training rows are its stream."""
+    recipe, run, t, spec, train = ctx.recipe, ctx.run, ctx.recipe.teacher, ctx.recipe.speculator, ctx.recipe.train
+    sampling = recipe.synth.sampling.model_dump()
+    with run.stage("teacher", "start the co-located teacher"):
+        engine = recipe.synth.model_copy(update={"cpus_per_engine": t.cpus, "gpu_memory_utilization": t.gpu_memory_utilization})
+        node_id = pick_node(t.cpus + train.num_workers * train.cpus_per_worker, engine.gpus_per_engine + train.num_workers * train.gpus_per_worker)
+        teacher = TeacherActor.options(
+            num_cpus=t.cpus, num_gpus=engine.gpus_per_engine, label_selector={"ray.io/node-id": node_id},
+            runtime_env={"env_vars": engine.engine_env()},
+        ).remote(ctx.model_path, recipe.model, engine, str(ctx.store), max(t.max_ahead_rows, (train.num_workers + 2) * t.batch_size))
+
+        def keyed(rows: list[dict]) -> list[dict]:  # the Ray Data stage's key: answers are shared
+            return [{**r, "key": row_key(recipe.synth, r, ctx.model_key)} for r in rows]
+
+        def answer(rows: list[dict]) -> list[dict]:  # outside the stream: hand the credit back at once
+            answered = ray.get(teacher.generate.remote(rows))
+            ray.get(teacher.release.remote(len(answered)))
+            return answered
+
+        eval_ds = eval_dataset(ctx, answer(keyed(generation_requests(eval_ready, {**sampling, "temperature": 0.0}))))
+        rows_needed = train.max_steps * train.rows_per_step
+        repeats = max(1, math.ceil(1.25 * rows_needed / max(len(ready), 1)))  # repeated prompts are new samples when sampling
+        stream_rows = keyed([r for k in range(repeats) for r in generation_requests(ready, sampling, k)])
+        counts = None
+        if spec.uses_token_counts:  # a first sample of the stream (then served from the store) chooses the draft vocabulary
+            first = [r for r in answer(stream_rows[: 4 * t.batch_size]) if not r["error"]]
+            counts = count_tokens(dataset_of(first), "completion_token_ids", ctx.vocab_size)
+        run.count(stream_prompts=len(stream_rows))
+
+    def to_rows(rows: list[dict]):
+        return training_columns(rows, train.seq_len, spec.n_predict, ctx.pad_id)
+
+    stream = teacher_stream(dataset_of(stream_rows, t.batch_size), teacher, t.batch_size, to_rows)
+    return TrainingData(
+        {"train": stream.drop_columns(["id"]), "eval": eval_ds},
+        token_counts=counts, teacher=teacher, node_id=node_id,
+    )
+
+
+def data_response_phase(ctx: Context, prompts: PromptSet, eval_ready: list[dict], data: TrainingData) -> list[Phase]:
+    """When the data has responses of its own, train on them first for `teacher.data_steps`."""
+    t = ctx.recipe.teacher
+    if not (t.data_steps and prompts.with_responses):
+        return [Phase("train")]
+    with ctx.run.stage("data_responses", "the data's own responses, trained on first"):
+        held = {r["id"] for r in eval_ready}
+        responses, rejects = response_generations([r for r in prompts.with_responses if r["id"] not in held], ctx.tokenizer)
+        columns, unusable = training_columns(responses, ctx.recipe.train.seq_len, ctx.recipe.speculator.n_predict, ctx.pad_id)
+        ctx.run.count(data_response_rows=len(columns["id"]), data_response_rejects=ctx.run.set_aside(rejects + unusable))
+        data.datasets["data"] = ctx.rows_of(columns)
+    return [Phase("data", t.data_steps), Phase("train")]
+
+
+def train_drafter(ctx: Context, data: TrainingData, phases: list[Phase]) -> tuple[str, dict]:
+    recipe, spec, train = ctx.recipe, ctx.recipe.speculator, ctx.recipe.train
+    with ctx.run.stage("train", f"train the {spec.type} drafter ({train.num_workers} workers, DeepSpeed ZeRO-{train.zero_stage})"):
+        result = run_trainer(
+            TrainRun(
+                trainer="speculator",
+                train=train,
+                method=SpeculatorMethod(ctx.model_path, spec, recipe.seed, ctx.identity, data.token_counts),
+                datasets=data.datasets,
+                storage_dir=ctx.run.dir,
+                phases=phases,
+                num_rows=data.num_rows,
+                feeder=data.teacher,
+                node_id=data.node_id,
+                seed=recipe.seed,
+            )
+        )
+        metrics = train_metrics(result)
+        if data.teacher is not None:
+            metrics["teacher"] = ray.get(data.teacher.stats.remote())
+            ctx.run.count(teacher_set_aside=ctx.run.set_aside(ray.get(data.teacher.set_aside_rows.remote())))
+            ray.kill(data.teacher)
+    return str(Path(result.checkpoint.path) / EXPORT_DIR), metrics
+
+
+def vllm_measurement(ctx: Context, drafter_dir: str, eval_ready: list[dict]) -> dict | None:
+    e, spec = ctx.recipe.eval, ctx.recipe.speculator
+    if not e.vllm:
+        return None
+    with ctx.run.stage("vllm_eval", "speculative decoding in vLLM: none / ngram / drafter"):
+        cases = spec_cases(drafter_dir, spec.vllm_method, spec.n_predict, e.ngram_max)
+        prompts = [r["prompt_token_ids"] for r in eval_ready]
+        results = measure_speculative_decoding(
+            ctx.model_path, ctx.recipe.synth, cases, prompts, e.max_tokens, e.batch_sizes, e.repeats, e.sampled_temperature
+        )
+    for r in results.values():
+        r.pop("outputs", None)
+    return results
+
+
+@job("spec_decode", SpecDecodeRecipe)
+def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: Path | None = None) -> dict:
+    from transformers import AutoConfig, AutoTokenizer
+
+    # Input problems surface first, before a run directory or a Ray cluster exists.
+    prompts = read_prompts(recipe.data.prompts, recipe.data.limit)
+    model_path = resolve_model(recipe.model)
+    run = JobRun(recipe, run_dir)
+    run.count(prompts_in=len(prompts.rows) + len(prompts.rejects), prompts_rejected=run.set_aside(prompts.rejects))
+    init_ray(recipe.ray)
+    identity = base_identity(model_path, recipe.model)
+    ctx = Context(
+        recipe, run, model_path, identity["config_sha256"][:16] + identity["tokenizer_sha256"][:16], identity,
+        AutoTokenizer.from_pretrained(model_path), AutoConfig.from_pretrained(model_path).vocab_size, recipe.store_dir.resolve(),
+    )
+    with run.stage("prompts", "held-out eval prompts, self-instruct, teacher prompts"):
+        ready, eval_ready = prepare_prompts(ctx, prompts)
+    data = (offline_data if recipe.teacher.mode == "offline" else online_data)(ctx, ready, eval_ready)
+    phases = data_response_phase(ctx, prompts, eval_ready, data)
+    drafter_dir, train_metrics = train_drafter(ctx, data, phases)
+    vllm = vllm_measurement(ctx, drafter_dir, eval_ready)
+    metrics = {
+        "model": recipe.model,
+        "speculator": recipe.speculator.type,
+        "teacher_mode": recipe.teacher.mode,
+        "drafter_dir": drafter_dir,
+        "base_identity": identity,
+        "simulated": {"untrained": train_metrics["eval_history"][0], "trained": train_metrics["eval_history"][-1]},
+        "vllm": vllm,
+        "train": train_metrics,
+    }
+    metrics["plots"] = write_plots(run.dir, metrics)
+    return run.finish(metrics, render_report)

@@ -1,0 +1,89 @@
+"""Trains any registered drafter against a frozen base model, on the shared loop. The base is a
+declared helper: it gives the hidden states the drafter reads (cached across epochs) and the
+targets. Its eval is the simulated greedy verification on held-out sequences: acceptance per
+draft position and tau, the tokens per base forward."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from arctic_ray.methods.spec_decode.drafters.config import SpeculatorConfig
+from arctic_ray.methods.spec_decode.drafters.drafter import Drafter
+from arctic_ray.methods.spec_decode.frozen_base import FrozenBase
+from arctic_ray.methods.spec_decode.hidden_cache import HiddenStateCache
+from arctic_ray.methods.spec_decode.positions import attention_mask, completion_mask
+from arctic_ray.train.trainer import Trainer
+
+
+@dataclass
+class SpeculatorMethod:
+    model_path: str
+    speculator: SpeculatorConfig
+    seed: int
+    identity: dict
+    """The base model's identity, recorded in the export."""
+    token_counts: torch.Tensor | None = None
+    """Token frequencies of the training data, for drafters with a draft vocabulary."""
+
+
+def acceptance(accepted_per_pos: torch.Tensor, drafts: torch.Tensor) -> dict:
+    """Per-position acceptance (share of drafts whose first j+1 proposals were all accepted) and
+    tau = 1 + their sum, the tokens each base forward yields."""
+    per_pos = (accepted_per_pos / drafts.clamp(min=1)).tolist()
+    return {"tau_sim": 1.0 + sum(per_pos), "accept_per_pos": per_pos, "drafts": int(drafts.item())}
+
+
+def accepted_per_position(hits: torch.Tensor, decode: torch.Tensor) -> torch.Tensor:
+    """[k] counts: at how many decode positions the first j+1 proposals were all accepted."""
+    return hits.long().cumprod(dim=-1)[decode].sum(dim=0)
+
+
+class SpeculatorTrainer(Trainer):
+    name = "speculator"
+
+    def build_model(self) -> Drafter:
+        m: SpeculatorMethod = self.method
+        dtype = torch.bfloat16 if self.use_gpu else torch.float32
+        self.base = FrozenBase(m.model_path, self.device, dtype)
+        self.cache = HiddenStateCache(self.train_cfg.base_cache_mb << 20)
+        # Same seed on every rank: identical starting weights, as data parallelism needs.
+        drafter = m.speculator.build(self.base, m.seed, m.token_counts)
+        self.layers = drafter.base_layers()
+        return drafter.to(self.device)
+
+    def collate(self, raw):
+        # rows are padded to train.seq_len; a batch needs only its longest row
+        length = raw["length"]
+        seq_len = int(length.max())
+        ids = raw["input_ids"][:, :seq_len]
+        return {
+            "input_ids": ids,
+            "length": length,
+            "attention": attention_mask(length, seq_len),
+            "in_completion": completion_mask(raw["completion_start"], length, seq_len),
+        }
+
+    def tokens_in(self, batch) -> torch.Tensor:
+        return batch["length"].sum()
+
+    def _features(self, batch) -> torch.Tensor:
+        return self.cache(lambda i, a: self.base.features(i, a, self.layers), batch["input_ids"], batch["length"])
+
+    def loss(self, batch):
+        return self.engine.module.loss(self.base, self._features(batch), batch)
+
+    def eval_batch(self, batch):
+        hits, decode = self.engine.module.step_hits(self.base, self._features(batch), batch)
+        return {"accepted_per_pos": accepted_per_position(hits, decode), "drafts": decode.sum()}
+
+    def eval_metrics(self, sums):
+        return acceptance(sums["accepted_per_pos"], sums["drafts"])
+
+    def export(self, path: str) -> None:
+        self.method.speculator.export(self.engine.module, path, self.method.identity)
+
+    def summary(self) -> dict:
+        seen = self.cache.hits + self.cache.misses
+        return {"base_cache_hit_rate": self.cache.hits / max(seen, 1)}

@@ -1,0 +1,126 @@
+"""Speculative decoding measured in vLLM itself: the same held-out prompts and engine settings
+with no speculation, with `ngram` and with the trained drafter, one engine at a time in a fresh
+process, a warm-up first and the median of repeats. vLLM's own spec-decode counters give the
+acceptance rate, the mean acceptance length and the acceptance per draft position."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from arctic_ray.engines.vllm.settings import VLLMEngineConfig, start_llm
+
+SPEC_COUNTERS = (
+    "vllm:spec_decode_num_drafts",
+    "vllm:spec_decode_num_draft_tokens",
+    "vllm:spec_decode_num_accepted_tokens",
+)
+PER_POS = "vllm:spec_decode_num_accepted_tokens_per_pos"
+
+
+@dataclass
+class Case:
+    name: str
+    speculative_config: dict | None = None
+
+
+def spec_cases(drafter_dir: str | None, method: str | None, k: int, ngram_max: int) -> list[Case]:
+    cases = [Case("none"), Case("ngram", {"method": "ngram", "num_speculative_tokens": k, "prompt_lookup_min": 1, "prompt_lookup_max": ngram_max})]
+    if drafter_dir and method:
+        cases.append(Case("drafter", {"method": method, "model": drafter_dir, "num_speculative_tokens": k}))
+    return cases
+
+
+def _counters(llm) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for metric in llm.get_metrics():
+        if metric.name in SPEC_COUNTERS:
+            out[metric.name] = metric.value
+        elif metric.name == PER_POS:
+            out[metric.name] = list(metric.values)
+    return out
+
+
+def spec_stats(before: dict, after: dict) -> dict | None:
+    """Acceptance over the generations between two counter snapshots (None: no speculation)."""
+    if SPEC_COUNTERS[0] not in after:
+        return None
+    delta = {k: after[k] - before.get(k, 0) for k in SPEC_COUNTERS}
+    drafts, draft_tokens, accepted = (delta[k] for k in SPEC_COUNTERS)
+    per_pos = [a - b for a, b in zip(after.get(PER_POS, []), before.get(PER_POS, [0] * len(after.get(PER_POS, []))))]
+    return {
+        "drafts": drafts,
+        "draft_tokens": draft_tokens,
+        "accepted_tokens": accepted,
+        "acceptance_rate": accepted / draft_tokens if draft_tokens else 0.0,
+        "mean_acceptance_length": 1 + accepted / drafts if drafts else 1.0,
+        "accept_per_pos": [a / drafts if drafts else 0.0 for a in per_pos],
+    }
+
+
+def _generate(llm, prompts: list[list[int]], params, batch_size: int) -> tuple[list[list[int]], float]:
+    outputs, start = [], time.perf_counter()
+    for i in range(0, len(prompts), batch_size):
+        chunk = [{"prompt_token_ids": p} for p in prompts[i : i + batch_size]]
+        outputs += [list(o.outputs[0].token_ids) for o in llm.generate(chunk, params, use_tqdm=False)]
+    return outputs, time.perf_counter() - start
+
+
+def measure_case(model: str, engine: VLLMEngineConfig, case: Case, prompts: list[list[int]], max_tokens: int,
+                 batch_sizes: list[int], repeats: int, sampled_temperature: float) -> dict:
+    """One engine configuration, in this process: tok/s per batch size (median of repeats),
+    greedy outputs at batch 1, vLLM's acceptance (greedy, and sampled when asked)."""
+    from vllm import SamplingParams
+
+    extra = {"speculative_config": case.speculative_config} if case.speculative_config else {}
+    llm = start_llm(model, engine, disable_log_stats=False, **extra)
+    greedy = SamplingParams(max_tokens=max_tokens, temperature=0.0)
+    llm.generate([{"prompt_token_ids": prompts[0]}], SamplingParams(max_tokens=16, temperature=0.0), use_tqdm=False)  # warm-up
+    result: dict[str, Any] = {"name": case.name, "tok_s": {}, "tok_s_repeats": {}}
+    outputs: list[list[int]] = []
+    for bs in batch_sizes:
+        rates = []
+        before = _counters(llm)
+        for r in range(repeats):
+            outs, seconds = _generate(llm, prompts, greedy, bs)
+            rates.append(sum(map(len, outs)) / seconds)
+            print(f"[vllm-eval] {case.name} batch={bs} repeat {r + 1}/{repeats}: {rates[-1]:.1f} tok/s", flush=True)
+            if bs == 1 and not outputs:
+                outputs = outs
+        result["tok_s"][bs] = statistics.median(rates)
+        result["tok_s_repeats"][bs] = rates
+        if bs == batch_sizes[0]:
+            result["greedy"] = spec_stats(before, _counters(llm))
+    result["outputs"] = outputs or _generate(llm, prompts, greedy, 1)[0]
+    if case.speculative_config and sampled_temperature > 0:
+        before = _counters(llm)
+        sampled = engine.sampling_params({"max_tokens": max_tokens, "temperature": sampled_temperature, "seed": 0})
+        _generate(llm, prompts, SamplingParams(**sampled), 1)
+        result["sampled"] = {"temperature": sampled_temperature, **spec_stats(before, _counters(llm))}
+    return result
+
+
+@ray.remote(max_calls=1)  # a fresh process per engine: nothing left over from the one before
+def _measure_task(*args) -> dict:
+    return measure_case(*args)
+
+
+def measure_speculative_decoding(model: str, engine: VLLMEngineConfig, cases: list[Case], prompts: list[list[int]],
+                                 max_tokens: int, batch_sizes: list[int], repeats: int, sampled_temperature: float) -> dict:
+    """Every case, one after the other (they must not compete for the cores they are timed on)."""
+    engine.check_supports(model)
+    resources = {"num_cpus": engine.cpus_per_engine, "num_gpus": engine.gpus_per_engine}
+    task = _measure_task.options(**resources, runtime_env={"env_vars": engine.engine_env()})
+    results = {}
+    for case in cases:
+        results[case.name] = ray.get(task.remote(model, engine, case, prompts, max_tokens, batch_sizes, repeats, sampled_temperature))
+    plain = results["none"]["outputs"]
+    for r in results.values():
+        same = [a == b for a, b in zip(r["outputs"], plain)]
+        r["outputs_equal_plain"] = sum(same) / max(len(same), 1)
+        r["speedup"] = {bs: r["tok_s"][bs] / results["none"]["tok_s"][bs] for bs in r["tok_s"]}
+    return results

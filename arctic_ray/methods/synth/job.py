@@ -1,0 +1,110 @@
+"""The synthesis job: request rows in (JSONL / parquet / HF dataset on disk), completions out
+(parquet and JSONL), through any registered backend behind the generation store. Nothing paid
+for is lost: answers are stored as they arrive, a rerun (`--resume RUN_DIR`, or the same recipe)
+sends only what has no stored answer, and every row ends in `completions` or `errors`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tqdm import tqdm
+
+from arctic_ray.curate.chain import run_chain
+from arctic_ray.data.prompts import read_prompts
+from arctic_ray.core.job import job
+from arctic_ray.core.run_dir import JobRun
+from arctic_ray.methods.synth.recipe import SynthRecipe
+from arctic_ray.core.tables import TableWriter
+from arctic_ray.core.runtime import init_ray
+from arctic_ray.synth.backend import Target
+from arctic_ray.synth.dry_run import estimate_cost
+from arctic_ray.synth.synthesize import Tally, synthesize
+
+OUTPUT_DROP = ("key", "from_store")
+
+
+def synth_target(recipe: SynthRecipe, run: JobRun) -> Target:
+    """A local vLLM model is keyed by its content (config and tokenizer hashes); an API model by its name."""
+    if recipe.synth.backend == "vllm":
+        from arctic_ray.models.resolve import resolve_model
+        from arctic_ray.models.identity import base_identity
+
+        path = resolve_model(recipe.model)
+        identity = base_identity(path, recipe.model)
+        return Target(path, recipe.model, identity["config_sha256"][:16] + identity["tokenizer_sha256"][:16], recipe.store, str(run.dir))
+    return Target(recipe.model, recipe.model, recipe.model, recipe.store, str(run.dir))
+
+
+def render_summary(metrics: dict) -> str:
+    t = metrics["tally"]
+    lines = [
+        f"# synth: {metrics['backend']} / {metrics['model']}",
+        "",
+        "| ok | failed | refused | from store | sent | re-sent after a crash | prompt tokens | completion tokens | spend (USD) |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {t['ok']} | {t['failed']} | {t['refused']} | {t['from_store']} | {t['sent']} | {t['resent_after_crash']} "
+        f"| {t['prompt_tokens']} | {t['completion_tokens']} | {t['spend_usd']:.4f} |",
+        "",
+        "Completions: `completions.jsonl`, `completions/` (parquet). Failed and refused rows, with their reason: `errors.jsonl`, `errors/`.",
+    ]
+    if metrics.get("curation"):
+        lines += ["", "Curation (`curated/`; removed rows with their stage and reason in `curation_rejects/`):", "", "| step | rows in | removed | seconds |", "|---|---|---|---|"]
+        lines += [f"| {c['stage']} | {c['rows_in']} | {c['removed']} | {c['seconds']:.1f} |" for c in metrics["curation"]]
+    if t["errors"]:
+        lines += ["", "Failures by reason:", ""] + [f"- {n} × {reason}" for reason, n in sorted(t["errors"].items(), key=lambda kv: -kv[1])]
+    return "\n".join(lines) + "\n"
+
+
+@job("synth", SynthRecipe)
+def run_synth(recipe: SynthRecipe, run_dir: Path | None = None) -> dict:
+    source = recipe.input
+    prompts = source.snowflake.read() if source.snowflake else read_prompts(source.prompts, source.limit)
+    run = JobRun(recipe, run_dir)
+    target = synth_target(recipe, run)
+    if recipe.dry_run:
+        estimate = estimate_cost(prompts.rows, recipe.synth, target, recipe.samples)
+        estimate.refused += len(prompts.rejects)
+        return run.finish({"backend": recipe.synth.backend, "model": recipe.model, "dry_run": estimate.as_dict()}, lambda m: estimate.describe() + "\n")
+    init_ray(recipe.ray)
+    tally = Tally(refused=len(prompts.rejects))
+    errors = TableWriter(run.dir, "errors")
+    for reject in prompts.rejects:
+        errors.add({"id": None, "reason": reject["reason"], "where": reject["where"], "row": reject["row"]})
+    completions = TableWriter(run.dir, "completions")
+    with run.stage("generate", f"generate with {recipe.synth.backend} ({recipe.model})"):
+        result = synthesize(prompts.rows, recipe.synth, target, recipe.samples)
+        for refused in result.refused:
+            errors.add({"id": refused["id"], "reason": refused["reason"], "row": refused["row"]})
+        tally.refused += len(result.refused)
+        gen = result.generation
+        if gen is not None:
+            tally.from_store, tally.sent, tally.resent_after_crash = gen.reused, gen.sent, gen.resent
+            bar = tqdm(total=gen.reused + gen.sent, unit="row", desc="synth", dynamic_ncols=True)
+            for row in gen.rows.iter_rows():
+                tally.add(row, recipe.synth, bool(row.get("from_store")))
+                out = {k: v for k, v in row.items() if k not in OUTPUT_DROP}
+                (errors if row.get("error") else completions).add({**out, "reason": row["error"]} if row.get("error") else out)
+                bar.update(1)
+                bar.set_postfix(tokens=tally.prompt_tokens + tally.completion_tokens, usd=f"{tally.spend_usd:.4f}", failed=tally.failed, refresh=False)
+            bar.close()
+    completions.close()
+    errors.close()
+    run.count(ok=tally.ok, failed=tally.failed, refused=tally.refused)
+    metrics = {"backend": recipe.synth.backend, "model": recipe.model, "tally": tally.as_dict()}
+    if recipe.curate and completions.rows:
+        with run.stage("curate", "curate: " + " -> ".join(step.stage for step in recipe.curate)):
+            metrics["curation"] = curate(run, recipe.curate)
+    return run.finish(metrics, render_summary)
+
+
+def curate(run: JobRun, steps: list) -> list[dict]:
+    """The judge chain over the completions table: `curated/` (parquet) and `curation_rejects/`."""
+    import ray.data
+
+    chain = run_chain(ray.data.read_parquet(str(run.dir / "completions")), steps)
+    chain.kept.write_parquet(str(run.dir / "curated"))
+    rejects = chain.rejects[0].union(*chain.rejects[1:]) if len(chain.rejects) > 1 else chain.rejects[0]
+    if rejects.count():
+        rejects.write_json(str(run.dir / "curation_rejects"))
+    print(chain.describe(), flush=True)
+    return [vars(c) for c in chain.counts]

@@ -1,3 +1,0 @@
-from arctic_ray.speculators.mlp.config import MLPSpeculatorConfig
-
-__all__ = ["MLPSpeculatorConfig"]

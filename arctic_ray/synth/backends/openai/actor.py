@@ -1,0 +1,99 @@
+"""The Ray Data actor of the OpenAI-protocol backends: each actor sends many requests at once on
+its event loop (at most `max_concurrency` in flight), takes a permit from the run's budget actor
+before every attempt, retries under that budget, and writes every answer to the store as it
+arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pyarrow as pa
+
+from arctic_ray.synth.backend import SynthConfig, Target
+from arctic_ray.synth.backends.openai.requests import Answer, Failure, classify, complete, request_kwargs
+from arctic_ray.synth.store import SentLog, StoreWriter
+from arctic_ray.synth.keyed import STORED_COLUMNS
+from arctic_ray.synth.token_estimate import estimate_prompt_tokens
+
+class ChatCompletionsActor:
+    def __init__(self, synth: SynthConfig, target: Target, budget):
+        """`synth`: the backend's `OpenAISynthConfig` (or Azure's)."""
+        self.synth = synth
+        self.target = target
+        self.budget = budget
+        self.backend = synth.discriminator_value()
+        self.default_sampling = synth.sampling.model_dump()
+        self.writer = StoreWriter(target.store)
+        self.sent = SentLog(target.store)
+        self.slots = asyncio.Semaphore(synth.max_concurrency)
+        self.client = None
+        self.secret = ""
+
+    async def __call__(self, batch: pa.Table) -> pa.Table:
+        if self.client is None:
+            # Built on the loop that uses it; the key is looked up here, on the node that sends.
+            self.client = self.synth.connection.client()
+            self.secret = self.client.api_key
+        rows = batch.to_pylist()
+        await asyncio.to_thread(self.sent.record, [r["key"] for r in rows])
+        answered = await asyncio.gather(*(self._answer(row) for row in rows))
+        await asyncio.to_thread(self.writer.flush)
+        return pa.Table.from_pylist(answered)
+
+    def __del__(self):
+        self.writer.flush()
+
+    async def _answer(self, row: dict) -> dict:
+        synth = self.synth
+        sampling = {**self.default_sampling, **(row.get("sampling") or {})}
+        estimate = estimate_prompt_tokens(row["messages"])
+        kwargs = request_kwargs(self.target.model, row["messages"], sampling, row.get("sample") or 0, synth.token_limit_param)
+        for attempt in range(1, synth.max_attempts + 1):
+            outcome = await self._attempt(kwargs, estimate, sampling["max_tokens"])
+            if isinstance(outcome, Answer):
+                out = self._row(row, completion=outcome.completion, finish_reason=outcome.finish_reason, usage=outcome.usage)
+                await asyncio.to_thread(self.writer.add, {"key": row["key"], **{c: out.get(c) for c in STORED_COLUMNS}})
+                return out
+            if not outcome.retry:
+                return self._row(row, error=outcome.reason)
+            if attempt == synth.max_attempts:
+                return self._row(row, error=f"{outcome.reason} (gave up after {attempt} attempts)")
+            await self._wait_before_retry(outcome, attempt)
+
+    async def _attempt(self, kwargs: dict, estimate: int, max_tokens: int) -> Answer | Failure:
+        async with self.slots:
+            # The permit is taken only when the request can leave at once, so the window the
+            # budget booked is the window the provider sees.
+            grant = await self.budget.acquire.remote(estimate, max_tokens)
+            if grant.refused:
+                return Failure(grant.refused, retry=False, maybe_billed=False)
+            try:
+                answer = await complete(self.client, kwargs, self.synth.stream, estimate)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a reason on the row
+                failure = classify(exc, self.secret, self.synth.connection.timeout_s)
+                self.budget.settle.remote(grant.permit, None, failure.maybe_billed)
+                return failure
+            self.budget.settle.remote(grant.permit, answer.usage, False)
+            return answer
+
+    async def _wait_before_retry(self, failure: Failure, attempt: int) -> None:
+        if failure.retry_after_s is not None:
+            if failure.rate_limited:
+                self.budget.hold.remote(failure.retry_after_s)
+            await asyncio.sleep(failure.retry_after_s)
+            return
+        step = min(self.synth.max_backoff_s, self.synth.backoff_s * 2 ** (attempt - 1))
+        # Jitter spreads the retries of a burst that failed together.
+        await asyncio.sleep(step * random.uniform(0.5, 1.0))
+
+    def _row(self, row: dict, completion: str = "", finish_reason: str = "error", usage: dict | None = None, error: str = "") -> dict:
+        return {
+            **row,
+            "completion": completion,
+            "finish_reason": finish_reason,
+            "usage": usage or {"prompt_tokens": 0, "completion_tokens": 0},
+            "backend": self.backend,
+            "model": self.target.model_name,
+            "error": error,
+        }

@@ -1,0 +1,48 @@
+"""The Ray Data stage behind the `vllm` backend: each actor of the pool holds one in-process
+`vllm.LLM` and answers batches of rows in the shared row schema.
+
+Why not `ray.data.llm`'s engine stage: it drives vLLM's `AsyncLLM`, which always spawns a second
+engine-core process (forced to `spawn` inside a Ray actor, so vLLM is imported twice more), and
+its chat-template actors import vLLM too. On a CPU node that cost ~30 s of start-up and a tenth of
+the engine's throughput against a bare `vllm.LLM.chat` (benchmarks/synth_vllm.py). Here the engine
+runs in the actor's own process, as `vllm.LLM` does, and Ray Data still does the pool, its
+autoscaling, batching and back-pressure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from arctic_ray.engines.vllm.answers import answer_columns
+
+class VLLMEngineStage:
+    def __init__(self, model: str, model_name: str, engine: Any, default_sampling: dict):
+        from arctic_ray.engines.vllm.loop import EngineLoop
+        from arctic_ray.engines.vllm.settings import start_llm
+
+        engine.check_supports(model)  # an actor that fails here fails the job at once, with the reason
+        self.engine = engine
+        self.model_name = model_name
+        self.default_sampling = default_sampling
+        self.loop = EngineLoop(lambda: start_llm(model, engine))
+
+    async def __call__(self, batch: pa.Table) -> pa.Table:
+        rows = batch.to_pylist()
+        sampling = [{**self.default_sampling, **_given(row.get("sampling"))} for row in rows]
+        params = [_sampling_params(self.engine.sampling_params(s)) for s in sampling]
+        outputs = await self.loop.chat([row["messages"] for row in rows], params)
+        return pa.Table.from_pylist([{**row, **answer_columns(out, self.model_name)} for row, out in zip(rows, outputs)])
+
+
+def _given(sampling: dict | None) -> dict:
+    """A row's own sampling fields (Arrow fills fields other rows set with nulls)."""
+    return {k: v for k, v in (sampling or {}).items() if v is not None}
+
+
+def _sampling_params(sampling: dict) -> Any:
+    from vllm import SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
+
+    structured = sampling.pop("structured_outputs", None)
+    return SamplingParams(**sampling, structured_outputs=StructuredOutputsParams(**_given(structured)) if structured else None)

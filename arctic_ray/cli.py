@@ -22,9 +22,9 @@ def run_recipe(path: str | None, overrides: list[str], resume: str | None = None
     if resume:
         path = str(Path(resume) / RECIPE_FILE)
     recipe = load_recipe(path, overrides)
-    if expect_job and recipe.job != expect_job:
-        raise ArcticRayError(f"{path} is a {recipe.job} recipe, not {expect_job}")
-    return lookup_job(recipe.job).run(recipe, Path(resume) if resume else None)
+    if expect_job and recipe.type != expect_job:
+        raise ArcticRayError(f"{path} is a {recipe.type} recipe, not {expect_job}")
+    return lookup_job(recipe.type).run(recipe, Path(resume) if resume else None)
 
 
 def _cmd_run(args) -> int:
@@ -44,7 +44,7 @@ def _cmd_synth(args) -> int:
 
 def _cmd_validate(args) -> int:
     recipe = load_recipe(args.recipe, args.set)
-    print(f"{args.recipe}: valid {recipe.job} recipe")
+    print(f"{args.recipe}: valid {recipe.type} recipe")
     return 0
 
 

@@ -28,10 +28,12 @@ def validate_recipe(raw: Any, source: str = "recipe") -> StrictConfig:
     """A recipe mapping validated against the recipe class of the job its `type` names."""
     if not isinstance(raw, dict):
         raise RecipeError(f"{source}: a recipe is a YAML mapping, got {type(raw).__name__}")
-    kind = raw.get("job", DEFAULT_JOB)
+    if "job" in raw:
+        raise RecipeError(f"{source}: job: moved to type (`type: {raw['job']}`)")
+    kind = raw.get("type", DEFAULT_JOB)
     if kind not in job_names():
-        raise RecipeError(f"{source}: job: unknown job {kind!r}; known: {', '.join(job_names())}")
-    return validate_against(lookup_job(kind).recipe, raw, source)
+        raise RecipeError(f"{source}: type: unknown job {kind!r}; known: {', '.join(job_names())}")
+    return validate_against(lookup_job(kind).recipe, raw, source, kind)
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> StrictConfig:
@@ -39,4 +41,4 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> StrictC
 
 
 def run_recipe(recipe: StrictConfig, run_dir: Path | None = None) -> dict:
-    return lookup_job(recipe.job).run(recipe, run_dir)
+    return lookup_job(recipe.type).run(recipe, run_dir)

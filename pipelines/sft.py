@@ -37,8 +37,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         recipe = load_recipe(args.recipe, args.set)
-        if recipe.job != "sft":
-            raise ValueError(f"{args.recipe} is a {recipe.job} recipe, not sft")
+        if recipe.type != "sft":
+            raise ValueError(f"{args.recipe} is a {recipe.type} recipe, not sft")
         if args.synth:
             recipe.data.sources.append(synthesized_source(args.synth, args.synth_set))
         lookup_job("sft").run(recipe)

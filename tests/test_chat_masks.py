@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+
+from collections import Counter
 
 import pytest
 from transformers import AutoTokenizer
 
-from arctic_ray.data.chat import IGNORE, ChatTemplateError, chat_ids, outcome_counts, tokenize_chat
+from arctic_ray.data.chat import IGNORE, ChatTemplateError, chat_ids, tokenize_chat
 
 # The reply "Paris." also appears in the user's turn: a text search would find it there first.
 CHAT = [
@@ -63,17 +64,13 @@ def test_every_assistant_turn_trained_by_position_not_text(tokenizer):
     first_trained = next(i for i, label in enumerate(result.labels) if label != IGNORE)
     user_end = len(chat_ids(tokenizer, CHAT[:2], add_generation_prompt=True))
     assert first_trained == user_end
-    assert outcome_counts([result]) == {"kept": 1}
+    assert result.outcome == "kept"
 
 
-def test_smollm2_template_if_cached():
-    # SmolLM2 is converted from a pip package on first use; use it only when already here.
-    path = Path.home() / ".cache/arctic_ray/models/smollm2-135m-instruct"
-    if not (path / "tokenizer_config.json").is_file():
-        pytest.skip("SmolLM2-135M-Instruct is not cached on this machine")
+def test_smollm2_template(smollm2_model):
     # its template injects a default system prompt before the first turn: the same in every
     # prefix, so it is accepted
-    check_chatml(AutoTokenizer.from_pretrained(path), CHAT[1:])
+    check_chatml(AutoTokenizer.from_pretrained(smollm2_model), CHAT[1:])
 
 
 def test_template_rewriting_earlier_turns_refused(tokenizer):
@@ -104,6 +101,6 @@ def test_overlong_truncated_or_dropped_and_counted(tokenizer):
     assert empty.dropped == "no_assistant_tokens"
     no_reply = tokenize_chat(tokenizer, CHAT[:2], max_length=512)
     assert no_reply.dropped == "no_assistant_tokens"
-    assert outcome_counts([full, cut, dropped, empty, no_reply]) == {
+    assert Counter(e.outcome for e in (full, cut, dropped, empty, no_reply)) == {
         "kept": 1, "truncated": 1, "dropped_overlong": 1, "dropped_no_assistant_tokens": 2,
     }

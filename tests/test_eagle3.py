@@ -12,7 +12,7 @@ from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
 from arctic_ray.methods.spec_decode.drafters.eagle3.export import save_eagle3, load_eagle3
 from arctic_ray.methods.spec_decode.drafters.eagle3.model import ttt_mask
 from arctic_ray.methods.spec_decode.frozen_base import FrozenBase, default_aux_layers
-from arctic_ray.models.identity import IDENTITY_KEY, base_identity
+from arctic_ray.models.identity import IDENTITY_KEY, model_identity
 from arctic_ray.methods.spec_decode.trainer import accepted_per_position, acceptance
 
 
@@ -75,7 +75,7 @@ def test_draft_vocab_and_export_roundtrip(tiny_model, tmp_path):
     eos = base.config.eos_token_id
     assert drafter.draft_ids.tolist() == sorted({eos, 20, 30, 10})  # special tokens, then the most frequent
     assert torch.equal(drafter.lm_head.weight, base.lm_head.weight[drafter.draft_ids])
-    identity = base_identity(tiny_model, "tiny")
+    identity = model_identity(tiny_model, "tiny")
     path = save_eagle3(drafter, tmp_path / "drafter", identity)
     config = json.loads((path / "config.json").read_text())
     assert config["eagle_aux_hidden_state_layer_ids"] == [1, 2, 3] and config["draft_vocab_size"] == 4
@@ -119,7 +119,7 @@ def test_vllm_serves_the_trained_drafter_as_trained(ray_local, tiny_model, tiny_
     untrained = Eagle3Config(draft_vocab_size=256).build(base, 0, counts)
     trained = Eagle3Config(draft_vocab_size=256).build(base, 0, counts)
     train_in_process(trained, base, train)
-    identity = base_identity(tiny_model, "tiny")
+    identity = model_identity(tiny_model, "tiny")
     cases = [Case("none")] + [
         Case(name, {"method": "eagle3", "model": str(save_eagle3(d, tmp_path / name, identity)), "num_speculative_tokens": 3})
         for name, d in (("trained", trained), ("untrained", untrained))

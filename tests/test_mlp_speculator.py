@@ -4,7 +4,7 @@ import torch
 from torch.nn import functional as F
 
 from arctic_ray.methods.spec_decode.frozen_base import FrozenBase
-from arctic_ray.models.identity import base_identity
+from arctic_ray.models.identity import model_identity
 from arctic_ray.methods.spec_decode.drafters.mlp.arctic_format import save_arctic, ARCHITECTURE, load_arctic
 from arctic_ray.methods.spec_decode.drafters.mlp.config import MLPSpeculatorConfig
 from arctic_ray.methods.spec_decode.drafters.mlp.model import MLPDrafter, MLPSpeculatorSpec
@@ -55,7 +55,7 @@ def test_arctic_format_export_reloads(tiny_model, tmp_path):
     base = FrozenBase(tiny_model, torch.device("cpu"))
     drafter = MLPSpeculatorConfig(n_predict=2).build(base, seed=0)
     assert torch.equal(drafter.head[1].weight, base.lm_head.weight) and not drafter.head[0].weight.requires_grad
-    path = save_arctic(drafter, tmp_path / "mlp", base_identity(tiny_model, "tiny"))
+    path = save_arctic(drafter, tmp_path / "mlp", model_identity(tiny_model, "tiny"))
     config = json.loads((path / "config.json").read_text())
     # what arctic-inference's ArcticMLPSpeculator and vLLM's MLPSpeculatorConfig read
     assert config["model_type"] == "mlp_speculator" and config["architectures"] == [ARCHITECTURE]

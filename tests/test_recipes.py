@@ -15,7 +15,7 @@ def test_shipped_recipes_validate(name):
     recipe = load_recipe(ROOT / "examples" / name)
     assert isinstance(recipe, SpecDecodeRecipe)
     assert recipe.dedup.threshold == 0.7
-    assert recipe.train.zero_stage == 2
+    assert recipe.workers.zero_stage == 2
 
 
 def test_sub_configs_pick_their_class_by_discriminator():
@@ -33,7 +33,7 @@ def test_sub_configs_pick_their_class_by_discriminator():
 
 
 def test_cross_field_rules_are_named():
-    with pytest.raises(RecipeError, match="teacher.mode online needs train.max_steps"):
+    with pytest.raises(RecipeError, match="teacher.mode online needs max_steps"):
         validate_recipe({"teacher": {"mode": "online"}})
     with pytest.raises(RecipeError, match="synth.max_model_len"):
         validate_recipe({"synth": {"max_model_len": 128}})
@@ -41,34 +41,62 @@ def test_cross_field_rules_are_named():
 
 def test_misspelt_field_is_named(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text(yaml.safe_dump({"model": "tiny", "train": {"lr_rate": 0.1}}))
+    path.write_text(yaml.safe_dump({"model": {"name_or_path": "tiny"}, "optimizer": {"lr_rate": 0.1}}))
     with pytest.raises(RecipeError) as err:
         load_recipe(path)
-    assert "train.lr_rate: unknown field" in str(err.value)
+    assert "optimizer.lr_rate: unknown field" in str(err.value)
     assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "old, message",
+    [
+        ({"train": {"lr": 0.1}}, "train.lr: moved to optimizer.lr"),
+        ({"train": {"num_workers": 2, "seq_len": 64}}, "train.num_workers: moved to workers.num_workers; train.seq_len: moved to data.max_length"),
+        ({"train": {"base_cache_mb": 0}}, "train.base_cache_mb: moved to speculator.base_cache_mb"),
+        ({"model": "tiny"}, "model: moved to model.name_or_path"),
+        ({"store_dir": "s"}, "store_dir: moved to store"),
+        ({"data": {"prompts": "p.jsonl"}}, "data.prompts: moved to data.sources"),
+        ({"eval": {"eval_every": 5}}, "eval.eval_every: moved to eval_every"),
+        ({"job": "spec_decode"}, "job: moved to type"),
+    ],
+)
+def test_an_old_spelling_names_the_new_field(old, message):
+    with pytest.raises(RecipeError, match=message.replace(".", r"\.")):
+        validate_recipe(old)
+
+
+def test_every_trainer_speaks_the_same_dialect():
+    fields = {"type", "model", "data", "micro_batch_size", "gradient_accumulation_steps", "optimizer", "scheduler", "deepspeed", "checkpoint", "workers"}
+    from arctic_ray.methods.sft.recipe import SFTRecipe
+    from arctic_ray.train.config import TrainConfig
+
+    for recipe in (SpecDecodeRecipe, SFTRecipe):
+        assert issubclass(recipe, TrainConfig) and fields <= set(recipe.model_fields)
+    assert "base_cache_mb" not in TrainConfig.model_fields and "speculator" not in TrainConfig.model_fields
 
 
 def test_wrong_type_and_range_are_named():
     with pytest.raises(RecipeError) as err:
-        validate_recipe({"train": {"epochs": "many", "num_workers": 0}})
+        validate_recipe({"epochs": "many", "workers": {"num_workers": 0}})
     text = str(err.value)
-    assert "train.epochs" in text and "train.num_workers" in text
+    assert "  epochs:" in text and "workers.num_workers" in text
 
 
 def test_unknown_job_lists_known_ones():
     with pytest.raises(RecipeError, match="unknown job 'nope'.*spec_decode"):
-        validate_recipe({"job": "nope"})
+        validate_recipe({"type": "nope"})
 
 
 def test_overrides_are_typed_and_checked(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text("model: tiny\n")
-    recipe = load_recipe(path, ["train.epochs=4", "dedup.threshold=0.8", "speculator.n_predict=2"])
-    assert (recipe.train.epochs, recipe.dedup.threshold, recipe.speculator.n_predict) == (4, 0.8, 2)
-    with pytest.raises(RecipeError, match="train.epoch: unknown field"):
-        load_recipe(path, ["train.epoch=4"])
+    path.write_text("model: {name_or_path: tiny}\n")
+    recipe = load_recipe(path, ["epochs=4", "dedup.threshold=0.8", "speculator.n_predict=2"])
+    assert (recipe.epochs, recipe.dedup.threshold, recipe.speculator.n_predict) == (4, 0.8, 2)
+    with pytest.raises(RecipeError, match="  epoch: unknown field"):
+        load_recipe(path, ["epoch=4"])
     with pytest.raises(RecipeError, match="not KEY=VALUE"):
-        load_recipe(path, ["train.epochs"])
+        load_recipe(path, ["epochs"])
 
 
 def test_missing_and_broken_files(tmp_path):
@@ -81,7 +109,9 @@ def test_missing_and_broken_files(tmp_path):
 
 
 def test_field_docstrings_are_the_docs():
-    assert "HF name or a local path" in SpecDecodeRecipe.model_fields["model"].description
+    from arctic_ray.train.config import ModelConfig
+
+    assert "Hugging Face name or a local path" in ModelConfig.model_fields["name_or_path"].description
 
 
 def test_cli_validate(tmp_path, capsys):
@@ -110,8 +140,8 @@ def test_shipped_synth_recipes_pick_their_backend(name, backend):
 @pytest.mark.parametrize("name", ["sft.yaml", "sft_moe.yaml", "sft_smollm2.yaml", "sft_gpu.yaml", "synth_sft.yaml"])
 def test_shipped_sft_recipes_validate(name):
     recipe = load_recipe(ROOT / "examples" / name)
-    if recipe.job == "sft":
-        assert recipe.workers.zero_stage == 2 and recipe.train_config().betas == (0.9, 0.95)
+    if recipe.type == "sft":
+        assert recipe.workers.zero_stage == 2 and recipe.optimizer.betas == (0.9, 0.95)
     else:
         assert [s.stage for s in recipe.curate] == ["rules", "exact_dedup", "near_dedup"]
 

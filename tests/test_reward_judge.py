@@ -73,7 +73,12 @@ def expected(direct) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def threshold(expected) -> float:
-    return sorted(expected.values())[len(expected) // 2]  # the median: two rows below it, three kept
+    """Halfway between the second and third lowest scores: two rows below it, three kept. Not a
+    score itself: the pool's forward differs from the direct one in the last bits, so a
+    threshold equal to a row's score could fall on either side of it."""
+    low = sorted(expected.values())
+    assert low[2] - low[1] > 1e-3, low  # room on both sides for that difference
+    return (low[1] + low[2]) / 2
 
 
 @pytest.fixture(scope="module")

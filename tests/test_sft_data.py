@@ -9,7 +9,7 @@ import pytest
 
 from arctic_ray.core.recipe import RecipeError
 from arctic_ray.jobs import load_recipe
-from arctic_ray.train.config import TrainConfig
+from arctic_ray.train.config import OptimizerConfig, TrainConfig
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.registry import registered
 from arctic_ray.methods.sft.config import SFTDataConfig, SFTSource
@@ -62,13 +62,13 @@ def test_weights_repeat_and_subsample_with_distinct_ids():
 
 
 def test_deepspeed_config_schedules_passthrough_and_conflicts():
-    cfg = TrainConfig(schedule="cosine", warmup_ratio=0.1, betas=(0.9, 0.95), lr=2e-4, deepspeed={"zero_optimization": {"reduce_bucket_size": 1000}, "gradient_clipping": 0.5})
+    cfg = TrainConfig(scheduler={"name": "cosine", "warmup_ratio": 0.1}, optimizer={"betas": (0.9, 0.95), "lr": 2e-4}, deepspeed={"zero_optimization": {"reduce_bucket_size": 1000}, "gradient_clipping": 0.5})
     ds = deepspeed_config(cfg, 100, use_gpu=False)
     assert ds["scheduler"]["type"] == "WarmupCosineLR" and ds["scheduler"]["params"]["warmup_num_steps"] == 10
     assert ds["optimizer"]["params"]["betas"] == [0.9, 0.95]
     assert ds["zero_optimization"] == {"stage": 2, "contiguous_gradients": True, "overlap_comm": False, "reduce_bucket_size": 1000}
     assert ds["gradient_clipping"] == 0.5  # the deepspeed block wins
-    assert deepspeed_config(TrainConfig(schedule="constant"), 10, False)["scheduler"]["type"] == "WarmupLR"
+    assert deepspeed_config(TrainConfig(scheduler={"name": "constant"}), 10, False)["scheduler"]["type"] == "WarmupLR"
     with pytest.raises(ArcticRayError, match="gradient_accumulation_steps is 4"):
         deepspeed_config(TrainConfig(deepspeed={"gradient_accumulation_steps": 4}), 10, False)
 
@@ -78,19 +78,19 @@ def test_optimizer_and_schedule_are_registered_blocks():
         load_recipe(ROOT / "examples" / "sft.yaml", ["scheduler.name=cosin"])
 
     @registered("optimizer", "sgd_for_this_test")
-    def sgd(cfg: TrainConfig) -> dict:
+    def sgd(cfg: OptimizerConfig) -> dict:
         return {"type": "SGD", "params": {"lr": cfg.lr}}
 
     recipe = load_recipe(ROOT / "examples" / "sft.yaml", ["optimizer.name=sgd_for_this_test", "optimizer.lr=0.5"])
-    assert deepspeed_config(recipe.train_config(), 10, False)["optimizer"] == {"type": "SGD", "params": {"lr": 0.5}}
+    assert deepspeed_config(recipe, 10, False)["optimizer"] == {"type": "SGD", "params": {"lr": 0.5}}
 
 
 def test_sft_recipe_takes_arctic_training_names_and_names_a_typo(tmp_path):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("job: sft\nmodel: {name_or_path: tiny}\nmicro_batch_size: 3\noptimizer: {lr: 0.01}\ncheckpoint: {save_every_n_steps: 5}\n")
-    parsed = load_recipe(str(recipe), ["scheduler.name=linear"])
-    train = parsed.train_config()
-    assert (train.micro_batch_size, train.lr, train.checkpoint_every, train.schedule, train.betas) == (3, 0.01, 5, "linear", (0.9, 0.95))
-    recipe.write_text("job: sft\noptimizer: {learning_rate: 0.01}\n")
+    recipe.write_text("type: sft\nmodel: {name_or_path: tiny}\nmicro_batch_size: 3\noptimizer: {lr: 0.01}\ncheckpoint: {save_every_n_steps: 5}\n")
+    train = load_recipe(str(recipe), ["scheduler.name=linear"])
+    got = (train.micro_batch_size, train.optimizer.lr, train.checkpoint.save_every_n_steps, train.scheduler.name, train.optimizer.betas)
+    assert got == (3, 0.01, 5, "linear", (0.9, 0.95))
+    recipe.write_text("type: sft\noptimizer: {learning_rate: 0.01}\n")
     with pytest.raises(ArcticRayError, match="optimizer.learning_rate: unknown field"):
         load_recipe(str(recipe), [])

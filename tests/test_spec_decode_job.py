@@ -16,9 +16,9 @@ from tests.conftest import ROOT, write_jsonl
 FAST = [
     "data.limit=40",
     "teacher.gen_seq_length=128",
-    "train.epochs=2",
-    "train.seq_len=128",
-    "train.log_every=2",
+    "epochs=2",
+    "data.max_length=128",
+    "log_every=2",
     "eval.num_prompts=4",
     "eval.max_tokens=32",
     "eval.repeats=1",
@@ -33,7 +33,7 @@ def _env(cache: Path) -> dict:
 
 def _overrides(out: Path, extra=()) -> list[str]:
     args = []
-    for item in [*FAST, f"output_dir={out / 'runs'}", f"store_dir={out / 'store'}", *extra]:
+    for item in [*FAST, f"output_dir={out / 'runs'}", f"store={out / 'store'}", *extra]:
         args += ["--set", item]
     return args
 
@@ -79,7 +79,7 @@ def prompts_with_a_bad_row(tmp_path_factory) -> Path:
 def test_plain_python_run_then_rerun(tmp_path, session_cache, prompts_with_a_bad_row):
     topics = tmp_path / "topics.txt"
     topics.write_text("volcanoes\nbaking bread\n")
-    extra = [f"data.prompts={prompts_with_a_bad_row}", "self_instruct.enabled=true", f"self_instruct.topics={topics}", "self_instruct.per_topic=2"]
+    extra = [f"data.sources=[{{path: {prompts_with_a_bad_row}}}]", "self_instruct.enabled=true", f"self_instruct.topics={topics}", "self_instruct.per_topic=2"]
     cmd = [sys.executable, "pipelines/spec_decode.py", "--tiny", *_overrides(tmp_path, extra)]
     proc = subprocess.run(cmd, cwd=ROOT, env=_env(session_cache), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -102,9 +102,10 @@ def test_plain_python_run_then_rerun(tmp_path, session_cache, prompts_with_a_bad
 def test_user_errors_are_one_clear_line(tmp_path, session_cache):
     bad = write_jsonl(tmp_path / "p.jsonl", ['{"id": "a", "messages": [{"role": "user", "content": "x"}]}', "{oops"])
     cases = {
-        f"data.prompts={bad}": f"{bad}:2: not valid JSON",
-        f"data.prompts={tmp_path / 'absent.jsonl'}": "data source not found",
-        "train.learning_rate=1": "train.learning_rate: unknown field",
+        f"data.sources=[{{path: {bad}}}]": f"{bad}:2: not valid JSON",
+        f"data.sources=[{{path: {tmp_path / 'absent.jsonl'}}}]": "data source not found",
+        "optimizer.learning_rate=1": "optimizer.learning_rate: unknown field",
+        "train.lr=1": "train.lr: moved to optimizer.lr",
         "speculator.type=medusa": "speculator.type",
     }
     for override, message in cases.items():
@@ -135,7 +136,7 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
         # vLLM measurement is covered by the plain run; here the job path is what is tested
         submit = [str(ray_bin), "job", "submit", f"--address=http://127.0.0.1:{port}", "--working-dir", ".", "--",
                   "python", "pipelines/spec_decode.py", "--tiny",
-                  *_overrides(tmp_path, [f"data.prompts={prompts_with_a_bad_row}", "eval.vllm=false"])]
+                  *_overrides(tmp_path, [f"data.sources=[{{path: {prompts_with_a_bad_row}}}]", "eval.vllm=false"])]
         for _ in range(60):  # the dashboard's job API comes up a little after the head starts
             proc = subprocess.run(submit, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
             output = proc.stdout + proc.stderr

@@ -13,7 +13,7 @@ from transformers import AutoTokenizer
 
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
-from arctic_ray.models.identity import base_identity
+from arctic_ray.models.identity import model_identity
 from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
@@ -23,6 +23,7 @@ from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
 from arctic_ray.methods.spec_decode.teacher.placement import pick_node
 from arctic_ray.methods.spec_decode.teacher.prompts import teacher_prompts
 from arctic_ray.methods.spec_decode.teacher.stream import teacher_stream
+from arctic_ray.train.feeder import ActorFeeder
 from arctic_ray.train.callbacks import Callback
 from arctic_ray.train.spec import TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics
@@ -62,16 +63,19 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
     teacher = TeacherActor.options(num_cpus=0.5, label_selector={"ray.io/node-id": node}).remote(
         tiny_model, "tiny", ENGINE, str(tmp_path / "store"), 24
     )
-    cfg = TrainConfig(num_workers=2, max_steps=6, micro_batch_size=2, seq_len=128, lr=0.003, warmup_steps=1, log_every=2)
+    cfg = TrainConfig(
+        workers={"num_workers": 2}, max_steps=6, micro_batch_size=2, data={"max_length": 128}, optimizer={"lr": 0.003},
+        scheduler={"name": "linear", "warmup_ratio": None, "warmup_steps": 1}, log_every=2,
+    )
     stream = teacher_stream(ray.data.from_items(rows), teacher, 4, lambda rs: training_columns(rs, 128, 3, 0))
     result = run_trainer(
         TrainRun(
             trainer="speculator",
             train=cfg,
-            method=SpeculatorMethod(tiny_model, Eagle3Config(draft_vocab_size=128), 0, base_identity(tiny_model, "tiny")),
+            method=SpeculatorMethod(tiny_model, Eagle3Config(draft_vocab_size=128), 0, model_identity(tiny_model, "tiny")),
             datasets={"train": stream.drop_columns(["id"])},
             storage_dir=tmp_path,
-            feeder=teacher,
+            feeder=ActorFeeder(teacher),
             node_id=node,
             callbacks=[SlowTrainer()],
         )

@@ -14,7 +14,7 @@ import torch
 
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
-from arctic_ray.models.identity import base_identity
+from arctic_ray.models.identity import model_identity
 from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.train.callbacks import Callback
@@ -43,12 +43,15 @@ def train(tiny_model, generations, tmp_path: Path, name: str, callbacks: list):
     columns, _ = training_columns([{"id": str(i), "prompt_token_ids": p, "completion_token_ids": c} for i, (p, c) in enumerate(generations)], 96, 2, 0)
     rows = [{k: columns[k][i] for k in ("input_ids", "completion_start", "length")} for i in range(len(columns["id"]))]
     counts = torch.bincount(torch.tensor([t for _, c in generations for t in c]), minlength=512)
-    cfg = TrainConfig(num_workers=2, epochs=2, micro_batch_size=4, seq_len=96, lr=0.003, warmup_steps=1, log_every=1, checkpoint_every=2, max_failures=1)
+    cfg = TrainConfig(
+        workers={"num_workers": 2}, epochs=2, micro_batch_size=4, data={"max_length": 96}, optimizer={"lr": 0.003},
+        scheduler={"name": "linear", "warmup_ratio": None, "warmup_steps": 1}, log_every=1, checkpoint={"save_every_n_steps": 2, "max_failures": 1},
+    )
     result = run_trainer(
         TrainRun(
             trainer="speculator",
             train=cfg,
-            method=SpeculatorMethod(tiny_model, Eagle3Config(draft_vocab_size=128, n_predict=2), 0, base_identity(tiny_model, "tiny"), counts),
+            method=SpeculatorMethod(tiny_model, Eagle3Config(draft_vocab_size=128, n_predict=2), 0, model_identity(tiny_model, "tiny"), counts),
             datasets={"train": ray.data.from_items(rows)},
             storage_dir=tmp_path / name,
             name=name,

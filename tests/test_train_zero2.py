@@ -14,7 +14,7 @@ import torch.distributed as dist
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.export import load_eagle3
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
-from arctic_ray.models.identity import base_identity
+from arctic_ray.models.identity import model_identity
 from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.train.callbacks import Callback
@@ -71,7 +71,10 @@ def rows_of(generations) -> list[dict]:
 
 
 def test_zero2_eagle3_training_in_two_phases(ray_local, tiny_model, tiny_generations, tmp_path):
-    cfg = TrainConfig(num_workers=2, epochs=2, micro_batch_size=4, seq_len=96, lr=0.003, warmup_steps=1, log_every=2)
+    cfg = TrainConfig(
+        workers={"num_workers": 2}, epochs=2, micro_batch_size=4, data={"max_length": 96}, optimizer={"lr": 0.003},
+        scheduler={"name": "linear", "warmup_ratio": None, "warmup_steps": 1}, log_every=2,
+    )
     rows, first_phase = rows_of(tiny_generations[:48]), rows_of(tiny_generations[48:80])[:16]
     assert len(rows) == 48 and len(first_phase) == 16
     spec = Eagle3Config(draft_vocab_size=128, n_predict=2)
@@ -80,7 +83,7 @@ def test_zero2_eagle3_training_in_two_phases(ray_local, tiny_model, tiny_generat
         TrainRun(
             trainer="speculator",
             train=cfg,
-            method=SpeculatorMethod(tiny_model, spec, 0, base_identity(tiny_model, "tiny"), counts),
+            method=SpeculatorMethod(tiny_model, spec, 0, model_identity(tiny_model, "tiny"), counts),
             datasets={"data": ray.data.from_items(first_phase), "train": ray.data.from_items(rows), "eval": ray.data.from_items(rows[:8])},
             storage_dir=tmp_path,
             phases=[Phase("data", 3), Phase("train")],  # 16 rows: 2 steps an epoch, so the phase reads it again

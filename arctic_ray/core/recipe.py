@@ -4,17 +4,53 @@ job table, `arctic_ray/jobs.py`, picks the class), errors that name the field.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import Field, ValidationError, model_validator
 
-from arctic_ray.core.strict_config import StrictConfig
 from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.core.ray_config import RayConfig
+from arctic_ray.core.strict_config import StrictConfig
 
 
 class RecipeError(ArcticRayError, ValueError):
     """A recipe that cannot be read or validated; the message names the file and the field."""
+
+
+class Recipe(StrictConfig):
+    """What every job's recipe has: the job's `type`, where runs go, the seed, the Ray cluster.
+    A field that moved is an error naming its new place (`moved`: old dotted path -> new), never
+    a silent alias."""
+
+    type: str
+    """Which job runs this recipe (`arctic-ray list`)."""
+
+    output_dir: Path = Path("runs")
+    """Each run writes a new timestamped directory under this one."""
+
+    seed: int = 0
+    ray: RayConfig = Field(default_factory=RayConfig)
+
+    moved: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_old_spelling(cls, raw: Any) -> Any:
+        if isinstance(raw, dict):
+            found = [f"{old}: moved to {new}" for old, new in cls.moved.items() if _given(raw, old)]
+            if found:
+                raise ValueError("; ".join(found))
+        return raw
+
+
+def _given(raw: dict, dotted: str) -> bool:
+    node: Any = raw
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -74,16 +110,18 @@ def _describe(err: ValidationError, raw: Any) -> str:
             lines.append(f"  {where}.{field}: unknown {e['ctx']['tag']!r}; registered: {e['ctx']['expected_tags']}")
         elif e["type"] == "extra_forbidden":
             lines.append(f"  {where}: unknown field")
+        elif not e["loc"]:  # a rule over the whole recipe: its message names the fields
+            lines.append(f"  {e['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"  {where}: {e['msg']}")
     return "\n".join(lines)
 
 
-def validate_against(recipe_cls: type[StrictConfig], raw: dict[str, Any], source: str = "recipe") -> StrictConfig:
+def validate_against(recipe_cls: type[StrictConfig], raw: dict[str, Any], source: str, kind: str) -> StrictConfig:
     try:
         return recipe_cls.model_validate(raw)
     except ValidationError as err:
-        raise RecipeError(f"{source} is not a valid {raw.get('type', recipe_cls.__name__)} recipe:\n{_describe(err, raw)}") from None
+        raise RecipeError(f"{source} is not a valid {kind} recipe:\n{_describe(err, raw)}") from None
 
 
 def read_recipe(path: str | Path, overrides: list[str] | None = None) -> Any:

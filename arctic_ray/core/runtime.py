@@ -19,7 +19,7 @@ def init_ray(cfg: RayConfig) -> None:
         context = ray.init(address=address)
     else:
         # Logical CPUs beyond the cores let stages co-exist, but Ray keeps that many idle workers
-        # too, each polling: on 2 cores they took ~15% of a vLLM engine's throughput.
+        # too, each polling, which a small machine's engines feel: keep one idle worker per core.
         cores = len(os.sched_getaffinity(0))
         context = ray.init(num_cpus=cfg.local_num_cpus, _system_config={"num_workers_soft_limit": cores})
     print(f"[arctic_ray] Ray dashboard: {context.dashboard_url or 'not running'}", flush=True)

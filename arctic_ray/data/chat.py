@@ -10,9 +10,8 @@ rendering is a token prefix of the whole chat; a template that rewrites or injec
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 from arctic_ray.core.errors import ArcticRayError
 
@@ -86,7 +85,3 @@ def tokenize_chat(tokenizer, messages: list[dict], max_length: int, overlong: Ov
         return TokenizedChat([], [], truncated=truncated, dropped="no_assistant_tokens")
     return TokenizedChat(ids, labels, truncated=truncated)
 
-
-def outcome_counts(examples: Iterable[TokenizedChat]) -> dict[str, int]:
-    """How many examples were kept, truncated, or dropped and why: the counts a run reports."""
-    return dict(Counter(example.outcome for example in examples))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from arctic_ray.data.messages import row_problem
-from arctic_ray.data.sources import SourceError, read_source
+from arctic_ray.data.sources import SourceConfig, SourceError, read_source
 
 
 @dataclass
@@ -21,10 +21,17 @@ class PromptSet:
         return [r for r in self.rows if r.get("response")]
 
 
-def read_prompts(path: str | Path, limit: int | None = None) -> PromptSet:
+def _rows(sources: list[str | Path | SourceConfig]):
+    for source in sources:
+        yield from read_source(source.path, source.split) if isinstance(source, SourceConfig) else read_source(source)
+
+
+def read_prompts(sources: str | Path | list[str | Path | SourceConfig], limit: int | None = None) -> PromptSet:
+    """Prompt rows of one source or of several in order (ids unique across them)."""
+    sources = sources if isinstance(sources, list) else [sources]
     out = PromptSet()
     seen: dict[str, str] = {}
-    for src in read_source(path):
+    for src in _rows(sources):
         reason = row_problem(src.row)
         if reason is None and str(src.row["id"]) in seen:
             reason = f"duplicate id {src.row['id']!r} (first at {seen[str(src.row['id'])]})"
@@ -43,5 +50,6 @@ def read_prompts(path: str | Path, limit: int | None = None) -> PromptSet:
         if limit and len(out.rows) >= limit:
             break
     if not out.rows:
-        raise SourceError(f"{path}: no usable prompts ({len(out.rejects)} rejected)")
+        where = ", ".join(str(s.path if isinstance(s, SourceConfig) else s) for s in sources)
+        raise SourceError(f"{where}: no usable prompts ({len(out.rejects)} rejected)")
     return out

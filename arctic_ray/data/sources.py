@@ -10,10 +10,28 @@ from pathlib import Path
 from typing import Iterator
 
 from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.core.strict_config import StrictConfig
 
 
 class SourceError(ArcticRayError):
     pass
+
+
+class SourceConfig(StrictConfig):
+    """One entry of a recipe's `data.sources`."""
+
+    path: Path
+    """JSONL, parquet (a file or a directory of files), or an HF dataset saved with `save_to_disk`."""
+
+    name: str | None = None
+    """Its name in counts and reports (default: the file name)."""
+
+    split: str = "train"
+    """Split of an HF dataset dict."""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path.stem
 
 
 @dataclass

@@ -68,6 +68,10 @@ class SynthConfig(Block):
     persists_answers: ClassVar[bool] = False
     """True when the backend writes each answer to the store as it arrives."""
 
+    loads_weights: ClassVar[bool] = False
+    """True when the backend loads the model's weights itself (a local engine): its store keys
+    then name the model's content, not just its name."""
+
     sampling: SamplingConfig = SamplingConfig()
     pricing: PricingConfig = PricingConfig()
 

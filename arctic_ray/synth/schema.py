@@ -1,4 +1,4 @@
-"""The one row schema every generation backend writes (DESIGN principle 2).
+"""The one row schema every generation backend writes, and judges and dedup read.
 
 In: `id`, `messages` (and optional per-row `sampling`). Out, added: `completion`,
 `finish_reason`, `usage` ({prompt_tokens, completion_tokens}), `backend`, `model`, `error`

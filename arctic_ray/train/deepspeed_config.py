@@ -1,4 +1,4 @@
-"""The DeepSpeed config a recipe's `train:` block stands for (optimizer and schedule are named
+"""The DeepSpeed config a recipe's training fields stand for (optimizer and schedule are named
 blocks in the registry, defined in `optim_blocks.py`), with the recipe's own `deepspeed:`
 block merged over it: keys set there win (offload, ZeRO buckets, a different optimizer), except
 the batch sizes, which the shared loop also counts with and which must therefore agree."""
@@ -20,9 +20,9 @@ def deepspeed_config(cfg: TrainConfig, total_steps: int, use_gpu: bool) -> dict[
         "train_micro_batch_size_per_gpu": cfg.micro_batch_size,
         "gradient_accumulation_steps": cfg.gradient_accumulation_steps,
         "gradient_clipping": cfg.grad_clip,
-        "zero_optimization": {"stage": cfg.zero_stage, "contiguous_gradients": True, "overlap_comm": use_gpu},
-        "optimizer": lookup("optimizer", cfg.optimizer)(cfg),
-        "scheduler": lookup("scheduler", cfg.schedule)(cfg, total_steps),
+        "zero_optimization": {"stage": cfg.workers.zero_stage, "contiguous_gradients": True, "overlap_comm": use_gpu},
+        "optimizer": lookup("optimizer", cfg.optimizer.name)(cfg.optimizer),
+        "scheduler": lookup("scheduler", cfg.scheduler.name)(cfg.scheduler, cfg.optimizer.lr, total_steps),
         "bf16": {"enabled": use_gpu},
         "steps_per_print": 10**9,
         "wall_clock_breakdown": False,

@@ -11,6 +11,7 @@ import ray.data
 
 from arctic_ray.core.registry import lookup
 from arctic_ray.train.config import TrainConfig
+from arctic_ray.train.feeder import Feeder
 
 
 @dataclass
@@ -37,9 +38,9 @@ class TrainRun:
     num_rows: int | None = None
     """Rows of the last phase's dataset when its size is known (sets the steps of an epoch); None: it
     is a stream."""
-    feeder: Any = None
-    """An actor producing the stream that wants to know how many rows each rank consumed
-    (`consumed(n)`), to bound how far it runs ahead."""
+    feeder: Feeder | None = None
+    """The producer of the stream (`train/feeder.py`): told how many rows each rank consumed, to
+    bound how far it runs ahead."""
     node_id: str | None = None
     """Place every worker on this node (to sit beside a co-located helper actor)."""
     callbacks: list = field(default_factory=list)
@@ -56,7 +57,7 @@ class WorkerPlan:
     phases: list[Phase]
     total_steps: int
     has_eval: bool
-    feeder: Any
+    feeder: Feeder | None
     callbacks: list
     seed: int
     streams: list[str]
@@ -68,14 +69,14 @@ def planned_steps(run: TrainRun) -> int:
     cfg = run.train
     if run.num_rows is None:
         if not cfg.max_steps:
-            raise ValueError("train.max_steps is required when the training data is a stream of unknown length")
+            raise ValueError("max_steps is required when the training data is a stream of unknown length")
         return cfg.max_steps
     steps = run.num_rows // cfg.rows_per_step
     if steps == 0:
         raise ValueError(
             f"{run.num_rows} training rows are fewer than one optimizer step needs "
-            f"({cfg.num_workers} workers x {cfg.micro_batch_size} x {cfg.gradient_accumulation_steps}); "
-            "lower train.micro_batch_size or add data"
+            f"({cfg.workers.num_workers} workers x {cfg.micro_batch_size} x {cfg.gradient_accumulation_steps}); "
+            "lower micro_batch_size or add data"
         )
     total = sum(p.steps or 0 for p in run.phases[:-1]) + steps * cfg.epochs
     return min(total, cfg.max_steps) if cfg.max_steps else total

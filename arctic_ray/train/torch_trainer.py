@@ -20,18 +20,18 @@ def _worker_entry(plan: WorkerPlan) -> None:
 
 
 def run_trainer(run: TrainRun):
-    cfg = run.train
+    cfg, workers = run.train, run.train.workers
     # Ray Train V2 gives a worker group 30 s to start by default; a busy laptop can need more.
-    os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", str(cfg.start_timeout_s))
+    os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", str(workers.start_timeout_s))
     # Workers' stdout already reaches the driver; Train's print patch would log every line twice.
     os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     stream_names = streams(run)
-    resources = {"CPU": cfg.cpus_per_worker}
-    if cfg.gpus_per_worker:
-        resources["GPU"] = cfg.gpus_per_worker
+    resources = {"CPU": workers.cpus_per_worker}
+    if workers.gpus_per_worker:
+        resources["GPU"] = workers.gpus_per_worker
     scaling = ScalingConfig(
-        num_workers=cfg.num_workers,
-        use_gpu=cfg.gpus_per_worker > 0,
+        num_workers=workers.num_workers,
+        use_gpu=workers.gpus_per_worker > 0,
         resources_per_worker=resources,
         label_selector={"ray.io/node-id": run.node_id} if run.node_id else None,
     )
@@ -40,7 +40,7 @@ def run_trainer(run: TrainRun):
         train_loop_config=worker_plan(run),
         # The loop's own collectives (step flags, token counts, logged means) are on small CPU
         # tensors, which NCCL alone refuses: gloo takes those, NCCL DeepSpeed's CUDA gradients.
-        torch_config=TorchConfig(backend="cpu:gloo,cuda:nccl" if cfg.gpus_per_worker else "gloo"),
+        torch_config=TorchConfig(backend="cpu:gloo,cuda:nccl" if workers.gpus_per_worker else "gloo"),
         scaling_config=scaling,
         datasets=run.datasets,
         dataset_config=ShardingDataConfig(
@@ -50,7 +50,7 @@ def run_trainer(run: TrainRun):
             name=run.name,
             storage_path=str(run.storage_dir.resolve()),
             checkpoint_config=CheckpointConfig(num_to_keep=1),
-            failure_config=FailureConfig(max_failures=cfg.max_failures),
+            failure_config=FailureConfig(max_failures=cfg.checkpoint.max_failures),
         ),
     )
     return trainer.fit()

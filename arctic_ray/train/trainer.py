@@ -2,8 +2,8 @@
 a DeepSpeed engine around the trainable model, phases of data from `get_dataset_shard` (a
 `collate` hook turns each batch into model inputs), ranks kept in lockstep even when the data is
 a stream of unknown length, evaluation during training, metrics reported to Ray, checkpoints
-every rank takes part in (every `checkpoint_every` steps and at the end), and resume: after a
-restart (`max_failures`) the worker group loads the latest checkpoint's DeepSpeed state and data
+every rank takes part in (every `checkpoint.save_every_n_steps` and at the end), and resume: after a
+restart (`checkpoint.max_failures`) the worker group loads the latest checkpoint's DeepSpeed state and data
 position and goes on to the planned step count.
 
 A trainer subclass names itself (`name = "..."`) and supplies `build_model()` and `loss()`;
@@ -181,7 +181,7 @@ class Trainer(Registered):
                     if micro <= skip:
                         continue
                     if self.plan.feeder is not None:
-                        self.plan.feeder.consumed.remote(self.train_cfg.micro_batch_size)
+                        self.plan.feeder.consumed(self.train_cfg.micro_batch_size)
                     yield batch
                 del batches  # closes the shard iterator
                 if not got_any:
@@ -237,7 +237,7 @@ class Trainer(Registered):
                 ray.train.report(metrics)
             if self.train_cfg.eval_every and self.global_step % self.train_cfg.eval_every == 0:
                 self.evaluate()
-            every = self.train_cfg.checkpoint_every
+            every = self.train_cfg.checkpoint.save_every_n_steps
             if every and self.global_step % every == 0 and self.global_step < self.total_steps:
                 self.save_checkpoint({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
         if not self.eval_history or self.eval_history[-1]["step"] != self.global_step:

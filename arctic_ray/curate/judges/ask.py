@@ -19,6 +19,7 @@ from arctic_ray.curate.judges.base import JudgeConfig
 from arctic_ray.curate.judges.verdict import json_schema, parse
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.keyed import generate_stored
+from arctic_ray.synth.target import target_for
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 
 VERDICTS = pa.schema([("judge_key", pa.string()), ("tag", pa.string()), ("verdict", pa.string()), ("reason", pa.string()), ("raw", pa.string())])
@@ -53,15 +54,7 @@ class AskingJudge(JudgeConfig):
     """Partitions of the shuffle that joins verdicts back onto rows."""
 
     def target(self) -> Target:
-        """A local vLLM model is keyed by its content (config and tokenizer hashes), an API model by its name."""
-        if self.synth.discriminator_value() == "vllm":
-            from arctic_ray.models.resolve import resolve_model
-            from arctic_ray.models.identity import base_identity
-
-            path = resolve_model(self.model)
-            identity = base_identity(path, self.model)
-            return Target(path, self.model, identity["config_sha256"][:16] + identity["tokenizer_sha256"][:16], self.store)
-        return Target(self.model, self.model, self.model, self.store)
+        return target_for(self.model, self.synth, self.store)
 
     def sampling(self, schema: type[BaseModel]) -> dict:
         sampling = {"temperature": 0.0, "max_tokens": self.max_tokens}

@@ -5,8 +5,8 @@ leave the engine's slots empty until the next call. Here callers enqueue their r
 the outputs, while one thread keeps stepping the engine with every caller's requests.
 
 That thread also builds the engine and is the only one that touches it: on CPU, vLLM binds its
-OpenMP threads to the thread that started it, and steps run from any other thread were ~20%
-slower (and an actor's event loop thread slower still)."""
+OpenMP threads to the thread that started it, and steps run from any other thread are slower
+(an actor's event loop thread slower still)."""
 
 from __future__ import annotations
 

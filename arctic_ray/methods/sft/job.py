@@ -64,7 +64,7 @@ def real_tokens(bins: ray.data.Dataset) -> int:
 
 
 def phase_steps(bins: int, recipe: SFTRecipe) -> int:
-    return (bins // recipe.train_config().rows_per_step) * recipe.epochs
+    return (bins // recipe.rows_per_step) * recipe.epochs
 
 
 @job("sft", SFTRecipe)
@@ -96,7 +96,7 @@ def run_sft(recipe: SFTRecipe, run_dir: Path | None = None) -> dict:
         result = run_trainer(
             TrainRun(
                 trainer="sft",
-                train=recipe.train_config(),
+                train=recipe,
                 method=SFTMethod(model_path, recipe.model, pad),
                 datasets=datasets,
                 storage_dir=run.dir,

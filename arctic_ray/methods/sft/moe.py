@@ -122,14 +122,6 @@ def theoretical_minimum(top_k: int, num_moe_layers: int) -> float:
     return float(top_k * num_moe_layers)
 
 
-def load_balance_metrics(losses: Tensor, top_k: int) -> dict[str, float]:
-    """Metrics to log beside the training loss: the sum over layers, its minimum, each layer."""
-    per_layer = losses.detach().float().cpu().tolist()
-    metrics = {"moe/load_balance": sum(per_layer), "moe/load_balance_min": theoretical_minimum(top_k, len(per_layer))}
-    metrics.update({f"moe/load_balance/layer{i}": value for i, value in enumerate(per_layer)})
-    return metrics
-
-
 def freeze_moe(model: nn.Module, experts: bool, router: bool) -> dict[str, int]:
     """Set requires_grad=False on the routed experts' and/or the routers' parameters; returns
     parameter counts (elements): trainable, total, frozen_experts, frozen_router.

@@ -2,14 +2,17 @@ from pathlib import Path
 
 from pydantic import Field
 
-from arctic_ray.core.strict_config import StrictConfig
+from arctic_ray.data.sources import SourceConfig
+from arctic_ray.train.config import TrainDataConfig
 
 
-class PromptDataConfig(StrictConfig):
-    prompts: Path = Path("examples/data/prompts.jsonl")
-    """Prompt rows (`id` + `messages`): a JSONL or parquet file, a directory of parquet files, or
-    an HF dataset saved with `save_to_disk`. A conversation ending with an assistant turn also
-    carries that turn as a reference response."""
+class PromptDataConfig(TrainDataConfig):
+    sources: list[SourceConfig] = [SourceConfig(path=Path("examples/data/prompts.jsonl"))]
+    """Prompt rows (`id` + `messages`), read in order; ids are unique across sources. A
+    conversation ending with an assistant turn also carries that turn as a reference response."""
 
     limit: int | None = Field(default=None, gt=0)
     """Use only the first N prompts (None: all)."""
+
+    max_length: int = Field(default=256, ge=8)
+    """Tokens per training sequence (prompt and continuation); at least `teacher.gen_seq_length`."""

@@ -25,6 +25,3 @@ class SpecDecodeEvalConfig(StrictConfig):
 
     vllm: bool = True
     """Measure in vLLM (the simulated acceptance is always computed)."""
-
-    eval_every: int | None = Field(default=None, gt=0)
-    """Simulated acceptance on the held-out prompts every N training steps (None: at the end)."""

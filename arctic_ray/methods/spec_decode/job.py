@@ -25,7 +25,7 @@ from arctic_ray.core.run_dir import JobRun
 from arctic_ray.models.resolve import resolve_model
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.methods.spec_decode.drafters.draft_vocab import count_tokens
-from arctic_ray.models.identity import base_identity
+from arctic_ray.models.identity import model_identity
 from arctic_ray.methods.spec_decode.report import render_report, write_plots
 from arctic_ray.methods.spec_decode.samples import response_generations, to_speculator_samples, training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
@@ -33,11 +33,9 @@ from arctic_ray.methods.spec_decode.vllm_eval import measure_speculative_decodin
 from arctic_ray.synth.backend import Target
 from arctic_ray.synth.schema import failed
 from arctic_ray.methods.spec_decode.self_instruct import self_instruct
-from arctic_ray.synth.keyed import generate_stored, row_key
-from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
-from arctic_ray.methods.spec_decode.teacher.placement import pick_node
+from arctic_ray.synth.keyed import generate_stored
+from arctic_ray.methods.spec_decode.teacher.feeder import TeacherFeeder, start_teacher
 from arctic_ray.methods.spec_decode.teacher.prompts import teacher_prompts
-from arctic_ray.methods.spec_decode.teacher.stream import teacher_stream
 from arctic_ray.train.spec import Phase, TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics
 from arctic_ray.train.trainer import EXPORT_DIR
@@ -49,11 +47,11 @@ class Context:
     run: JobRun
     model_path: str
     model_key: str
-    """The base's content (hashes of its config and tokenizer): part of every store key."""
+    """The base's identity in store keys (`models/identity.py`: name, weights, config, tokenizer)."""
     identity: dict
     tokenizer: object
     vocab_size: int
-    store: Path
+    store: str
 
     @property
     def pad_id(self) -> int:
@@ -61,7 +59,7 @@ class Context:
 
     @property
     def target(self) -> Target:
-        return Target(model=self.model_path, model_name=self.recipe.model, model_key=self.model_key, store=str(self.store), run_dir=str(self.run.dir))
+        return Target(model=self.model_path, model_name=self.recipe.model.name_or_path, model_key=self.model_key, store=self.store, run_dir=str(self.run.dir))
 
     def generate(self, rows: list[dict]):
         return generate_stored(dataset_of(rows), self.recipe.synth, self.target)
@@ -75,8 +73,7 @@ class TrainingData:
     datasets: dict
     num_rows: int | None = None
     token_counts: object = None
-    teacher: object = None
-    node_id: str | None = None
+    teacher: TeacherFeeder | None = None
 
 
 def prompt_text(row: dict) -> str:
@@ -135,10 +132,10 @@ def eval_dataset(ctx: Context, answered: list[dict]) -> ray.data.Dataset:
 def offline_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> TrainingData:
     """Generate every continuation first (the held-out ones greedy, in the same engine run),
     dedup them, and turn them into training rows."""
-    recipe, run, spec, train = ctx.recipe, ctx.run, ctx.recipe.speculator, ctx.recipe.train
+    recipe, run, spec = ctx.recipe, ctx.run, ctx.recipe.speculator
     sampling = recipe.synth.sampling.model_dump()
     eval_ids = {r["id"] for r in eval_ready}
-    with run.stage("generate", f"generate with {recipe.synth.backend} ({recipe.model})"):
+    with run.stage("generate", f"generate with {recipe.synth.backend} ({recipe.model.name_or_path})"):
         requests = generation_requests(eval_ready, {**sampling, "temperature": 0.0}) + generation_requests(ready, sampling)
         generated = ctx.generate(requests)
         rows = generated.rows.materialize()
@@ -154,7 +151,7 @@ def offline_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Tra
             run.count(duplicates_dropped=run.write_rows("duplicates", dedup.duplicates))
         run.count(kept=run.write_rows("generations", kept))
     with run.stage("tokenize", "training rows"):
-        samples, rejects = to_speculator_samples(kept, train.seq_len, spec.n_predict, ctx.pad_id)
+        samples, rejects = to_speculator_samples(kept, recipe.data.max_length, spec.n_predict, ctx.pad_id)
         samples = samples.materialize()
         num_rows = samples.count()
         run.count(too_short_or_long=run.set_aside(rejects), train_sequences=num_rows)
@@ -164,42 +161,24 @@ def offline_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Tra
 
 def online_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> TrainingData:
     """Start the teacher beside the training workers; the training rows are its stream."""
-    recipe, run, t, spec, train = ctx.recipe, ctx.run, ctx.recipe.teacher, ctx.recipe.speculator, ctx.recipe.train
+    recipe, run, t, spec = ctx.recipe, ctx.run, ctx.recipe.teacher, ctx.recipe.speculator
     sampling = recipe.synth.sampling.model_dump()
     with run.stage("teacher", "start the co-located teacher"):
-        engine = recipe.synth.model_copy(update={"cpus_per_engine": t.cpus, "gpu_memory_utilization": t.gpu_memory_utilization})
-        node_id = pick_node(t.cpus + train.num_workers * train.cpus_per_worker, engine.gpus_per_engine + train.num_workers * train.gpus_per_worker)
-        teacher = TeacherActor.options(
-            num_cpus=t.cpus, num_gpus=engine.gpus_per_engine, label_selector={"ray.io/node-id": node_id},
-            runtime_env={"env_vars": engine.engine_env()},
-        ).remote(ctx.model_path, recipe.model, engine, str(ctx.store), max(t.max_ahead_rows, (train.num_workers + 2) * t.batch_size))
-
-        def keyed(rows: list[dict]) -> list[dict]:  # the Ray Data stage's key: answers are shared
-            return [{**r, "key": row_key(recipe.synth, r, ctx.model_key)} for r in rows]
-
-        def answer(rows: list[dict]) -> list[dict]:  # outside the stream: hand the credit back at once
-            answered = ray.get(teacher.generate.remote(rows))
-            ray.get(teacher.release.remote(len(answered)))
-            return answered
-
-        eval_ds = eval_dataset(ctx, answer(keyed(generation_requests(eval_ready, {**sampling, "temperature": 0.0}))))
-        rows_needed = train.max_steps * train.rows_per_step
-        repeats = max(1, math.ceil(1.25 * rows_needed / max(len(ready), 1)))  # repeated prompts are new samples when sampling
-        stream_rows = keyed([r for k in range(repeats) for r in generation_requests(ready, sampling, k)])
+        teacher = start_teacher(t, recipe.synth, recipe.workers, ctx.model_path, recipe.model.name_or_path, ctx.model_key, ctx.store)
+        eval_ds = eval_dataset(ctx, teacher.answer(generation_requests(eval_ready, {**sampling, "temperature": 0.0})))
+        repeats = max(1, math.ceil(1.25 * recipe.max_steps * recipe.rows_per_step / max(len(ready), 1)))  # new samples when sampling
+        stream_rows = teacher.keyed([r for k in range(repeats) for r in generation_requests(ready, sampling, k)])
         counts = None
         if spec.uses_token_counts:  # a first sample of the stream (then served from the store) chooses the draft vocabulary
-            first = [r for r in answer(stream_rows[: 4 * t.batch_size]) if not r["error"]]
+            first = [r for r in teacher.answer(stream_rows[: 4 * t.batch_size]) if not r["error"]]
             counts = count_tokens(dataset_of(first), "completion_token_ids", ctx.vocab_size)
         run.count(stream_prompts=len(stream_rows))
 
     def to_rows(rows: list[dict]):
-        return training_columns(rows, train.seq_len, spec.n_predict, ctx.pad_id)
+        return training_columns(rows, recipe.data.max_length, spec.n_predict, ctx.pad_id)
 
-    stream = teacher_stream(dataset_of(stream_rows, t.batch_size), teacher, t.batch_size, to_rows)
-    return TrainingData(
-        {"train": stream.drop_columns(["id"]), "eval": eval_ds},
-        token_counts=counts, teacher=teacher, node_id=node_id,
-    )
+    stream = teacher.stream(dataset_of(stream_rows, t.batch_size), to_rows)
+    return TrainingData({"train": stream.drop_columns(["id"]), "eval": eval_ds}, token_counts=counts, teacher=teacher)
 
 
 def data_response_phase(ctx: Context, prompts: PromptSet, eval_ready: list[dict], data: TrainingData) -> list[Phase]:
@@ -210,34 +189,33 @@ def data_response_phase(ctx: Context, prompts: PromptSet, eval_ready: list[dict]
     with ctx.run.stage("data_responses", "the data's own responses, trained on first"):
         held = {r["id"] for r in eval_ready}
         responses, rejects = response_generations([r for r in prompts.with_responses if r["id"] not in held], ctx.tokenizer)
-        columns, unusable = training_columns(responses, ctx.recipe.train.seq_len, ctx.recipe.speculator.n_predict, ctx.pad_id)
+        columns, unusable = training_columns(responses, ctx.recipe.data.max_length, ctx.recipe.speculator.n_predict, ctx.pad_id)
         ctx.run.count(data_response_rows=len(columns["id"]), data_response_rejects=ctx.run.set_aside(rejects + unusable))
         data.datasets["data"] = ctx.rows_of(columns)
     return [Phase("data", t.data_steps), Phase("train")]
 
 
 def train_drafter(ctx: Context, data: TrainingData, phases: list[Phase]) -> tuple[str, dict]:
-    recipe, spec, train = ctx.recipe, ctx.recipe.speculator, ctx.recipe.train
-    with ctx.run.stage("train", f"train the {spec.type} drafter ({train.num_workers} workers, DeepSpeed ZeRO-{train.zero_stage})"):
+    recipe, spec, workers = ctx.recipe, ctx.recipe.speculator, ctx.recipe.workers
+    with ctx.run.stage("train", f"train the {spec.type} drafter ({workers.num_workers} workers, DeepSpeed ZeRO-{workers.zero_stage})"):
         result = run_trainer(
             TrainRun(
                 trainer="speculator",
-                train=train,
+                train=recipe,
                 method=SpeculatorMethod(ctx.model_path, spec, recipe.seed, ctx.identity, data.token_counts),
                 datasets=data.datasets,
                 storage_dir=ctx.run.dir,
                 phases=phases,
                 num_rows=data.num_rows,
-                feeder=data.teacher,
-                node_id=data.node_id,
+                feeder=data.teacher.feeder if data.teacher else None,
+                node_id=data.teacher.node_id if data.teacher else None,
                 seed=recipe.seed,
             )
         )
         metrics = train_metrics(result)
         if data.teacher is not None:
-            metrics["teacher"] = ray.get(data.teacher.stats.remote())
-            ctx.run.count(teacher_set_aside=ctx.run.set_aside(ray.get(data.teacher.set_aside_rows.remote())))
-            ray.kill(data.teacher)
+            metrics["teacher"], set_aside = data.teacher.finish()
+            ctx.run.count(teacher_set_aside=ctx.run.set_aside(set_aside))
     return str(Path(result.checkpoint.path) / EXPORT_DIR), metrics
 
 
@@ -261,15 +239,15 @@ def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: Path | None = None) -> di
     from transformers import AutoConfig, AutoTokenizer
 
     # Input problems surface first, before a run directory or a Ray cluster exists.
-    prompts = read_prompts(recipe.data.prompts, recipe.data.limit)
-    model_path = resolve_model(recipe.model)
+    prompts = read_prompts(recipe.data.sources, recipe.data.limit)
+    model_path = resolve_model(recipe.model.name_or_path)
     run = JobRun(recipe, run_dir)
     run.count(prompts_in=len(prompts.rows) + len(prompts.rejects), prompts_rejected=run.set_aside(prompts.rejects))
     init_ray(recipe.ray)
-    identity = base_identity(model_path, recipe.model)
+    identity = model_identity(model_path, recipe.model.name_or_path)
     ctx = Context(
-        recipe, run, model_path, identity["config_sha256"][:16] + identity["tokenizer_sha256"][:16], identity,
-        AutoTokenizer.from_pretrained(model_path), AutoConfig.from_pretrained(model_path).vocab_size, recipe.store_dir.resolve(),
+        recipe, run, model_path, identity["store_key"], identity,
+        AutoTokenizer.from_pretrained(model_path), AutoConfig.from_pretrained(model_path).vocab_size, recipe.store,
     )
     with run.stage("prompts", "held-out eval prompts, self-instruct, teacher prompts"):
         ready, eval_ready = prepare_prompts(ctx, prompts)
@@ -278,11 +256,11 @@ def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: Path | None = None) -> di
     drafter_dir, train_metrics = train_drafter(ctx, data, phases)
     vllm = vllm_measurement(ctx, drafter_dir, eval_ready)
     metrics = {
-        "model": recipe.model,
+        "model": recipe.model.name_or_path,
         "speculator": recipe.speculator.type,
         "teacher_mode": recipe.teacher.mode,
         "drafter_dir": drafter_dir,
-        "base_identity": identity,
+        "model_identity": identity,
         "simulated": {"untrained": train_metrics["eval_history"][0], "trained": train_metrics["eval_history"][-1]},
         "vllm": vllm,
         "train": train_metrics,

@@ -1,4 +1,6 @@
-"""The recipe of the main job (`job: spec_decode`)."""
+"""The recipe of the main job (`type: spec_decode`): the shared trainer dialect
+(`train/config.py`) plus the job's own blocks: self-instruct, synthesis, the teacher, dedup, the
+drafter (`speculator:`) and the vLLM eval."""
 
 from __future__ import annotations
 
@@ -7,43 +9,45 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from arctic_ray.core.strict_config import StrictConfig
-from arctic_ray.methods.spec_decode.data_config import PromptDataConfig
 from arctic_ray.curate.dedup.config import DedupConfig
-from arctic_ray.methods.spec_decode.eval_config import SpecDecodeEvalConfig
-from arctic_ray.core.ray_config import RayConfig
-from arctic_ray.train.config import TrainConfig
+from arctic_ray.methods.spec_decode.data_config import PromptDataConfig
 from arctic_ray.methods.spec_decode.drafters.config import SpeculatorConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
-from arctic_ray.synth.backend import SynthConfig
+from arctic_ray.methods.spec_decode.eval_config import SpecDecodeEvalConfig
 from arctic_ray.methods.spec_decode.self_instruct import SelfInstructConfig
-from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 from arctic_ray.methods.spec_decode.teacher.config import TeacherConfig
+from arctic_ray.synth.backend import SynthConfig
+from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
+from arctic_ray.train.config import ModelConfig, OptimizerConfig, SchedulerConfig, TrainConfig
 
 
-class SpecDecodeRecipe(StrictConfig):
-    job: Literal["spec_decode"] = "spec_decode"
-    """Which job runs this recipe."""
-
-    model: str = "smollm2-135m-instruct"
-    """Base model: a built-in name ("tiny", "tiny4", "smollm2-135m-instruct"), an HF name or a local path."""
+class SpecDecodeRecipe(TrainConfig):
+    type: Literal["spec_decode"] = "spec_decode"
+    model: ModelConfig = ModelConfig(name_or_path="smollm2-135m-instruct")
+    """The base model the drafter is for."""
 
     output_dir: Path = Path("runs/spec_decode")
-    """Each run writes a new timestamped directory under this one."""
+    store: str = "runs/generation_store"
+    """The generation store (content-keyed), a local directory or a pyarrow filesystem URI: a
+    rerun, or any job asking the same, reuses it."""
 
-    store_dir: Path = Path("runs/generation_store")
-    """The generation store (content-keyed): a rerun, or any job asking the same, reuses it."""
-
-    seed: int = 0
     data: PromptDataConfig = PromptDataConfig()
+    micro_batch_size: int = Field(default=4, gt=0)
+    optimizer: OptimizerConfig = OptimizerConfig(lr=1e-3, betas=(0.9, 0.999))
+    scheduler: SchedulerConfig = SchedulerConfig(name="linear", warmup_ratio=None, warmup_steps=5)
     self_instruct: SelfInstructConfig = SelfInstructConfig()
     synth: SynthConfig.union(default="vllm") = VLLMSynthConfig()  # type: ignore[valid-type]
     teacher: TeacherConfig = TeacherConfig()
     dedup: DedupConfig = DedupConfig()
     speculator: SpeculatorConfig.union(default="eagle3") = Eagle3Config()  # type: ignore[valid-type]
-    train: TrainConfig = TrainConfig()
     eval: SpecDecodeEvalConfig = Field(default_factory=SpecDecodeEvalConfig)
-    ray: RayConfig = Field(default_factory=RayConfig)
+
+    moved = {
+        **TrainConfig.moved,
+        "store_dir": "store",
+        "data.prompts": "data.sources (a list: [{path: ...}])",
+        "eval.eval_every": "eval_every",
+    }
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -55,10 +59,10 @@ class SpecDecodeRecipe(StrictConfig):
         if max_len is not None and longest > max_len:
             raise ValueError(f"synth.max_model_len ({max_len}) is below the longest sequence generated ({longest} tokens)")
         if t.mode == "online":
-            if not self.train.max_steps:
-                raise ValueError("teacher.mode online needs train.max_steps: a stream has no known length")
+            if not self.max_steps:
+                raise ValueError("teacher.mode online needs max_steps: a stream has no known length")
             if not isinstance(self.synth, VLLMSynthConfig):
                 raise ValueError("teacher.mode online runs a vLLM engine: synth.backend must be vllm")
-        if self.train.seq_len < t.gen_seq_length:
-            raise ValueError(f"train.seq_len ({self.train.seq_len}) is below teacher.gen_seq_length ({t.gen_seq_length}): generations would be cut")
+        if self.data.max_length < t.gen_seq_length:
+            raise ValueError(f"data.max_length ({self.data.max_length}) is below teacher.gen_seq_length ({t.gen_seq_length}): generations would be cut")
         return self

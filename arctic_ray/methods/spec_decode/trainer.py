@@ -47,7 +47,7 @@ class SpeculatorTrainer(Trainer):
         m: SpeculatorMethod = self.method
         dtype = torch.bfloat16 if self.use_gpu else torch.float32
         self.base = FrozenBase(m.model_path, self.device, dtype)
-        self.cache = HiddenStateCache(self.train_cfg.base_cache_mb << 20)
+        self.cache = HiddenStateCache(self.method.speculator.base_cache_mb << 20)
         # Same seed on every rank: identical starting weights, as data parallelism needs.
         drafter = m.speculator.build(self.base, m.seed, m.token_counts)
         self.layers = drafter.base_layers()

@@ -16,23 +16,11 @@ from arctic_ray.core.run_dir import JobRun
 from arctic_ray.methods.synth.recipe import SynthRecipe
 from arctic_ray.core.tables import TableWriter
 from arctic_ray.core.runtime import init_ray
-from arctic_ray.synth.backend import Target
+from arctic_ray.synth.target import target_for
 from arctic_ray.synth.dry_run import estimate_cost
 from arctic_ray.synth.synthesize import Tally, synthesize
 
 OUTPUT_DROP = ("key", "from_store")
-
-
-def synth_target(recipe: SynthRecipe, run: JobRun) -> Target:
-    """A local vLLM model is keyed by its content (config and tokenizer hashes); an API model by its name."""
-    if recipe.synth.backend == "vllm":
-        from arctic_ray.models.resolve import resolve_model
-        from arctic_ray.models.identity import base_identity
-
-        path = resolve_model(recipe.model)
-        identity = base_identity(path, recipe.model)
-        return Target(path, recipe.model, identity["config_sha256"][:16] + identity["tokenizer_sha256"][:16], recipe.store, str(run.dir))
-    return Target(recipe.model, recipe.model, recipe.model, recipe.store, str(run.dir))
 
 
 def render_summary(metrics: dict) -> str:
@@ -60,7 +48,7 @@ def run_synth(recipe: SynthRecipe, run_dir: Path | None = None) -> dict:
     source = recipe.input
     prompts = source.snowflake.read() if source.snowflake else read_prompts(source.prompts, source.limit)
     run = JobRun(recipe, run_dir)
-    target = synth_target(recipe, run)
+    target = target_for(recipe.model, recipe.synth, recipe.store, str(run.dir))
     if recipe.dry_run:
         estimate = estimate_cost(prompts.rows, recipe.synth, target, recipe.samples)
         estimate.refused += len(prompts.rejects)

@@ -1,4 +1,4 @@
-"""The recipe of the synthesis job (`job: synth`)."""
+"""The recipe of the synthesis job (`type: synth`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from arctic_ray.core.strict_config import StrictConfig
-from arctic_ray.core.ray_config import RayConfig
+from arctic_ray.core.recipe import Recipe
 from arctic_ray.curate.judges.base import JudgeConfig
 from arctic_ray.data.snowflake_table import SnowflakePromptTable
 from arctic_ray.synth.backend import SynthConfig
@@ -28,9 +28,8 @@ class SynthInputConfig(StrictConfig):
     """Only the first N usable rows."""
 
 
-class SynthRecipe(StrictConfig):
-    job: Literal["synth"] = "synth"
-    """Which job runs this recipe."""
+class SynthRecipe(Recipe):
+    type: Literal["synth"] = "synth"
 
     model: str = "smollm2-135m-instruct"
     """vllm: a built-in name, HF name or local path; APIs: the model (Azure: the deployment) name."""
@@ -40,7 +39,6 @@ class SynthRecipe(StrictConfig):
     """Answers per prompt (each its own request when sampling; greedy has one answer)."""
 
     output_dir: Path = Path("runs/synth")
-    """Each run writes a new timestamped directory under this one."""
 
     store: str = "runs/generation_store"
     """The generation store: a local directory or a pyarrow filesystem URI (s3://, gs://, ...)."""
@@ -53,4 +51,3 @@ class SynthRecipe(StrictConfig):
     """Judge steps run over the completions in this order (`rules`, `exact_dedup`,
     `near_dedup`, `reward_model`, `llm`, `pairwise`): what they keep is written to `curated/`,
     what they remove to `curation_rejects/` with its stage and reason."""
-    ray: RayConfig = Field(default_factory=RayConfig)

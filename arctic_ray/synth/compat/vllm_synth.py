@@ -9,12 +9,12 @@ row cannot carry (`stop`, `top_k`, ...) are refused by name rather than ignored.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from arctic_ray.synth.compat.base import BatchTaskClient
 from arctic_ray.synth.backend import Target
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
+from arctic_ray.synth.target import target_for
 
 LLM_ALIASES = {"kv_cache_memory_bytes": "kv_cache_bytes"}
 SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed", "n")
@@ -46,10 +46,7 @@ class VllmSynth(BatchTaskClient):
         return self.model, row, self.sampling_params["n"]
 
     def _target(self, model: str, store: str, run_dir: str) -> Target:
-        from arctic_ray.models.resolve import resolve_model
-
-        path = resolve_model(model)
-        return Target(model=path, model_name=model, model_key=_model_key(path), store=store, run_dir=run_dir)
+        return target_for(model, self.synth, store, run_dir)
 
     def _response(self, request: dict, answers: list[dict]) -> dict:
         # The parts of vLLM's RequestOutput (as their recursive_to_dict gives it) the row schema knows.
@@ -97,12 +94,3 @@ def _sampling(params: Any) -> dict:
         raise ValueError(f"sampling_params: {', '.join(unknown)} not supported (arctic_ray carries {', '.join(SAMPLING_FIELDS)})")
     return {**VLLM_DEFAULTS, **given}
 
-
-def _model_key(path: str) -> str:
-    """A local model is keyed by its content (config and tokenizer), a hub name by its name."""
-    if not (Path(path) / "config.json").is_file():
-        return path
-    from arctic_ray.models.identity import base_identity
-
-    identity = base_identity(path, path)
-    return identity["config_sha256"][:16] + identity["tokenizer_sha256"][:16]

@@ -21,6 +21,10 @@ class SpeculatorConfig(Block):
     n_predict: int = Field(default=3, ge=1)
     """Tokens proposed per base forward (vLLM's `num_speculative_tokens`)."""
 
+    base_cache_mb: int = Field(default=1024, ge=0)
+    """Per training worker, keep the frozen base's hidden states for up to this many MiB on the
+    CPU, so epochs after the first skip its forward pass (0 turns it off; a stream has no epochs)."""
+
     vllm_method: ClassVar[str | None] = None
     """vLLM's `speculative_config.method` for this drafter's export; None when vLLM cannot serve it."""
 

@@ -2,12 +2,10 @@
 generating continuations for the trainer while it trains.
 
 Rows arrive with their prompt token ids, token budget and store key. Answers already in the
-generation store are returned without generating. A bounded buffer keeps the teacher at most
-`max_ahead_rows` rows ahead of what the trainer consumed: a call waits until the training ranks
-report enough consumed rows. Rows can sit unevenly between ranks that advance in lockstep, so a
-wait with no consumption at all (4x the usual interval, 5 s at least, once consumption has begun)
-lets one batch through rather than stall the run; such overruns are counted. Rows the engine cannot serve are answered with an
-error and kept aside with their reason."""
+generation store are returned without generating. The teacher is a feeder of the shared loop
+(`train/feeder.py`): its credits keep it at most `max_ahead_rows` rows ahead of what the training
+ranks report consumed. Rows the engine cannot serve are answered with an error and kept aside
+with their reason."""
 
 from __future__ import annotations
 
@@ -18,6 +16,7 @@ import ray
 
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
 from arctic_ray.synth.store import GenerationStore
+from arctic_ray.train.feeder import Credits
 from arctic_ray.engines.vllm.answers import answer_columns
 
 
@@ -32,21 +31,18 @@ class TeacherActor:
         self.loop = EngineLoop(lambda: start_llm(model, engine))
         self.store = GenerationStore(store_dir)
         self.store.refresh()  # what earlier runs stored; from here on this actor adds its own
-        self.max_ahead = max_ahead_rows
-        self.ahead = 0  # rows handed out (or being generated) and not yet consumed or set aside
-        self.room = asyncio.Condition()
-        self.last_ack, self.ack_interval = None, 1.0  # no ack yet: the trainer may still be starting
+        self.credits = Credits(max_ahead_rows)
         self.engine_lock = asyncio.Lock()
         self.busy_s = 0.0
         self.first_call = self.last_done = None
-        self.counts = {"generated": 0, "reused": 0, "errors": 0, "consumed": 0, "max_ahead": 0, "overruns": 0}
+        self.counts = {"generated": 0, "reused": 0, "errors": 0}
         self.set_aside: list[dict] = []
 
     async def generate(self, rows: list[dict]) -> list[dict]:
         """rows: `id`, `key`, `prompt_token_ids`, `max_tokens`, `sampling` -> rows with the
         schema's answer columns (`completion_token_ids`, `finish_reason`, `error`, ...)."""
         self.first_call = self.first_call or time.time()
-        await self._wait_for_room(len(rows))
+        await self.credits.take(len(rows))
         stored = self.store.get_many((r["key"] for r in rows), refresh=False)
         todo = [r for r in rows if r["key"] not in stored]
         fresh: dict[str, dict] = {}
@@ -64,21 +60,8 @@ class TeacherActor:
             out.append({**row, **{k: v for k, v in answer.items() if k != "key"}})
         failed = [r for r in out if r["error"]]
         self.set_aside += [{"stage": "teacher", "id": r["id"], "reason": r["error"]} for r in failed]
-        self._room_made(len(failed))
+        self.credits.give_back(len(failed))
         return out
-
-    async def _wait_for_room(self, n: int) -> None:
-        async with self.room:
-            while self.ahead > 0 and self.ahead + n > self.max_ahead:
-                patience = max(5.0, 4 * self.ack_interval)
-                try:
-                    await asyncio.wait_for(self.room.wait(), patience)
-                except asyncio.TimeoutError:
-                    if self.last_ack and time.time() - self.last_ack >= patience:  # consumers wait for rows
-                        self.counts["overruns"] += 1
-                        break
-            self.ahead += n
-            self.counts["max_ahead"] = max(self.counts["max_ahead"], self.ahead)
 
     async def _generate(self, rows: list[dict]) -> dict[str, dict]:
         from vllm import SamplingParams
@@ -109,36 +92,24 @@ class TeacherActor:
     def _answer(self, row: dict, result=None, error: str = "") -> dict:
         return {"key": row["key"], **answer_columns(result, self.model_name, row["prompt_token_ids"], error)}
 
-    def _room_made(self, n: int) -> None:
-        self.ahead = max(self.ahead - n, 0)
-        asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self.room:
-            self.room.notify_all()
-
     async def release(self, n: int, reasons: list[dict] | None = None) -> None:
         """`n` rows handed out will never reach the trainer (set aside, with `reasons`, or used
         outside the stream)."""
         self.set_aside += reasons or []
-        self._room_made(n)
+        self.credits.give_back(n)
 
     async def consumed(self, n: int) -> None:
-        """A training rank consumed `n` rows."""
-        now = time.time()
-        if self.last_ack:
-            self.ack_interval = 0.8 * self.ack_interval + 0.2 * (now - self.last_ack)
-        self.last_ack = now
-        self.counts["consumed"] += n
-        self._room_made(n)
+        """A training rank consumed `n` rows (the feeder protocol)."""
+        self.credits.consumed(n)
 
     def stats(self) -> dict:
         span = (self.last_done or time.time()) - (self.first_call or time.time())
         return {
             **self.counts,
+            **self.credits.counts,
             "busy_s": round(self.busy_s, 2),
             "busy_fraction": self.busy_s / span if span > 0 else 0.0,
-            "max_ahead_rows": self.max_ahead,
+            "max_ahead_rows": self.credits.max_ahead,
             "first_call": self.first_call,
             "last_done": self.last_done,
         }

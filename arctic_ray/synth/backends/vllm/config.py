@@ -19,17 +19,18 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
     backend: Literal["vllm"] = "vllm"
     """Generation backend (registered name)."""
 
+    loads_weights = True
+
     batch_size: int = Field(default=64, gt=0)
     """Rows per batch handed to one vLLM engine actor. Every batch is a Ray Data task here and
-    downstream (on a small node, often a new worker process), while the last batches decide how
-    evenly the engines finish: on 648 prompts over two CPU engines, 64 x 4 beat 32 x 8 by ~7%,
-    and 8 x 32 and 128 x 2 did worse than both."""
+    downstream (on a small node, often a new worker process), so small batches cost task and
+    worker start-ups, while the last batches decide how evenly the engines finish, so large ones
+    leave engines idle at the end (the README's benchmark table has the measured trade-off)."""
 
     concurrent_batches: int = Field(default=4, gt=0)
     """Batches each engine actor works on at once. A batch returns when its last row does, so
-    the rows held must exceed the rows the engine runs at once (`max_num_seqs`: 256 for
-    `vllm.LLM` on CPU, up to 1024 on large GPUs; on CPU `kv_cache_bytes` may allow fewer: SmolLM2
-    with 1 GiB ran ~134) or the engine idles on stragglers."""
+    the rows held must exceed the rows the engine runs at once (vLLM's `max_num_seqs`, or fewer
+    when the KV cache is the bound) or the engine idles on stragglers."""
 
     concurrency: PoolSize = 1
     """vLLM engine actors (replicas): a number, or [min, max] for a pool that autoscales."""

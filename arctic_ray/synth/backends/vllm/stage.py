@@ -3,8 +3,8 @@
 
 Why not `ray.data.llm`'s engine stage: it drives vLLM's `AsyncLLM`, which always spawns a second
 engine-core process (forced to `spawn` inside a Ray actor, so vLLM is imported twice more), and
-its chat-template actors import vLLM too. On a CPU node that cost ~30 s of start-up and a tenth of
-the engine's throughput against a bare `vllm.LLM.chat` (benchmarks/synth_vllm.py). Here the engine
+its chat-template actors import vLLM too: start-up and throughput lost against a bare
+`vllm.LLM.chat` (benchmarks/synth_vllm.py measures the two). Here the engine
 runs in the actor's own process, as `vllm.LLM` does, and Ray Data still does the pool, its
 autoscaling, batching and back-pressure."""
 

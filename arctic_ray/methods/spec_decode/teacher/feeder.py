@@ -1,0 +1,67 @@
+"""The co-located teacher as the job sees it: a feeder of the shared loop (`train/feeder.py`).
+`start_teacher` places the engine actor beside the training workers; `answer` asks it outside the
+stream (eval prompts, the draft vocabulary's first sample) and hands the credit back at once;
+`stream` is the training rows as a streaming Ray Data stage; `finish` collects its counts and the
+rows it set aside."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
+from arctic_ray.methods.spec_decode.teacher.config import TeacherConfig
+from arctic_ray.methods.spec_decode.teacher.placement import pick_node
+from arctic_ray.methods.spec_decode.teacher.stream import ToTrainingRows, teacher_stream
+from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
+from arctic_ray.synth.keyed import row_key
+from arctic_ray.train.config import WorkersConfig
+from arctic_ray.train.feeder import ActorFeeder
+
+
+@dataclass
+class TeacherFeeder:
+    actor: Any
+    node_id: str
+    synth: VLLMSynthConfig
+    model_key: str
+    batch_size: int
+
+    @property
+    def feeder(self) -> ActorFeeder:
+        """What the training loop is given: told every rank's consumption."""
+        return ActorFeeder(self.actor)
+
+    def keyed(self, rows: list[dict]) -> list[dict]:
+        """Rows with their store keys: the teacher's answers are the `vllm` backend's."""
+        return [{**r, "key": row_key(self.synth, r, self.model_key)} for r in rows]
+
+    def answer(self, rows: list[dict]) -> list[dict]:
+        answered = ray.get(self.actor.generate.remote(self.keyed(rows)))
+        ray.get(self.actor.release.remote(len(answered)))
+        return answered
+
+    def stream(self, rows: ray.data.Dataset, to_training_rows: ToTrainingRows) -> ray.data.Dataset:
+        return teacher_stream(rows, self.actor, self.batch_size, to_training_rows)
+
+    def finish(self) -> tuple[dict, list[dict]]:
+        """(its counts, the rows it set aside with their reasons); the actor is stopped."""
+        stats, set_aside = ray.get([self.actor.stats.remote(), self.actor.set_aside_rows.remote()])
+        ray.kill(self.actor)
+        return stats, set_aside
+
+
+def start_teacher(cfg: TeacherConfig, synth: VLLMSynthConfig, workers: WorkersConfig, model_path: str, model_name: str, model_key: str, store: str) -> TeacherFeeder:
+    engine = synth.model_copy(update={"cpus_per_engine": cfg.cpus, "gpu_memory_utilization": cfg.gpu_memory_utilization})
+    node_id = pick_node(
+        cfg.cpus + workers.num_workers * workers.cpus_per_worker, engine.gpus_per_engine + workers.num_workers * workers.gpus_per_worker
+    )
+    # at least one batch per training rank and two more, or the ranks would wait on each other
+    max_ahead = max(cfg.max_ahead_rows, (workers.num_workers + 2) * cfg.batch_size)
+    actor = TeacherActor.options(
+        num_cpus=cfg.cpus, num_gpus=engine.gpus_per_engine, label_selector={"ray.io/node-id": node_id},
+        runtime_env={"env_vars": engine.engine_env()},
+    ).remote(model_path, model_name, engine, store, max_ahead)
+    return TeacherFeeder(actor, node_id, synth, model_key, cfg.batch_size)

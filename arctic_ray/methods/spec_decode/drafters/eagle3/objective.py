@@ -1,5 +1,5 @@
 """What the EAGLE-3 drafter is trained and judged on, shared by training, evaluation and the
-benchmark (positions as in `speculators/positions.py`).
+benchmark (positions as in `methods/spec_decode/positions.py`).
 
 The target is the base model's own next-token distribution restricted to the draft vocabulary
 (as EAGLE-3 trains), which carries more than the one sampled token and is exact for greedy

@@ -1,4 +1,4 @@
-"""What the MLP speculator is trained and judged on (positions as in `speculators/positions.py`):
+"""What the MLP speculator is trained and judged on (positions as in `methods/spec_decode/positions.py`):
 head i at index t is fed token t+1+i and guesses token t+2+i."""
 
 from __future__ import annotations

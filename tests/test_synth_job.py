@@ -37,7 +37,7 @@ def write_inputs(tmp_path: Path, server: FakeOpenAI) -> Path:
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps(r) + "\n" for r in GOOD + BAD))
     recipe = {
-        "job": "synth",
+        "type": "synth",
         "model": "fake-model",
         "input": {"prompts": str(prompts)},
         "output_dir": str(tmp_path / "runs"),

@@ -6,25 +6,25 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pathlib import Path
 
 from arctic_ray.jobs import load_recipe, lookup_job, job_names
 from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.core.run_dir import RECIPE_FILE
+from arctic_ray.core.storage import location
 
 # Errors that are the user's to fix: print the message, not a traceback from deep inside Ray.
 USER_ERRORS = (ArcticRayError, FileNotFoundError)
-RECIPE_FILE = "recipe.yaml"
 
 
 def run_recipe(path: str | None, overrides: list[str], resume: str | None = None, expect_job: str | None = None) -> dict:
     """Run a recipe; with `resume`, the recipe of that run directory, into it again (stored
     generations are found by key, so nothing already generated is generated again)."""
     if resume:
-        path = str(Path(resume) / RECIPE_FILE)
+        path = location(resume).join(RECIPE_FILE).uri
     recipe = load_recipe(path, overrides)
     if expect_job and recipe.type != expect_job:
         raise ArcticRayError(f"{path} is a {recipe.type} recipe, not {expect_job}")
-    return lookup_job(recipe.type).run(recipe, Path(resume) if resume else None)
+    return lookup_job(recipe.type).run(recipe, resume)
 
 
 def _cmd_run(args) -> int:

@@ -40,5 +40,5 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> StrictC
     return validate_recipe(read_recipe(path, overrides), source=str(path))
 
 
-def run_recipe(recipe: StrictConfig, run_dir: Path | None = None) -> dict:
+def run_recipe(recipe: StrictConfig, run_dir: str | None = None) -> dict:
     return lookup_job(recipe.type).run(recipe, run_dir)

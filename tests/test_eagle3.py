@@ -13,6 +13,7 @@ from arctic_ray.methods.spec_decode.drafters.eagle3.export import save_eagle3, l
 from arctic_ray.methods.spec_decode.drafters.eagle3.model import ttt_mask
 from arctic_ray.methods.spec_decode.frozen_base import FrozenBase, default_aux_layers
 from arctic_ray.models.identity import IDENTITY_KEY, model_identity
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.spec_decode.trainer import accepted_per_position, acceptance
 
 
@@ -125,7 +126,7 @@ def test_vllm_serves_the_trained_drafter_as_trained(ray_local, tiny_model, tiny_
         for name, d in (("trained", trained), ("untrained", untrained))
     ]
     engine = VLLMEngineConfig(max_model_len=256, kv_cache_bytes=64 << 20)
-    result = measure_speculative_decoding(tiny_model, engine, cases, [p for p, _ in held], 48, [1], 1, 0.7)
+    result = measure_speculative_decoding(ModelRef.of(tiny_model), engine, cases, [p for p, _ in held], 48, [1], 1, 0.7)
 
     # vLLM's plain greedy outputs are the sequences the simulation runs on
     sim = simulate(trained, base, held)

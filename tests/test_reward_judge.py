@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from arctic_ray.curate.judges.base import JudgeConfig
 from arctic_ray.curate.judges.reward_model import RewardModelConfig
 from arctic_ray.curate.judges.reward_scorer import RewardScorer
+from arctic_ray.models.ref import ModelRef
 
 GOOD = [
     {"id": "short", "messages": [{"role": "user", "content": "What is the capital of France?"}], "completion": "Paris."},
@@ -127,14 +128,14 @@ def test_without_min_score_every_scorable_row_is_kept(reward_model):
     """min_score None: the threshold pass leaves every mark as the scorer set it."""
     from arctic_ray.curate.judges.reward_model import _below
 
-    scorer = RewardScorer(reward_model, "messages", "completion", "reward", "reward_truncated", max_length=2048, use_gpu=False)
+    scorer = RewardScorer(ModelRef.of(reward_model), "messages", "completion", "reward", "reward_truncated", max_length=2048, use_gpu=False)
     batch = scorer(pa.Table.from_pylist(rows_with_bad()))
     reasons = _below(None, "reward")(batch)["_judge_reason"].to_pylist()
     assert reasons == [""] * len(GOOD) + [reason for _, reason in BAD.values()]
 
 
 def test_a_long_conversation_keeps_its_last_max_length_tokens(reward_model, direct):
-    scorer = RewardScorer(reward_model, "messages", "completion", "reward", "reward_truncated", max_length=8, use_gpu=False)
+    scorer = RewardScorer(ModelRef.of(reward_model), "messages", "completion", "reward", "reward_truncated", max_length=8, use_gpu=False)
     out = scorer(pa.Table.from_pylist(GOOD[:2])).to_pylist()
     for row, original in zip(out, GOOD[:2]):
         assert row["reward_truncated"] is True
@@ -163,4 +164,4 @@ def test_a_model_with_more_than_one_label_is_refused(tiny2_model):
     from arctic_ray.curate.judges.reward_scorer import NotARewardModelError
 
     with pytest.raises(NotARewardModelError, match="2 labels"):  # a causal LM loads as a 2-label classifier
-        RewardScorer(tiny2_model, "messages", "completion", "reward", "reward_truncated", max_length=64, use_gpu=False)
+        RewardScorer(ModelRef.of(tiny2_model), "messages", "completion", "reward", "reward_truncated", max_length=64, use_gpu=False)

@@ -13,7 +13,7 @@ from transformers import AutoTokenizer
 
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
-from arctic_ray.models.identity import model_identity
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
@@ -61,7 +61,7 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
     rows = teacher_rows(tiny_model, 80)
     node = pick_node(2.5, 0)
     teacher = TeacherActor.options(num_cpus=0.5, label_selector={"ray.io/node-id": node}).remote(
-        tiny_model, "tiny", ENGINE, str(tmp_path / "store"), 24
+        ModelRef.of(tiny_model), ENGINE, str(tmp_path / "store"), 24
     )
     cfg = TrainConfig(
         workers={"num_workers": 2}, max_steps=6, micro_batch_size=2, data={"max_length": 128}, optimizer={"lr": 0.003},
@@ -72,7 +72,7 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
         TrainRun(
             trainer="speculator",
             train=cfg,
-            method=SpeculatorMethod(tiny_model, Eagle3Config(draft_vocab_size=128), 0, model_identity(tiny_model, "tiny")),
+            method=SpeculatorMethod(ModelRef.of(tiny_model), Eagle3Config(draft_vocab_size=128), 0),
             datasets={"train": stream.drop_columns(["id"])},
             storage_dir=tmp_path,
             feeder=ActorFeeder(teacher),
@@ -95,7 +95,7 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
     ray.kill(teacher)
 
     # a rerun over the same rows finds every stored answer and generates nothing
-    again = TeacherActor.options(num_cpus=0.5).remote(tiny_model, "tiny", ENGINE, str(tmp_path / "store"), 24)
+    again = TeacherActor.options(num_cpus=0.5).remote(ModelRef.of(tiny_model), ENGINE, str(tmp_path / "store"), 24)
     served = [r for r in rows if r["id"] not in aside][:8]
     answers = ray.get(again.generate.remote(served))
     stats = ray.get(again.stats.remote())

@@ -14,7 +14,7 @@ import torch
 
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
-from arctic_ray.models.identity import model_identity
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.train.callbacks import Callback
@@ -51,7 +51,7 @@ def train(tiny_model, generations, tmp_path: Path, name: str, callbacks: list):
         TrainRun(
             trainer="speculator",
             train=cfg,
-            method=SpeculatorMethod(tiny_model, Eagle3Config(draft_vocab_size=128, n_predict=2), 0, model_identity(tiny_model, "tiny"), counts),
+            method=SpeculatorMethod(ModelRef.of(tiny_model), Eagle3Config(draft_vocab_size=128, n_predict=2), 0, counts),
             datasets={"train": ray.data.from_items(rows)},
             storage_dir=tmp_path / name,
             name=name,

@@ -14,7 +14,7 @@ import torch.distributed as dist
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.export import load_eagle3
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
-from arctic_ray.models.identity import model_identity
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.train.callbacks import Callback
@@ -83,7 +83,7 @@ def test_zero2_eagle3_training_in_two_phases(ray_local, tiny_model, tiny_generat
         TrainRun(
             trainer="speculator",
             train=cfg,
-            method=SpeculatorMethod(tiny_model, spec, 0, model_identity(tiny_model, "tiny"), counts),
+            method=SpeculatorMethod(ModelRef.of(tiny_model), spec, 0, counts),
             datasets={"data": ray.data.from_items(first_phase), "train": ray.data.from_items(rows), "eval": ray.data.from_items(rows[:8])},
             storage_dir=tmp_path,
             phases=[Phase("data", 3), Phase("train")],  # 16 rows: 2 steps an epoch, so the phase reads it again

@@ -1,18 +1,24 @@
-"""PNG figures for run reports: matplotlib without a display, saved beside report.md."""
+"""PNG figures for run reports: matplotlib without a display, saved beside report.md (on any
+filesystem the run directory is on)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402,F401  (the one pyplot every report uses)
 
+from arctic_ray.core.storage import Location  # noqa: E402
 
-def save(fig, path: Path) -> str:
-    """Write `fig` to `path`, close it, and return the file name report.md links to."""
+
+def save(fig, where: Location) -> str:
+    """Write `fig` as a PNG (a local path or a URI), close it, and return the file name
+    report.md links to."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110)
     plt.close(fig)
-    return path.name
+    where.write_bytes(png.getvalue())
+    return where.path.rsplit("/", 1)[-1]

@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.ray_config import RayConfig
+from arctic_ray.core.storage import location
 from arctic_ray.core.strict_config import StrictConfig
 
 
@@ -26,8 +27,9 @@ class Recipe(StrictConfig):
     type: str
     """Which job runs this recipe (`arctic-ray list`)."""
 
-    output_dir: Path = Path("runs")
-    """Each run writes a new timestamped directory under this one."""
+    output_dir: str = "runs"
+    """Each run writes a new timestamped directory under this one: a local path or a filesystem
+    URI (`s3://bucket/runs`) that every node can reach."""
 
     seed: int = 0
     ray: RayConfig = Field(default_factory=RayConfig)
@@ -125,12 +127,13 @@ def validate_against(recipe_cls: type[StrictConfig], raw: dict[str, Any], source
 
 
 def read_recipe(path: str | Path, overrides: list[str] | None = None) -> Any:
-    """A recipe file as a mapping, with `--set` overrides merged in (not yet validated)."""
-    path = Path(path)
-    if not path.is_file():
+    """A recipe file (a path or a URI) as a mapping, with `--set` overrides merged in (not yet
+    validated)."""
+    loc = location(path)
+    if not loc.exists() or loc.is_dir():
         raise RecipeError(f"recipe file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(loc.read_text()) or {}
     except yaml.YAMLError as err:
         raise RecipeError(f"{path}: not valid YAML: {err}") from None
     if overrides:

@@ -1,42 +1,51 @@
-"""The plumbing every job shares: a run directory, stages with timing and a header in the log,
-rows set aside with their reasons, tables written, and the final metrics and report."""
+"""The plumbing every job shares: a run directory (a local path or a filesystem URI, see
+`storage.py`), stages with timing and a header in the log, rows set aside with their reasons,
+tables written, and the final metrics and report."""
 
 from __future__ import annotations
 
 import json
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import yaml
 
+from arctic_ray.core.storage import Location, location
 
-def new_run_dir(root: Path) -> Path:
+RECIPE_FILE = "recipe.yaml"
+
+
+def new_run_dir(root: Location) -> Location:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path, n = root / stamp, 1
-    while path.exists():
+    loc, n = root.join(stamp), 1
+    while loc.exists():
         n += 1
-        path = root / f"{stamp}-{n}"
-    path.mkdir(parents=True)
-    return path.resolve()
+        loc = root.join(f"{stamp}-{n}")
+    loc.mkdir()
+    return loc
 
 
-def write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+def write_json(loc: Location, obj: Any) -> None:
+    loc.write_text(json.dumps(obj, indent=2, default=str) + "\n")
 
 
 class JobRun:
-    def __init__(self, recipe, run_dir: Path | None = None):
+    def __init__(self, recipe, run_dir: str | None = None):
         """A new timestamped directory under `recipe.output_dir`, or `run_dir` when resuming."""
         self.started = time.time()
-        self.dir = Path(run_dir).resolve() if run_dir else new_run_dir(Path(recipe.output_dir))
-        self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
-        self.rejects = self.dir / "rejects.jsonl"
+        self.loc = location(run_dir) if run_dir else new_run_dir(location(recipe.output_dir))
+        self.loc.mkdir()
+        self.dir = self.loc.uri
+        """The run directory as a user or another node is given it: a local path or a URI."""
+        self.at(RECIPE_FILE).write_text(yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False))
+        self._rejects: list[str] = []
         self.timings: dict[str, float] = {}
         self.counts: dict[str, int] = {}
         print(f"[arctic_ray] run directory: {self.dir}", flush=True)
+
+    def at(self, *names: str) -> Location:
+        return self.loc.join(*names)
 
     @contextmanager
     def stage(self, name: str, title: str | None = None) -> Iterator[None]:
@@ -50,24 +59,22 @@ class JobRun:
         self.counts.update(counts)
 
     def set_aside(self, rows: Iterable[dict]) -> int:
-        """Append rows that cannot be used, each with its `stage` and `reason`."""
-        n = 0
-        with self.rejects.open("a", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, default=str) + "\n")
-                n += 1
-        return n
+        """Add rows that cannot be used, each with its `stage` and `reason`, to `rejects.jsonl`
+        (rewritten whole: an object store has no append)."""
+        new = [json.dumps(row, default=str) + "\n" for row in rows]
+        if new or not self._rejects:
+            self._rejects += new
+            self.at("rejects.jsonl").write_text("".join(self._rejects))
+        return len(new)
 
     def write_rows(self, name: str, rows) -> int:
         """A Ray Dataset as a JSONL directory, or a list of rows as `name.jsonl`."""
         if isinstance(rows, list):
-            with (self.dir / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
-                for row in rows:
-                    fh.write(json.dumps(row, default=str) + "\n")
+            self.at(f"{name}.jsonl").write_text("".join(json.dumps(row, default=str) + "\n" for row in rows))
             return len(rows)
         n = rows.count()
         if n:
-            rows.write_json(str(self.dir / name))
+            rows.write_json(self.at(name).path, filesystem=self.loc.fs)
         return n
 
     def finish(self, metrics: dict, render_report) -> dict:
@@ -77,10 +84,11 @@ class JobRun:
             "counts": self.counts,
             "timings_s": self.timings,
             "wall_s": round(time.time() - self.started, 1),
-            "run_dir": str(self.dir),
+            "run_dir": self.dir,
         }
-        write_json(self.dir / "metrics.json", metrics)
+        write_json(self.at("metrics.json"), metrics)
         report = render_report(metrics)
-        (self.dir / "report.md").write_text(report)
+        self.at("report.md").write_text(report)
         print("\n" + report, flush=True)
         return metrics
+

@@ -1,19 +1,21 @@
 """A table written as rows stream past: one JSONL file (for people) and parquet parts (for
-programs) side by side, flushed every `part_rows` rows so memory stays bounded."""
+programs) side by side, in the run directory (a local path or a URI), flushed every `part_rows`
+rows so memory stays bounded."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from arctic_ray.core.storage import Location
+
 
 class TableWriter:
-    def __init__(self, run_dir: Path, name: str, part_rows: int = 10_000):
-        self.jsonl = run_dir / f"{name}.jsonl"
-        self.parquet_dir = run_dir / name
+    def __init__(self, run_dir: Location, name: str, part_rows: int = 10_000):
+        self.jsonl = run_dir.join(f"{name}.jsonl")
+        self.parquet_dir = run_dir.join(name)
         self.part_rows = part_rows
         self.rows = 0
         self._buffer: list[dict] = []
@@ -22,9 +24,9 @@ class TableWriter:
 
     def add(self, row: dict) -> None:
         if self._fh is None:
-            self._fh = self.jsonl.open("w", encoding="utf-8")
-            self.parquet_dir.mkdir(parents=True, exist_ok=True)
-        self._fh.write(json.dumps(row, default=str) + "\n")
+            self.parquet_dir.mkdir()
+            self._fh = self.jsonl.fs.open_output_stream(self.jsonl.path)
+        self._fh.write((json.dumps(row, default=str) + "\n").encode())
         self._buffer.append(row)
         self.rows += 1
         if len(self._buffer) >= self.part_rows:
@@ -32,7 +34,8 @@ class TableWriter:
 
     def _flush(self) -> None:
         if self._buffer:
-            pq.write_table(pa.Table.from_pylist(self._buffer), self.parquet_dir / f"part-{self._parts:05d}.parquet")
+            part = self.parquet_dir.join(f"part-{self._parts:05d}.parquet")
+            pq.write_table(pa.Table.from_pylist(self._buffer), part.path, filesystem=part.fs)
             self._parts += 1
             self._buffer = []
 

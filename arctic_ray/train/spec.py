@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import ray.data
 
 from arctic_ray.core.registry import lookup
+from arctic_ray.core.storage import Location
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.train.feeder import Feeder
 
@@ -32,7 +32,8 @@ class TrainRun:
     """The trainer's own settings (picklable), e.g. a speculator config and a model path."""
     datasets: dict[str, ray.data.Dataset]
     """Phase datasets (split across ranks) and an optional "eval" set (every rank reads it)."""
-    storage_dir: Path
+    storage: Location
+    """Where Ray Train keeps checkpoints and exports: the run directory, local or a URI."""
     name: str = "train"
     phases: list[Phase] = field(default_factory=lambda: [Phase("train")])
     num_rows: int | None = None

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
-
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
 from arctic_ray.train.data_config import ShardingDataConfig
 from arctic_ray.train.spec import TrainRun, WorkerPlan, streams, worker_plan
-from arctic_ray.train.trainer import METRICS_FILE
+from arctic_ray.core.storage import Location
+from arctic_ray.train.trainer import EXPORT_DIR, METRICS_FILE
 
 
 def _worker_entry(plan: WorkerPlan) -> None:
@@ -48,7 +47,8 @@ def run_trainer(run: TrainRun):
         ),
         run_config=RunConfig(
             name=run.name,
-            storage_path=str(run.storage_dir.resolve()),
+            storage_path=run.storage.path,
+            storage_filesystem=run.storage.fs,
             checkpoint_config=CheckpointConfig(num_to_keep=1),
             failure_config=FailureConfig(max_failures=cfg.checkpoint.max_failures),
         ),
@@ -58,4 +58,13 @@ def run_trainer(run: TrainRun):
 
 def train_metrics(result) -> dict:
     """The full metrics of a finished run (histories included), from its final checkpoint."""
-    return json.loads((Path(result.checkpoint.path) / METRICS_FILE).read_text())
+    ckpt = result.checkpoint
+    with ckpt.filesystem.open_input_stream(f"{ckpt.path}/{METRICS_FILE}") as fh:
+        return json.loads(fh.read())
+
+
+def export_location(result, storage: Location) -> str:
+    """Where the final checkpoint's export is, as a user or another node is given it (a path,
+    or a URI with the storage's own options)."""
+    inside = result.checkpoint.path[len(storage.path):].strip("/")
+    return storage.join(*inside.split("/"), EXPORT_DIR).uri

@@ -107,7 +107,13 @@ class Trainer(Registered):
     # -- the shared loop ---------------------------------------------------------------------
     def setup(self) -> None:
         import deepspeed
+        import deepspeed.ops
 
+        # DeepSpeed's CPU accelerator compiles a shared-memory all-reduce op when its comm backend
+        # starts (a C++ build per worker on a fresh machine: two compilers of ~1.5 GB each, for a
+        # minute, beside the other workers and engines). Only its inference all-reduce uses the op;
+        # training's collectives go through torch.distributed, so it is never built.
+        deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
         model = self.build_model()
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.engine, _, _, self.scheduler = deepspeed.initialize(

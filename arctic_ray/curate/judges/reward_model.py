@@ -54,11 +54,10 @@ class RewardModelConfig(JudgeConfig):
 
     def score(self, ds: ray.data.Dataset) -> ray.data.Dataset:
         """Every row with its score, truncation flag and (when unscorable) the `REASON` mark."""
-        from arctic_ray.models.resolve import resolve_model
+        from arctic_ray.models.ref import ModelRef
 
-        resolve_model(self.model)  # fail on a bad name here, and build a built-in once, not per actor
         kwargs = {
-            "model": self.model,
+            "model": ModelRef.of(self.model),  # a bad name fails here; actors resolve it on their node
             "messages_field": self.messages_field,
             "completion_field": self.completion_field,
             "score_field": self.score_field,

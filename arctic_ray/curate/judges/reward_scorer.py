@@ -18,6 +18,7 @@ import pyarrow as pa
 from arctic_ray.curate.rejects import RAW, REASON
 from arctic_ray.data.chat import chat_ids
 from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.models.ref import ModelRef
 
 
 class NotARewardModelError(ArcticRayError):
@@ -42,19 +43,17 @@ def unscorable(row: dict, messages_field: str, completion_field: str) -> str:
 
 
 class RewardScorer:
-    def __init__(self, model: str, messages_field: str, completion_field: str, score_field: str, truncated_field: str, max_length: int, use_gpu: bool):
+    def __init__(self, model: ModelRef, messages_field: str, completion_field: str, score_field: str, truncated_field: str, max_length: int, use_gpu: bool):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from arctic_ray.models.resolve import resolve_model
-
-        path = resolve_model(model)  # again here: on another node a built-in is built there
+        path = model.path()  # on this actor's node, checked against the driver's identity
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         dtype = torch.bfloat16 if use_gpu else torch.float32
         self.device = "cuda" if use_gpu else "cpu"
         self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=dtype).to(self.device).eval()
         if self.model.config.num_labels != 1:
-            raise NotARewardModelError(f"{model} is not a reward model: it has {self.model.config.num_labels} labels, not 1")
+            raise NotARewardModelError(f"{model.name} is not a reward model: it has {self.model.config.num_labels} labels, not 1")
         config = self.model.config.get_text_config()
         if config.pad_token_id is None:  # batches need a pad id the classifier knows to skip
             config.pad_token_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id

@@ -19,6 +19,7 @@ import ray.data
 from arctic_ray.data.chat import tokenize_chat
 from arctic_ray.data.messages import row_problem
 from arctic_ray.data.sources import SourceError, read_source
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.sft.config import SFTDataConfig, SFTSource
 
 
@@ -91,14 +92,14 @@ def group_of(source: SFTSource) -> str:
 
 
 @lru_cache(maxsize=2)
-def _tokenizer(path: str):
+def _tokenizer(model: ModelRef):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(path)  # once per worker process
+    return AutoTokenizer.from_pretrained(model.files())  # once per worker process, on its node
 
 
-def _tokenize(batch: pa.Table, tokenizer_path: str, max_length: int, overlong: str) -> pa.Table:
-    tok = _tokenizer(tokenizer_path)
+def _tokenize(batch: pa.Table, model: ModelRef, max_length: int, overlong: str) -> pa.Table:
+    tok = _tokenizer(model)
     rows = []
     for row in batch.to_pylist():
         example = tokenize_chat(tok, row["messages"], max_length, overlong)
@@ -125,11 +126,11 @@ EXAMPLE_SCHEMA = pa.schema(
 )
 
 
-def tokenized(rows: list[dict], tokenizer_path: str, cfg: SFTDataConfig) -> ray.data.Dataset:
+def tokenized(rows: list[dict], model: ModelRef, cfg: SFTDataConfig) -> ray.data.Dataset:
     """Rows as examples (input_ids, labels, targets, outcome), materialized: read by counts, the
     packer and the rejects."""
     ds = ray.data.from_items(rows, override_num_blocks=max(1, min(16, len(rows) // 256)))
-    return ds.map_batches(_tokenize, fn_args=(tokenizer_path, cfg.max_length, cfg.overlong), batch_format="pyarrow", batch_size=256).materialize()
+    return ds.map_batches(_tokenize, fn_args=(model, cfg.max_length, cfg.overlong), batch_format="pyarrow", batch_size=256).materialize()
 
 
 def usable(examples: ray.data.Dataset) -> ray.data.Dataset:

@@ -6,7 +6,6 @@ a Hugging Face export with its tokenizer and chat template, a report with loss c
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,7 +14,7 @@ import ray.data
 from arctic_ray.core.job import job
 from arctic_ray.methods.sft.recipe import SFTRecipe
 from arctic_ray.core.run_dir import JobRun
-from arctic_ray.models.resolve import resolve_model
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.methods.sft.examples import SFTRows, read_sft_rows, tokenized, usable
 from arctic_ray.methods.sft.multipack import BIN_SCHEMA, multipack
@@ -23,20 +22,19 @@ from arctic_ray.methods.sft.packing import make_bin
 from arctic_ray.methods.sft.report import render_report, write_plots
 from arctic_ray.methods.sft.trainer import SFTMethod
 from arctic_ray.train.spec import Phase, TrainRun
-from arctic_ray.train.torch_trainer import run_trainer, train_metrics
-from arctic_ray.train.trainer import EXPORT_DIR
+from arctic_ray.train.torch_trainer import export_location, run_trainer, train_metrics
 
 
-def pad_id(model_path: str) -> int:
+def pad_id(model: ModelRef) -> int:
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(model_path)
+    tok = AutoTokenizer.from_pretrained(model.files())
     return tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 
 
-def examples_of(run: JobRun, rows: list[dict], model_path: str, recipe: SFTRecipe, counts: dict[str, Counter]) -> ray.data.Dataset:
+def examples_of(run: JobRun, rows: list[dict], model: ModelRef, recipe: SFTRecipe, counts: dict[str, Counter]) -> ray.data.Dataset:
     """Tokenized examples of `rows`; the dropped ones go to rejects, every outcome is counted."""
-    examples, set_aside = tokenized(rows, model_path, recipe.data), []
+    examples, set_aside = tokenized(rows, model, recipe.data), []
     for row in examples.select_columns(["id", "source", "outcome"]).iter_rows():  # one pass: counts and rejects
         counts[row["source"]][row["outcome"]] += 1
         if row["outcome"].startswith("dropped"):
@@ -68,10 +66,10 @@ def phase_steps(bins: int, recipe: SFTRecipe) -> int:
 
 
 @job("sft", SFTRecipe)
-def run_sft(recipe: SFTRecipe, run_dir: Path | None = None) -> dict:
+def run_sft(recipe: SFTRecipe, run_dir: str | None = None) -> dict:
     run = JobRun(recipe, run_dir)
-    model_path = str(resolve_model(recipe.model.name_or_path))
-    pad = pad_id(model_path)
+    model = ModelRef.of(recipe.model.name_or_path)
+    pad = pad_id(model)
     with run.stage("read", "read and check the chat sources"):
         rows: SFTRows = read_sft_rows(recipe.data)
         run.set_aside(rows.rejects)
@@ -80,7 +78,7 @@ def run_sft(recipe: SFTRecipe, run_dir: Path | None = None) -> dict:
     with run.stage("pack", "tokenize (assistant tokens only) and pack"):
         groups = rows.groups if recipe.data.mix == "phased" else {"all": [r for g in rows.groups.values() for r in g]}
         for i, (group, group_rows) in enumerate(groups.items()):
-            bins = packed(examples_of(run, group_rows, model_path, recipe, rows.counts), recipe)
+            bins = packed(examples_of(run, group_rows, model, recipe, rows.counts), recipe)
             n = bins.count()
             data["bins"] += n
             data["examples"] += int(bins.sum("num_examples") or 0)
@@ -89,7 +87,7 @@ def run_sft(recipe: SFTRecipe, run_dir: Path | None = None) -> dict:
             phases.append(Phase(f"train{i}", None if i == len(groups) - 1 else phase_steps(n, recipe)))
             print(f"[sft] {group}: {n} sequences", flush=True)
         if rows.eval:
-            datasets["eval"] = packed(examples_of(run, rows.eval, model_path, recipe, rows.counts), recipe)
+            datasets["eval"] = packed(examples_of(run, rows.eval, model, recipe, rows.counts), recipe)
     efficiency = data["tokens"] / max(data["bins"] * recipe.data.max_length, 1)
     data.update(sources={k: dict(v) for k, v in rows.counts.items()}, phases=list(groups), efficiency=efficiency)
     with run.stage("train", f"SFT on {recipe.workers.num_workers} workers (DeepSpeed ZeRO-{recipe.workers.zero_stage})"):
@@ -97,9 +95,9 @@ def run_sft(recipe: SFTRecipe, run_dir: Path | None = None) -> dict:
             TrainRun(
                 trainer="sft",
                 train=recipe,
-                method=SFTMethod(model_path, recipe.model, pad),
+                method=SFTMethod(model, recipe.model, pad),
                 datasets=datasets,
-                storage_dir=run.dir,
+                storage=run.loc,
                 name="train",
                 phases=phases,
                 num_rows=datasets[phases[-1].dataset].count(),
@@ -109,8 +107,8 @@ def run_sft(recipe: SFTRecipe, run_dir: Path | None = None) -> dict:
         train = train_metrics(result)
     history = train["history"]
     train["padding_fraction"] = sum(h.get("padding_fraction", 0.0) for h in history) / max(len(history), 1)
-    export_dir = str(Path(result.checkpoint.path) / EXPORT_DIR)
+    export_dir = export_location(result, run.loc)
     run.count(rejected=sum(c.get("rejected", 0) for c in rows.counts.values()))
     metrics = {"model": recipe.model.name_or_path, "data": data, "train": train, "export_dir": export_dir}
-    metrics["plots"] = write_plots(run.dir, train)
+    metrics["plots"] = write_plots(run, train)
     return run.finish(metrics, render_report)

@@ -3,7 +3,6 @@ SFT's own model and data blocks."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from arctic_ray.methods.sft.config import SFTDataConfig, SFTModelConfig
@@ -14,4 +13,4 @@ class SFTRecipe(TrainConfig):
     type: Literal["sft"] = "sft"
     model: SFTModelConfig = SFTModelConfig()
     data: SFTDataConfig = SFTDataConfig()
-    output_dir: Path = Path("runs/sft")
+    output_dir: str = "runs/sft"

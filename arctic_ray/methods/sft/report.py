@@ -3,12 +3,13 @@ layer against its theoretical minimum)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
+from arctic_ray.core.storage import Location
+from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.figures import plt, save
 
 
-def plot_loss(history: list[dict], eval_history: list[dict], path: Path) -> str:
+def plot_loss(history: list[dict], eval_history: list[dict], path: Location) -> str:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     steps = [h["step"] for h in history]
     left.plot(steps, [h["loss"] for h in history], label="train (per target token)")
@@ -22,7 +23,7 @@ def plot_loss(history: list[dict], eval_history: list[dict], path: Path) -> str:
     return save(fig, path)
 
 
-def plot_balance(history: list[dict], minimum_per_layer: float, path: Path) -> str:
+def plot_balance(history: list[dict], minimum_per_layer: float, path: Location) -> str:
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     steps = [h["step"] for h in history]
     layers = sorted((k for k in history[0] if k.startswith("balance_loss_l")), key=lambda k: int(k.removeprefix("balance_loss_l")))
@@ -34,11 +35,11 @@ def plot_balance(history: list[dict], minimum_per_layer: float, path: Path) -> s
     return save(fig, path)
 
 
-def write_plots(run_dir: Path, train: dict) -> dict[str, str]:
-    plots = {"loss": plot_loss(train["history"], train["eval_history"], run_dir / "loss.png")}
+def write_plots(run: JobRun, train: dict) -> dict[str, str]:
+    plots = {"loss": plot_loss(train["history"], train["eval_history"], run.at("loss.png"))}
     moe = train.get("moe")
     if moe and train["history"]:
-        plots["balance"] = plot_balance(train["history"], moe["top_k"], run_dir / "moe_balance.png")
+        plots["balance"] = plot_balance(train["history"], moe["top_k"], run.at("moe_balance.png"))
     return plots
 
 

@@ -16,6 +16,7 @@ from ray.data.collate_fn import NumpyBatchCollateFn
 from arctic_ray.data.chat import IGNORE
 from arctic_ray.methods.sft.attention import packed_loss, shifted_targets
 from arctic_ray.methods.sft.config import SFTModelConfig
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.sft.moe import freeze_moe, load_balance_losses, moe_layers, router_top_k, theoretical_minimum
 from arctic_ray.methods.sft.packing import pad_bins
 from arctic_ray.train.trainer import Trainer
@@ -33,7 +34,8 @@ class PadBins(NumpyBatchCollateFn):
 
 @dataclass
 class SFTMethod:
-    model_path: str
+    base: ModelRef
+    """The model trained, resolved on each worker's node."""
     model: SFTModelConfig
     pad_id: int
 
@@ -46,7 +48,7 @@ class SFTTrainer(Trainer):
 
         m: SFTMethod = self.method
         dtype = torch.bfloat16 if self.use_gpu else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(m.model_path, dtype=dtype, attn_implementation=m.model.attn_implementation)
+        model = AutoModelForCausalLM.from_pretrained(m.base.path(), dtype=dtype, attn_implementation=m.model.attn_implementation)
         model.config.use_cache = False
         self.moe = bool(moe_layers(model))
         self.params = freeze_moe(model, m.model.freeze_experts, m.model.freeze_router) if self.moe else _counts(model)
@@ -98,7 +100,7 @@ class SFTTrainer(Trainer):
         from transformers import AutoTokenizer
 
         self.engine.module.save_pretrained(path, safe_serialization=True)
-        AutoTokenizer.from_pretrained(self.method.model_path).save_pretrained(path)  # with its chat template
+        AutoTokenizer.from_pretrained(self.method.base.files()).save_pretrained(path)  # with its chat template
 
     def summary(self) -> dict:
         out = {"parameters": self.params}

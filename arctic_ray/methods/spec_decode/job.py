@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import ray
 import ray.data
@@ -22,10 +21,9 @@ from arctic_ray.data.prompts import PromptSet, read_prompts
 from arctic_ray.core.job import job
 from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
 from arctic_ray.core.run_dir import JobRun
-from arctic_ray.models.resolve import resolve_model
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.methods.spec_decode.drafters.draft_vocab import count_tokens
-from arctic_ray.models.identity import model_identity
 from arctic_ray.methods.spec_decode.report import render_report, write_plots
 from arctic_ray.methods.spec_decode.samples import response_generations, to_speculator_samples, training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
@@ -37,18 +35,15 @@ from arctic_ray.synth.keyed import generate_stored
 from arctic_ray.methods.spec_decode.teacher.feeder import TeacherFeeder, start_teacher
 from arctic_ray.methods.spec_decode.teacher.prompts import teacher_prompts
 from arctic_ray.train.spec import Phase, TrainRun
-from arctic_ray.train.torch_trainer import run_trainer, train_metrics
-from arctic_ray.train.trainer import EXPORT_DIR
+from arctic_ray.train.torch_trainer import export_location, run_trainer, train_metrics
 
 
 @dataclass
 class Context:
     recipe: SpecDecodeRecipe
     run: JobRun
-    model_path: str
-    model_key: str
-    """The base's identity in store keys (`models/identity.py`: name, weights, config, tokenizer)."""
-    identity: dict
+    model: ModelRef
+    """The base: resolved by name where it loads, with the identity that keys the store."""
     tokenizer: object
     vocab_size: int
     store: str
@@ -59,7 +54,7 @@ class Context:
 
     @property
     def target(self) -> Target:
-        return Target(model=self.model_path, model_name=self.recipe.model.name_or_path, model_key=self.model_key, store=self.store, run_dir=str(self.run.dir))
+        return Target(model=self.model.name, model_name=self.model.name, model_key=self.model.key, store=self.store, run_dir=self.run.dir)
 
     def generate(self, rows: list[dict]):
         return generate_stored(dataset_of(rows), self.recipe.synth, self.target)
@@ -164,7 +159,7 @@ def online_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Trai
     recipe, run, t, spec = ctx.recipe, ctx.run, ctx.recipe.teacher, ctx.recipe.speculator
     sampling = recipe.synth.sampling.model_dump()
     with run.stage("teacher", "start the co-located teacher"):
-        teacher = start_teacher(t, recipe.synth, recipe.workers, ctx.model_path, recipe.model.name_or_path, ctx.model_key, ctx.store)
+        teacher = start_teacher(t, recipe.synth, recipe.workers, ctx.model, ctx.store)
         eval_ds = eval_dataset(ctx, teacher.answer(generation_requests(eval_ready, {**sampling, "temperature": 0.0})))
         repeats = max(1, math.ceil(1.25 * recipe.max_steps * recipe.rows_per_step / max(len(ready), 1)))  # new samples when sampling
         stream_rows = teacher.keyed([r for k in range(repeats) for r in generation_requests(ready, sampling, k)])
@@ -202,9 +197,9 @@ def train_drafter(ctx: Context, data: TrainingData, phases: list[Phase]) -> tupl
             TrainRun(
                 trainer="speculator",
                 train=recipe,
-                method=SpeculatorMethod(ctx.model_path, spec, recipe.seed, ctx.identity, data.token_counts),
+                method=SpeculatorMethod(ctx.model, spec, recipe.seed, data.token_counts),
                 datasets=data.datasets,
-                storage_dir=ctx.run.dir,
+                storage=ctx.run.loc,
                 phases=phases,
                 num_rows=data.num_rows,
                 feeder=data.teacher.feeder if data.teacher else None,
@@ -216,7 +211,7 @@ def train_drafter(ctx: Context, data: TrainingData, phases: list[Phase]) -> tupl
         if data.teacher is not None:
             metrics["teacher"], set_aside = data.teacher.finish()
             ctx.run.count(teacher_set_aside=ctx.run.set_aside(set_aside))
-    return str(Path(result.checkpoint.path) / EXPORT_DIR), metrics
+    return export_location(result, ctx.run.loc), metrics
 
 
 def vllm_measurement(ctx: Context, drafter_dir: str, eval_ready: list[dict]) -> dict | None:
@@ -227,7 +222,7 @@ def vllm_measurement(ctx: Context, drafter_dir: str, eval_ready: list[dict]) -> 
         cases = spec_cases(drafter_dir, spec.vllm_method, spec.n_predict, e.ngram_max)
         prompts = [r["prompt_token_ids"] for r in eval_ready]
         results = measure_speculative_decoding(
-            ctx.model_path, ctx.recipe.synth, cases, prompts, e.max_tokens, e.batch_sizes, e.repeats, e.sampled_temperature
+            ctx.model, ctx.recipe.synth, cases, prompts, e.max_tokens, e.batch_sizes, e.repeats, e.sampled_temperature
         )
     for r in results.values():
         r.pop("outputs", None)
@@ -235,20 +230,17 @@ def vllm_measurement(ctx: Context, drafter_dir: str, eval_ready: list[dict]) -> 
 
 
 @job("spec_decode", SpecDecodeRecipe)
-def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: Path | None = None) -> dict:
+def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: str | None = None) -> dict:
     from transformers import AutoConfig, AutoTokenizer
 
     # Input problems surface first, before a run directory or a Ray cluster exists.
     prompts = read_prompts(recipe.data.sources, recipe.data.limit)
-    model_path = resolve_model(recipe.model.name_or_path)
+    model = ModelRef.of(recipe.model.name_or_path)  # config and tokenizer here; the weights where they load
     run = JobRun(recipe, run_dir)
     run.count(prompts_in=len(prompts.rows) + len(prompts.rejects), prompts_rejected=run.set_aside(prompts.rejects))
     init_ray(recipe.ray)
-    identity = model_identity(model_path, recipe.model.name_or_path)
-    ctx = Context(
-        recipe, run, model_path, identity["store_key"], identity,
-        AutoTokenizer.from_pretrained(model_path), AutoConfig.from_pretrained(model_path).vocab_size, recipe.store,
-    )
+    files = model.files()
+    ctx = Context(recipe, run, model, AutoTokenizer.from_pretrained(files), AutoConfig.from_pretrained(files).vocab_size, recipe.store)
     with run.stage("prompts", "held-out eval prompts, self-instruct, teacher prompts"):
         ready, eval_ready = prepare_prompts(ctx, prompts)
     data = (offline_data if recipe.teacher.mode == "offline" else online_data)(ctx, ready, eval_ready)
@@ -260,10 +252,10 @@ def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: Path | None = None) -> di
         "speculator": recipe.speculator.type,
         "teacher_mode": recipe.teacher.mode,
         "drafter_dir": drafter_dir,
-        "model_identity": identity,
+        "base_identity": model.identity,
         "simulated": {"untrained": train_metrics["eval_history"][0], "trained": train_metrics["eval_history"][-1]},
         "vllm": vllm,
         "train": train_metrics,
     }
-    metrics["plots"] = write_plots(run.dir, metrics)
+    metrics["plots"] = write_plots(run, metrics)
     return run.finish(metrics, render_report)

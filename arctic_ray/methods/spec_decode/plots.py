@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
+from arctic_ray.core.storage import Location
 from arctic_ray.core.figures import plt, save
 
 
-def plot_training(history: list[dict], eval_history: list[dict], path: Path) -> str:
+def plot_training(history: list[dict], eval_history: list[dict], path: Location) -> str:
     """Loss per draft position over steps, and the simulated tau on held-out prompts."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     steps = [h["step"] for h in history]
@@ -21,7 +21,7 @@ def plot_training(history: list[dict], eval_history: list[dict], path: Path) -> 
     return save(fig, path)
 
 
-def plot_acceptance(series: dict[str, list[float]], path: Path) -> str:
+def plot_acceptance(series: dict[str, list[float]], path: Location) -> str:
     """Acceptance by draft position: share of drafts whose first j+1 tokens were accepted."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for name, values in series.items():
@@ -33,7 +33,7 @@ def plot_acceptance(series: dict[str, list[float]], path: Path) -> str:
     return save(fig, path)
 
 
-def plot_throughput(tok_s: dict[str, dict[int, float]], path: Path) -> str:
+def plot_throughput(tok_s: dict[str, dict[int, float]], path: Location) -> str:
     """Output tokens/s per configuration and batch size, measured in vLLM."""
     names = list(tok_s)
     batch_sizes = sorted({bs for v in tok_s.values() for bs in v})

@@ -4,7 +4,6 @@ drafter (`speculator:`) and the vLLM eval."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -26,7 +25,7 @@ class SpecDecodeRecipe(TrainConfig):
     model: ModelConfig = ModelConfig(name_or_path="smollm2-135m-instruct")
     """The base model the drafter is for."""
 
-    output_dir: Path = Path("runs/spec_decode")
+    output_dir: str = "runs/spec_decode"
     store: str = "runs/generation_store"
     """The generation store (content-keyed), a local directory or a pyarrow filesystem URI: a
     rerun, or any job asking the same, reuses it."""

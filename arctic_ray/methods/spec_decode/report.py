@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
+from arctic_ray.core.run_dir import JobRun
 from arctic_ray.methods.spec_decode.plots import plot_acceptance, plot_throughput, plot_training
 
 
-def write_plots(run_dir: Path, m: dict) -> dict[str, str]:
+def write_plots(run: JobRun, m: dict) -> dict[str, str]:
     sim, vllm, train = m["simulated"], m.get("vllm") or {}, m["train"]
-    plots = {"training": plot_training(train["history"], train["eval_history"], run_dir / "training.png")}
+    plots = {"training": plot_training(train["history"], train["eval_history"], run.at("training.png"))}
     series = {"simulated, untrained": sim["untrained"]["accept_per_pos"], "simulated, trained": sim["trained"]["accept_per_pos"]}
     for name, r in vllm.items():
         if r.get("greedy"):
             series[f"vLLM {name}"] = r["greedy"]["accept_per_pos"]
         if r.get("sampled"):
             series[f"vLLM {name}, T={r['sampled']['temperature']}"] = r["sampled"]["accept_per_pos"]
-    plots["acceptance"] = plot_acceptance(series, run_dir / "acceptance.png")
+    plots["acceptance"] = plot_acceptance(series, run.at("acceptance.png"))
     if vllm:
-        plots["throughput"] = plot_throughput({name: r["tok_s"] for name, r in vllm.items()}, run_dir / "throughput.png")
+        plots["throughput"] = plot_throughput({name: r["tok_s"] for name, r in vllm.items()}, run.at("throughput.png"))
     return plots
 
 

@@ -13,17 +13,17 @@ from arctic_ray.methods.spec_decode.drafters.config import SpeculatorConfig
 from arctic_ray.methods.spec_decode.drafters.drafter import Drafter
 from arctic_ray.methods.spec_decode.frozen_base import FrozenBase
 from arctic_ray.methods.spec_decode.hidden_cache import HiddenStateCache
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.spec_decode.positions import attention_mask, completion_mask
 from arctic_ray.train.trainer import Trainer
 
 
 @dataclass
 class SpeculatorMethod:
-    model_path: str
+    base: ModelRef
+    """The frozen base, resolved on each worker's node; its identity is recorded in the export."""
     speculator: SpeculatorConfig
     seed: int
-    identity: dict
-    """The base model's identity, recorded in the export."""
     token_counts: torch.Tensor | None = None
     """Token frequencies of the training data, for drafters with a draft vocabulary."""
 
@@ -46,7 +46,7 @@ class SpeculatorTrainer(Trainer):
     def build_model(self) -> Drafter:
         m: SpeculatorMethod = self.method
         dtype = torch.bfloat16 if self.use_gpu else torch.float32
-        self.base = FrozenBase(m.model_path, self.device, dtype)
+        self.base = FrozenBase(m.base.path(), self.device, dtype)
         self.cache = HiddenStateCache(self.method.speculator.base_cache_mb << 20)
         # Same seed on every rank: identical starting weights, as data parallelism needs.
         drafter = m.speculator.build(self.base, m.seed, m.token_counts)
@@ -82,7 +82,7 @@ class SpeculatorTrainer(Trainer):
         return acceptance(sums["accepted_per_pos"], sums["drafts"])
 
     def export(self, path: str) -> None:
-        self.method.speculator.export(self.engine.module, path, self.method.identity)
+        self.method.speculator.export(self.engine.module, path, self.method.base.identity)
 
     def summary(self) -> dict:
         seen = self.cache.hits + self.cache.misses

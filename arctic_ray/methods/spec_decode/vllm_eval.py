@@ -12,7 +12,9 @@ from typing import Any
 
 import ray
 
+from arctic_ray.core.storage import local_copy
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig, start_llm
+from arctic_ray.models.ref import ModelRef
 
 SPEC_COUNTERS = (
     "vllm:spec_decode_num_drafts",
@@ -70,14 +72,21 @@ def _generate(llm, prompts: list[list[int]], params, batch_size: int) -> tuple[l
     return outputs, time.perf_counter() - start
 
 
-def measure_case(model: str, engine: VLLMEngineConfig, case: Case, prompts: list[list[int]], max_tokens: int,
+def measure_case(model: ModelRef, engine: VLLMEngineConfig, case: Case, prompts: list[list[int]], max_tokens: int,
                  batch_sizes: list[int], repeats: int, sampled_temperature: float) -> dict:
     """One engine configuration, in this process: tok/s per batch size (median of repeats),
-    greedy outputs at batch 1, vLLM's acceptance (greedy, and sampled when asked)."""
+    greedy outputs at batch 1, vLLM's acceptance (greedy, and sampled when asked). The base is
+    resolved on this node, and a drafter on shared storage is copied here (vLLM reads local files)."""
     from vllm import SamplingParams
 
-    extra = {"speculative_config": case.speculative_config} if case.speculative_config else {}
-    llm = start_llm(model, engine, disable_log_stats=False, **extra)
+    path = model.path()
+    engine.check_supports(path)
+    spec = dict(case.speculative_config or {})
+    drafter = spec.get("model")
+    if drafter:
+        spec["model"] = local_copy(drafter)
+    extra = {"speculative_config": spec} if spec else {}
+    llm = start_llm(path, engine, disable_log_stats=False, **extra)
     greedy = SamplingParams(max_tokens=max_tokens, temperature=0.0)
     llm.generate([{"prompt_token_ids": prompts[0]}], SamplingParams(max_tokens=16, temperature=0.0), use_tqdm=False)  # warm-up
     result: dict[str, Any] = {"name": case.name, "tok_s": {}, "tok_s_repeats": {}}
@@ -109,10 +118,9 @@ def _measure_task(*args) -> dict:
     return measure_case(*args)
 
 
-def measure_speculative_decoding(model: str, engine: VLLMEngineConfig, cases: list[Case], prompts: list[list[int]],
+def measure_speculative_decoding(model: ModelRef, engine: VLLMEngineConfig, cases: list[Case], prompts: list[list[int]],
                                  max_tokens: int, batch_sizes: list[int], repeats: int, sampled_temperature: float) -> dict:
     """Every case, one after the other (they must not compete for the cores they are timed on)."""
-    engine.check_supports(model)
     resources = {"num_cpus": engine.cpus_per_engine, "num_gpus": engine.gpus_per_engine}
     task = _measure_task.options(**resources, runtime_env={"env_vars": engine.engine_env()})
     results = {}

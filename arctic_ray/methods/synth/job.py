@@ -5,7 +5,6 @@ sends only what has no stored answer, and every row ends in `completions` or `er
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from tqdm import tqdm
 
@@ -44,7 +43,7 @@ def render_summary(metrics: dict) -> str:
 
 
 @job("synth", SynthRecipe)
-def run_synth(recipe: SynthRecipe, run_dir: Path | None = None) -> dict:
+def run_synth(recipe: SynthRecipe, run_dir: str | None = None) -> dict:
     source = recipe.input
     prompts = source.snowflake.read() if source.snowflake else read_prompts(source.prompts, source.limit)
     run = JobRun(recipe, run_dir)
@@ -55,10 +54,10 @@ def run_synth(recipe: SynthRecipe, run_dir: Path | None = None) -> dict:
         return run.finish({"backend": recipe.synth.backend, "model": recipe.model, "dry_run": estimate.as_dict()}, lambda m: estimate.describe() + "\n")
     init_ray(recipe.ray)
     tally = Tally(refused=len(prompts.rejects))
-    errors = TableWriter(run.dir, "errors")
+    errors = TableWriter(run.loc, "errors")
     for reject in prompts.rejects:
         errors.add({"id": None, "reason": reject["reason"], "where": reject["where"], "row": reject["row"]})
-    completions = TableWriter(run.dir, "completions")
+    completions = TableWriter(run.loc, "completions")
     with run.stage("generate", f"generate with {recipe.synth.backend} ({recipe.model})"):
         result = synthesize(prompts.rows, recipe.synth, target, recipe.samples)
         for refused in result.refused:
@@ -89,10 +88,11 @@ def curate(run: JobRun, steps: list) -> list[dict]:
     """The judge chain over the completions table: `curated/` (parquet) and `curation_rejects/`."""
     import ray.data
 
-    chain = run_chain(ray.data.read_parquet(str(run.dir / "completions")), steps)
-    chain.kept.write_parquet(str(run.dir / "curated"))
+    fs = run.loc.fs
+    chain = run_chain(ray.data.read_parquet(run.at("completions").path, filesystem=fs), steps)
+    chain.kept.write_parquet(run.at("curated").path, filesystem=fs)
     rejects = chain.rejects[0].union(*chain.rejects[1:]) if len(chain.rejects) > 1 else chain.rejects[0]
     if rejects.count():
-        rejects.write_json(str(run.dir / "curation_rejects"))
+        rejects.write_json(run.at("curation_rejects").path, filesystem=fs)
     print(chain.describe(), flush=True)
     return [vars(c) for c in chain.counts]

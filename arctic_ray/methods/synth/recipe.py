@@ -38,7 +38,7 @@ class SynthRecipe(Recipe):
     samples: int = Field(default=1, gt=0)
     """Answers per prompt (each its own request when sampling; greedy has one answer)."""
 
-    output_dir: Path = Path("runs/synth")
+    output_dir: str = "runs/synth"
 
     store: str = "runs/generation_store"
     """The generation store: a local directory or a pyarrow filesystem URI (s3://, gs://, ...)."""

@@ -15,6 +15,7 @@ import time
 import ray
 
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.store import GenerationStore
 from arctic_ray.train.feeder import Credits
 from arctic_ray.engines.vllm.answers import answer_columns
@@ -22,13 +23,13 @@ from arctic_ray.engines.vllm.answers import answer_columns
 
 @ray.remote(max_restarts=0)
 class TeacherActor:
-    def __init__(self, model: str, model_name: str, engine: VLLMEngineConfig, store_dir: str, max_ahead_rows: int):
+    def __init__(self, model: ModelRef, engine: VLLMEngineConfig, store_dir: str, max_ahead_rows: int):
         from arctic_ray.engines.vllm.settings import start_llm
         from arctic_ray.engines.vllm.loop import EngineLoop
 
-        self.model_name = model_name
+        self.model_name = model.name
         self.engine = engine
-        self.loop = EngineLoop(lambda: start_llm(model, engine))
+        self.loop = EngineLoop(lambda: start_llm(model.path(), engine))  # resolved on this node
         self.store = GenerationStore(store_dir)
         self.store.refresh()  # what earlier runs stored; from here on this actor adds its own
         self.credits = Credits(max_ahead_rows)

@@ -15,6 +15,7 @@ from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
 from arctic_ray.methods.spec_decode.teacher.config import TeacherConfig
 from arctic_ray.methods.spec_decode.teacher.placement import pick_node
 from arctic_ray.methods.spec_decode.teacher.stream import ToTrainingRows, teacher_stream
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 from arctic_ray.synth.keyed import row_key
 from arctic_ray.train.config import WorkersConfig
@@ -53,7 +54,7 @@ class TeacherFeeder:
         return stats, set_aside
 
 
-def start_teacher(cfg: TeacherConfig, synth: VLLMSynthConfig, workers: WorkersConfig, model_path: str, model_name: str, model_key: str, store: str) -> TeacherFeeder:
+def start_teacher(cfg: TeacherConfig, synth: VLLMSynthConfig, workers: WorkersConfig, model: ModelRef, store: str) -> TeacherFeeder:
     engine = synth.model_copy(update={"cpus_per_engine": cfg.cpus, "gpu_memory_utilization": cfg.gpu_memory_utilization})
     node_id = pick_node(
         cfg.cpus + workers.num_workers * workers.cpus_per_worker, engine.gpus_per_engine + workers.num_workers * workers.gpus_per_worker
@@ -63,5 +64,5 @@ def start_teacher(cfg: TeacherConfig, synth: VLLMSynthConfig, workers: WorkersCo
     actor = TeacherActor.options(
         num_cpus=cfg.cpus, num_gpus=engine.gpus_per_engine, label_selector={"ray.io/node-id": node_id},
         runtime_env={"env_vars": engine.engine_env()},
-    ).remote(model_path, model_name, engine, store, max_ahead)
-    return TeacherFeeder(actor, node_id, synth, model_key, cfg.batch_size)
+    ).remote(model, engine, store, max_ahead)
+    return TeacherFeeder(actor, node_id, synth, model.key, cfg.batch_size)

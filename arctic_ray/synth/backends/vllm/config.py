@@ -12,6 +12,7 @@ from pydantic import Field
 from arctic_ray.core.pool import PoolSize, bounds
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.backends.vllm.stage import VLLMEngineStage
 
 
@@ -43,7 +44,7 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
         low, high = bounds(self.concurrency)
         return ds.map_batches(
             VLLMEngineStage,
-            fn_constructor_args=(target.model, target.model_name, self, self.sampling.model_dump()),
+            fn_constructor_args=(ModelRef(target.model, target.model_key), self, self.sampling.model_dump()),
             batch_size=self.batch_size,
             batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(min_size=low, max_size=high, max_tasks_in_flight_per_actor=self.concurrent_batches),

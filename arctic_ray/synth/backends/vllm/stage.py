@@ -15,17 +15,19 @@ from typing import Any
 import pyarrow as pa
 
 from arctic_ray.engines.vllm.answers import answer_columns
+from arctic_ray.models.ref import ModelRef
 
 class VLLMEngineStage:
-    def __init__(self, model: str, model_name: str, engine: Any, default_sampling: dict):
+    def __init__(self, model: ModelRef, engine: Any, default_sampling: dict):
         from arctic_ray.engines.vllm.loop import EngineLoop
         from arctic_ray.engines.vllm.settings import start_llm
 
-        engine.check_supports(model)  # an actor that fails here fails the job at once, with the reason
+        path = model.path()  # resolved and checked on this actor's node
+        engine.check_supports(path)  # an actor that fails here fails the job at once, with the reason
         self.engine = engine
-        self.model_name = model_name
+        self.model_name = model.name
         self.default_sampling = default_sampling
-        self.loop = EngineLoop(lambda: start_llm(model, engine))
+        self.loop = EngineLoop(lambda: start_llm(path, engine))
 
     async def __call__(self, batch: pa.Table) -> pa.Table:
         rows = batch.to_pylist()

@@ -20,7 +20,7 @@ from arctic_ray.engines.vllm.settings import VLLMEngineConfig
 from arctic_ray.synth.keyed import row_key
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
-from arctic_ray.methods.spec_decode.teacher.placement import pick_node
+from arctic_ray.methods.spec_decode.teacher.placement import reserve_node
 from arctic_ray.methods.spec_decode.teacher.prompts import teacher_prompts
 from arctic_ray.methods.spec_decode.teacher.stream import teacher_stream
 from arctic_ray.train.feeder import ActorFeeder
@@ -59,7 +59,7 @@ class SlowTrainer(Callback):
 
 def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
     rows = teacher_rows(tiny_model, 80)
-    node = pick_node(2.5, 0)
+    node = reserve_node((0.5, 0), 2, (1.0, 0), timeout_s=60)  # the teacher beside both workers
     teacher = TeacherActor.options(num_cpus=0.5, label_selector={"ray.io/node-id": node}).remote(
         ModelRef.of(tiny_model), ENGINE, str(tmp_path / "store"), 24
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from arctic_ray.core.strict_config import StrictConfig
 from arctic_ray.core.errors import ArcticRayError
@@ -42,6 +42,16 @@ class VLLMEngineConfig(StrictConfig):
     """OpenMP threads of each engine on CPU. None: every core of the machine that starts the
     job. Ray gives an actor of one CPU one thread, which halves a 2-core engine; set this to
     cores / engines when several engines share a node."""
+
+    @model_validator(mode="after")
+    def _memory_within_its_share(self):
+        share = self.gpus_per_engine
+        if 0 < share < 1 and self.gpu_memory_utilization > share:
+            raise ValueError(
+                f"gpu_memory_utilization ({self.gpu_memory_utilization:g}) is above the engine's GPU share "
+                f"(gpus_per_engine {share:g}): engines sharing that GPU would not fit; set it to at most {share:g}"
+            )
+        return self
 
     @property
     def on_gpu(self) -> bool:

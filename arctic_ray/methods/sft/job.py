@@ -13,7 +13,9 @@ import ray.data
 
 from arctic_ray.core.job import job
 from arctic_ray.methods.sft.recipe import SFTRecipe
+from arctic_ray.core.cluster import current_cluster
 from arctic_ray.core.run_dir import JobRun
+from arctic_ray.core.sizing import fill_unset, plan
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.methods.sft.examples import SFTRows, read_sft_rows, tokenized, usable
@@ -74,6 +76,11 @@ def run_sft(recipe: SFTRecipe, run_dir: str | None = None) -> dict:
         rows: SFTRows = read_sft_rows(recipe.data)
         run.set_aside(rows.rejects)
     init_ray(recipe.ray)
+    p = plan(current_cluster(), online=False)
+    recipe = recipe.model_copy(update={"workers": fill_unset(
+        recipe.workers, num_workers=p.workers, cpus_per_worker=p.cpus_per_worker, gpus_per_worker=p.gpus_per_worker,
+    )})
+    print(f"[sft] {p.lines()[0]} (fields the recipe sets win)", flush=True)
     datasets, phases, data = {}, [], {"bins": 0, "examples": 0, "tokens": 0, "max_length": recipe.data.max_length}
     with run.stage("pack", "tokenize (assistant tokens only) and pack"):
         groups = rows.groups if recipe.data.mix == "phased" else {"all": [r for g in rows.groups.values() for r in g]}

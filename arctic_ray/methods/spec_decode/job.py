@@ -30,6 +30,7 @@ from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.methods.spec_decode.vllm_eval import measure_speculative_decoding, spec_cases
 from arctic_ray.synth.backend import Target
 from arctic_ray.synth.schema import failed
+from arctic_ray.methods.spec_decode.sizing import sized
 from arctic_ray.methods.spec_decode.self_instruct import self_instruct
 from arctic_ray.synth.keyed import generate_stored
 from arctic_ray.methods.spec_decode.teacher.feeder import TeacherFeeder, start_teacher
@@ -239,6 +240,7 @@ def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: str | None = None) -> dic
     run = JobRun(recipe, run_dir)
     run.count(prompts_in=len(prompts.rows) + len(prompts.rejects), prompts_rejected=run.set_aside(prompts.rejects))
     init_ray(recipe.ray)
+    recipe = sized(recipe)
     files = model.files()
     ctx = Context(recipe, run, model, AutoTokenizer.from_pretrained(files), AutoConfig.from_pretrained(files).vocab_size, recipe.store)
     with run.stage("prompts", "held-out eval prompts, self-instruct, teacher prompts"):

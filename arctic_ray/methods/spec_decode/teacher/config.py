@@ -27,6 +27,13 @@ class TeacherConfig(StrictConfig):
     cpus: float = Field(default=0.5, gt=0)
     """CPUs reserved for the teacher actor (fractions share cores with the training workers)."""
 
+    gpus: float = Field(default=0.0, ge=0)
+    """GPU share of the teacher's engine (0: vLLM on CPU); it shares the node with the trainers."""
+
+    placement_timeout_s: float = Field(default=900, gt=0)
+    """How long to wait for a node with room for the teacher and the trainers together (the
+    autoscaler may have to start one) before the run stops with the reason."""
+
     gpu_memory_utilization: float = Field(default=0.3, gt=0, le=1)
     """On a GPU node the teacher shares a device with a training worker: its share of memory."""
 

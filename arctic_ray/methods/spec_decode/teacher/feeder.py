@@ -13,7 +13,7 @@ import ray
 
 from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
 from arctic_ray.methods.spec_decode.teacher.config import TeacherConfig
-from arctic_ray.methods.spec_decode.teacher.placement import pick_node
+from arctic_ray.methods.spec_decode.teacher.placement import reserve_node, wait_until_free
 from arctic_ray.methods.spec_decode.teacher.stream import ToTrainingRows, teacher_stream
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
@@ -55,14 +55,14 @@ class TeacherFeeder:
 
 
 def start_teacher(cfg: TeacherConfig, synth: VLLMSynthConfig, workers: WorkersConfig, model: ModelRef, store: str) -> TeacherFeeder:
-    engine = synth.model_copy(update={"cpus_per_engine": cfg.cpus, "gpu_memory_utilization": cfg.gpu_memory_utilization})
-    node_id = pick_node(
-        cfg.cpus + workers.num_workers * workers.cpus_per_worker, engine.gpus_per_engine + workers.num_workers * workers.gpus_per_worker
-    )
+    engine = synth.model_copy(update={"cpus_per_engine": cfg.cpus, "gpus_per_engine": cfg.gpus, "gpu_memory_utilization": cfg.gpu_memory_utilization})
+    per_worker = (workers.cpus_per_worker, workers.gpus_per_worker)
+    node_id = reserve_node((cfg.cpus, cfg.gpus), workers.num_workers, per_worker, cfg.placement_timeout_s)
+    wait_until_free(node_id, cfg.cpus + workers.num_workers * per_worker[0], cfg.gpus + workers.num_workers * per_worker[1])
     # at least one batch per training rank and two more, or the ranks would wait on each other
     max_ahead = max(cfg.max_ahead_rows, (workers.num_workers + 2) * cfg.batch_size)
     actor = TeacherActor.options(
-        num_cpus=cfg.cpus, num_gpus=engine.gpus_per_engine, label_selector={"ray.io/node-id": node_id},
+        num_cpus=cfg.cpus, num_gpus=cfg.gpus, label_selector={"ray.io/node-id": node_id},
         runtime_env={"env_vars": engine.engine_env()},
     ).remote(model, engine, store, max_ahead)
     return TeacherFeeder(actor, node_id, synth, model.key, cfg.batch_size)

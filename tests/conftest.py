@@ -10,6 +10,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# No model hub here: Hugging Face names resolve from this session's own cache (tests put models
+# there in the Hub's layout). Set before any Ray worker starts, so every worker sees the same.
+HF_HOME = Path(f"/tmp/arctic-ray-hf-{os.getpid()}")
+os.environ["HF_HOME"] = str(HF_HOME)
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +30,15 @@ def tiny_model(session_cache) -> str:
     from arctic_ray.models.tiny import tiny_model_path
 
     return str(tiny_model_path())
+
+
+@pytest.fixture(scope="session")
+def hub_model(tiny_model) -> str:
+    """The tiny model as a Hugging Face name, from the session's HF cache."""
+    from tests.hub_cache import HUB_NAME, put_in_hub_cache
+
+    put_in_hub_cache(tiny_model, HF_HOME)
+    return HUB_NAME
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,8 @@ def _overrides(out: Path, extra=()) -> list[str]:
     return args
 
 
-def _check_run(run_dir: Path, vllm: bool) -> dict:
+def _check_run(run_dir: Path, vllm: bool, run_uri: str | None = None) -> dict:
+    """A finished run's files (downloaded to `run_dir` when the run went to `run_uri`)."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
     c = metrics["counts"]
     assert c["prompts_in"] == 41 and c["prompts_rejected"] == 1
@@ -53,11 +54,12 @@ def _check_run(run_dir: Path, vllm: bool) -> dict:
     assert train["steps"] > 0 and train["final_loss"] < train["history"][0]["loss"]
     sim = metrics["simulated"]
     assert sim["trained"]["drafts"] > 0 and len(sim["trained"]["accept_per_pos"]) == 3
+    from arctic_ray.core.storage import local_copy
     from arctic_ray.methods.spec_decode.drafters.eagle3.export import load_eagle3
 
-    assert load_eagle3(metrics["drafter_dir"]).config.ttt_steps == 3
+    assert load_eagle3(local_copy(metrics["drafter_dir"])).config.ttt_steps == 3
     report = (run_dir / "report.md").read_text()
-    assert f"{sim['trained']['tau_sim']:.3f}" in report and str(run_dir) in report
+    assert f"{sim['trained']['tau_sim']:.3f}" in report and (run_uri or str(run_dir)) in report
     assert (run_dir / "training.png").stat().st_size > 0 and (run_dir / "acceptance.png").stat().st_size > 0
     if vllm:
         v = metrics["vllm"]

@@ -10,6 +10,7 @@ import dedup  # noqa: E402
 import packing  # noqa: E402
 import spec_decode  # noqa: E402
 import speculator_loss_step  # noqa: E402
+import store_lookup  # noqa: E402
 import synth  # noqa: E402
 
 if __name__ == "__main__":
@@ -17,4 +18,5 @@ if __name__ == "__main__":
     packing.main()
     synth.main([])
     dedup.main([])
+    store_lookup.main([])
     spec_decode.main([])

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import ray.data
 
 from arctic_ray.data.driver_rows import ROWS_PER_BLOCK
 from arctic_ray.synth.backend import SynthConfig, Target
-from arctic_ray.synth.store import GenerationStore, SentLog, request_key
+from arctic_ray.synth.store import GenerationStore, request_key
+from arctic_ray.synth.store_lookup import lookup
 
 # What the store keeps of a generated row: the answer, not the request's bookkeeping.
 STORED_COLUMNS = ("completion", "finish_reason", "usage", "backend", "model", "prompt_token_ids", "completion_token_ids")
@@ -56,44 +56,24 @@ def _persist(store: str):
     return persist
 
 
-def _in_store(batch: pa.Table, stored_keys, stored: bool) -> pa.Table:
-    """The rows of a batch whose answer is (stored=True) or is not in the store."""
-    hit = pc.is_in(batch.column("key"), value_set=ray.get(stored_keys))
-    return batch.filter(hit if stored else pc.invert(hit))
-
-
 def _sent_now(batch: pa.Table) -> pa.Table:
     return batch.append_column("from_store", pa.array([False] * batch.num_rows))
 
 
 def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) -> StoredGeneration:
-    """`target.model_key` names the model's content (a hash of its config and tokenizer, or an API
-    model name), so a store is shared safely between runs and paths."""
+    """`target.model_key` names the model's content (its identity, or an API model's name), so a
+    store is shared safely between runs and paths. The lookup is a Ray Data join on the key: the
+    driver holds counts, never the store's index or the rows."""
     keyed = with_keys(ds, synth, target.model_key).materialize()
-    # Straight from the materialized blocks (an empty one has no columns): another pass through
-    # Ray Data costs seconds.
-    keys = [k for block in ray.get(keyed.to_arrow_refs()) if block.num_rows for k in block.column("key").to_pylist()]
-    stored = GenerationStore(target.store).get_many(keys)
-    missing = [k for k in keys if k not in stored]
-    stored_ref, stored_keys = ray.put(stored), ray.put(pa.array(list(stored), pa.string()))
-
-    def from_store(batch: pa.Table, answers=stored_ref) -> pa.Table:
-        found = ray.get(answers)  # once per batch
-        rows = [{**r, **{c: found[r["key"]].get(c) for c in STORED_COLUMNS}, "error": "", "from_store": True} for r in batch.to_pylist()]
-        return pa.Table.from_pylist(rows)
-
-    hits = keyed.map_batches(_in_store, fn_args=(stored_keys, True), batch_format="pyarrow").map_batches(from_store, batch_format="pyarrow")
-    reused = len(keys) - len(missing)
-    if not missing:
-        return StoredGeneration(rows=hits, reused=reused, sent=0, resent=0)
-    sent_before = SentLog(target.store).keys()
-    resent = sum(k in sent_before for k in missing)
-    misses = keyed.map_batches(_in_store, fn_args=(stored_keys, False), batch_format="pyarrow")
+    found = lookup(keyed, target.store)
+    if not found.sent:
+        return StoredGeneration(rows=found.hits, reused=found.reused, sent=0, resent=0)
+    misses = found.misses
     if synth.rows_per_task:  # every actor of the backend's pool gets blocks of its own
         misses = misses.repartition(target_num_rows_per_block=synth.rows_per_task)
     generated = synth.generate(misses, target)
     if not synth.persists_answers:
         generated = generated.map_batches(_persist(target.store), batch_format="pyarrow")
     generated = generated.map_batches(_sent_now, batch_format="pyarrow")
-    rows = hits.union(generated) if reused else generated
-    return StoredGeneration(rows=rows, reused=reused, sent=len(missing), resent=resent)
+    rows = found.hits.union(generated) if found.reused else generated
+    return StoredGeneration(rows=rows, reused=found.reused, sent=found.sent, resent=found.resent)

@@ -16,7 +16,7 @@ from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.near import gather, shuffle_partitions
 from arctic_ray.curate.dedup.nodes import order_codes, ranks
 from arctic_ray.curate.dedup.result import DedupResult
-from arctic_ray.curate.dedup.shuffle import shuffle_strategy
+from arctic_ray.data.shuffle import shuffle_strategy
 from arctic_ray.curate.dedup.tagging import split_rows
 from arctic_ray.curate.dedup.texts import DedupFieldError, check_columns, text_column
 

@@ -26,7 +26,7 @@ from arctic_ray.core.ray_config import RayConfig
 from arctic_ray.curate.dedup.exact import exact_dedup
 from arctic_ray.curate.dedup.minhash import minhash_dedup
 from arctic_ray.curate.dedup.near import gather, shuffle_partitions
-from arctic_ray.curate.dedup.shuffle import shuffle_strategy
+from arctic_ray.data.shuffle import shuffle_strategy
 from arctic_ray.curate.dedup.texts import check_columns
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.run_dir import write_json

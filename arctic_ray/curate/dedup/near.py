@@ -13,7 +13,7 @@ from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.buckets import bucket_edges
 from arctic_ray.curate.dedup.components_local import local_components
 from arctic_ray.curate.dedup.components_star import star_components
-from arctic_ray.curate.dedup.shuffle import shuffle_strategy
+from arctic_ray.data.shuffle import shuffle_strategy
 from arctic_ray.curate.dedup.survivors import dataset_duplicates, local_duplicates
 
 

@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import ray.data
 
 from arctic_ray.curate.id_join import join_by_id
-from arctic_ray.curate.dedup.shuffle import shuffle_strategy
+from arctic_ray.data.shuffle import shuffle_strategy
 
 TAGS = ["duplicate_of", "cluster"]
 

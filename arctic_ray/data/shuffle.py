@@ -1,6 +1,6 @@
-"""Which Ray Data shuffle the dedup's groupbys run on. "sort" (Ray Data's pull-based sort
-shuffle: plain Ray tasks) starts in a fraction of a second; "hash" (Ray Data's default, shuffle
-v2) pays about two seconds of start-up per groupby on a small machine and is built for inputs
+"""Which Ray Data shuffle a groupby runs on (dedup's, and the generation store's lookup). "sort"
+(Ray Data's pull-based sort shuffle: plain Ray tasks) starts quickly; "hash" (Ray Data's default,
+shuffle v2) pays a start-up per groupby that a small machine notices and is built for inputs
 far beyond the object store. The setting lives on the Dataset's context, which a Dataset shares
 with the one it was made from (the caller's), so it is set while the groupby is built and
 materialized and put back afterwards; the materialized result keeps a copy with the setting."""

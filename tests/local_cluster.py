@@ -33,22 +33,22 @@ class LocalCluster:
         self.address = f"127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen] = []
 
-    def _start(self, args: list[str], env: dict, hide: list[str] = ()) -> None:
-        cmd = [RAY, "start", "--block", "--disable-usage-stats", "--node-ip-address=127.0.0.1", *args]
+    def _start(self, args: list[str], env: dict, hide: list[str] = (), ip: str = "127.0.0.1") -> None:
+        cmd = [RAY, "start", "--block", "--disable-usage-stats", f"--node-ip-address={ip}", *args]
         if hide:  # a mount namespace of its own, with the driver's paths covered
             mounts = " && ".join(f"mount -t tmpfs tmpfs {shlex.quote(p)}" for p in hide)
             cmd = ["unshare", "-m", "sh", "-c", f"{mounts} && exec {shlex.join(cmd)}"]
         log = (self.root / f"node-{len(self.procs)}.log").open("w")
         self.procs.append(subprocess.Popen(cmd, env={**os.environ, **self.env, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
 
-    def start_head(self, extra: list[str] = (), env: dict | None = None) -> None:
+    def start_head(self, extra: list[str] = (), env: dict | None = None, ip: str = "127.0.0.1") -> None:
         ports = [free_port() for _ in range(5)]
         self._start(
             ["--head", f"--port={self.port}", "--num-cpus=0", f"--temp-dir=/tmp/ray-mn-{os.getpid()}", "--include-dashboard=false",
              f"--dashboard-port={ports[4]}",
              f"--dashboard-agent-listen-port={ports[0]}", f"--dashboard-agent-grpc-port={ports[1]}",
              f"--metrics-export-port={ports[2]}", f"--runtime-env-agent-port={ports[3]}", *extra],
-            env or {},
+            env or {}, ip=ip,
         )
 
     def add_worker(self, name: str, cpus: int, hide: list[str]) -> None:

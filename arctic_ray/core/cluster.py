@@ -26,6 +26,10 @@ class ClusterView:
     """The alive nodes."""
     node_types: tuple[NodeType, ...] = field(default=())
     """What the autoscaler may start."""
+    types_known: bool = True
+    """False when the cluster does not say what its autoscaler may start (Ray's v1 autoscaler
+    keeps it to itself): a plan then sizes for what is there, and nothing is refused for lack
+    of a node, since one may still come."""
 
     @property
     def shapes(self) -> list[NodeShape]:
@@ -61,6 +65,8 @@ def current_cluster() -> ClusterView:
         if n.get("Alive") and n["Resources"].get("CPU", 0.0) > 0
     )
     config = ray._private.state.state.get_cluster_config()
+    if config is None and _autoscaling():
+        return ClusterView(nodes, (), types_known=False)
     types = []
     for group in (config.node_group_configs if config else []):
         resources = dict(group.resources)
@@ -68,3 +74,20 @@ def current_cluster() -> ClusterView:
             count = (1 << 10) if group.max_count == -1 else group.max_count  # -1: no limit
             types.append(NodeType(NodeShape(float(resources.get("CPU", 0)), float(resources.get("GPU", 0))), count))
     return ClusterView(nodes, tuple(types))
+
+
+def _autoscaling() -> bool:
+    """Whether an autoscaler with node types runs beside this cluster. Every Ray cluster has a
+    monitor; on one without an autoscaling config (`ray.init()`, a plain `ray start`) it names each
+    node's type after the node itself (`node_<id>`), so a type named otherwise is a configured one."""
+    import json
+    import re
+
+    import ray.experimental.internal_kv as kv
+
+    try:
+        status = kv._internal_kv_get("__autoscaling_status")
+    except Exception:  # noqa: BLE001 (no monitor reachable: take the cluster as fixed)
+        return False
+    mapping = (json.loads(status).get("autoscaler_report") or {}).get("node_type_mapping") or {} if status else {}
+    return any(not re.fullmatch(r"node_[0-9a-f]+", name) for name in mapping.values())

@@ -179,6 +179,11 @@ class Trainer(Registered):
                     start = time.time()
                     batch = next(batches, None)
                     self.data_wait_s += time.time() - start
+                    if batch is not None and self.plan.feeder is not None:
+                        # acknowledged on arrival, before the lockstep: a rank that holds rows
+                        # while it waits for the others must not keep the producer from making
+                        # the rows they wait for
+                        self.plan.feeder.consumed(self.train_cfg.micro_batch_size)
                     if not self._all_ranks_have(batch is not None):
                         break
                     got_any = True
@@ -186,8 +191,6 @@ class Trainer(Registered):
                     self.rows_consumed = micro * self.train_cfg.micro_batch_size
                     if micro <= skip:
                         continue
-                    if self.plan.feeder is not None:
-                        self.plan.feeder.consumed(self.train_cfg.micro_batch_size)
                     yield batch
                 del batches  # closes the shard iterator
                 if not got_any:

@@ -37,7 +37,7 @@ def check_fits(recipe, view: ClusterView) -> None:
     elif recipe.synth.loads_weights:
         asks.append(("a vLLM engine", recipe.synth.cpus_per_engine, recipe.synth.gpus_per_engine))
     for what, cpus, gpus in asks:
-        if not view.fits(cpus, gpus):
+        if view.types_known and not view.fits(cpus, gpus):
             have = ", ".join(f"{s.cpus:g} CPUs/{s.gpus:g} GPUs" for s in view.shapes) or "no node"
             raise PlacementError(
                 f"{what} needs one node with {cpus:g} CPUs and {gpus:g} GPUs; this cluster's nodes and node types offer {have}"

@@ -10,6 +10,7 @@ import dedup  # noqa: E402
 import packing  # noqa: E402
 import spec_decode  # noqa: E402
 import speculator_loss_step  # noqa: E402
+import swiftkv  # noqa: E402
 import synth  # noqa: E402
 
 if __name__ == "__main__":
@@ -18,3 +19,4 @@ if __name__ == "__main__":
     synth.main([])
     dedup.main([])
     spec_decode.main([])
+    swiftkv.main([])

@@ -135,8 +135,8 @@ def test_prefill_runs_the_later_layers_for_one_position(tiny_model):
 def _arctic_loader_mapping() -> tuple[list[tuple], set[str]]:
     """Arctic Inference's own weight-name mapping (`stacked_params_mapping` in its
     `LlamaSwiftKVModel.load_weights`) and the attributes its SwiftKV modules define, read from
-    its installed source: its vLLM model module imports vLLM 0.26 internals, so it is parsed,
-    not imported."""
+    its installed source: its vLLM model module is written against vLLM 0.26 and fails to import
+    on vLLM 0.32 (its model runner imports `FusedMoE`, which moved), so it is parsed, not imported."""
     spec = importlib.util.find_spec("arctic_inference")
     source = Path(spec.submodule_search_locations[0]) / "vllm" / "swiftkv" / "llama_swiftkv.py"
     tree = ast.parse(source.read_text())

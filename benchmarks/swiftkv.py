@@ -7,6 +7,7 @@ cached code (the original with every layer a KV layer), so the ratios are SwiftK
 
     python benchmarks/swiftkv.py            # SmolLM2-135M-Instruct, 15 of 30 layers as KV layers
     python benchmarks/swiftkv.py --tiny     # the tiny 4-layer model, for a quick check
+    python benchmarks/swiftkv.py --export DIR   # measure a trained export, no training
 
 Prints: swiftkv: kv_layers=K/L prefill_flops_ratio=R prefill_time_ratio=T kv_cache_ratio=C top1_agreement=A kl=K
 """
@@ -30,12 +31,14 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def long_prompt(tokenizer, chats: list[dict], length: int) -> list[int]:
-    """Held-out chats' text joined into one user turn of at least `length` tokens."""
-    text, ids = "", []
+    """Held-out chats' text joined, a chat at a time, into one user turn of at least `length`
+    tokens (and not much more: attention's share of the work grows with the length)."""
+    text, ids, i = "", [], 0
     while len(ids) < length:
-        for row in chats:
-            text += " ".join(m["content"] for m in row["messages"]) + "\n"
+        row = chats[i % len(chats)]
+        text += " ".join(m["content"] for m in row["messages"]) + "\n"
         ids = chat_ids(tokenizer, [{"role": "user", "content": text}], add_generation_prompt=True)
+        i += 1
     return ids
 
 
@@ -46,12 +49,13 @@ def main(argv=None) -> dict:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
     p.add_argument("--prompt-len", type=int, default=512, help="tokens of the timed prefill (at least)")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--export", help="measure this llama_swiftkv export (of the recipe's base) instead of training one")
     args = p.parse_args(argv)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     recipe_path = args.recipe or str(EXAMPLES / ("swiftkv_tiny.yaml" if args.tiny else "swiftkv_smollm2.yaml"))
     out_dir = tempfile.mkdtemp(prefix="swiftkv-bench-")
     recipe = load_recipe(recipe_path, [f"output_dir={out_dir}", *args.set])
-    metrics = run_recipe(recipe)
+    metrics = {"export_dir": args.export, "train": {"steps": "(given export)"}, "run_dir": args.export} if args.export else run_recipe(recipe)
 
     from transformers import AutoTokenizer
 
@@ -62,8 +66,7 @@ def main(argv=None) -> dict:
     quality = agreement(student, original, tokenizer, [r["messages"] for r in held_out], recipe.data.max_length)
     prompt = long_prompt(tokenizer, held_out, args.prompt_len)
     counts = prefill_counts(student, original, [prompt])
-    swift_s = prefill_seconds(student, prompt, swiftkv=True, repeats=args.repeats)
-    full_s = prefill_seconds(original, prompt, swiftkv=False, repeats=args.repeats)
+    swift_s, full_s = prefill_seconds(student, original, prompt, repeats=args.repeats)
     result = {
         "kv_layers": f"{student.num_key_value_layers}/{student.num_layers}",
         "prefill_flops_ratio": counts["flops_ratio"],

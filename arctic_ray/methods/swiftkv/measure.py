@@ -49,16 +49,19 @@ def prefill_counts(student: SwiftKVModel, original: SwiftKVModel, prompts: list[
     }
 
 
-def prefill_seconds(model: SwiftKVModel, ids: list[int], swiftkv: bool, repeats: int = 5) -> float:
-    """Median wall time of a prefill of `ids` (after one warm-up)."""
-    decoder, x = CachedDecoder(model, swiftkv=swiftkv), torch.tensor([ids])
-    decoder.forward(x, KVCache())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def prefill_seconds(student: SwiftKVModel, original: SwiftKVModel, ids: list[int], repeats: int = 5) -> tuple[float, float]:
+    """Median wall times of a prefill of `ids` by the student and by the original (after a
+    warm-up of each), taken in turns so that a busy machine slows both alike."""
+    runs = [(CachedDecoder(student), []), (CachedDecoder(original, swiftkv=False), [])]
+    x = torch.tensor([ids])
+    for decoder, _ in runs:
         decoder.forward(x, KVCache())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    for _ in range(repeats):
+        for decoder, times in runs:
+            start = time.perf_counter()
+            decoder.forward(x, KVCache())
+            times.append(time.perf_counter() - start)
+    return statistics.median(runs[0][1]), statistics.median(runs[1][1])
 
 
 @torch.no_grad()

@@ -17,6 +17,12 @@ $(STAMP): pyproject.toml Makefile
 	$(if $(findstring cpu,$(EXTRAS)),$(PY) -m pip install --quiet torch==2.13.0)
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	$(if $(findstring cpu,$(EXTRAS)),$(PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true)
+	# arctic-inference (SwiftKV's config class, suffix decoding) is a source package whose pins
+	# would pull another torch and vLLM: built here against ours, without build isolation, with the
+	# venv first on PATH so its CMake finds nanobind. Its vLLM plugin stays off unless
+	# ARCTIC_INFERENCE_ENABLED=1 (and VLLM_PLUGINS can exclude it).
+	$(PY) -m pip install --quiet cmake ninja nanobind==2.9.2
+	PATH=$(abspath $(VENV))/bin:$$PATH $(PY) -m pip install --quiet --no-deps --no-build-isolation arctic-inference==0.3.0
 	touch $@
 
 demo: install

@@ -23,9 +23,9 @@ from torch.nn import functional as F
 
 from arctic_ray.data.chat import IGNORE
 from arctic_ray.models.tiny import build_tiny_model
-from arctic_ray.methods.sft.attention import packed_loss
-from arctic_ray.methods.sft.multipack import multipack, packing_efficiency, rank_imbalance
-from arctic_ray.methods.sft.packing import pad_bins
+from arctic_ray.train.packed import packed_loss
+from arctic_ray.data.multipack import multipack, packing_efficiency, rank_imbalance
+from arctic_ray.data.packing import pad_bins
 
 EXAMPLES, CAPACITY, BATCH, RANKS = 1000, 512, 8, 2
 

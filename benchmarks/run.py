@@ -11,6 +11,7 @@ import packing  # noqa: E402
 import spec_decode  # noqa: E402
 import speculator_loss_step  # noqa: E402
 import store_lookup  # noqa: E402
+import swiftkv  # noqa: E402
 import synth  # noqa: E402
 
 if __name__ == "__main__":
@@ -20,3 +21,4 @@ if __name__ == "__main__":
     dedup.main([])
     store_lookup.main([])
     spec_decode.main([])
+    swiftkv.main([])

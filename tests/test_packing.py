@@ -13,9 +13,9 @@ import torch
 from torch.nn import functional as F
 
 from arctic_ray.data.chat import IGNORE, tokenize_chat
-from arctic_ray.methods.sft.attention import packed_causal_mask, packed_loss, shifted_targets
-from arctic_ray.methods.sft.multipack import BIN_SCHEMA, multipack, packing_efficiency, rank_imbalance
-from arctic_ray.methods.sft.packing import PackingError, best_fit_decreasing, pack, pad_bins
+from arctic_ray.train.packed import packed_causal_mask, packed_loss, shifted_targets
+from arctic_ray.data.multipack import BIN_SCHEMA, multipack, packing_efficiency, rank_imbalance
+from arctic_ray.data.packing import PackingError, best_fit_decreasing, pack, pad_bins
 
 CHATS = [
     [{"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris."}],

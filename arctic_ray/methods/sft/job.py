@@ -18,9 +18,10 @@ from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.sizing import fill_unset, plan
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.core.runtime import init_ray
-from arctic_ray.methods.sft.examples import SFTRows, read_sft_rows, tokenized, usable
-from arctic_ray.methods.sft.multipack import BIN_SCHEMA, multipack
-from arctic_ray.methods.sft.packing import make_bin
+from arctic_ray.data.chat_examples import tokenized, usable
+from arctic_ray.methods.sft.examples import SFTRows, read_sft_rows
+from arctic_ray.data.multipack import BIN_SCHEMA, multipack
+from arctic_ray.data.packing import make_bin
 from arctic_ray.methods.sft.report import render_report, write_plots
 from arctic_ray.methods.sft.trainer import SFTMethod
 from arctic_ray.train.spec import Phase, TrainRun

@@ -11,25 +11,14 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from ray.data.collate_fn import NumpyBatchCollateFn
 
 from arctic_ray.data.chat import IGNORE
-from arctic_ray.methods.sft.attention import packed_loss, shifted_targets
+from arctic_ray.train.packed import packed_loss, shifted_targets
 from arctic_ray.methods.sft.config import SFTModelConfig
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.sft.moe import freeze_moe, load_balance_losses, moe_layers, router_top_k, theoretical_minimum
-from arctic_ray.methods.sft.packing import pad_bins
+from arctic_ray.data.packing import PadBins
 from arctic_ray.train.trainer import Trainer
-
-
-class PadBins(NumpyBatchCollateFn):
-    """Packed sequences (ragged) to tensors padded to the longest in the micro-batch."""
-
-    def __init__(self, pad_id: int):
-        self.pad_id = pad_id
-
-    def __call__(self, batch: dict) -> dict[str, torch.Tensor]:
-        return pad_bins(batch, self.pad_id)
 
 
 @dataclass

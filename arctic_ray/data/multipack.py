@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 import ray
 
-from arctic_ray.methods.sft.packing import pack
+from arctic_ray.data.packing import pack
 
 BIN_SCHEMA = pa.schema(
     [

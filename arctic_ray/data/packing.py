@@ -1,4 +1,4 @@
-"""Packing SFT examples into rows of at most `capacity` tokens: several examples share a row,
+"""Packing chat examples into rows of at most `capacity` tokens: several examples share a row,
 each with its own positions, so a batch carries almost no padding.
 
 Two passes. Best-fit decreasing (each example, longest first, into the fullest bin it fits)
@@ -19,6 +19,7 @@ from itertools import chain
 
 import numpy as np
 import torch
+from ray.data.collate_fn import NumpyBatchCollateFn
 
 from arctic_ray.data.chat import IGNORE
 from arctic_ray.core.errors import ArcticRayError
@@ -156,3 +157,13 @@ def _rows(bins: list[dict] | Mapping[str, Sequence]) -> list[Mapping]:
         keys = ("input_ids", "labels", "position_ids", "seq_lens")
         return [dict(zip(keys, values)) for values in zip(*(bins[k] for k in keys))]
     return list(bins)
+
+
+class PadBins(NumpyBatchCollateFn):
+    """Packed sequences (ragged) to tensors padded to the longest in the micro-batch."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, batch: dict) -> dict[str, torch.Tensor]:
+        return pad_bins(batch, self.pad_id)

@@ -1,0 +1,103 @@
+"""Chat rows as training examples, shared by every method that trains on chats (SFT, SwiftKV
+distillation): a held-out share chosen by a stable hash of the row id, synthesis rows (prompt +
+`completion`) read as one chat, and each conversation tokenized as ONE example with all its
+assistant turns trained (`tokenize_chat`) in a Ray Data stage, its outcome (kept, truncated,
+dropped and why) kept beside it."""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from functools import lru_cache
+
+import pyarrow as pa
+import ray.data
+
+from arctic_ray.data.chat import tokenize_chat
+from arctic_ray.data.messages import row_problem
+from arctic_ray.data.sources import SourceConfig, read_source
+
+
+def held_out(row_id: str, fraction: float) -> bool:
+    return zlib.crc32(row_id.encode()) % 100_000 < fraction * 100_000
+
+
+def with_completion(row: dict) -> dict:
+    """A synthesis row (prompt `messages` + `completion`, e.g. the synth job's `curated/`) as one chat."""
+    messages, completion = row.get("messages"), row.get("completion")
+    if isinstance(messages, list) and messages and isinstance(completion, str) and isinstance(messages[-1], dict) and messages[-1].get("role") != "assistant":
+        return {**row, "messages": [*messages, {"role": "assistant", "content": completion}]}
+    return row
+
+
+def checked_chats(source: SourceConfig, counts: Counter, rejects: list[dict], seen: set[str]) -> list[dict]:
+    """The usable chats of one source as rows (id `label/id`, source, messages); a row that
+    cannot be used is appended to `rejects` with its reason and counted; `seen` holds the ids
+    taken so far (across sources)."""
+    usable = []
+    for i, src in enumerate(read_source(source.path, source.split)):
+        row = src.row
+        if isinstance(row, dict):
+            row = with_completion({**row, "id": row.get("id", f"{source.label}:{i}")})
+        reason = row_problem(row)
+        if reason is None and not any(m["role"] == "assistant" for m in row["messages"]):
+            reason = "no assistant turn to train on"
+        if reason is None and f"{source.label}/{row['id']}" in seen:
+            reason = f"duplicate id {row['id']!r}"
+        counts["rows"] += 1
+        if reason:
+            counts["rejected"] += 1
+            rejects.append({"stage": "read", "source": source.label, "where": src.where, "reason": reason, "row": src.raw or str(row)})
+            continue
+        row_id = f"{source.label}/{row['id']}"
+        seen.add(row_id)
+        messages = [{"role": m["role"], "content": m["content"]} for m in row["messages"]]
+        usable.append({"id": row_id, "source": source.label, "messages": messages})
+    return usable
+
+
+@lru_cache(maxsize=2)
+def _tokenizer(model):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model.files())  # once per worker process, on its node
+
+
+def _tokenize(batch: pa.Table, model, max_length: int, overlong: str) -> pa.Table:
+    tok = _tokenizer(model)
+    rows = []
+    for row in batch.to_pylist():
+        example = tokenize_chat(tok, row["messages"], max_length, overlong)
+        rows.append(
+            {
+                "id": row["id"],
+                "source": row["source"],
+                "input_ids": example.input_ids,
+                "labels": example.labels,
+                "outcome": example.outcome,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=EXAMPLE_SCHEMA)
+
+
+EXAMPLE_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("input_ids", pa.list_(pa.int32())),
+        ("labels", pa.list_(pa.int32())),
+        ("outcome", pa.string()),
+    ]
+)
+
+
+def tokenized(rows: list[dict], model, cfg) -> ray.data.Dataset:
+    """Rows as examples (input_ids, labels, targets, outcome), materialized: read by counts, the
+    packer and the rejects. `model`: the run's `ModelRef` (its tokenizer is resolved where each
+    task runs); `cfg`: a data block with `max_length` and `overlong`."""
+    ds = ray.data.from_items(rows, override_num_blocks=max(1, min(16, len(rows) // 256)))
+    return ds.map_batches(_tokenize, fn_args=(model, cfg.max_length, cfg.overlong), batch_format="pyarrow", batch_size=256).materialize()
+
+
+def usable(examples: ray.data.Dataset) -> ray.data.Dataset:
+    return examples.filter(lambda r: not r["outcome"].startswith("dropped"))

@@ -41,8 +41,14 @@ def requests(n_stored: int):
     from arctic_ray.data.driver_rows import dataset_of
 
     half = REQUESTS // 2
-    keys = [f"k{i:09d}" for i in range(0, n_stored, max(1, n_stored // half))][:half] + [f"new{i}" for i in range(half)]
+    keys = stored_sample(n_stored) + [f"new{i}" for i in range(half)]
     return dataset_of([{"id": k, "key": k, "messages": [{"role": "user", "content": "q"}]} for k in keys]).materialize()
+
+
+def stored_sample(n_stored: int) -> list[str]:
+    """Up to REQUESTS / 2 stored keys, spread over the store."""
+    half = min(REQUESTS // 2, n_stored)
+    return [f"k{i:09d}" for i in range(0, n_stored, n_stored // half)][:half]
 
 
 def measure(n: int) -> dict:
@@ -58,8 +64,8 @@ def measure(n: int) -> dict:
             found = lookup(keyed, store)
             found.hits.materialize()
             seconds = time.perf_counter() - start
-        assert found.reused == REQUESTS // 2 and found.sent == REQUESTS // 2, (found.reused, found.sent)
-        keys = [f"k{i:09d}" for i in range(0, n, max(1, n // (REQUESTS // 2)))]
+        keys = stored_sample(n)
+        assert found.reused == len(keys) and found.sent == REQUESTS // 2, (found.reused, found.sent)
         with PeakRSS() as index:
             GenerationStore(store).get_many(keys)
         return {"answers": n, "driver_mb": (rss.peak - rss.start) / 2**20, "index_driver_mb": (index.peak - index.start) / 2**20, "seconds": seconds}

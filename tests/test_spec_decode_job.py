@@ -119,9 +119,15 @@ def test_user_errors_are_one_clear_line(tmp_path, session_cache):
 
 
 def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
+    """The main job, then a synthesis job that uses an API key, submitted to a local head. The key
+    reaches the job the way a cluster gives it (the environment of `ray start` and of the
+    submitter), and appears in no job metadata, runtime env, log line or output file."""
+    from tests.fake_openai import FakeOpenAI
+    from tests.test_synth_job import KEY_ENV, SECRET, write_inputs
+
     ray_bin = Path(sys.executable).parent / "ray"
     # The job's `python` is the head's: put this environment's first on its PATH.
-    env = {**_env(session_cache), "RAY_AUTH_MODE": "disabled"}
+    env = {**_env(session_cache), "RAY_AUTH_MODE": "disabled", KEY_ENV: SECRET}
     env["PATH"] = f"{ray_bin.parent}{os.pathsep}{env['PATH']}"
     port = "8275"
     # `ray start --block` in its own session: stopping it touches only this head, never the test
@@ -149,6 +155,23 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
         assert "succeeded" in proc.stdout
         (run_dir,) = list((tmp_path / "runs").iterdir())
         _check_run(run_dir, vllm=False)
+        with FakeOpenAI(api_key=SECRET) as server:
+            (tmp_path / "synth").mkdir()
+            recipe = write_inputs(tmp_path / "synth", server)
+            synth = [str(ray_bin), "job", "submit", f"--address=http://127.0.0.1:{port}", "--working-dir", ".", "--",
+                     "python", "pipelines/synth.py", "--recipe", str(recipe)]
+            proc = subprocess.run(synth, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+            assert proc.returncode == 0 and "succeeded" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
+            assert sum(server.sends().values()) > 0  # the key worked: the server accepted the requests
+        from ray.job_submission import JobSubmissionClient
+
+        client = JobSubmissionClient(f"http://127.0.0.1:{port}")
+        jobs = client.list_jobs()
+        assert len(jobs) == 2 and all(j.status == "SUCCEEDED" for j in jobs)
+        seen = [json.dumps(j.dict(), default=str) for j in jobs] + [client.get_job_logs(j.submission_id) for j in jobs]
+        assert not any(SECRET in text for text in seen), "the key is in the job metadata, runtime env or logs"
+        leaked = [p for root in (tmp_path, Path(f"/tmp/ray-job-{os.getpid()}")) for p in root.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+        assert not leaked, f"the key leaked into {leaked[:5]}"
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:

@@ -95,8 +95,13 @@ def lookup(keyed: ray.data.Dataset, store: str) -> Lookup:
     tagged = keyed.map_batches(_tag_requests, batch_format="pyarrow").union(*(d for d in (answers, sent) if d is not None))
     with shuffle_strategy(tagged, "sort"):
         decided = tagged.groupby("key").map_groups(_decide, batch_format="pyarrow").materialize()
-    counts = decided.sum(["hit", "miss", "resent"]) if decided.count() else {}
+    # counts: one small row per block, added up here (an aggregate would be another shuffle)
+    per_block = decided.map_batches(_counts, batch_format="pyarrow", batch_size=None).take_all()
+    total = {name: sum(r[name] for r in per_block) for name in ("hit", "miss", "resent")}
     hits = decided.map_batches(_rows_where, fn_args=("hit",), batch_format="pyarrow")
     misses = decided.map_batches(_rows_where, fn_args=("miss",), batch_format="pyarrow")
-    get = lambda name: int(counts.get(f"sum({name})") or 0)  # noqa: E731
-    return Lookup(hits, misses, reused=get("hit"), sent=get("miss"), resent=get("resent"))
+    return Lookup(hits, misses, reused=total["hit"], sent=total["miss"], resent=total["resent"])
+
+
+def _counts(block: pa.Table) -> pa.Table:
+    return pa.table({name: [pc.sum(block.column(name)).as_py() or 0] for name in ("hit", "miss", "resent")})

@@ -10,15 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 
-from arctic_ray.data.chat import IGNORE
-from arctic_ray.train.packed import packed_loss, shifted_targets
+from arctic_ray.train.packed import packed_loss
 from arctic_ray.methods.sft.config import SFTModelConfig
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.sft.moe import freeze_moe, load_balance_losses, moe_layers, router_top_k, theoretical_minimum
-from arctic_ray.data.packing import PadBins
-from arctic_ray.train.trainer import Trainer
+from arctic_ray.train.packed_trainer import PackedTrainer
 
 
 @dataclass
@@ -29,7 +26,7 @@ class SFTMethod:
     pad_id: int
 
 
-class SFTTrainer(Trainer):
+class SFTTrainer(PackedTrainer):
     name = "sft"
 
     def build_model(self) -> torch.nn.Module:
@@ -44,27 +41,14 @@ class SFTTrainer(Trainer):
         coef = m.model.aux_loss_coef
         self.aux_coef = (getattr(model.config, "router_aux_loss_coef", 0.0) if coef is None else coef) if self.moe else 0.0
         self.top_k = router_top_k(model) if self.moe else 0
-        self.step_targets = torch.tensor(1.0)
         return model.to(self.device)
 
-    def batch_collate_fn(self):
-        return PadBins(self.method.pad_id)
-
-    def tokens_in(self, batch) -> torch.Tensor:
-        return (batch["segment_ids"] > 0).sum()
-
-    def begin_step(self, batches) -> None:
-        """The global batch's target tokens, known before its first forward (one all-reduce)."""
-        local = sum((shifted_targets(b["labels"], b["segment_ids"]) != IGNORE).sum() for b in batches)
-        total = local.double().reshape(1).cpu()  # the step's one host sync
-        dist.all_reduce(total)
-        self.step_targets = total.clamp(min=1.0)
 
     def loss(self, batch):
         loss_sum, _, router_logits = packed_loss(self.engine.module, batch, output_router_logits=self.moe)
         # DeepSpeed divides by the accumulation steps and averages over ranks: undo both, so the
         # gradient is d(sum of token losses)/d(theta) / (target tokens of the global batch).
-        scale = self.world_size * self.train_cfg.gradient_accumulation_steps / float(self.step_targets)
+        scale = self.loss_scale()
         loss = loss_sum * scale
         extra = {}
         if self.moe:

@@ -11,18 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 from torch.nn import functional as F
 
 from arctic_ray.data.chat import IGNORE
-from arctic_ray.data.packing import PadBins
 from arctic_ray.methods.swiftkv.config import DistillConfig, SwiftKVModelConfig
 from arctic_ray.methods.swiftkv.export import export_swiftkv
 from arctic_ray.methods.swiftkv.loss import hidden_mse_sum, kl_sum, top1_agreements
 from arctic_ray.methods.swiftkv.model import SwiftKVModel
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.packed import packed_causal_mask, shifted_targets
-from arctic_ray.train.trainer import Trainer
+from arctic_ray.train.packed_trainer import PackedTrainer
 
 
 @dataclass
@@ -46,28 +44,15 @@ def build_swiftkv(model_path: str, cfg: SwiftKVModelConfig, dtype: torch.dtype =
     return model, model.freeze_all_but_swiftkv()
 
 
-class SwiftKVTrainer(Trainer):
+class SwiftKVTrainer(PackedTrainer):
     name = "swiftkv"
 
     def build_model(self) -> torch.nn.Module:
         torch.manual_seed(self.plan.seed)  # the same start on every rank
         m: SwiftKVMethod = self.method
         model, self.params = build_swiftkv(m.base.path(), m.model, torch.bfloat16 if self.use_gpu else torch.float32)
-        self.step_targets = torch.tensor(1.0)
         return model.to(self.device)
 
-    def batch_collate_fn(self):
-        return PadBins(self.method.pad_id)
-
-    def tokens_in(self, batch) -> torch.Tensor:
-        return (batch["segment_ids"] > 0).sum()
-
-    def begin_step(self, batches) -> None:
-        """The global batch's target tokens, known before its first forward (one all-reduce)."""
-        local = sum((shifted_targets(b["labels"], b["segment_ids"]) != IGNORE).sum() for b in batches)
-        total = local.double().reshape(1).cpu()
-        dist.all_reduce(total)
-        self.step_targets = total.clamp(min=1.0)
 
     def _forward(self, batch):
         """Student and teacher logits (and final hidden states) at the positions that predict a
@@ -87,7 +72,7 @@ class SwiftKVTrainer(Trainer):
         mse = hidden_mse_sum(student, teacher)
         # DeepSpeed divides by the accumulation steps and averages over ranks: undo both, so the
         # gradient is that of the summed token terms over the global batch's target tokens.
-        scale = self.world_size * self.train_cfg.gradient_accumulation_steps / float(self.step_targets)
+        scale = self.loss_scale()
         loss = (d.kl_weight * kl + d.hidden_mse_weight * mse) * scale
         return loss, {"kl_t": kl.detach() * scale, "hidden_mse": mse.detach() * scale}
 

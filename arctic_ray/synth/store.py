@@ -5,13 +5,16 @@ A key hashes the backend, the model's identity, the request (messages or prompt 
 sampling parameters and a sample index (n samples of one prompt stay n answers; greedy decoding
 has one answer, so its index is dropped). The store is a local directory or any pyarrow filesystem
 URI (`s3://bucket/store`, `gs://...`). Answers are appended as segment files, each written under
-a temporary name and renamed into place (on object stores the upload itself is atomic), so a crash
-leaves whole segments or none; a reader skips temporary names and any segment it cannot parse.
-Only answers without an error are stored: a failed request is asked again on the next run.
+a temporary name, fsynced, renamed into place and the directory fsynced (`durable.py`; on object
+stores the upload itself is atomic and durable), so a crash or a power loss leaves whole segments
+or none: it can lose only the segment being written. A reader skips temporary names and any
+segment it cannot parse. Only answers without an error are stored: a failed request is asked
+again on the next run.
 
-Beside the answers, `sent-*.jsonl` segments list the keys a backend was about to send: a key that
-was sent but has no answer on the next run was in flight at a crash (or failed), and is counted
-when it goes again."""
+Beside the answers, `sent-*.jsonl` segments list the keys of requests that really went out (a
+backend logs a key when its request leaves, not when it is queued): a key that was sent but has
+no answer on the next run was in flight at a crash (or failed), and is counted when it goes
+again."""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ import uuid
 from typing import Any, Iterable
 
 import pyarrow.fs as pafs
+
+from arctic_ray.synth.durable import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +64,7 @@ class _Segments:
     def write(self, rows: list[dict]) -> None:
         name = f"{self.prefix}{uuid.uuid4().hex}.jsonl"
         data = "".join(json.dumps(r, default=_jsonable) + "\n" for r in rows).encode()
-        tmp = f"{self.path}/.tmp-{name}"
-        with self.fs.open_output_stream(tmp) as out:
-            out.write(data)
-        self.fs.move(tmp, f"{self.path}/{name}")
+        write_atomic(self.fs, f"{self.path}/{name}", data)
         self._seen.add(name)
 
     def read_new(self) -> Iterable[dict]:

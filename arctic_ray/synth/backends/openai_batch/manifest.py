@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from arctic_ray.synth.backends.openai_batch.shards import ShardContent
+from arctic_ray.synth.durable import write_atomic
 from arctic_ray.synth.store import open_fs
 
 ShardState = Literal["planned", "uploaded", "submitted", "collected", "dropped"]
@@ -120,7 +121,4 @@ class BatchManifest:
         return f"{self.shard_dir}/{shard_id}.{ext}"
 
     def _write(self, path: str, data: bytes) -> None:
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-        with self.fs.open_output_stream(tmp) as out:
-            out.write(data)
-        self.fs.move(tmp, path)
+        write_atomic(self.fs, path, data)

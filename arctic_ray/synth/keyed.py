@@ -3,7 +3,7 @@ the rest go to the backend, and its answers are stored as they come out of it.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -11,7 +11,8 @@ import ray.data
 
 from arctic_ray.data.driver_rows import ROWS_PER_BLOCK
 from arctic_ray.synth.backend import SynthConfig, Target
-from arctic_ray.synth.store import GenerationStore, SentLog, request_key
+from arctic_ray.synth.sent_log import SentLog
+from arctic_ray.synth.store import GenerationStore, request_key
 
 # What the store keeps of a generated row: the answer, not the request's bookkeeping.
 STORED_COLUMNS = ("completion", "finish_reason", "usage", "backend", "model", "prompt_token_ids", "completion_token_ids")
@@ -24,9 +25,19 @@ class StoredGeneration:
     """Rows answered from the store (nothing sent, nothing paid)."""
     sent: int
     """Rows handed to the backend."""
-    resent: int
-    """Of those, rows whose request had gone out before without an answer being stored (in flight
-    at a crash, or failed)."""
+    in_flight_before: set[str] = field(default_factory=set)
+    """Keys of those rows whose request was in flight when an earlier run stopped (sent, never
+    answered, never settled as failed)."""
+    sent_log: SentLog | None = None
+
+    @property
+    def resent(self) -> int:
+        """Requests in flight at a crash that this run really sent again: read it once the rows
+        have been consumed. A request the backend recovered without sending (a Batch API batch
+        found and downloaded) is not counted."""
+        if not self.in_flight_before or self.sent_log is None:
+            return 0
+        return len(self.in_flight_before & self.sent_log.refresh_all_new())
 
 
 def row_key(synth: SynthConfig, row: dict, model_key: str) -> str:
@@ -85,9 +96,9 @@ def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) ->
     hits = keyed.map_batches(_in_store, fn_args=(stored_keys, True), batch_format="pyarrow").map_batches(from_store, batch_format="pyarrow")
     reused = len(keys) - len(missing)
     if not missing:
-        return StoredGeneration(rows=hits, reused=reused, sent=0, resent=0)
-    sent_before = SentLog(target.store).keys()
-    resent = sum(k in sent_before for k in missing)
+        return StoredGeneration(rows=hits, reused=reused, sent=0)
+    sent_log = SentLog(target.store)
+    in_flight = sent_log.in_flight(missing)  # read before anything is sent: what follows is this run's
     misses = keyed.map_batches(_in_store, fn_args=(stored_keys, False), batch_format="pyarrow")
     if synth.rows_per_task:  # every actor of the backend's pool gets blocks of its own
         misses = misses.repartition(target_num_rows_per_block=synth.rows_per_task)
@@ -96,4 +107,4 @@ def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) ->
         generated = generated.map_batches(_persist(target.store), batch_format="pyarrow")
     generated = generated.map_batches(_sent_now, batch_format="pyarrow")
     rows = hits.union(generated) if reused else generated
-    return StoredGeneration(rows=rows, reused=reused, sent=len(missing), resent=resent)
+    return StoredGeneration(rows=rows, reused=reused, sent=len(missing), in_flight_before=in_flight, sent_log=sent_log)

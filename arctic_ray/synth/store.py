@@ -112,47 +112,66 @@ class GenerationStore:
         return len(rows)
 
 
-class SentLog:
-    """Keys a backend is about to send, written before they go."""
-
-    def __init__(self, root: Any):
-        self._segments = _Segments(root, SENT_PREFIX)
-
-    def record(self, keys: list[str]) -> None:
-        if keys:
-            self._segments.write([{"key": k, "at": time.time()} for k in keys])
-
-    def keys(self) -> set[str]:
-        return {row["key"] for row in self._segments.read_new()}
-
-
 class StoreWriter:
     """Buffers answers as they arrive and writes a segment every `flush_rows` answers or
-    `flush_s` seconds, whichever comes first: the most a crash can lose is that buffer."""
+    `flush_s` seconds, whichever comes first: the most a crash can lose is that buffer. The time
+    bound holds on a clock of its own (a daemon thread), not only when the next answer arrives:
+    an actor whose other requests hang still stores what it has."""
 
     def __init__(self, root: Any, flush_rows: int = 32, flush_s: float = 1.0):
         self.store = GenerationStore(root)
         self.flush_rows, self.flush_s = flush_rows, flush_s
         self._buffer: list[dict] = []
-        self._last = time.monotonic()
+        self._oldest: float | None = None  # when the oldest buffered answer arrived
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # segments leave in the order they were cut
+        self._closed = threading.Event()
+        self._timer: threading.Thread | None = None
 
     def add(self, row: dict) -> None:
         with self._lock:
             if not row.get("error"):
                 self._buffer.append(row)
-            due = len(self._buffer) >= self.flush_rows or time.monotonic() - self._last >= self.flush_s
+                self._oldest = self._oldest if self._oldest is not None else time.monotonic()
+            due = len(self._buffer) >= self.flush_rows
+            if self._timer is None:
+                self._timer = threading.Thread(target=self._tick, name="store-writer-flush", daemon=True)
+                self._timer.start()
         if due:
             self.flush()
 
     def flush(self) -> None:
-        with self._lock:
-            rows, self._buffer = self._buffer, []
-            self._last = time.monotonic()
-        self.store.put_many(rows)
+        with self._write_lock:
+            with self._lock:
+                rows, oldest, self._buffer, self._oldest = self._buffer, self._oldest, [], None
+            try:
+                self.store.put_many(rows)
+            except Exception:
+                with self._lock:  # kept for the next flush, not lost
+                    self._buffer[:0] = rows
+                    self._oldest = oldest if self._oldest is None or oldest is None else min(oldest, self._oldest)
+                raise
+
+    def close(self) -> None:
+        self._closed.set()
+        self.flush()
+
+    def _tick(self) -> None:
+        step = min(self.flush_s / 4, 0.25)
+        while not self._closed.wait(step):
+            with self._lock:
+                due = self._oldest is not None and time.monotonic() - self._oldest >= self.flush_s
+            if due:
+                try:
+                    self.flush()
+                except Exception as exc:  # noqa: BLE001 - the next tick (or the batch's end) tries again
+                    log.warning("generation store: a timed flush failed (%s); retrying", exc)
 
 
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"cannot store {type(value).__name__}")
+
+
+from arctic_ray.synth.sent_log import SentLog  # noqa: E402,F401 - where callers have always found it

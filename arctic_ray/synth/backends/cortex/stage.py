@@ -53,6 +53,7 @@ class CortexStage:
             self.sessions.put(session)
         out = [self._row(r, a) for r, a in zip(rows, answers)]
         self.store.put_many([{"key": r["key"], **{c: r.get(c) for c in STORED_COLUMNS}} for r in out if not r["error"]])
+        self.sent.settle([r["key"] for r in out if r["error"]])
         if self.budget:
             used = [r["usage"] for r in out if not r["error"]]
             usage = {k: sum(u[k] for u in used) for k in ("prompt_tokens", "completion_tokens")}

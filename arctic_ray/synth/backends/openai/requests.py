@@ -40,6 +40,8 @@ class Failure:
     """The request may have been generated (and charged) although no answer came back."""
     retry_after_s: float | None = None
     rate_limited: bool = False
+    unsent: bool = False
+    """Refused before it left (the spend limit): nothing went to the provider."""
 
 
 class MalformedResponse(Exception):

@@ -16,10 +16,12 @@ import uuid
 import pyarrow.fs as pafs
 
 
-def write_atomic(fs: pafs.FileSystem, path: str, data: bytes) -> None:
-    """`path` holds `data` whole, or (after a crash) whatever it held before."""
+def write_atomic(fs: pafs.FileSystem, path: str, data: bytes, fsync: bool = True) -> None:
+    """`path` holds `data` whole, or (after a crash) whatever it held before. `fsync=False`:
+    still whole-or-nothing after a process crash, but a power loss may lose it (for logs whose
+    write sits on a hot path and whose loss costs only a count)."""
     if isinstance(fs, pafs.LocalFileSystem):
-        _write_local(path, data)
+        _write_local(path, data, fsync)
         return
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
     with fs.open_output_stream(tmp) as out:
@@ -27,7 +29,7 @@ def write_atomic(fs: pafs.FileSystem, path: str, data: bytes) -> None:
     fs.move(tmp, path)
 
 
-def _write_local(path: str, data: bytes) -> None:
+def _write_local(path: str, data: bytes, fsync: bool) -> None:
     directory, name = os.path.split(path)
     tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}-{name}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -35,10 +37,13 @@ def _write_local(path: str, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)  # the data is on disk before any name points at it
+        if fsync:
+            os.fsync(fd)  # the data is on disk before any name points at it
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    if not fsync:
+        return
     dir_fd = os.open(directory or ".", os.O_RDONLY)
     try:
         os.fsync(dir_fd)  # the rename itself survives a power loss

@@ -26,7 +26,9 @@ class SentLog:
     def __init__(self, root: Any):
         from arctic_ray.synth.store import SENT_PREFIX, _Segments
 
-        self._segments = _Segments(root, SENT_PREFIX)
+        # Not fsynced: a send waits for its log write, so that write is on the request's path, and
+        # a power loss costs only a count (a process crash still leaves whole segments).
+        self._segments = _Segments(root, SENT_PREFIX, fsync=False)
         self._sent: Counter[str] = Counter()
         self._settled: Counter[str] = Counter()
         self._sent_since: set[str] = set()

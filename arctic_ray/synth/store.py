@@ -55,8 +55,9 @@ def open_fs(root: Any) -> tuple[pafs.FileSystem, str]:
 class _Segments:
     """Append-only JSONL segments under one prefix, written atomically, read incrementally."""
 
-    def __init__(self, root: Any, prefix: str):
+    def __init__(self, root: Any, prefix: str, fsync: bool = True):
         self.fs, self.path = open_fs(root)
+        self.fsync = fsync
         self.fs.create_dir(self.path, recursive=True)
         self.prefix = prefix
         self._seen: set[str] = set()
@@ -64,7 +65,7 @@ class _Segments:
     def write(self, rows: list[dict]) -> None:
         name = f"{self.prefix}{uuid.uuid4().hex}.jsonl"
         data = "".join(json.dumps(r, default=_jsonable) + "\n" for r in rows).encode()
-        write_atomic(self.fs, f"{self.path}/{name}", data)
+        write_atomic(self.fs, f"{self.path}/{name}", data, self.fsync)
         self._seen.add(name)
 
     def read_new(self) -> Iterable[dict]:

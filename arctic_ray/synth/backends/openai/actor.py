@@ -72,7 +72,7 @@ class ChatCompletionsActor:
         async with self.slots:
             # The permit is taken only when the request can leave at once, so the window the
             # budget booked is the window the provider sees.
-            grant = await self.budget.acquire.remote(estimate, max_tokens)
+            grant = await self.budget.acquire(estimate, max_tokens)
             if grant.refused:
                 return Failure(grant.refused, retry=False, maybe_billed=False, unsent=True)
             if first_send is not None:
@@ -81,15 +81,15 @@ class ChatCompletionsActor:
                 answer = await complete(self.client, kwargs, self.synth.stream, estimate)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a reason on the row
                 failure = classify(exc, self.secret, self.synth.connection.timeout_s)
-                self.budget.settle.remote(grant.permit, None, failure.maybe_billed)
+                self.budget.settle(grant.permit, None, failure.maybe_billed)
                 return failure
-            self.budget.settle.remote(grant.permit, answer.usage, False)
+            self.budget.settle(grant.permit, answer.usage, False)
             return answer
 
     async def _wait_before_retry(self, failure: Failure, attempt: int) -> None:
         if failure.retry_after_s is not None:
             if failure.rate_limited:
-                self.budget.hold.remote(failure.retry_after_s)
+                self.budget.hold(failure.retry_after_s)
             await asyncio.sleep(failure.retry_after_s)
             return
         step = min(self.synth.max_backoff_s, self.synth.backoff_s * 2 ** (attempt - 1))

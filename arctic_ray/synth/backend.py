@@ -30,6 +30,21 @@ class SamplingConfig(StrictConfig):
     seed: int | None = 0
 
 
+EXTRA_BODY = "extra_body"
+"""A row's `sampling` may carry request fields beyond the standard ones under this name, as one
+JSON text: for the OpenAI backends chat-completion fields (`stop`, `response_format`, `tools`,
+...), sent verbatim; for vLLM `SamplingParams` fields (`stop`, `top_k`, ...). It is part of the
+store key, and Arrow keeps it whole (objects of different shapes across rows would be merged)."""
+
+
+def extra_body(sampling: dict) -> dict:
+    """The extra request fields a row's sampling carries (sent verbatim by the OpenAI backends)."""
+    import json
+
+    text = sampling.get(EXTRA_BODY)
+    return json.loads(text) if text else {}
+
+
 class PricingConfig(StrictConfig):
     """What the provider charges, in USD per million tokens (0 for local engines)."""
 

@@ -18,7 +18,7 @@ import ray
 import ray.data
 from pydantic import Field, field_validator, model_validator
 
-from arctic_ray.synth.backend import SynthConfig, Target
+from arctic_ray.synth.backend import SynthConfig, Target, extra_body
 from arctic_ray.synth.backends.openai_batch.api import BatchAPI
 from arctic_ray.synth.backends.openai_batch.lifecycle import BatchLifecycle, error_result
 from arctic_ray.synth.backends.openai_batch.manifest import BatchManifest, lock
@@ -64,6 +64,7 @@ class OpenAIBatchSynthConfig(SynthConfig):
         body[self.max_tokens_field] = sampling["max_tokens"]
         if sampling.get("seed") is not None:
             body["seed"] = sampling["seed"]
+        body.update(extra_body(sampling))
         return body
 
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:

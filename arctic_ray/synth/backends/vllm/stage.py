@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from arctic_ray.synth.backend import EXTRA_BODY, extra_body
 from arctic_ray.synth.sent_log import SentLog
 
 from arctic_ray.engines.vllm.answers import answer_columns
@@ -57,5 +58,6 @@ def _sampling_params(sampling: dict) -> Any:
     from vllm import SamplingParams
     from vllm.sampling_params import StructuredOutputsParams
 
+    sampling = {**{k: v for k, v in sampling.items() if k != EXTRA_BODY}, **extra_body(sampling)}
     structured = sampling.pop("structured_outputs", None)
     return SamplingParams(**sampling, structured_outputs=StructuredOutputsParams(**_given(structured)) if structured else None)

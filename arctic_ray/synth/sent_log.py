@@ -19,13 +19,13 @@ import time
 from collections import Counter
 from typing import Any, Iterable
 
+from arctic_ray.synth.segments import SENT_PREFIX, _Segments
+
 SENT, SETTLED = "sent", "settled"
 
 
 class SentLog:
     def __init__(self, root: Any):
-        from arctic_ray.synth.store import SENT_PREFIX, _Segments
-
         # Not fsynced: a send waits for its log write, so that write is on the request's path, and
         # a power loss costs only a count (a process crash still leaves whole segments).
         self._segments = _Segments(root, SENT_PREFIX, fsync=False)

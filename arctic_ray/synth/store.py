@@ -23,17 +23,14 @@ import json
 import logging
 import threading
 import time
-import uuid
 from typing import Any, Iterable
 
-import pyarrow.fs as pafs
 
-from arctic_ray.synth.durable import write_atomic
+from arctic_ray.synth.segments import ANSWER_PREFIX, SENT_PREFIX, _Segments, open_fs  # noqa: F401 - open_fs, SENT_PREFIX: where callers find them
+from arctic_ray.synth.sent_log import SentLog  # noqa: F401 - where callers have always found it
 
 log = logging.getLogger(__name__)
 
-ANSWER_PREFIX = "seg-"
-SENT_PREFIX = "sent-"
 
 
 def request_key(backend: str, model: str, request: Any, sampling: dict, sample_index: int = 0) -> str:
@@ -41,47 +38,6 @@ def request_key(backend: str, model: str, request: Any, sampling: dict, sample_i
         sample_index = 0
     canonical = json.dumps([backend, model, request, sampling, sample_index], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def open_fs(root: Any) -> tuple[pafs.FileSystem, str]:
-    root = str(root)
-    if "://" in root:
-        return pafs.FileSystem.from_uri(root)
-    import os
-
-    return pafs.LocalFileSystem(), os.path.abspath(root)
-
-
-class _Segments:
-    """Append-only JSONL segments under one prefix, written atomically, read incrementally."""
-
-    def __init__(self, root: Any, prefix: str, fsync: bool = True):
-        self.fs, self.path = open_fs(root)
-        self.fsync = fsync
-        self.fs.create_dir(self.path, recursive=True)
-        self.prefix = prefix
-        self._seen: set[str] = set()
-
-    def write(self, rows: list[dict]) -> None:
-        name = f"{self.prefix}{uuid.uuid4().hex}.jsonl"
-        data = "".join(json.dumps(r, default=_jsonable) + "\n" for r in rows).encode()
-        write_atomic(self.fs, f"{self.path}/{name}", data, self.fsync)
-        self._seen.add(name)
-
-    def read_new(self) -> Iterable[dict]:
-        infos = self.fs.get_file_info(pafs.FileSelector(self.path))
-        for info in sorted(infos, key=lambda i: i.base_name):
-            name = info.base_name
-            if name in self._seen or not name.startswith(self.prefix) or not name.endswith(".jsonl"):
-                continue
-            try:
-                with self.fs.open_input_stream(info.path) as fh:
-                    rows = [json.loads(line) for line in fh.read().decode().splitlines() if line]
-            except (OSError, ValueError) as exc:  # half-written (an object store without rename)
-                log.warning("generation store: skipping unreadable segment %s (%s)", name, exc)
-                continue
-            self._seen.add(name)
-            yield from rows
 
 
 class GenerationStore:
@@ -167,12 +123,3 @@ class StoreWriter:
                     self.flush()
                 except Exception as exc:  # noqa: BLE001 - the next tick (or the batch's end) tries again
                     log.warning("generation store: a timed flush failed (%s); retrying", exc)
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"cannot store {type(value).__name__}")
-
-
-from arctic_ray.synth.sent_log import SentLog  # noqa: E402,F401 - where callers have always found it

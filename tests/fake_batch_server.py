@@ -4,7 +4,8 @@
 makes the first N batches expire with only `expire_keep` of their requests answered; `create_delay_s`
 holds a create's response after the batch exists (a client killed then never learns its id);
 `create_errors` answers the next N creates with a 500 after making the batch; `drop_ids` /
-`duplicate_ids` / `unknown_ids` corrupt output files. It counts every create and
+`duplicate_ids` / `unknown_ids` corrupt output files; `process_after_s` keeps an upload
+`uploaded` (not yet `processed`) for a while; `delete_status` refuses file deletes. It counts every create and
 every request per custom_id, so a test can prove nothing was paid for twice."""
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ class Faults:
     expire_keep: float = 0.5
     create_delay_s: float = 0.0
     create_errors: int = 0
+    process_after_s: float = 0.0
+    """An uploaded file stays `uploaded` this long before it is `processed`; a create on it before
+    then is refused with a 400, as Azure does."""
+    delete_status: int | None = None
+    """Answer every file delete with this status (405: a server without the route)."""
     drop_ids: set = field(default_factory=set)
     duplicate_ids: set = field(default_factory=set)
     unknown_ids: list = field(default_factory=list)
@@ -60,6 +66,9 @@ class FakeBatchServer:
         self.batches: dict[str, dict] = {}
         self.uploads: list[dict] = []
         """Every uploaded batch file: {"id", "bytes", "lines"} (kept after deletion, for tests)."""
+        self.early_creates = 0
+        """Creates refused because their input file was not processed yet."""
+        self.delete_refusals = 0
         self._ids = itertools.count(1)
         self._expired = 0
         self._lock = threading.Lock()
@@ -70,6 +79,7 @@ class FakeBatchServer:
                 Route(f"{prefix}/files", self._list_files, methods=["GET"]),
                 Route(f"{prefix}/files/{{fid}}/content", self._content, methods=["GET"]),
                 Route(f"{prefix}/files/{{fid}}", self._delete, methods=["DELETE"]),
+                Route(f"{prefix}/files/{{fid}}", self._retrieve_file, methods=["GET"]),
                 Route(f"{prefix}/batches", self._create, methods=["POST"]),
                 Route(f"{prefix}/batches", self._list_batches, methods=["GET"]),
                 Route(f"{prefix}/batches/{{bid}}", self._retrieve, methods=["GET"]),
@@ -111,12 +121,15 @@ class FakeBatchServer:
         fid = self._new_id("file")
         self.files[fid] = {"id": fid, "data": data, "filename": filename, "purpose": purpose, "deleted": False}
         self.files[fid]["created_at"] = int(time.time())
+        self.files[fid]["_t0"] = time.monotonic()
         return self.files[fid]
 
-    @staticmethod
-    def _file_json(f: dict) -> dict:
+    def _file_json(self, f: dict) -> dict:
         public = {k: f[k] for k in ("id", "created_at", "filename", "purpose")}
-        return {**public, "object": "file", "bytes": len(f["data"]), "status": "processed"}
+        return {**public, "object": "file", "bytes": len(f["data"]), "status": "processed" if self._processed(f) else "uploaded"}
+
+    def _processed(self, f: dict) -> bool:
+        return time.monotonic() - f["_t0"] >= self.faults.process_after_s
 
     @staticmethod
     def _page(items: list[dict], request: Request) -> JSONResponse:
@@ -149,7 +162,14 @@ class FakeBatchServer:
         f = self._file(request.path_params["fid"])
         return Response(f["data"]) if f else JSONResponse({"error": {"message": "no such file"}}, 404)
 
+    async def _retrieve_file(self, request: Request) -> Response:
+        f = self._file(request.path_params["fid"])
+        return JSONResponse(self._file_json(f)) if f else JSONResponse({"error": {"message": "no such file"}}, 404)
+
     async def _delete(self, request: Request) -> Response:
+        if self.faults.delete_status:
+            self.delete_refusals += 1
+            return JSONResponse({"error": {"message": "Method Not Allowed"}}, self.faults.delete_status)
         f = self._file(request.path_params["fid"])
         if not f:
             return JSONResponse({"error": {"message": "no such file"}}, 404)
@@ -163,6 +183,9 @@ class FakeBatchServer:
         f = self._file(body["input_file_id"])
         if not f:
             return JSONResponse({"error": {"message": "no such input file"}}, 400)
+        if not self._processed(f):
+            self.early_creates += 1
+            return JSONResponse({"error": {"message": "The input file is not processed yet", "type": "invalid_request_error"}}, 400)
         lines = [json.loads(x) for x in f["data"].decode().splitlines() if x]
         with self._lock:
             bid = self._new_id("batch")

@@ -6,7 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import openai
 
 import pytest
 from fake_batch_server import FakeBatchServer, Faults
@@ -27,31 +30,33 @@ def assert_one_reply_per_chat(extracted):
         assert choice["role"] == "assistant" and isinstance(choice["content"], str) and choice["content"]
 
 
-def test_import_is_light_and_names_the_four_classes():
+def test_import_is_light_and_names_the_five_classes():
     code = "import sys, arctic_ray.synth as s; print(sorted(s.__all__)); print(any(m in sys.modules for m in ('vllm', 'openai', 'ray.data')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert out[0] == "['AzureOpenAISynth', 'CortexSynth', 'OpenAISynth', 'VllmSynth']" and out[1] == "False"
+    assert out[0] == "['AzureOpenAISynth', 'CortexSynth', 'MultiReplicaVllmSynth', 'OpenAISynth', 'VllmSynth']" and out[1] == "False"
 
 
-def test_vllm_sampling_params_it_cannot_carry_are_refused_by_name(tiny_model):
+def test_vllm_sampling_params_travel_to_the_engine_and_only_non_json_ones_are_refused(tiny_model):
     from vllm import SamplingParams
 
     from arctic_ray.synth import VllmSynth
 
-    with pytest.raises(ValueError, match="stop"):
-        VllmSynth(model_params={"model": tiny_model}, sampling_params=SamplingParams(temperature=0, stop=["\n"]))
-    with pytest.raises(ValueError, match="top_k"):
-        VllmSynth(model_params={"model": tiny_model}, sampling_params={"top_k": 5})
-    client = VllmSynth(model_params={"model": tiny_model}, sampling_params=SamplingParams(temperature=0.5, max_tokens=None, n=2))
-    assert client.sampling_params == {"temperature": 0.5, "top_p": 1.0, "max_tokens": None, "seed": None, "n": 2}
+    with pytest.raises(ValueError, match="logits_processors"):
+        VllmSynth(model_params={"model": tiny_model}, sampling_params={"logits_processors": [lambda ids, logits: logits]})
+    client = VllmSynth(model_params={"model": tiny_model}, sampling_params=SamplingParams(temperature=0.5, max_tokens=None, n=2, stop=["\n"], top_k=5))
+    assert client.sampling_params == {"temperature": 0.5, "top_p": 1.0, "max_tokens": None, "seed": None, "n": 2, "stop": ["\n"], "top_k": 5}
+    client.add_chat_to_batch_task("t", messages=greeting("Ada"))
+    _, row, samples = client._chat(client.requests["t"][0])
+    assert samples == 2 and json.loads(row["sampling"]["extra_body"]) == {"stop": ["\n"], "top_k": 5}
 
 
 def test_vllm_synth_runs_the_blog_example_and_a_second_execute_sends_nothing(ray_local, tiny_model, tmp_path):
     from arctic_ray.synth import VllmSynth  # was: from arctic_training.synth import VllmSynth
 
+    params = {"model": tiny_model, "max_model_len": 256, "kv_cache_memory_bytes": 64 << 20}
     client = VllmSynth(
-        model_params={"model": tiny_model, "max_model_len": 256, "kv_cache_memory_bytes": 64 << 20},
-        sampling_params={"temperature": 0, "max_tokens": 8},
+        model_params=params,
+        sampling_params={"temperature": 0, "max_tokens": 8, "top_k": 3},  # top_k travels to the engine
         work_dir=str(tmp_path),
     )
     for name in NAMES:
@@ -73,6 +78,17 @@ def test_vllm_synth_runs_the_blog_example_and_a_second_execute_sends_nothing(ray
     again = client.execute_batch_task("greetings")
     assert client.counts["greetings"] == {"sent": 0, "from_store": 3, "failed": 0}
     assert again == responses
+
+    # Their MultiReplicaVllmSynth: the same engines (here all answers from the store), their text shape.
+    from arctic_ray.synth import MultiReplicaVllmSynth
+
+    multi = MultiReplicaVllmSynth(model_params=params, sampling_params={"temperature": 0, "max_tokens": 8, "top_k": 3}, work_dir=str(tmp_path), gpu_ids=[0, 1])
+    for name in NAMES:
+        multi.add_chat_to_batch_task(task_name="greetings", messages=greeting(name))
+    texts = multi.execute_batch_task("greetings")
+    assert multi.counts["greetings"] == {"sent": 0, "from_store": 3, "failed": 0}
+    assert [t["response"] for t in texts] == [r["response"]["outputs"][0]["text"] for r in responses]
+    assert multi.extract_messages_from_responses(texts) == extracted
 
 
 @pytest.fixture
@@ -115,7 +131,7 @@ def test_azure_openai_synth_runs_the_blog_example_over_the_batch_api(ray_local, 
     assert batch_server.counts.creates == 1 and sum(batch_server.counts.requests.values()) == 3
     assert batch_server.uploads[0]["lines"][0]["url"] == "/chat/completions"
 
-    again = client.execute_batch_task("greetings")
+    again = client.execute_batch_task("greetings", print_status=True)  # their keyword
     assert client.extract_messages_from_responses(again) == extracted
     assert client.counts["greetings"] == {"sent": 0, "from_store": 3, "failed": 0}
     assert batch_server.counts.creates == 1
@@ -132,22 +148,41 @@ def test_openai_synth_samples_keywords_failures_and_a_key_kept_off_disk(ray_loca
         client = OpenAISynth(work_dir=str(tmp_path), polling_interval=0.05, batch_size=4, api_key=server.api_key, base_url=f"{server.url}/v1")
         env_name = client.synth.connection.api_key_env
         assert env_name != "OPENAI_API_KEY" and os.environ[env_name] == server.api_key
-        with pytest.raises(TypeError, match="response_format"):
-            client.add_chat_to_batch_task(task_name="t", model="gpt-4o", messages=[], response_format={"type": "json_object"})
+        assert isinstance(client, openai.OpenAI) and client.batches and client.files  # theirs is one too
         for i in range(10):
-            client.add_chat_to_batch_task(task_name="t", model="gpt-4o", messages=[{"role": "user", "content": f"q{i}"}], n=2, temperature=0.7, max_completion_tokens=32)
-        lines = [json.loads(r) for r in client.execute_batch_task("t")]
+            client.add_chat_to_batch_task(
+                task_name="t", model="gpt-4o", messages=[{"role": "user", "content": f"q{i}"}], n=2, temperature=0.7,
+                max_completion_tokens=32, stop=["\n"], response_format={"type": "json_object"},  # their body keywords, verbatim
+            )  # fmt: skip
+        responses = client.execute_batch_task("t")
+        lines = [json.loads(r) for r in responses]
+        # Their step-by-step methods, by hand, on the same client.
+        client.requests["manual"] = client.requests["t"][:2]
+        client.save_batch_task("manual")
+        file_ids = client.upload_batch_task("manual")
+        assert [f.status for f in client.retrieve_uploaded_files("manual", print_status=False)] == ["processed"]
+        batch_ids = client.submit_batch_task("manual", file_ids=file_ids)
+        time.sleep(0.3)
+        assert [b.status for b in client.retrieve_batch_task(batch_ids=batch_ids, print_status=False)] == ["completed"]
+        manual = client.download_batch_task("manual")
     finally:
         server.stop()
     body = server.uploads[0]["lines"][0]["body"]
     assert body["temperature"] == 0.7 and body["max_completion_tokens"] == 32 and "max_tokens" not in body
-    assert sum(server.counts.requests.values()) == 20 and len(server.uploads) == 5  # n=2 each, 4 per file
-    # A request with a failed sample is kept out of the responses, with its reason, not dropped.
+    assert body["stop"] == ["\n"] and body["response_format"] == {"type": "json_object"}
+    assert sum(server.counts.requests.values()) == 20 + 2 and len(server.uploads) == 5 + 1  # n=2 each, 4 per file
+    # A request with a failed sample keeps its place, with its reason: the lists line up with the requests.
     failed = {e["custom_id"] for e in client.errors["t"]}
     assert failed and all(e["error"] for e in client.errors["t"])
-    assert {x["custom_id"] for x in lines} | failed == {f"t_{i}" for i in range(10)}
+    assert sorted(x["custom_id"] for x in lines) == sorted(f"t_{i}" for i in range(10))
     assert [x["custom_id"] for x in lines] == sorted(x["custom_id"] for x in lines)  # as their download sorts
-    assert all(len(x["response"]["body"]["choices"]) == 2 for x in lines)
+    extracted = client.extract_messages_from_responses(responses)
+    for line, message in zip(lines, extracted):
+        if line["custom_id"] in failed:
+            assert message["choices"] == [] and message["error"] and line["error"]["message"] == message["error"]
+        else:
+            assert len(message["choices"]) == 2 and "error" not in message
+    assert [json.loads(m)["custom_id"] for m in manual] == ["t_0", "t_1"]
     assert (tmp_path / "t" / "requests" / "t_2.jsonl").read_text().count("\n") == 2
     assert server.api_key not in files_under(tmp_path)
 
@@ -164,8 +199,12 @@ def test_cortex_synth_runs_the_example_set_based_and_a_second_execute_sends_noth
     }  # fmt: skip
     with pytest.raises(ValueError, match="browser"):
         CortexSynth(connection_params={**connection_params, "authenticator": "externalbrowser"})
-    with pytest.raises(ValueError, match="Ray is already running"):
-        CortexSynth(connection_params={**connection_params, "password": "pw-handed-over"})
+    # Their way: the password handed over, after Ray started. Answered in this process; the password goes nowhere.
+    handed = CortexSynth(connection_params={**{k: v for k, v in connection_params.items() if k not in ("password_env", "secrets_file")}, "password": "pw-handed-over"}, work_dir=str(tmp_path / "handed"))
+    handed.add_chat_to_batch_task(task_name="one", model="llama3.2-1b", messages=greeting("Ada"))
+    (answer,) = handed.extract_messages_from_responses(handed.execute_batch_task("one"))
+    assert answer["choices"][0]["content"] == fake_answer("llama3.2-1b", greeting("Ada"), {})["choices"][0]["messages"]
+    assert "pw-handed-over" not in files_under(tmp_path)
 
     client = CortexSynth(connection_params=connection_params)  # their default: no work dir
     before = snowflake_server.count("COMPLETE")

@@ -55,7 +55,7 @@ def run(rows: list[dict], synth, target: Target) -> tuple[list[dict], object]:
 
 
 def manifest(target: Target) -> dict:
-    (path,) = Path(target.run_dir or target.store).glob("batch-*.json")
+    (path,) = Path(target.store).glob("batch-*.json")  # in the store, whatever the run directory
     return json.loads(path.read_text())
 
 
@@ -128,7 +128,8 @@ def test_join_is_exact_and_failures_keep_their_reason(ray_local, server, tmp_pat
     rows, gen = run(data, synth, target)
     for row in rows:
         assert_answered(row)
-    assert gen.reused == len(answered) and gen.sent == gen.resent == 12 - len(answered)
+    assert gen.reused == len(answered) and gen.sent == 12 - len(answered)
+    assert gen.resent == 0  # they failed (settled in the sent log), they were not in flight at a crash
     assert {k for k, n in server.counts.requests.items() if n == 2} == {r["key"] for r in rows} - {r["key"] for r in answered}
 
 
@@ -227,7 +228,7 @@ def test_killed_while_polling_adopts_its_batches(ray_local, server, tmp_path):
     server.faults.complete_after_s = 600
 
     def polling() -> bool:
-        made = list(Path(target.run_dir).glob("batch-*.json"))
+        made = list(Path(target.store).glob("batch-*.json"))
         return bool(made) and [s["state"] for s in json.loads(made[0].read_text())["shards"]] == ["submitted"] * 2
 
     kill_when(start_run(ray_local, synth, target, data), polling)
@@ -237,3 +238,45 @@ def test_killed_while_polling_adopts_its_batches(ray_local, server, tmp_path):
         assert_answered(row)
     assert server.counts.creates == 2 and set(server.counts.requests.values()) == {1}
     assert server.live_files() == []
+
+
+def test_a_rerun_in_a_new_run_directory_adopts_the_crashed_runs_batch(ray_local, server, tmp_path):
+    """Without --resume: the same recipe in a fresh run directory buys nothing twice."""
+    synth = openai_synth(server, limits={"max_requests": 3})
+    data = prompts(6)
+    server.faults.create_delay_s = 60  # killed while its batch is being created
+    kill_when(start_run(ray_local, synth, target_in(tmp_path / "first"), data), lambda: server.counts.creates == 1)
+    server.faults.create_delay_s = 0
+    first, rerun = target_in(tmp_path / "first"), target_in(tmp_path / "second")
+    rerun = Target(**{**rerun.__dict__, "store": first.store})  # the recipe's store, a new run directory
+    rows, gen = run(data, synth, rerun)
+    for row in rows:
+        assert_answered(row)
+    assert server.counts.creates == 2 and set(server.counts.requests.values()) == {1}
+    assert len(server.uploads) == 2 and server.live_files() == []
+    # The crashed batch was found and downloaded, not sent again: nothing counts as re-sent.
+    assert gen.resent == 0
+
+
+def test_a_create_waits_until_its_input_file_is_processed(ray_local, server, tmp_path):
+    server.faults.process_after_s = 0.5  # Azure keeps an upload `uploaded` a while and refuses creates
+    rows, _ = run(prompts(3), openai_synth(server), target_in(tmp_path))
+    for row in rows:
+        assert_answered(row)
+    assert server.early_creates == 0 and server.counts.creates == 1
+
+
+def test_a_delete_the_server_refuses_loses_no_answer_and_is_recorded(ray_local, server, tmp_path, caplog):
+    server.faults.delete_status = 405  # a server without the route
+    synth, target = openai_synth(server), target_in(tmp_path)
+    rows, _ = run(prompts(3), synth, target)
+    for row in rows:
+        assert_answered(row)
+    (shard,) = manifest(target)["shards"]
+    assert shard["state"] == "collected" and not shard["files_deleted"]
+    assert set(shard["undeleted_files"]) == {shard["input_file_id"], shard["output_file_id"]}
+    assert synth.report(target) == {"files_not_deleted": 2}
+    assert "could not delete file" in caplog.text
+    server.faults.delete_status = None  # the next run that sends cleans up what this one could not
+    run(prompts(4), synth, target)
+    assert server.live_files() == [] and synth.report(target) == {"files_not_deleted": 0}

@@ -165,3 +165,43 @@ def test_a_model_with_more_than_one_label_is_refused(tiny2_model):
 
     with pytest.raises(NotARewardModelError, match="2 labels"):  # a causal LM loads as a 2-label classifier
         RewardScorer(ModelRef.of(tiny2_model), "messages", "completion", "reward", "reward_truncated", max_length=64, use_gpu=False)
+
+
+def test_pad_equal_to_eos_scores_at_the_rows_last_token(reward_model, tmp_path):
+    """A tokenizer whose pad is its eos and whose template ends on eos (as Llama 3's does): the
+    score is the one at the row's last token (its eos), read straight from the score head, not
+    at the token before it where a pad-id search would stop."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = tmp_path / "pad-is-eos"
+    shutil.copytree(reward_model, path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.chat_template = (
+        "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>"
+        "{% if not loop.last %}\n{% endif %}{% endfor %}"
+    )
+    tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.save_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    config = json.loads((path / "config.json").read_text())
+    config["pad_token_id"] = tokenizer.eos_token_id
+    (path / "config.json").write_text(json.dumps(config))
+    assert tokenizer.pad_token_id == tokenizer.eos_token_id
+
+    model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    expected = {}
+    for row in GOOD:
+        chat = row["messages"] + [{"role": "assistant", "content": row["completion"]}]
+        ids = tokenizer.apply_chat_template(chat, tokenize=True, return_dict=True)["input_ids"]
+        assert ids[-1] == tokenizer.eos_token_id
+        with torch.no_grad():
+            hidden = model.model(input_ids=torch.tensor([ids])).last_hidden_state
+            expected[row["id"]] = model.score(hidden[0, -1]).item()
+
+    scorer = RewardScorer(ModelRef.of(str(path)), "messages", "completion", "reward", "reward_truncated", max_length=2048, use_gpu=False)
+    got = scorer(pa.Table.from_pylist(GOOD)).to_pylist()
+    for row in got:
+        assert row["reward"] == pytest.approx(expected[row["id"]], abs=1e-4), row["id"]

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI, Faults
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_ENV = "ARCTIC_RAY_TEST_SYNTH_KEY"
@@ -33,7 +33,7 @@ BAD = [
 ]
 
 
-def write_inputs(tmp_path: Path, server: FakeOpenAI) -> Path:
+def write_inputs(tmp_path: Path, server: FakeOpenAI, timeout_s: float = 5) -> Path:
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps(r) + "\n" for r in GOOD + BAD))
     recipe = {
@@ -44,7 +44,7 @@ def write_inputs(tmp_path: Path, server: FakeOpenAI) -> Path:
         "store": str(tmp_path / "store"),
         "synth": {
             "backend": "openai",
-            "connection": {"base_url": server.base_url, "api_key_env": KEY_ENV, "timeout_s": 5},
+            "connection": {"base_url": server.base_url, "api_key_env": KEY_ENV, "timeout_s": timeout_s},
             "concurrency": 1,
             "max_concurrency": 2,
             "batch_size": 4,
@@ -105,20 +105,30 @@ def slow_server():
         yield srv
 
 
+ANSWERED_BEFORE_KILL = 6
+IN_FLIGHT = 2
+"""The recipe's `max_concurrency` (one actor): the requests out when the server stops answering."""
+
+
 def test_killed_run_resumes_without_paying_twice(tmp_path, slow_server):
-    recipe = write_inputs(tmp_path, slow_server)
+    # A known point to kill at: the server answers 6 requests, then holds every later one.
+    slow_server.reset(Faults(hold_after=ANSWERED_BEFORE_KILL))
+    recipe = write_inputs(tmp_path, slow_server, timeout_s=60)  # held requests do not time out first
     first = launch(["--recipe", str(recipe)], tmp_path, tmp_path / "first.log")
     deadline = time.monotonic() + 240
-    while len(stored_keys(tmp_path / "store")) < 6:  # some answers stored, most still to come
+    # The 6 answers reach the store on the writer's clock (no further answer arrives to flush them).
+    while len(stored_keys(tmp_path / "store")) < ANSWERED_BEFORE_KILL or len(slow_server.log) < ANSWERED_BEFORE_KILL + IN_FLIGHT:
         assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "no answer stored in time"
-        time.sleep(0.2)
+        assert time.monotonic() < deadline, "the run never reached the point to kill it"
+        time.sleep(0.1)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     kill_leftovers(ray_tmp(tmp_path))  # Ray's own processes sit in their own sessions
+    held = {e.prompt for e in slow_server.log if e.fault == "held"}
+    assert len(held) == IN_FLIGHT and len(slow_server.log) == ANSWERED_BEFORE_KILL + IN_FLIGHT
     stored_at_kill = len(stored_keys(tmp_path / "store"))
-    sent_before = sum(slow_server.sends().values())
-    assert stored_at_kill < len(GOOD)
+    assert stored_at_kill == ANSWERED_BEFORE_KILL
+    slow_server.reset()
 
     (run_dir,) = (tmp_path / "runs").iterdir()
     second = launch(["--resume", str(run_dir)], tmp_path, tmp_path / "second.log")
@@ -136,10 +146,11 @@ def test_killed_run_resumes_without_paying_twice(tmp_path, slow_server):
     # The resumed run sent only what had no stored answer; requests in flight at the kill are counted.
     metrics = json.loads((run_dir / "metrics.json").read_text())
     tally = metrics["tally"]
-    sent_after = sum(slow_server.sends().values()) - sent_before
     assert tally["from_store"] == stored_at_kill
-    assert tally["sent"] == len(GOOD) - stored_at_kill == sent_after
-    assert 0 <= tally["resent_after_crash"] <= tally["sent"]
+    assert tally["sent"] == len(GOOD) - stored_at_kill == sum(slow_server.sends().values())
+    # Exactly the requests out at the kill went twice, and the count says so.
+    assert tally["resent_after_crash"] == IN_FLIGHT
+    assert held <= set(slow_server.sends())
     assert tally["ok"] == len(GOOD) and tally["refused"] == len(BAD)
     assert tally["spend_usd"] > 0 and tally["prompt_tokens"] > 0
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 ROLES = ("system", "developer", "user", "assistant")
 SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed")
+EXTRA_BODY = "extra_body"
+"""Beside them: further request fields for the backend, as one JSON object in a string (`synth/backend.py`)."""
 
 
 def row_problem(row: object) -> str | None:
@@ -33,7 +35,18 @@ def row_problem(row: object) -> str | None:
     if sampling is not None:
         if not isinstance(sampling, dict):
             return "`sampling` must be an object"
-        unknown = sorted(set(sampling) - set(SAMPLING_FIELDS))
+        unknown = sorted(set(sampling) - set(SAMPLING_FIELDS) - {EXTRA_BODY})
         if unknown:
-            return f"sampling.{unknown[0]} is not one of {', '.join(SAMPLING_FIELDS)}"
+            return f"sampling.{unknown[0]} is not one of {', '.join(SAMPLING_FIELDS)} (others go in sampling.{EXTRA_BODY})"
+        if sampling.get(EXTRA_BODY) is not None and not _json_object(sampling[EXTRA_BODY]):
+            return f"sampling.{EXTRA_BODY} must be a string holding a JSON object"
     return None
+
+
+def _json_object(text: object) -> bool:
+    import json
+
+    try:
+        return isinstance(text, str) and isinstance(json.loads(text), dict)
+    except ValueError:
+        return False

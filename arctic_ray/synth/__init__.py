@@ -4,7 +4,7 @@ loaded on first use so `import arctic_ray.synth` stays light."""
 
 from __future__ import annotations
 
-ARCTIC_API = ("OpenAISynth", "AzureOpenAISynth", "VllmSynth", "CortexSynth")
+ARCTIC_API = ("OpenAISynth", "AzureOpenAISynth", "VllmSynth", "CortexSynth", "MultiReplicaVllmSynth")
 
 __all__ = list(ARCTIC_API)
 

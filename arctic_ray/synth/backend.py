@@ -4,8 +4,8 @@ request rows into the shared row schema (`synth/schema.py`) as a Ray Data stage.
 Every backend receives only the rows the generation store could not answer (`stored.py` asks the
 store first), each already carrying its `key` and merged `sampling`. A backend that sends requests
 as it goes writes each answer to the store itself as it arrives (`StoreWriter`) and logs the keys
-it is about to send (`SentLog`), so a crash loses at most the answers still in its buffer; the
-others have their output batches stored by `stored.py`."""
+as they really go out (`sent_log.py`), so a crash loses at most the answers still in its buffer
+and a rerun counts what it sends again; the others have their output batches stored by `keyed.py`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,21 @@ class SamplingConfig(StrictConfig):
     """Most new tokens per completion (a row's own `sampling` may lower it)."""
 
     seed: int | None = 0
+
+
+EXTRA_BODY = "extra_body"
+"""A row's `sampling` may carry request fields beyond the standard ones under this name, as one
+JSON text: for the OpenAI backends chat-completion fields (`stop`, `response_format`, `tools`,
+...), sent verbatim; for vLLM `SamplingParams` fields (`stop`, `top_k`, ...). It is part of the
+store key, and Arrow keeps it whole (objects of different shapes across rows would be merged)."""
+
+
+def extra_body(sampling: dict) -> dict:
+    """The extra request fields a row's sampling carries (sent verbatim by the OpenAI backends)."""
+    import json
+
+    text = sampling.get(EXTRA_BODY)
+    return json.loads(text) if text else {}
 
 
 class PricingConfig(StrictConfig):
@@ -57,7 +72,8 @@ class Target:
     """The generation store: a local directory or a pyarrow filesystem URI."""
 
     run_dir: str | None = None
-    """Where a backend keeps its own bookkeeping for this run (the Batch API's manifest)."""
+    """This run's directory (bookkeeping that must outlive the run, such as the Batch API's
+    manifest, lives in the store instead: a rerun in another directory must find it)."""
 
 
 class SynthConfig(Block):
@@ -87,3 +103,7 @@ class SynthConfig(Block):
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
         """Add the output columns of the row schema to every (keyed) row."""
         raise NotImplementedError
+
+    def report(self, target: Target) -> dict:
+        """Counts a run's summary adds once the rows are out (e.g. provider files left behind)."""
+        return {}

@@ -5,13 +5,16 @@ A key hashes the backend, the model's identity, the request (messages or prompt 
 sampling parameters and a sample index (n samples of one prompt stay n answers; greedy decoding
 has one answer, so its index is dropped). The store is a local directory or any pyarrow filesystem
 URI (`s3://bucket/store`, `gs://...`). Answers are appended as segment files, each written under
-a temporary name and renamed into place (on object stores the upload itself is atomic), so a crash
-leaves whole segments or none; a reader skips temporary names and any segment it cannot parse.
-Only answers without an error are stored: a failed request is asked again on the next run.
+a temporary name, fsynced, renamed into place and the directory fsynced (`durable.py`; on object
+stores the upload itself is atomic and durable), so a crash or a power loss leaves whole segments
+or none: it can lose only the segment being written. A reader skips temporary names and any
+segment it cannot parse. Only answers without an error are stored: a failed request is asked
+again on the next run.
 
-Beside the answers, `sent-*.jsonl` segments list the keys a backend was about to send: a key that
-was sent but has no answer on the next run was in flight at a crash (or failed), and is counted
-when it goes again."""
+Beside the answers, `sent-*.jsonl` segments list the keys of requests that really went out (a
+backend logs a key when its request leaves, not when it is queued): a key that was sent but has
+no answer on the next run was in flight at a crash (or failed), and is counted when it goes
+again."""
 
 from __future__ import annotations
 
@@ -20,15 +23,14 @@ import json
 import logging
 import threading
 import time
-import uuid
 from typing import Any, Iterable
 
-import pyarrow.fs as pafs
+
+from arctic_ray.synth.segments import ANSWER_PREFIX, SENT_PREFIX, _Segments, open_fs  # noqa: F401 - open_fs, SENT_PREFIX: where callers find them
+from arctic_ray.synth.sent_log import SentLog  # noqa: F401 - where callers have always found it
 
 log = logging.getLogger(__name__)
 
-ANSWER_PREFIX = "seg-"
-SENT_PREFIX = "sent-"
 
 
 def request_key(backend: str, model: str, request: Any, sampling: dict, sample_index: int = 0) -> str:
@@ -36,49 +38,6 @@ def request_key(backend: str, model: str, request: Any, sampling: dict, sample_i
         sample_index = 0
     canonical = json.dumps([backend, model, request, sampling, sample_index], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def open_fs(root: Any) -> tuple[pafs.FileSystem, str]:
-    root = str(root)
-    if "://" in root:
-        return pafs.FileSystem.from_uri(root)
-    import os
-
-    return pafs.LocalFileSystem(), os.path.abspath(root)
-
-
-class _Segments:
-    """Append-only JSONL segments under one prefix, written atomically, read incrementally."""
-
-    def __init__(self, root: Any, prefix: str):
-        self.fs, self.path = open_fs(root)
-        self.fs.create_dir(self.path, recursive=True)
-        self.prefix = prefix
-        self._seen: set[str] = set()
-
-    def write(self, rows: list[dict]) -> None:
-        name = f"{self.prefix}{uuid.uuid4().hex}.jsonl"
-        data = "".join(json.dumps(r, default=_jsonable) + "\n" for r in rows).encode()
-        tmp = f"{self.path}/.tmp-{name}"
-        with self.fs.open_output_stream(tmp) as out:
-            out.write(data)
-        self.fs.move(tmp, f"{self.path}/{name}")
-        self._seen.add(name)
-
-    def read_new(self) -> Iterable[dict]:
-        infos = self.fs.get_file_info(pafs.FileSelector(self.path))
-        for info in sorted(infos, key=lambda i: i.base_name):
-            name = info.base_name
-            if name in self._seen or not name.startswith(self.prefix) or not name.endswith(".jsonl"):
-                continue
-            try:
-                with self.fs.open_input_stream(info.path) as fh:
-                    rows = [json.loads(line) for line in fh.read().decode().splitlines() if line]
-            except (OSError, ValueError) as exc:  # half-written (an object store without rename)
-                log.warning("generation store: skipping unreadable segment %s (%s)", name, exc)
-                continue
-            self._seen.add(name)
-            yield from rows
 
 
 class GenerationStore:
@@ -110,47 +69,57 @@ class GenerationStore:
         return len(rows)
 
 
-class SentLog:
-    """Keys a backend is about to send, written before they go."""
-
-    def __init__(self, root: Any):
-        self._segments = _Segments(root, SENT_PREFIX)
-
-    def record(self, keys: list[str]) -> None:
-        if keys:
-            self._segments.write([{"key": k, "at": time.time()} for k in keys])
-
-    def keys(self) -> set[str]:
-        return {row["key"] for row in self._segments.read_new()}
-
-
 class StoreWriter:
     """Buffers answers as they arrive and writes a segment every `flush_rows` answers or
-    `flush_s` seconds, whichever comes first: the most a crash can lose is that buffer."""
+    `flush_s` seconds, whichever comes first: the most a crash can lose is that buffer. The time
+    bound holds on a clock of its own (a daemon thread), not only when the next answer arrives:
+    an actor whose other requests hang still stores what it has."""
 
     def __init__(self, root: Any, flush_rows: int = 32, flush_s: float = 1.0):
         self.store = GenerationStore(root)
         self.flush_rows, self.flush_s = flush_rows, flush_s
         self._buffer: list[dict] = []
-        self._last = time.monotonic()
+        self._oldest: float | None = None  # when the oldest buffered answer arrived
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # segments leave in the order they were cut
+        self._closed = threading.Event()
+        self._timer: threading.Thread | None = None
 
     def add(self, row: dict) -> None:
         with self._lock:
             if not row.get("error"):
                 self._buffer.append(row)
-            due = len(self._buffer) >= self.flush_rows or time.monotonic() - self._last >= self.flush_s
+                self._oldest = self._oldest if self._oldest is not None else time.monotonic()
+            due = len(self._buffer) >= self.flush_rows
+            if self._timer is None:
+                self._timer = threading.Thread(target=self._tick, name="store-writer-flush", daemon=True)
+                self._timer.start()
         if due:
             self.flush()
 
     def flush(self) -> None:
-        with self._lock:
-            rows, self._buffer = self._buffer, []
-            self._last = time.monotonic()
-        self.store.put_many(rows)
+        with self._write_lock:
+            with self._lock:
+                rows, oldest, self._buffer, self._oldest = self._buffer, self._oldest, [], None
+            try:
+                self.store.put_many(rows)
+            except Exception:
+                with self._lock:  # kept for the next flush, not lost
+                    self._buffer[:0] = rows
+                    self._oldest = oldest if self._oldest is None or oldest is None else min(oldest, self._oldest)
+                raise
 
+    def close(self) -> None:
+        self._closed.set()
+        self.flush()
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"cannot store {type(value).__name__}")
+    def _tick(self) -> None:
+        step = min(self.flush_s / 4, 0.25)
+        while not self._closed.wait(step):
+            with self._lock:
+                due = self._oldest is not None and time.monotonic() - self._oldest >= self.flush_s
+            if due:
+                try:
+                    self.flush()
+                except Exception as exc:  # noqa: BLE001 - the next tick (or the batch's end) tries again
+                    log.warning("generation store: a timed flush failed (%s); retrying", exc)

@@ -11,7 +11,8 @@ and event loop are not stalled by the test process.
   timeout, a 200 whose body is not JSON. Only a request's first `faulty_attempts` attempts can
   fail, so every request gets through with enough retries. A message containing `[fail:NNN]`
   always gets status NNN; one containing `[echo-auth]` gets a 401 that echoes the credential
-  header (a misbehaving proxy), to prove it is scrubbed. A conversation containing
+  header (a misbehaving proxy), to prove it is scrubbed. `hold_after` holds every request after
+  the first N answers unanswered until the next reset: a known point to kill a client at. A conversation containing
   `[script:NAME]` is answered with the scripted replies of NAME (a judge that answers in prose,
   then in JSON): reply i for a request holding i assistant turns, the last one after that.
 - Every request is logged with its arrival time and a content hash, so a test can count re-sends
@@ -59,6 +60,9 @@ class Faults:
     faulty_attempts: int = 2
     retry_after_s: float = 0.1
     slow_s: float = 2.0
+    hold_after: int = -1
+    """When >= 0: once this many answers were delivered, every later request is held unanswered
+    until the next reset (a known point at which a test can kill the client)."""
 
     def pick(self, content_hash: str, attempt: int) -> str:
         if attempt >= self.faulty_attempts:
@@ -106,6 +110,8 @@ class FakeOpenAIService:
         self.answer_words = answer_words
         self.log: list[Logged] = []
         self._attempts: Counter[str] = Counter()
+        self._delivered = 0
+        self._release: asyncio.Event | None = None
 
     def app(self) -> Starlette:
         return Starlette(
@@ -122,7 +128,10 @@ class FakeOpenAIService:
 
     async def _reset(self, request: Request) -> Response:
         settings = json.loads(await request.body())
-        self.log, self._attempts = [], Counter()
+        self.log, self._attempts, self._delivered = [], Counter(), 0
+        if self._release is not None:
+            self._release.set()  # held requests go on (to clients long gone)
+            self._release = None
         self.faults = Faults(**settings["faults"])
         self.latency_s = settings["latency_s"]
         return JSONResponse({})
@@ -151,10 +160,16 @@ class FakeOpenAIService:
         self.log.append(entry)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
+        if 0 <= self.faults.hold_after <= self._delivered:
+            entry.fault = "held"
+            self._release = self._release or asyncio.Event()
+            await self._release.wait()
+            return _error(503, "held until reset")
         response = self._refusal(entry, messages, credential)
         if response is None:
             response = await self._answer(entry, body, messages, max_tokens)
         entry.status = response.status_code
+        self._delivered += entry.delivered
         return response
 
     def _refusal(self, entry: Logged, messages: list[dict], credential: str) -> Response | None:

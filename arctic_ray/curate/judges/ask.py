@@ -27,8 +27,9 @@ VERDICTS = pa.schema([("judge_key", pa.string()), ("tag", pa.string()), ("verdic
 
 STRUCTURED = {"vllm": lambda schema: {"structured_outputs": {"json": schema}}}
 """Backends that take a JSON schema through a row's sampling (the vllm stage hands
-`structured_outputs` to vLLM). The openai backends send only the standard sampling fields, so
-there the schema goes in the prompt alone."""
+`structured_outputs` to vLLM, whose engines decode it as compact JSON: `engines/vllm/settings.py`).
+The openai backends send only the standard sampling fields, so there the schema goes in the
+prompt alone."""
 
 
 class AskingJudge(JudgeConfig):
@@ -60,7 +61,7 @@ class AskingJudge(JudgeConfig):
         sampling = {"temperature": 0.0, "max_tokens": self.max_tokens}
         structured = STRUCTURED.get(self.synth.discriminator_value())
         if self.structured_output and structured:
-            sampling.update(structured(json_schema(schema)))
+            sampling.update(structured(bounded_schema(schema, self.max_tokens)))
         return sampling
 
     def ask(self, requests: ray.data.Dataset, schema: type[BaseModel], repair: str) -> ray.data.Dataset:
@@ -79,6 +80,16 @@ class AskingJudge(JudgeConfig):
             done.append(out.filter(lambda r: not r["retry"]).drop_columns(["retry", "messages"]))
             pending = out.filter(lambda r: r["retry"]).map(_repaired(repair, schema_text, sampling)).materialize()
         return done[0].union(*done[1:]) if len(done) > 1 else (done[0] if done else ray.data.from_arrow(VERDICTS.empty_table()))
+
+
+def bounded_schema(schema: type[BaseModel], max_tokens: int) -> str:
+    """The schema for constrained decoding, its free-text fields cut to half the token budget in
+    characters (a token is at least one), so the verdict's object always closes within it."""
+    spec = schema.model_json_schema()
+    for prop in spec.get("properties", {}).values():
+        if prop.get("type") == "string" and "enum" not in prop:
+            prop.setdefault("maxLength", max(16, max_tokens // 2))
+    return json.dumps(spec, sort_keys=True)
 
 
 def request_id(judge_key: str, tag: str, attempt: int) -> str:

@@ -2,9 +2,12 @@
 then scores batches of rows. Each row is its `messages` plus an assistant turn holding its
 `completion`, rendered by the reward model's own chat template.
 
-Scores are read where Hugging Face's sequence classifiers read them: at the rightmost token that
-is not `pad_token_id`. Batches are padded on the right with exactly that id, so a row scores the
-same alone or beside longer rows. A conversation over `max_length` tokens keeps its last
+Scores are read at each row's last token. Hugging Face's sequence classifiers read them at the
+rightmost token that is not `pad_token_id`; where the pad id is also a token the row ends with
+(`pad == eos`, common in Llama-style tokenizers, with a template that ends on eos) that is the
+token *before* the row's own eos. So each batch is padded on the right with an id that occurs in
+none of its rows, and the classifier is told that id: it then pools exactly at the last token,
+and a row scores the same alone or beside longer rows. A conversation over `max_length` tokens keeps its last
 `max_length` tokens (the completion is what is judged; a cut-off start of the prompt matters
 less) and is flagged in the `truncated` column. A row that cannot be scored gets a null score
 and its reason in `REASON`, for the step to reject."""
@@ -60,6 +63,8 @@ class RewardScorer:
         if config.pad_token_id is None:
             raise NotARewardModelError(f"{model} has no pad, nor eos, token id: its batches cannot be scored")
         self.pad_id = config.pad_token_id
+        self.text_config = config
+        self.vocab_size = int(getattr(config, "vocab_size", 0) or len(self.tokenizer))
         self.fields = (messages_field, completion_field)
         self.score_field, self.truncated_field, self.max_length = score_field, truncated_field, max_length
 
@@ -80,13 +85,22 @@ class RewardScorer:
         import torch
 
         longest = max(len(ids) for ids in rows)
-        input_ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
+        pad = self._pad_for(rows)
+        self.text_config.pad_token_id = pad  # the classifier pools at the rightmost non-pad token
+        input_ids = torch.full((len(rows), longest), pad, dtype=torch.long)
         mask = torch.zeros((len(rows), longest), dtype=torch.long)
         for i, ids in enumerate(rows):
             input_ids[i, : len(ids)], mask[i, : len(ids)] = torch.tensor(ids), 1
         with torch.inference_mode():
             logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).logits
         return logits[:, 0].float().cpu().tolist()
+
+    def _pad_for(self, rows: list[list[int]]) -> int:
+        """The model's pad id when no row holds it, else the highest id none holds."""
+        used = {i for ids in rows for i in ids}
+        if self.pad_id not in used:
+            return self.pad_id
+        return next(i for i in range(self.vocab_size - 1, -1, -1) if i not in used)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         n = batch.num_rows

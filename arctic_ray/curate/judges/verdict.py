@@ -1,6 +1,7 @@
 """A judge's answer as a pydantic model: the JSON schema the judge is asked for (and given as
 structured output where the backend takes one), and the parser that accepts an answer or says
-why not. Judges wrap JSON in prose or code fences; the first `{` to the last `}` is tried too."""
+why not. Judges wrap JSON in prose or code fences; the first `{` to the last `}` is tried too,
+and raw control characters inside its strings are accepted."""
 
 from __future__ import annotations
 
@@ -33,9 +34,14 @@ def parse(text: str, model: type[BaseModel]) -> tuple[BaseModel | None, str]:
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end < start:
         return None, "no JSON object in the answer"
+    snippet = text[start : end + 1]
     try:
-        return model.model_validate_json(text[start : end + 1]), ""
+        return model.model_validate_json(snippet), ""
     except ValidationError as exc:
+        try:  # a raw control character (a newline) inside a string: JSON forbids it, a judge's intent is plain
+            return model.model_validate(json.loads(snippet, strict=False)), ""
+        except (ValueError, ValidationError):
+            pass
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "answer"
         return None, f"invalid verdict: {where}: {first['msg']}"[:PROBLEM_CHARS]

@@ -69,6 +69,9 @@ class VLLMEngineConfig(StrictConfig):
             "max_model_len": self.max_model_len,
             "enforce_eager": self.enforce_eager,
             "dtype": self.dtype,
+            # Structured output (a judge's JSON verdict) as compact JSON: with free whitespace a
+            # weak model can emit newlines until max_tokens and never close the object.
+            "structured_outputs_config": {"backend": "xgrammar", "disable_any_whitespace": True},
         }
         if self.on_gpu:
             kwargs["gpu_memory_utilization"] = self.gpu_memory_utilization

@@ -65,7 +65,7 @@ def run_synth(recipe: SynthRecipe, run_dir: str | None = None) -> dict:
         tally.refused += len(result.refused)
         gen = result.generation
         if gen is not None:
-            tally.from_store, tally.sent, tally.resent_after_crash = gen.reused, gen.sent, gen.resent
+            tally.from_store, tally.sent, tally.resent_after_crash = gen.reused, gen.sent, 0
             bar = tqdm(total=gen.reused + gen.sent, unit="row", desc="synth", dynamic_ncols=True)
             for row in gen.rows.iter_rows():
                 tally.add(row, recipe.synth, bool(row.get("from_store")))
@@ -74,6 +74,7 @@ def run_synth(recipe: SynthRecipe, run_dir: str | None = None) -> dict:
                 bar.update(1)
                 bar.set_postfix(tokens=tally.prompt_tokens + tally.completion_tokens, usd=f"{tally.spend_usd:.4f}", failed=tally.failed, refresh=False)
             bar.close()
+            tally.resent_after_crash = gen.resent  # known once the backend has sent what it sends
     completions.close()
     errors.close()
     run.count(ok=tally.ok, failed=tally.failed, refused=tally.refused)

@@ -11,6 +11,7 @@ CLASSES = {
     "AzureOpenAISynth": "azure_openai_synth",
     "VllmSynth": "vllm_synth",
     "CortexSynth": "cortex_synth",
+    "MultiReplicaVllmSynth": "multi_replica_vllm_synth",
 }
 
 __all__ = list(CLASSES)

@@ -4,20 +4,23 @@
 The client keywords their class passed to `openai.AzureOpenAI` map onto arctic_ray's connection,
 with the SDK's environment defaults: `api_key` ($AZURE_OPENAI_API_KEY), `azure_endpoint`
 ($AZURE_OPENAI_ENDPOINT), `api_version` ($OPENAI_API_VERSION), `timeout`. As in theirs, a
-client-wide `azure_deployment` is refused. `save_to_credential_file` and `file_expiry_seconds` are
-accepted and unused (see `openai_synth.py`)."""
+client-wide `azure_deployment` is refused. As theirs, an `openai.AzureOpenAI` subclass with
+their step-by-step methods (see `openai_synth.py`)."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
+import openai
+
+from arctic_ray.synth.compat.batch_steps import BatchSteps
 from arctic_ray.synth.compat.keys import key_env, load_credentials
 from arctic_ray.synth.compat.openai_batch_client import OpenAIBatchClient
 from arctic_ray.synth.backends.openai_batch.config import AzureOpenAIBatchSynthConfig
 
 
-class AzureOpenAISynth(OpenAIBatchClient):
+class AzureOpenAISynth(openai.AzureOpenAI, BatchSteps, OpenAIBatchClient):
     chat_api_url = "/chat/completions"
     config_class = AzureOpenAIBatchSynthConfig
     client_keywords = ("api_key", "azure_endpoint", "api_version", "timeout", "azure_deployment")
@@ -46,4 +49,10 @@ class AzureOpenAISynth(OpenAIBatchClient):
             connection["api_version"] = api_version
         if kwargs.get("timeout") is not None:
             connection["timeout_s"] = float(kwargs["timeout"])
-        super().__init__(connection, work_dir, batch_size, polling_interval)
+        OpenAIBatchClient.__init__(self, connection, work_dir, batch_size, polling_interval)
+        self.file_expiry_seconds = file_expiry_seconds
+        client = {k: v for k, v in kwargs.items() if v is not None}
+        client.setdefault("azure_endpoint", endpoint)
+        if api_version:
+            client.setdefault("api_version", api_version)
+        openai.AzureOpenAI.__init__(self, **client)

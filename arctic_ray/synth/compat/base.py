@@ -4,8 +4,9 @@ generation store under the work dir, so executing it again pays for nothing twic
 
 Subclasses say how one of their request dicts becomes a request row (`_chat`), which model it
 goes to (`_target`), and what one answered request looks like in their response shape
-(`_response`). A request that fails is not in the responses (as in their Batch API output file):
-it is in `errors[task_name]` and `<work_dir>/<task>/errors.jsonl`, with its reason, and logged."""
+(`_response`). A request that fails keeps its place in the responses, in their shape with an
+`error` (`_failed`), so responses line up with requests (theirs dropped it, or raised); it is also
+in `errors[task_name]` and `<work_dir>/<task>/errors.jsonl`, with its reason, and logged."""
 
 from __future__ import annotations
 
@@ -51,6 +52,10 @@ class BatchTaskClient:
         """Their response for one request from its answered rows (one per sample, in order)."""
         raise NotImplementedError
 
+    def _failed(self, request: dict, reason: str) -> Any:
+        """Their response for a request that failed: its place kept, with the reason."""
+        return {"custom_id": request["custom_id"], "response": None, "error": reason}
+
     def _synth_for(self, requests: list[dict]) -> SynthConfig:
         """The backend config for executing these requests."""
         return self.synth
@@ -84,8 +89,10 @@ class BatchTaskClient:
             cid = request["custom_id"]
             rows = sorted(answers.get(cid, []), key=lambda r: r.get("sample", 0))
             failed = [r["error"] for r in rows if r.get("error")]
-            if cid in refused or failed:
-                errors.append({"custom_id": cid, "error": refused.get(cid) or failed[0]})
+            if cid in refused or failed or not rows:
+                reason = refused.get(cid) or (failed[0] if failed else "no answer")
+                errors.append({"custom_id": cid, "error": reason})
+                responses.append(self._failed(request, reason))
             else:
                 responses.append(self._response(request, rows))
         responses = self._ordered(responses)
@@ -122,6 +129,9 @@ class BatchTaskClient:
             counts["from_store"] += result.generation.reused
             for row in result.rows.iter_rows():
                 answers[_custom_id(row)].append(row)
+            for name, n in synth.report(self._target(model, store, run_dir)).items():  # e.g. files left on the provider
+                if n:
+                    counts[name] = counts.get(name, 0) + n
         return answers, refused, counts
 
 

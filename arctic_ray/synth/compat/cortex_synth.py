@@ -6,14 +6,17 @@ answered set-based by Ray actors holding their own Snowflake sessions, not one s
 `database`, `schema` (both needed: the backend stages prompts in a temporary table there),
 `role`, `host`, `port`, `protocol`, `login_timeout`; `SnowflakeConnection` fields (`password_env`,
 `secrets_file`, ...) may be given too. Actors connect with no browser, so only password and
-key-pair authenticators work. `options` carries `temperature`, `top_p`, `max_tokens`."""
+key-pair authenticators work. A `password` (or `private_key_file_pwd`) handed over while Ray is
+already running cannot reach Ray's workers without being written somewhere they can read: then
+the chats are answered in this process (still set-based), and the secret stays in its memory
+and environment only. `options` carries `temperature`, `top_p`, `max_tokens`."""
 
 from __future__ import annotations
 
 import time
 
 from arctic_ray.synth.compat.base import BatchTaskClient
-from arctic_ray.synth.compat.keys import key_env
+from arctic_ray.synth.compat.keys import RayAlreadyRunning, key_env
 from arctic_ray.synth.backends.cortex.config import CortexSynthConfig
 from arctic_ray.data.snowflake_connection import SnowflakeConnection
 
@@ -28,7 +31,11 @@ CORTEX_MAX_TOKENS = 4096
 
 class CortexSynth(BatchTaskClient):
     def __init__(self, connection_params: dict, work_dir: str | None = None):
-        super().__init__(CortexSynthConfig(connection=_connection(connection_params)), work_dir)
+        try:
+            connection, in_driver = _connection(connection_params, read_by_workers=True), False
+        except RayAlreadyRunning:
+            connection, in_driver = _connection(connection_params, read_by_workers=False), True
+        super().__init__(CortexSynthConfig(connection=connection, in_driver=in_driver), work_dir)
 
     def add_chat_to_batch_task(self, task_name: str, model: str, messages: list[dict], options: dict | None = None) -> None:
         options = dict(DEFAULT_OPTIONS if options is None else options)
@@ -53,22 +60,26 @@ class CortexSynth(BatchTaskClient):
         }
         return {"custom_id": request["custom_id"], "response": output}
 
+    def _failed(self, request: dict, reason: str) -> dict:
+        return {"custom_id": request["custom_id"], "response": {"choices": [], "model": request["model"]}, "error": reason}
+
     @staticmethod
     def extract_messages_from_responses(responses: list[dict]) -> list[dict]:
         return [
             {"custom_id": r["custom_id"], "choices": [{"content": x["messages"], "role": "assistant"} for x in r["response"]["choices"]]}
+            | ({"error": r["error"]} if r.get("error") else {})
             for r in responses
         ]
 
 
-def _connection(params: dict) -> SnowflakeConnection:
+def _connection(params: dict, read_by_workers: bool) -> SnowflakeConnection:
     params = dict(params)
     authenticator = str(params.pop("authenticator", "snowflake")).lower()
     if authenticator not in AUTHENTICATORS:
         raise ValueError(f"authenticator {authenticator!r} needs a person at a browser; Cortex runs in Ray actors: use a password or private_key_file")
     fields = {CONNECTOR_ALIASES.get(k, k): v for k, v in params.items() if k not in ("password", "private_key_file_pwd")}
     if "private_key_file_pwd" in params:
-        fields["private_key_passphrase_env"] = key_env(params["private_key_file_pwd"], "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", read_by_workers=True)
+        fields["private_key_passphrase_env"] = key_env(params["private_key_file_pwd"], "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", read_by_workers)
     if "password" in params or "password_env" not in fields:
-        fields["password_env"] = key_env(params.get("password"), "SNOWFLAKE_PASSWORD", read_by_workers=True)
+        fields["password_env"] = key_env(params.get("password"), "SNOWFLAKE_PASSWORD", read_by_workers)
     return SnowflakeConnection.model_validate(fields)

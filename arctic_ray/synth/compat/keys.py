@@ -14,6 +14,10 @@ import yaml
 from arctic_ray.core.secrets import SECRETS_FILE_ENV
 
 
+class RayAlreadyRunning(ValueError):
+    """A secret handed over too late for Ray's workers to see it."""
+
+
 def key_env(api_key: str | None, default_env: str, read_by_workers: bool = False) -> str:
     """The name under which `api_key` (None: whatever `default_env` holds) can be resolved.
     `read_by_workers`: the backend resolves it in Ray workers, which see this process's
@@ -24,7 +28,7 @@ def key_env(api_key: str | None, default_env: str, read_by_workers: bool = False
         import ray
 
         if ray.is_initialized():
-            raise ValueError(
+            raise RayAlreadyRunning(
                 f"Ray is already running, so its workers cannot see a secret handed to this constructor: "
                 f"set ${default_env} before Ray starts, or keep it in a secrets file (`secrets_file`, or ${SECRETS_FILE_ENV})"
             )

@@ -4,8 +4,13 @@ through the `openai_batch` / `azure_openai_batch` backend, and the responses are
 lines: JSON strings sorted by custom_id, as their `download_batch_task` returns them.
 
 `n` samples of a request go out as n requests (each its own store key) and come back as one
-line with n choices. Keywords a request row cannot carry (`stop`, `response_format`, `tools`,
-...) are refused by name when the chat is added, never dropped on the way."""
+line with n choices. Every other chat-completion keyword (`stop`, `response_format`, `tools`,
+`logprobs`, ...) goes into the request body verbatim, as theirs does (`backend.extra_body`).
+
+`execute_batch_task` returns one line per request, sorted by custom_id as theirs: a request
+that failed keeps its place as a Batch API error line (`response.status_code` not 200, `error`
+with the reason), so the list lines up with the requests; `extract_messages_from_responses`
+gives it `choices: []` and the `error`."""
 
 from __future__ import annotations
 
@@ -15,11 +20,12 @@ import time
 from typing import Any
 
 from arctic_ray.synth.compat.base import BatchTaskClient, write_jsonl
-from arctic_ray.synth.backend import SamplingConfig
+from arctic_ray.synth.backend import EXTRA_BODY, SamplingConfig
 from arctic_ray.synth.backends.openai_batch.config import OpenAIBatchSynthConfig
 
 SAMPLING_KEYS = ("temperature", "top_p", "seed")
 BODY_KEYS = ("model", "messages", "max_tokens", "max_completion_tokens", "n", *SAMPLING_KEYS)
+"""What a request row carries in its own fields; any other keyword goes in its `extra_body`."""
 API_DEFAULTS = {"temperature": 1.0, "top_p": 1.0, "seed": None}
 DEFAULT_MAX_TOKENS = 4096
 """The API's own default is the model's whole output budget; a request row needs a number."""
@@ -46,9 +52,10 @@ class OpenAIBatchClient(BatchTaskClient):
             raise TypeError(f"{cls.__name__}: {', '.join(unknown)} not supported (arctic_ray's connection takes {', '.join(cls.client_keywords)})")
 
     def add_chat_to_batch_task(self, task_name: str, **kwargs: Any) -> None:
-        unknown = sorted(set(kwargs) - set(BODY_KEYS))
-        if unknown:
-            raise TypeError(f"add_chat_to_batch_task: {', '.join(unknown)} not supported (arctic_ray sends {', '.join(BODY_KEYS)})")
+        try:
+            json.dumps(kwargs)
+        except TypeError as exc:
+            raise TypeError(f"add_chat_to_batch_task: every keyword must be JSON, as a Batch API line is ({exc})") from None
         missing = [k for k in ("model", "messages") if k not in kwargs]
         if missing:
             raise TypeError(f"add_chat_to_batch_task needs {' and '.join(missing)}")
@@ -66,6 +73,9 @@ class OpenAIBatchClient(BatchTaskClient):
         body = request["body"]
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
         sampling = {**API_DEFAULTS, **{k: body[k] for k in SAMPLING_KEYS if k in body}, "max_tokens": max_tokens}
+        extra = {k: v for k, v in body.items() if k not in BODY_KEYS}
+        if extra:
+            sampling[EXTRA_BODY] = json.dumps(extra, sort_keys=True)
         return body["model"], {"id": request["custom_id"], "messages": body["messages"], "sampling": sampling}, body.get("n") or 1
 
     def _synth_for(self, requests: list[dict]) -> OpenAIBatchSynthConfig:
@@ -96,10 +106,28 @@ class OpenAIBatchClient(BatchTaskClient):
     def _ordered(self, responses: list) -> list:
         return sorted(responses, key=lambda line: json.loads(line)["custom_id"])
 
+    def _failed(self, request: dict, reason: str) -> str:
+        """A Batch API error-file line: their shape for a request the batch did not answer."""
+        error = {"code": "arctic_ray_error", "message": reason}
+        response = {"status_code": 500, "request_id": "", "body": {"error": error}}
+        return json.dumps({"id": f"batch_req_{request['custom_id']}", "custom_id": request["custom_id"], "response": response, "error": error})
+
+    def execute_batch_task(self, task_name: str, print_status: bool = False) -> list:
+        """Theirs: save, upload, wait for processing, submit, poll, download; here through the
+        store-backed backend (nothing paid twice). `print_status`: print the task's batches'
+        table at the end (theirs printed it at every poll)."""
+        responses = super().execute_batch_task(task_name)
+        if print_status:
+            print(self._status_table(task_name))
+        return responses
+
     @staticmethod
     def extract_messages_from_responses(responses: list) -> list[dict]:
         extracted = []
         for line in responses:
             response = json.loads(line) if isinstance(line, str) else line
+            if response.get("error"):
+                extracted.append({"custom_id": response["custom_id"], "choices": [], "error": response["error"]["message"]})
+                continue
             extracted.append({"custom_id": response["custom_id"], "choices": [c["message"] for c in response["response"]["body"]["choices"]]})
         return extracted

@@ -1,20 +1,25 @@
 """ArcticTraining's `OpenAISynth` (the OpenAI Batch API), on the `openai_batch` backend.
 
-The client keywords their class passed to `openai.OpenAI` map onto arctic_ray's connection:
-`api_key` (default: $OPENAI_API_KEY), `base_url`, `timeout`. `save_to_credential_file` and
-`file_expiry_seconds` are accepted and unused: the key is never written to disk, and the backend
-deletes its batch files itself once their answers are stored."""
+As theirs, an `openai.OpenAI` subclass: `client.chat.completions.create(...)`, `client.files`,
+`client.batches` work, and so do their step-by-step methods (`batch_steps.py`). The client
+keywords map onto arctic_ray's connection too: `api_key` (default: $OPENAI_API_KEY),
+`base_url`, `timeout`. `save_to_credential_file` is accepted and unused: the key is never
+written to disk. `file_expiry_seconds` is used by `upload_batch_task`; the backend deletes its
+batch files itself once their answers are stored."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import openai
+
+from arctic_ray.synth.compat.batch_steps import BatchSteps
 from arctic_ray.synth.compat.keys import key_env, load_credentials
 from arctic_ray.synth.compat.openai_batch_client import OpenAIBatchClient
 from arctic_ray.synth.backends.openai_batch.config import OpenAIBatchSynthConfig
 
 
-class OpenAISynth(OpenAIBatchClient):
+class OpenAISynth(openai.OpenAI, BatchSteps, OpenAIBatchClient):
     chat_api_url = "/v1/chat/completions"
     config_class = OpenAIBatchSynthConfig
     client_keywords = ("api_key", "base_url", "timeout")
@@ -35,4 +40,6 @@ class OpenAISynth(OpenAIBatchClient):
         connection = {"base_url": kwargs.get("base_url"), "api_key_env": key_env(kwargs.get("api_key"), "OPENAI_API_KEY")}
         if kwargs.get("timeout") is not None:
             connection["timeout_s"] = float(kwargs["timeout"])
-        super().__init__(connection, work_dir, batch_size, polling_interval)
+        OpenAIBatchClient.__init__(self, connection, work_dir, batch_size, polling_interval)
+        self.file_expiry_seconds = file_expiry_seconds
+        openai.OpenAI.__init__(self, **{k: v for k, v in kwargs.items() if v is not None})

@@ -4,20 +4,24 @@
 `model_params` are `vllm.LLM` keywords: `model`, and the engine settings arctic_ray carries
 (`max_model_len`, `dtype`, `enforce_eager`, `gpu_memory_utilization`, `kv_cache_memory_bytes`);
 any `VLLMSynthConfig` field (`gpus_per_engine`, `concurrency`, `batch_size`, ...) may be given
-there too. `sampling_params` is a `vllm.SamplingParams` or a dict of its fields; those a request
-row cannot carry (`stop`, `top_k`, ...) are refused by name rather than ignored."""
+there too. `sampling_params` is a `vllm.SamplingParams` or a dict of its fields: every field
+given (`stop`, `top_k`, `min_p`, `repetition_penalty`, `logprobs`, `structured_outputs`, ...)
+travels with each request row to the engine (and into its store key); only fields that cannot be
+written down as JSON (`logits_processors`, callables) are refused by name."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from arctic_ray.synth.compat.base import BatchTaskClient
-from arctic_ray.synth.backend import Target
+from arctic_ray.synth.backend import EXTRA_BODY, Target
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 from arctic_ray.synth.target import target_for
 
 LLM_ALIASES = {"kv_cache_memory_bytes": "kv_cache_bytes"}
 SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed", "n")
+"""The fields every request row has (the others a row carries only when given)."""
 VLLM_DEFAULTS = {"temperature": 1.0, "top_p": 1.0, "max_tokens": 16, "seed": None, "n": 1}
 """vLLM's own `SamplingParams()` defaults, for a dict that leaves some out."""
 
@@ -39,9 +43,12 @@ class VllmSynth(BatchTaskClient):
         self.requests[task_name].append({"custom_id": self._new_custom_id(task_name), "messages": messages})
 
     def _chat(self, request: dict) -> tuple[str, dict, int]:
-        sampling = {k: v for k, v in self.sampling_params.items() if k != "n"}
+        sampling = {k: v for k, v in self.sampling_params.items() if k in SAMPLING_FIELDS and k != "n"}
         if sampling["max_tokens"] is None:  # vLLM: up to the context length
             sampling["max_tokens"] = self.synth.max_model_len
+        extra = {k: v for k, v in self.sampling_params.items() if k not in SAMPLING_FIELDS}
+        if extra:
+            sampling[EXTRA_BODY] = json.dumps(extra, sort_keys=True)
         row = {"id": request["custom_id"], "messages": request["messages"], "sampling": sampling}
         return self.model, row, self.sampling_params["n"]
 
@@ -66,10 +73,15 @@ class VllmSynth(BatchTaskClient):
         response = {"request_id": request["custom_id"], "prompt": None, "prompt_token_ids": list(first.get("prompt_token_ids") or []), "outputs": outputs, "finished": True}
         return {"custom_id": request["custom_id"], "response": response}
 
+    def _failed(self, request: dict, reason: str) -> dict:
+        response = {"request_id": request["custom_id"], "prompt": None, "prompt_token_ids": [], "outputs": [], "finished": False}
+        return {"custom_id": request["custom_id"], "response": response, "error": reason}
+
     @staticmethod
     def extract_messages_from_responses(responses: list[dict]) -> list[dict]:
         return [
             {"custom_id": r["custom_id"], "choices": [{"content": o["text"], "role": "assistant"} for o in r["response"]["outputs"]]}
+            | ({"error": r["error"]} if r.get("error") else {})
             for r in responses
         ]
 
@@ -82,15 +94,18 @@ def _engine_defaults() -> dict:
 
 
 def _sampling(params: Any) -> dict:
+    import msgspec
+
     if isinstance(params, dict):
-        unknown = sorted(set(params) - set(SAMPLING_FIELDS))
-        given = params
+        given = dict(params)
     else:  # a vllm.SamplingParams: whatever differs from its defaults must be carried
         default = type(params)()
         fields = [f for f in params.__struct_fields__ if not f.startswith("_")]
         given = {f: getattr(params, f) for f in fields if getattr(params, f) != getattr(default, f)}
-        unknown = sorted(set(given) - set(SAMPLING_FIELDS))
-    if unknown:
-        raise ValueError(f"sampling_params: {', '.join(unknown)} not supported (arctic_ray carries {', '.join(SAMPLING_FIELDS)})")
+    for name, value in list(given.items()):
+        try:
+            given[name] = json.loads(msgspec.json.encode(value))  # plain JSON: a row and a store key hold it
+        except (TypeError, msgspec.EncodeError):
+            raise ValueError(f"sampling_params: {name} cannot travel with a request row (not JSON): {type(value).__name__}") from None
     return {**VLLM_DEFAULTS, **given}
 

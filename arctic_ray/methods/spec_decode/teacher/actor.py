@@ -5,7 +5,9 @@ Rows arrive with their prompt token ids, token budget and store key. Answers alr
 generation store are returned without generating. The teacher is a feeder of the shared loop
 (`train/feeder.py`): its credits keep it at most `max_ahead_rows` rows ahead of what the training
 ranks report consumed. Rows the engine cannot serve are answered with an error and kept aside
-with their reason."""
+with their reason. Keys are logged as sent when handed to the engine and settled when they fail
+(`synth/sent_log.py`): `counts["resent_after_crash"]` is how many requests an earlier run's engine
+was working on when it stopped were generated again."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import ray
 
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
 from arctic_ray.models.ref import ModelRef
+from arctic_ray.synth.sent_log import SentLog
 from arctic_ray.synth.store import GenerationStore
 from arctic_ray.train.feeder import Credits
 from arctic_ray.engines.vllm.answers import answer_columns
@@ -32,11 +35,13 @@ class TeacherActor:
         self.loop = EngineLoop(lambda: start_llm(model.path(), engine))  # resolved on this node
         self.store = GenerationStore(store_dir)
         self.store.refresh()  # what earlier runs stored; from here on this actor adds its own
+        self.sent_log = SentLog(store_dir)
+        self.sent_log.refresh()  # what earlier runs sent: a key sent, unsettled and unanswered was in flight
         self.credits = Credits(max_ahead_rows)
         self.engine_lock = asyncio.Lock()
         self.busy_s = 0.0
         self.first_call = self.last_done = None
-        self.counts = {"generated": 0, "reused": 0, "errors": 0}
+        self.counts = {"generated": 0, "reused": 0, "errors": 0, "resent_after_crash": 0}
         self.set_aside: list[dict] = []
 
     async def generate(self, rows: list[dict]) -> list[dict]:
@@ -48,11 +53,15 @@ class TeacherActor:
         todo = [r for r in rows if r["key"] not in stored]
         fresh: dict[str, dict] = {}
         if todo:
+            keys = [r["key"] for r in todo]
+            self.counts["resent_after_crash"] += len(self.sent_log.in_flight(keys, refresh=False))
+            await asyncio.to_thread(self.sent_log.record, keys)
             async with self.engine_lock:
                 start = time.time()
                 fresh = await self._generate(todo)
                 self.busy_s += time.time() - start
             self.store.put_many([a for a in fresh.values() if not a["error"]])
+            self.sent_log.settle([k for k, a in fresh.items() if a["error"]])
         self.last_done = time.time()
         out = []
         for row in rows:

@@ -48,6 +48,11 @@ class CortexSynthConfig(SynthConfig):
     retry_backoff_s: float = Field(default=1.0, ge=0.0)
     """Wait before the first retry, doubled for each next one."""
 
+    in_driver: bool = False
+    """Answer in this process rather than in Ray actors: for a secret that lives only in this
+    process's environment (ArcticTraining's `CortexSynth(password=...)` once Ray is running,
+    whose workers cannot see it); still set-based, `max_chunks_in_flight` sessions."""
+
     @model_validator(mode="after")
     def _check(self) -> "CortexSynthConfig":
         if not (self.connection.database and self.connection.schema_):
@@ -63,6 +68,10 @@ class CortexSynthConfig(SynthConfig):
 
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
         check_model(target.model)
+        if self.in_driver:
+            stage = CortexStage(config=self, target=target, budget=self.run_budget())
+            tables = [stage(batch) for batch in ds.iter_batches(batch_size=self.rows_per_task, batch_format="pyarrow")]
+            return ray.data.from_arrow(tables) if tables else ds
         return ds.map_batches(
             CortexStage,
             fn_constructor_kwargs={"config": self, "target": target, "budget": self.run_budget()},

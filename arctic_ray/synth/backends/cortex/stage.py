@@ -53,10 +53,11 @@ class CortexStage:
             self.sessions.put(session)
         out = [self._row(r, a) for r, a in zip(rows, answers)]
         self.store.put_many([{"key": r["key"], **{c: r.get(c) for c in STORED_COLUMNS}} for r in out if not r["error"]])
+        self.sent.settle([r["key"] for r in out if r["error"]])
         if self.budget:
             used = [r["usage"] for r in out if not r["error"]]
             usage = {k: sum(u[k] for u in used) for k in ("prompt_tokens", "completion_tokens")}
-            self.budget.settle.remote(grant.permit, usage, False)
+            self.budget.settle(grant.permit, usage, False)
         return out
 
     def _row(self, row: dict, answer: str | Failed) -> dict:
@@ -89,4 +90,4 @@ class CortexStage:
             return Grant()
         estimate = sum(estimate_prompt_tokens(r["messages"]) for r in rows)
         max_tokens = sum((r.get("sampling") or {}).get("max_tokens") or self.cfg.sampling.max_tokens for r in rows)
-        return ray.get(self.budget.acquire.remote(estimate, max_tokens))
+        return ray.get(self.budget.acquire(estimate, max_tokens))

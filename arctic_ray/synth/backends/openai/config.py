@@ -2,9 +2,10 @@
 `base_url`, vLLM's own server included) and `azure_openai` (an Azure OpenAI resource, where the
 model is the deployment name).
 
-A pool of Ray Data actors sends the requests (`openai_actor.py`); one budget actor per run
-(`budget.py`) holds every actor on every node to the requests- and tokens-per-minute limits and
-to `spend_limit`. The recipe holds only the *name* of the key; each actor looks it up itself."""
+A pool of Ray Data actors sends the requests (`actor.py`); one budget actor per API key
+(`budget.py`: named by `budget_name`, shared by every job on the cluster that uses the name) holds
+every actor of every such job to the requests- and tokens-per-minute limits, and each run to its
+own `spend_limit`. The recipe holds only the *name* of the key; each actor looks it up itself."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pydantic import Field, model_validator
 
 from arctic_ray.core.pool import PoolSize, bounds
 from arctic_ray.synth.backend import SynthConfig, Target
-from arctic_ray.synth.budget import start_budget
+from arctic_ray.synth.budget import shared_budget
 from arctic_ray.synth.backends.openai.actor import ChatCompletionsActor
 from arctic_ray.synth.openai_connection import OpenAIConnection
 
@@ -52,6 +53,11 @@ class OpenAISynthConfig(SynthConfig):
     tokens_per_minute: float | None = Field(default=None, gt=0)
     """The run's token budget (prompt + completion) over every actor (None: unlimited)."""
 
+    budget_name: str | None = Field(default=None, min_length=1, max_length=200)
+    """The rate budget this run draws on: jobs on one cluster with the same name share one
+    limiter (the limits belong to the API key, not to a run). None: derived from the backend,
+    the endpoint and the key's *name* (`connection.api_key_env`), never the key itself."""
+
     window_s: float = Field(default=60.0, gt=0)
     """The budget's sliding window: no `window_s` seconds see more than that share of the
     per-minute limits (requests are paced evenly within it either way). 60 follows a per-minute
@@ -85,7 +91,8 @@ class OpenAISynthConfig(SynthConfig):
         return self
 
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
-        budget = start_budget(
+        budget = shared_budget(
+            self.shared_budget_name,
             self.requests_per_minute,
             self.tokens_per_minute,
             self.window_s,
@@ -112,6 +119,13 @@ class OpenAISynthConfig(SynthConfig):
     @property
     def rows_per_task(self) -> int:
         return self.batch_size
+
+    @property
+    def shared_budget_name(self) -> str:
+        if self.budget_name:
+            return self.budget_name
+        endpoint = self.connection.endpoint or self.connection.base_url or "https://api.openai.com/v1"
+        return f"{self.backend}|{endpoint.rstrip('/')}|{self.connection.api_key_env}"
 
     def _batches_per_actor(self) -> int:
         """Batches an actor works on at once: enough to keep `max_concurrency` requests in flight

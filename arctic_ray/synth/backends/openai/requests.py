@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import openai
 
+from arctic_ray.synth.backend import extra_body
 from arctic_ray.synth.token_estimate import text_tokens
 
 RETRIED_STATUSES = frozenset({408, 409, 429})
@@ -40,6 +41,8 @@ class Failure:
     """The request may have been generated (and charged) although no answer came back."""
     retry_after_s: float | None = None
     rate_limited: bool = False
+    unsent: bool = False
+    """Refused before it left (the spend limit): nothing went to the provider."""
 
 
 class MalformedResponse(Exception):
@@ -58,6 +61,8 @@ def request_kwargs(model: str, messages: list[dict], sampling: dict, sample: int
     if sampling.get("seed") is not None:
         # The n samples of one prompt must not share a seed, or a seeded provider answers n times alike.
         kwargs["seed"] = sampling["seed"] + sample
+    if extra := extra_body(sampling):
+        kwargs["extra_body"] = extra
     return kwargs
 
 

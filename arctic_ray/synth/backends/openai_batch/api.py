@@ -67,12 +67,23 @@ class BatchAPI:
     def content(self, file_id: str) -> bytes:
         return self.retrying("download", lambda: self.client.files.content(file_id).content)
 
-    def delete(self, file_id: str) -> None:
-        """Gone already counts as deleted."""
+    def file_status(self, file_id: str) -> tuple[str, str]:
+        """(status, status_details) of an uploaded file: `uploaded`, `processed`, `error`, ..."""
+        f = self.retrying("retrieve file", lambda: self.client.files.retrieve(file_id))
+        return str(f.status or "processed"), str(getattr(f, "status_details", None) or "")
+
+    def delete(self, file_id: str) -> str:
+        """Delete a file: "" when it is gone (already gone counts), else why it could not be
+        (a 405 from a server without the route, an error that outlasted the retries). Deleting
+        is housekeeping: a failure never costs the answers already downloaded."""
         try:
             self.retrying("delete file", lambda: self.client.files.delete(file_id))
         except openai.NotFoundError:
-            pass
+            return ""
+        except openai.APIError as exc:
+            status = getattr(exc, "status_code", None)
+            return f"HTTP {status}" if status else type(exc).__name__
+        return ""
 
     def uploads_named(self, names: set[str]) -> list[str]:
         """Ids of batch input files with one of `names` (uploads a crash left unrecorded)."""

@@ -3,10 +3,11 @@ half the price for answers within 24 h, for runs of up to millions of prompts.
 
 The Batch API is not per-row work, so this stage is a driver-side lifecycle rather than a
 map over rows: the keyed rows are cut into JSONL shards within the API's limits, each shard is
-uploaded and created as one batch (metadata naming the run's manifest and shard), polled, and
-its answers stored the moment they are downloaded. The manifest makes a rerun adopt, not repeat,
-whatever a crashed run had created; rows an expired or cancelled batch never ran go again in a
-new shard. The output is the input Dataset with the schema's columns added to every row."""
+uploaded and created as one batch (metadata naming the manifest and shard), polled, and its
+answers stored the moment they are downloaded. The manifest (in the store, whatever the run
+directory) makes a rerun adopt, not repeat, whatever a crashed run had created; rows an expired
+or cancelled batch never ran go again in a new shard. The output is the input Dataset with the
+schema's columns added to every row."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ import ray
 import ray.data
 from pydantic import Field, field_validator, model_validator
 
-from arctic_ray.synth.backend import SynthConfig, Target
+from arctic_ray.synth.backend import SynthConfig, Target, extra_body
 from arctic_ray.synth.backends.openai_batch.api import BatchAPI
 from arctic_ray.synth.backends.openai_batch.lifecycle import BatchLifecycle, error_result
-from arctic_ray.synth.backends.openai_batch.manifest import BatchManifest
+from arctic_ray.synth.backends.openai_batch.manifest import BatchManifest, lock
 from arctic_ray.synth.backends.openai_batch.shards import ShardCutter, ShardLimits, batch_request, too_large
 from arctic_ray.synth.openai_connection import OpenAIConnection
 from arctic_ray.synth.store import GenerationStore, SentLog
@@ -63,19 +64,34 @@ class OpenAIBatchSynthConfig(SynthConfig):
         body[self.max_tokens_field] = sampling["max_tokens"]
         if sampling.get("seed") is not None:
             body["seed"] = sampling["seed"]
+        body.update(extra_body(sampling))
         return body
 
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
+        with lock(target.store, self.backend, target.model_key):
+            return self._generate(ds, target)
+
+    def report(self, target: Target) -> dict:
+        """What the run left on the provider: files whose delete failed (tried again next run)."""
+        manifest = BatchManifest(target.store, self.backend, target.model_key)
+        return {"files_not_deleted": sum(len(s.undeleted_files) for s in manifest.shards.values())}
+
+    def _generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
+        store = GenerationStore(target.store)
         lifecycle = BatchLifecycle(
             BatchAPI(self.connection.client(sync=True), self.url),
-            BatchManifest(target.run_dir or target.store, self.backend, target.model_key),
-            GenerationStore(target.store),
+            BatchManifest(target.store, self.backend, target.model_key),
+            store,
             SentLog(target.store),
             backend=self.backend, model_name=target.model_name, pricing=self.pricing,
             spend_limit=self.spend_limit, poll_interval_s=self.poll_interval_s,
             max_active_batches=self.max_active_batches,
         )  # fmt: skip
         needed = {r["key"] for r in ds.select_columns(["key"]).iter_rows()}
+        # A run that waited for the lock finds what the run before it stored.
+        for key, answer in store.get_many(needed).items():
+            lifecycle.results[key] = {c: answer.get(c) for c in ("completion", "finish_reason", "usage")} | {"error": ""}
+        needed -= set(lifecycle.results)
         lifecycle.reconcile(needed)
         todo = needed - lifecycle.covered()
         for round in range(self.max_resends + 1):

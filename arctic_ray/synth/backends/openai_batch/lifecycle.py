@@ -2,11 +2,17 @@
 create shards within the spend limit, poll, and collect each finished batch into the generation
 store the moment its output is downloaded. The order of writes is what keeps money safe:
 
-  record shard (planned) -> upload -> record file id (uploaded) -> create -> record batch id
-  (submitted) -> download -> store answers -> record collected -> delete files
+  record shard (planned) -> upload -> record file id (uploaded) -> wait until the file is
+  `processed` -> create -> record batch id (submitted) -> download -> store answers -> record
+  collected -> delete files
 
 A crash anywhere leaves a manifest a rerun can finish from: an `uploaded` shard's batch is looked
-up by its metadata before anything is created, and a `submitted` one is polled, never recreated."""
+up by its metadata before anything is created, and a `submitted` one is polled, never recreated.
+The manifest lives in the generation store (`manifest.py`), so a rerun of the same recipe finds
+it whatever its run directory. A create waits for its input file to be `processed` (Azure refuses
+earlier creates). Deleting files is housekeeping: a delete that fails is retried, then recorded
+(`undeleted_files` in the manifest, a warning, `files_not_deleted` in the report) and tried again
+by the next run; it never costs the answers."""
 
 from __future__ import annotations
 
@@ -26,6 +32,8 @@ from arctic_ray.synth.store import GenerationStore, SentLog
 log = logging.getLogger(__name__)
 
 TERMINAL = ("completed", "failed", "expired", "cancelled")
+FILE_POLL_S = 5.0
+"""Most seconds between looks at an input file that is not processed yet (files take seconds)."""
 
 
 def error_result(reason: str) -> dict:
@@ -136,6 +144,10 @@ class BatchLifecycle:
         if rec.state == "planned":
             file_id = self.api.upload(self.manifest.upload_name(rec), self.manifest.input_lines(rec))
             self.manifest.update(rec, state="uploaded", input_file_id=file_id)
+        problem = self._wait_processed(rec)
+        if problem:
+            self._drop(rec, problem)
+            return False
         self.spend[rec.shard_id] = rec.est_cost_usd  # from here the batch may exist, even if create fails
         self.sent_log.record(self.manifest.keys(rec))
         batch = self._create(rec)
@@ -143,6 +155,17 @@ class BatchLifecycle:
             return False
         self.manifest.update(rec, state="submitted", batch_id=batch.id, batch_status=batch.status)
         return True
+
+    def _wait_processed(self, rec: ShardRecord) -> str:
+        """Wait until the provider has processed the shard's input file; why not, if it failed."""
+        while True:
+            status, details = self.api.file_status(rec.input_file_id)
+            if status == "processed":
+                return ""
+            if status in ("error", "deleted", "deleting"):
+                return f"input file {rec.input_file_id} was not processed ({status}: {details or 'no detail'})"
+            log.info("batch api: %s input file %s is %s; waiting before the create", rec.shard_id, rec.input_file_id, status)
+            time.sleep(min(self.poll_interval_s, FILE_POLL_S))
 
     def _create(self, rec: ShardRecord):
         """The batch for `rec`: created once; after a failed call, found before trying again."""
@@ -160,6 +183,7 @@ class BatchLifecycle:
                 self.api.pause(attempt)
             except openai.BadRequestError as exc:  # refused: nothing was made
                 del self.spend[rec.shard_id]
+                self.sent_log.settle(self.manifest.keys(rec))
                 self._drop(rec, f"batch create refused: {exc.message}")
                 return None
         raise AssertionError("unreachable")
@@ -183,6 +207,7 @@ class BatchLifecycle:
         self.store.put_many(answers)  # before the manifest says collected: a crash here re-collects
         self.results.update({k: {**a, "error": ""} for k, a in joined.answers.items()})
         self.results.update({k: error_result(e) for k, e in joined.errors.items()})
+        self.sent_log.settle([*joined.errors, *joined.not_run])  # ended without an answer: not in flight
         prompt = sum(a["usage"]["prompt_tokens"] for a in joined.answers.values())
         completion = sum(a["usage"]["completion_tokens"] for a in joined.answers.values())
         cost = self.pricing.cost(prompt, completion)
@@ -203,8 +228,10 @@ class BatchLifecycle:
         self._clean(rec)
 
     def _clean(self, rec: ShardRecord) -> None:
+        left = []
         for file_id in (rec.input_file_id, rec.output_file_id, rec.error_file_id):
-            if file_id:
-                self.api.delete(file_id)
+            if file_id and (why := self.api.delete(file_id)):
+                left.append(file_id)
+                log.warning("batch api: could not delete file %s of %s (%s); it is recorded in the manifest and tried again on the next run", file_id, rec.shard_id, why)
         self.manifest.remove_local_files(rec)
-        self.manifest.update(rec, files_deleted=True)
+        self.manifest.update(rec, files_deleted=not left, undeleted_files=left)

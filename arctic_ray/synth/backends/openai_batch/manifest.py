@@ -2,21 +2,34 @@
 makes something on the provider's side, and rewritten (atomically) after. A rerun reads it to
 adopt batches a crashed run created instead of paying for them again.
 
-Layout in the manifest's directory (`Target.run_dir`, or the store): `<name>.json` (the
-manifest) and `<name>/<shard>.jsonl` / `<shard>.keys` (a shard's input file and row keys, kept
-until its answers are stored). No secret ever goes in: connections are not recorded at all."""
+The manifest lives in the generation store, one per backend and model, not in a run directory:
+a rerun of the same recipe (with `--resume` or without, in a new run directory) finds the batches
+a crashed run left on the provider through it, and adopts them instead of buying their prompts
+again. Runs that share it take turns (`lock`): a second run waits for the first, then finds its
+answers in the store.
+
+Layout in the store: `<name>.json` (the manifest), `<name>.lock`, and `<name>/<shard>.jsonl` /
+`<shard>.keys` (a shard's input file and row keys, kept until its answers are stored). No secret
+ever goes in: connections are not recorded at all."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import logging
+import os
 import time
 import uuid
-from typing import Literal
+from typing import Iterator, Literal
+
+import pyarrow.fs as pafs
 
 from pydantic import BaseModel
 
 from arctic_ray.synth.backends.openai_batch.shards import ShardContent
+from arctic_ray.synth.durable import write_atomic
 from arctic_ray.synth.store import open_fs
 
 ShardState = Literal["planned", "uploaded", "submitted", "collected", "dropped"]
@@ -24,6 +37,34 @@ ShardState = Literal["planned", "uploaded", "submitted", "collected", "dropped"]
 in flight at a crash); submitted: the batch id is known; collected: answers stored; dropped: never sent."""
 
 OPEN_STATES = ("planned", "uploaded", "submitted")
+
+log = logging.getLogger(__name__)
+
+
+def manifest_name(backend: str, model_key: str) -> str:
+    return f"batch-{backend}-{hashlib.sha256(model_key.encode()).hexdigest()[:12]}"
+
+
+@contextlib.contextmanager
+def lock(directory: str, backend: str, model_key: str) -> Iterator[None]:
+    """Hold the manifest for one run at a time. On a local (or mounted shared) store an `flock`,
+    released by the kernel when a process dies, so a crash never leaves it held. On an object
+    store there is nothing to lock: runs sharing a manifest there must not overlap."""
+    fs, root = open_fs(directory)
+    if not isinstance(fs, pafs.LocalFileSystem):
+        yield
+        return
+    os.makedirs(root, exist_ok=True)
+    with open(f"{root}/{manifest_name(backend, model_key)}.lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("batch api: another run holds the manifest for %s in %s; waiting for it", model_key, root)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class ShardRecord(BaseModel):
@@ -52,13 +93,15 @@ class ShardRecord(BaseModel):
     problems: list[str] = []
     """What the provider got wrong (unknown or duplicate custom_ids), or why the shard was dropped."""
     files_deleted: bool = False
+    undeleted_files: list[str] = []
+    """Provider file ids whose delete failed (tried again by the next run)."""
     updated_at: float = 0.0
 
 
 class BatchManifest:
     def __init__(self, directory: str, backend: str, model_key: str):
         self.fs, root = open_fs(directory)
-        name = f"batch-{backend}-{hashlib.sha256(model_key.encode()).hexdigest()[:12]}"
+        name = manifest_name(backend, model_key)
         self.path, self.shard_dir = f"{root}/{name}.json", f"{root}/{name}"
         self.fs.create_dir(self.shard_dir, recursive=True)
         if self.fs.get_file_info(self.path).is_file:
@@ -120,7 +163,4 @@ class BatchManifest:
         return f"{self.shard_dir}/{shard_id}.{ext}"
 
     def _write(self, path: str, data: bytes) -> None:
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-        with self.fs.open_output_stream(tmp) as out:
-            out.write(data)
-        self.fs.move(tmp, path)
+        write_atomic(self.fs, path, data)

@@ -178,3 +178,15 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
             head.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
+
+
+def test_the_gpu_recipe_with_a_hub_name_resolves_then_stops_where_it_needs_a_gpu(tmp_path, session_cache, hub_model, prompts_with_a_bad_row):
+    """`examples/spec_decode_gpu.yaml` on this CPU machine, its model a Hugging Face name in the
+    HF cache (offline): model resolution passes (config and tokenizer from the snapshot), and the
+    run stops at once with the reason when no node can hold what the recipe asks for."""
+    sets = [f"model.name_or_path={hub_model}", f"data.sources=[{{path: {prompts_with_a_bad_row}}}]", f"output_dir={tmp_path}/runs", "ray.local_num_cpus=4"]
+    cmd = [sys.executable, "pipelines/spec_decode.py", "--recipe", "examples/spec_decode_gpu.yaml", *[a for s in sets for a in ("--set", s)]]
+    proc = subprocess.run(cmd, cwd=ROOT, env=_env(session_cache), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "not in this node's Hugging Face cache" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "needs one node with" in proc.stderr and "0 GPUs" in proc.stderr and "a GPU recipe on a machine without GPUs" in proc.stderr

@@ -366,12 +366,12 @@ def test_two_jobs_on_one_key_share_one_budget(ray_local, fake, tmp_path):
             "TEST_GO": str(tmp_path / "go"),
         }
         jobs.append(subprocess.Popen([sys.executable, "-c", TWO_RUNS_SCRIPT], env=env))
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # limits, not timings: a busy machine is slow
     while not all((tmp_path / f"{tag}.ready").exists() for tag in ("joba", "jobb")):
         assert all(j.poll() is None for j in jobs) and time.monotonic() < deadline
         time.sleep(0.05)
     (tmp_path / "go").touch()
-    assert [j.wait(timeout=120) for j in jobs] == [0, 0]
+    assert [j.wait(timeout=600) for j in jobs] == [0, 0]
     a = sorted(e.at for e in fake.log if e.prompt.startswith("joba"))
     b = sorted(e.at for e in fake.log if e.prompt.startswith("jobb"))
     assert len(a) == len(b) == 15

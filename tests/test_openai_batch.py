@@ -198,7 +198,7 @@ def start_run(ray_local, synth, target: Target, rows: list[dict]) -> subprocess.
     return subprocess.Popen([sys.executable, "-c", SCRIPT], env=env)
 
 
-def kill_when(proc: subprocess.Popen, ready, timeout_s: float = 60) -> None:
+def kill_when(proc: subprocess.Popen, ready, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
     while not ready():
         assert proc.poll() is None, "the run ended before the moment to kill it"

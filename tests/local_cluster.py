@@ -65,10 +65,10 @@ class LocalCluster:
         deadline = time.time() + timeout_s
         while time.time() < deadline:
             out = subprocess.run(
-                [sys.executable, "-c", f"import ray; ray.init(address='{self.address}', logging_level='ERROR'); print(sum(1 for x in ray.nodes() if x['Alive']))"],
+                [sys.executable, "-c", f"import ray; ray.init(address='{self.address}', logging_level='ERROR', log_to_driver=False); print('ALIVE', sum(1 for x in ray.nodes() if x['Alive']))"],
                 capture_output=True, text=True, env={**os.environ, **self.env},
             )
-            if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(n)]:
+            if out.returncode == 0 and f"ALIVE {n}" in out.stdout.splitlines():  # the driver prints the autoscaler's events too
                 return
             time.sleep(2)
         raise TimeoutError(f"the local cluster did not reach {n} nodes; logs in {self.root}")

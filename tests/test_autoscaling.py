@@ -41,11 +41,13 @@ def fake_provider_config(gcs_address: str) -> dict:
 
 def alive_workers(cluster: LocalCluster) -> int:
     code = (
-        f"import ray; ray.init(address='{cluster.address}', logging_level='ERROR'); "
-        "print(sum(1 for n in ray.nodes() if n['Alive'] and n['Resources'].get('CPU', 0) > 0))"
+        f"import ray; ray.init(address='{cluster.address}', logging_level='ERROR', log_to_driver=False); "
+        "print('ALIVE', sum(1 for n in ray.nodes() if n['Alive'] and n['Resources'].get('CPU', 0) > 0))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **cluster.env}, timeout=120)
-    return int(out.stdout.strip().splitlines()[-1])
+    # the driver also prints the autoscaler's events: read the marked line
+    (line,) = [l for l in out.stdout.splitlines() if l.startswith("ALIVE ")]
+    return int(line.split()[1])
 
 
 def test_the_online_job_scales_a_node_up_from_zero_and_back_down(tmp_path, session_cache):

@@ -65,7 +65,8 @@ class TeacherActor:
         self.last_done = time.time()
         out = []
         for row in rows:
-            answer = stored.get(row["key"]) or fresh[row["key"]]
+            # a stored answer has no `error` column (only answers without one are stored)
+            answer = {"error": "", **(stored.get(row["key"]) or fresh[row["key"]])}
             self.counts["reused" if row["key"] in stored else ("errors" if answer["error"] else "generated")] += 1
             out.append({**row, **{k: v for k, v in answer.items() if k != "key"}})
         failed = [r for r in out if r["error"]]

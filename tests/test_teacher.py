@@ -11,13 +11,15 @@ import ray.cloudpickle
 import ray.data
 from transformers import AutoTokenizer
 
+from arctic_ray.core.storage import location
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
-from arctic_ray.synth.keyed import row_key
+from arctic_ray.synth.keyed import STORED_COLUMNS, row_key
+from arctic_ray.synth.store import GenerationStore
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
 from arctic_ray.methods.spec_decode.teacher.placement import reserve_node
@@ -74,7 +76,7 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
             train=cfg,
             method=SpeculatorMethod(ModelRef.of(tiny_model), Eagle3Config(draft_vocab_size=128), 0),
             datasets={"train": stream.drop_columns(["id"])},
-            storage_dir=tmp_path,
+            storage=location(tmp_path),
             feeder=ActorFeeder(teacher),
             node_id=node,
             callbacks=[SlowTrainer()],
@@ -94,11 +96,14 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
     assert 0 < stats["busy_fraction"] <= 1 and stats["generated"] >= stats["consumed"]
     ray.kill(teacher)
 
-    # a rerun over the same rows finds every stored answer and generates nothing
-    again = TeacherActor.options(num_cpus=0.5).remote(ModelRef.of(tiny_model), ENGINE, str(tmp_path / "store"), 24)
+    # a rerun over the same rows finds every stored answer and generates nothing, also an answer
+    # the vllm backend stored (its rows carry the stored columns only, no `error`)
     served = [r for r in rows if r["id"] not in aside][:8]
+    answered = GenerationStore(str(tmp_path / "store")).get_many([r["key"] for r in served])
+    GenerationStore(str(tmp_path / "backend-store")).put_many([{"key": k, **{c: a[c] for c in STORED_COLUMNS}} for k, a in answered.items()])
+    again = TeacherActor.options(num_cpus=0.5).remote(ModelRef.of(tiny_model), ENGINE, str(tmp_path / "backend-store"), 24)
     answers = ray.get(again.generate.remote(served))
     stats = ray.get(again.stats.remote())
     assert (stats["reused"], stats["generated"]) == (8, 0)
-    assert all(a["completion_token_ids"] for a in answers)
+    assert all(a["completion_token_ids"] for a in answers) and all(a["error"] == "" for a in answers)
     ray.kill(again)

@@ -12,6 +12,7 @@ import ray.cloudpickle
 import ray.data
 import torch
 
+from arctic_ray.core.storage import location
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
 from arctic_ray.models.ref import ModelRef
@@ -53,7 +54,7 @@ def train(tiny_model, generations, tmp_path: Path, name: str, callbacks: list):
             train=cfg,
             method=SpeculatorMethod(ModelRef.of(tiny_model), Eagle3Config(draft_vocab_size=128, n_predict=2), 0, counts),
             datasets={"train": ray.data.from_items(rows)},
-            storage_dir=tmp_path / name,
+            storage=location(tmp_path / name),
             name=name,
             num_rows=len(rows),
             callbacks=callbacks,

@@ -11,6 +11,7 @@ import ray.data
 import torch
 import torch.distributed as dist
 
+from arctic_ray.core.storage import location
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.export import load_eagle3
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
@@ -85,7 +86,7 @@ def test_zero2_eagle3_training_in_two_phases(ray_local, tiny_model, tiny_generat
             train=cfg,
             method=SpeculatorMethod(ModelRef.of(tiny_model), spec, 0, counts),
             datasets={"data": ray.data.from_items(first_phase), "train": ray.data.from_items(rows), "eval": ray.data.from_items(rows[:8])},
-            storage_dir=tmp_path,
+            storage=location(tmp_path),
             phases=[Phase("data", 3), Phase("train")],  # 16 rows: 2 steps an epoch, so the phase reads it again
             num_rows=len(rows),
             callbacks=[CountEvents({row_id(r["input_ids"]) for r in first_phase})],

@@ -122,12 +122,16 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
     """The main job, then a synthesis job that uses an API key, submitted to a local head. The key
     reaches the job the way a cluster gives it (the environment of `ray start` and of the
     submitter), and appears in no job metadata, runtime env, log line or output file."""
+    import uuid
+
     from tests.fake_openai import FakeOpenAI
-    from tests.test_synth_job import KEY_ENV, SECRET, write_inputs
+    from tests.test_synth_job import KEY_ENV, write_inputs
+
+    secret = f"sk-submit-{uuid.uuid4().hex}"  # made here: no source file the job uploads holds it
 
     ray_bin = Path(sys.executable).parent / "ray"
     # The job's `python` is the head's: put this environment's first on its PATH.
-    env = {**_env(session_cache), "RAY_AUTH_MODE": "disabled", KEY_ENV: SECRET}
+    env = {**_env(session_cache), "RAY_AUTH_MODE": "disabled", KEY_ENV: secret}
     env["PATH"] = f"{ray_bin.parent}{os.pathsep}{env['PATH']}"
     port = "8275"
     # `ray start --block` in its own session: stopping it touches only this head, never the test
@@ -155,7 +159,7 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
         assert "succeeded" in proc.stdout
         (run_dir,) = list((tmp_path / "runs").iterdir())
         _check_run(run_dir, vllm=False)
-        with FakeOpenAI(api_key=SECRET) as server:
+        with FakeOpenAI(api_key=secret) as server:
             (tmp_path / "synth").mkdir()
             recipe = write_inputs(tmp_path / "synth", server)
             synth = [str(ray_bin), "job", "submit", f"--address=http://127.0.0.1:{port}", "--working-dir", ".", "--",
@@ -169,8 +173,8 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
         jobs = client.list_jobs()
         assert len(jobs) == 2 and all(j.status == "SUCCEEDED" for j in jobs)
         seen = [json.dumps(j.dict(), default=str) for j in jobs] + [client.get_job_logs(j.submission_id) for j in jobs]
-        assert not any(SECRET in text for text in seen), "the key is in the job metadata, runtime env or logs"
-        leaked = [p for root in (tmp_path, Path(f"/tmp/ray-job-{os.getpid()}")) for p in root.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+        assert not any(secret in text for text in seen), "the key is in the job metadata, runtime env or logs"
+        leaked = [p for root in (tmp_path, Path(f"/tmp/ray-job-{os.getpid()}")) for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
         assert not leaked, f"the key leaked into {leaked[:5]}"
     finally:
         os.killpg(head.pid, signal.SIGTERM)

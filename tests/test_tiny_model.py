@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -31,9 +32,15 @@ def test_same_seed_same_weights(tmp_path):
     assert any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
 
 
-def test_resolve_builds_once_and_passes_paths_through(tiny_model, tmp_path):
+def test_resolve_builds_once_and_passes_paths_through(tiny_model, hub_model, tmp_path):
+    from arctic_ray.models.resolve import ModelNotFoundError
+
     assert resolve_model("tiny") == tiny_model
-    assert resolve_model("some-org/some-model") == "some-org/some-model"
+    assert resolve_model(tiny_model) == tiny_model  # a local directory as it is
+    # a Hugging Face name resolves through the HF cache (offline here): its snapshot, or a clear error
+    assert Path(resolve_model(hub_model)).parent.name == "snapshots"
+    with pytest.raises(ModelNotFoundError, match="'some-org/some-model': not in this node's Hugging Face cache"):
+        resolve_model("some-org/some-model")
     empty = tmp_path / "empty"
     empty.mkdir()
     try:

@@ -18,7 +18,8 @@ import ray.data
 from pydantic import ValidationError
 
 from arctic_ray.synth.backend import PricingConfig, SamplingConfig, Target
-from arctic_ray.synth.budget import SPEND_LIMIT_REACHED, PromptTokenRatio, RunBudget, SlidingWindow, SpendLedger
+from arctic_ray.synth.budget import RunBudget
+from arctic_ray.synth.budget_accounting import SPEND_LIMIT_REACHED, PromptTokenRatio, SlidingWindow, SpendLedger
 from arctic_ray.synth.backends.openai.config import AzureOpenAISynthConfig, OpenAISynthConfig
 from arctic_ray.synth.openai_connection import OpenAIConnection
 from arctic_ray.synth.backends.openai.requests import redact, request_kwargs, retry_after_s

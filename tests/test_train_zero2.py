@@ -21,7 +21,7 @@ from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.train.callbacks import Callback
 from arctic_ray.train.spec import Phase, TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics
-from arctic_ray.train.trainer import DEEPSPEED_DIR, EXPORT_DIR
+from arctic_ray.train.checkpoints import DEEPSPEED_DIR, EXPORT_DIR
 
 
 def row_id(ids) -> int:

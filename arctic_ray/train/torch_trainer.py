@@ -11,7 +11,7 @@ from ray.train.torch import TorchConfig, TorchTrainer
 from arctic_ray.train.data_config import ShardingDataConfig
 from arctic_ray.train.spec import TrainRun, WorkerPlan, streams, worker_plan
 from arctic_ray.core.storage import Location
-from arctic_ray.train.trainer import EXPORT_DIR, METRICS_FILE
+from arctic_ray.train.checkpoints import EXPORT_DIR, METRICS_FILE
 
 
 def _worker_entry(plan: WorkerPlan) -> None:

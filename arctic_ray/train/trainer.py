@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from typing import Any, ClassVar, Iterator
 
@@ -23,17 +22,11 @@ import torch.distributed as dist
 
 from arctic_ray.core.registry import Registered, home
 from arctic_ray.train.callbacks import CallbackList, wrap_methods
+from arctic_ray.train import checkpoints
+from arctic_ray.train.checkpoints import EXPORT_DIR, METRICS_FILE
 from arctic_ray.train.deepspeed_config import deepspeed_config
 from arctic_ray.train.spec import WorkerPlan
 
-EXPORT_DIR = "export"
-"""Inside a reported checkpoint: the trained model in its loadable format (rank 0 writes it)."""
-DEEPSPEED_DIR = "deepspeed"
-"""Inside a reported checkpoint: DeepSpeed's sharded state, to resume from."""
-POSITION_FILE = "position.json"
-"""Inside a reported checkpoint: steps done, rows each rank consumed, the histories so far."""
-METRICS_FILE = "train_metrics.json"
-"""Inside the final checkpoint: the run's metrics with their histories (too long for a report)."""
 
 
 home("trainer", "arctic_ray.methods")  # each method's folder defines its trainer
@@ -127,13 +120,9 @@ class Trainer(Registered):
     def _resume(self) -> None:
         """After a restart: the latest checkpoint's model, optimizer and scheduler state, and where
         the data stood (the micro-batches already trained are replayed unread by the model)."""
-        checkpoint = ray.train.get_checkpoint()
-        if checkpoint is None:
+        position = checkpoints.load_latest(self.engine)
+        if position is None:
             return
-        with checkpoint.as_directory() as path:
-            self.engine.load_checkpoint(os.path.join(path, DEEPSPEED_DIR))
-            with open(os.path.join(path, POSITION_FILE)) as fh:
-                position = json.load(fh)
         self.global_step = self.resumed_from = position["step"]
         self.history, self.eval_history = position["history"], position["eval_history"]
         if self.rank == 0:
@@ -321,22 +310,8 @@ class Trainer(Registered):
         self.save_checkpoint({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, final_files)
 
     def save_checkpoint(self, scalars: dict[str, float], rank0_files=None) -> None:
-        """A collective: every rank writes its share of the ZeRO state; rank 0 adds the data
-        position (and `rank0_files(dir)`); every rank reports the same checkpoint to Ray Train."""
-        with tempfile.TemporaryDirectory() as tmp:
-            self.engine.save_checkpoint(os.path.join(tmp, DEEPSPEED_DIR), tag=f"step{self.global_step}")
-            if self.rank == 0:
-                position = {
-                    "step": self.global_step,
-                    "rows_consumed_per_rank": self.rows_consumed,
-                    "history": self.history,
-                    "eval_history": self.eval_history,
-                }
-                with open(os.path.join(tmp, POSITION_FILE), "w") as fh:
-                    json.dump(position, fh, default=float)
-                if rank0_files is not None:
-                    rank0_files(tmp)
-            ray.train.report(scalars, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+        position = {"step": self.global_step, "rows_consumed_per_rank": self.rows_consumed, "history": self.history, "eval_history": self.eval_history}
+        checkpoints.save(self.engine, self.rank, self.global_step, position, scalars, rank0_files)
 
 
 wrap_methods(Trainer)

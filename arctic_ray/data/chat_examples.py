@@ -15,7 +15,7 @@ import ray.data
 
 from arctic_ray.data.chat import tokenize_chat
 from arctic_ray.data.messages import row_problem
-from arctic_ray.data.sources import SourceConfig, read_source
+from arctic_ray.data.sources import SourceConfig, SourceError, read_source
 
 
 def held_out(row_id: str, fraction: float) -> bool:
@@ -54,6 +54,17 @@ def checked_chats(source: SourceConfig, counts: Counter, rejects: list[dict], se
         messages = [{"role": m["role"], "content": m["content"]} for m in row["messages"]]
         usable.append({"id": row_id, "source": source.label, "messages": messages})
     return usable
+
+
+def split_source(source: SourceConfig, counts: Counter, rejects: list[dict], seen: set[str], eval_fraction: float) -> tuple[list[dict], list[dict]]:
+    """A source's usable chats as (train, held out), by the stable hash of their ids; a source
+    with none stops the run naming it."""
+    usable = checked_chats(source, counts, rejects, seen)
+    if not usable:
+        raise SourceError(f"{source.path}: no usable chats ({counts['rejected']} rejected)")
+    train = [r for r in usable if not held_out(r["id"], eval_fraction)]
+    counts.update(held_out=len(usable) - len(train))
+    return train, [r for r in usable if held_out(r["id"], eval_fraction)]
 
 
 @lru_cache(maxsize=2)

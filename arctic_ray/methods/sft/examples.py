@@ -11,8 +11,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from arctic_ray.data.chat_examples import checked_chats, held_out
-from arctic_ray.data.sources import SourceError
+from arctic_ray.data.chat_examples import split_source
 from arctic_ray.methods.sft.config import SFTDataConfig, SFTSource
 
 
@@ -39,13 +38,10 @@ def read_sft_rows(cfg: SFTDataConfig) -> SFTRows:
     seen: set[str] = set()
     for source in cfg.sources:
         counts = out.counts.setdefault(source.label, Counter())
-        usable = checked_chats(source, counts, out.rejects, seen)
-        if not usable:
-            raise SourceError(f"{source.path}: no usable chats ({counts['rejected']} rejected)")
-        train = [r for r in usable if not held_out(r["id"], cfg.eval_fraction)]
-        out.eval += [r for r in usable if held_out(r["id"], cfg.eval_fraction)]
+        train, held = split_source(source, counts, out.rejects, seen, cfg.eval_fraction)
+        out.eval += held
         taken = weighted(train, source.weight, cfg.seed)
-        counts.update(held_out=len(usable) - len(train), used=len(taken))
+        counts.update(used=len(taken))
         out.groups.setdefault(group_of(source), []).extend(taken)
     return out
 

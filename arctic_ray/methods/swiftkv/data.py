@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import ray.data
 
-from arctic_ray.data.chat_examples import checked_chats, held_out, tokenized, usable
+from arctic_ray.data.chat_examples import split_source, tokenized, usable
 from arctic_ray.data.multipack import BIN_SCHEMA, multipack
 from arctic_ray.data.packing import make_bin
-from arctic_ray.data.sources import SourceError
 from arctic_ray.methods.swiftkv.config import SwiftKVDataConfig
 
 
@@ -30,13 +29,10 @@ def read_chats(cfg: SwiftKVDataConfig) -> ChatSplit:
     out, seen = ChatSplit(), set()
     for source in cfg.sources:
         counts = out.counts.setdefault(source.label, Counter())
-        rows = checked_chats(source, counts, out.rejects, seen)
-        if not rows:
-            raise SourceError(f"{source.path}: no usable chats ({counts['rejected']} rejected)")
-        kept = [r for r in rows if not held_out(r["id"], cfg.eval_fraction)]
-        out.train += kept
-        out.eval += [r for r in rows if held_out(r["id"], cfg.eval_fraction)]
-        counts.update(held_out=len(rows) - len(kept), used=len(kept))
+        train, held = split_source(source, counts, out.rejects, seen, cfg.eval_fraction)
+        out.train += train
+        out.eval += held
+        counts.update(used=len(train))
     return out
 
 

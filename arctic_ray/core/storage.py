@@ -70,6 +70,13 @@ class Location:
     def mkdir(self) -> None:
         self.fs.create_dir(self.path, recursive=True)
 
+    def size_bytes(self) -> int:
+        """Bytes of the file, or of every file under the directory."""
+        info = self.fs.get_file_info(self.path)
+        if info.type != pafs.FileType.Directory:
+            return info.size or 0
+        return sum(f.size or 0 for f in self.fs.get_file_info(pafs.FileSelector(self.path, recursive=True)) if f.type == pafs.FileType.File)
+
 
 def location(where) -> Location:
     """A local path (made absolute) or a filesystem URI."""

@@ -95,18 +95,24 @@ def _segments(positions: np.ndarray):
         yield s, stop
 
 
-def engine_features(llm, sequences: list[list[int]], layers: list[int]) -> list[np.ndarray]:
-    """Per sequence, [T, (len(layers) + 1) * H] float32: the chosen layers' input states in the
-    order given, then the final normed state; the same as `FrozenBase.features` computes in HF."""
+def start_capture(llm, layers: list[int]) -> None:
+    llm.collective_rpc("arctic_capture_start", args=(list(layers),))
+
+
+def stop_capture(llm) -> list[dict]:
+    return llm.collective_rpc("arctic_capture_stop")[0]  # every rank holds the full states
+
+
+def prefill_params():
     from vllm import SamplingParams
 
-    if not sequences:
-        return []
-    llm.collective_rpc("arctic_capture_start", args=(list(layers),))
-    try:
-        llm.generate([{"prompt_token_ids": list(s)} for s in sequences], SamplingParams(max_tokens=1, temperature=0.0), use_tqdm=False)
-    finally:
-        records = llm.collective_rpc("arctic_capture_stop")[0]  # every rank holds the full states
+    return SamplingParams(max_tokens=1, temperature=0.0)
+
+
+def match_features(records: list[dict], sequences: list[list[int]], layers: list[int], dtype=np.float32) -> list[np.ndarray]:
+    """Per sequence, [T, (len(layers) + 1) * H]: the chosen layers' input states in the order
+    given, then the final normed state; what `FrozenBase.features` computes in HF. Forwards of
+    other requests captured meanwhile (decode steps, other prompts) match nothing."""
     wanted: dict[tuple, list[int]] = {}
     for i, s in enumerate(sequences):
         wanted.setdefault(tuple(int(t) for t in s), []).append(i)
@@ -116,10 +122,22 @@ def engine_features(llm, sequences: list[list[int]], layers: list[int]) -> list[
             idx = wanted.get(tuple(int(t) for t in r["input_ids"][s:e]))
             if not idx:
                 continue
-            row = np.concatenate([r["states"][k][s:e] for k in layers] + [r["states"]["final"][s:e]], axis=-1)
+            row = np.concatenate([r["states"][k][s:e] for k in layers] + [r["states"]["final"][s:e]], axis=-1).astype(dtype)
             for i in idx:
                 out[i] = row
     missing = [i for i, o in enumerate(out) if o is None]
     if missing:
         raise RuntimeError(f"the engine computed no hidden states for {len(missing)} of {len(sequences)} sequences (chunked prefill or prefix caching on?)")
     return out  # type: ignore[return-value]
+
+
+def engine_features(llm, sequences: list[list[int]], layers: list[int], dtype=np.float32) -> list[np.ndarray]:
+    """`match_features` of one prefill of `sequences` in an engine this thread owns."""
+    if not sequences:
+        return []
+    start_capture(llm, layers)
+    try:
+        llm.generate([{"prompt_token_ids": list(s)} for s in sequences], prefill_params(), use_tqdm=False)
+    finally:
+        records = stop_capture(llm)
+    return match_features(records, sequences, layers, dtype)

@@ -45,6 +45,13 @@ class EngineLoop:
         """As `chat`, for prompts (`{"prompt_token_ids": [...]}` or text)."""
         return await self._submit(_prompts, prompts, params)
 
+    async def call(self, fn: Callable[[Any], Any]) -> Any:
+        """`fn(llm)` run on the engine's thread between two steps (e.g. a `collective_rpc`); its result."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.jobs.put((_Call(fn), [None], [None], [future], loop))
+        return await future
+
     async def _submit(self, enqueue: Enqueue, items: list, params: list) -> list[Any]:
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in items]
@@ -95,6 +102,12 @@ class EngineLoop:
     @staticmethod
     def _add(llm: Any, job: tuple, waiting: dict) -> None:
         enqueue, items, params, futures, loop = job
+        if isinstance(enqueue, _Call):
+            try:
+                _settle(loop, futures[0], enqueue.fn(llm))
+            except Exception as err:  # noqa: BLE001 (the caller hears why)
+                _settle(loop, futures[0], err, failed=True)
+            return
         try:
             ids: list[str | Exception] = list(enqueue(llm, items, params))
         except Exception:  # noqa: BLE001 (one bad request refuses the batch: add them one by one)
@@ -104,6 +117,11 @@ class EngineLoop:
                 _settle(loop, future, request_id)
             else:
                 waiting[_external(request_id)] = (future, loop)
+
+
+class _Call:
+    def __init__(self, fn: Callable[[Any], Any]):
+        self.fn = fn
 
 
 def _one(enqueue: Enqueue, llm: Any, item: Any, param: Any) -> str | Exception:

@@ -109,4 +109,4 @@ def start_llm(model: str, engine: VLLMEngineConfig, **extra: Any):
     os.environ.update(engine.engine_env())
     from vllm import LLM
 
-    return LLM(model=model, **engine.engine_kwargs(), **extra)
+    return LLM(model=model, **{**engine.engine_kwargs(), **extra})  # `extra` wins

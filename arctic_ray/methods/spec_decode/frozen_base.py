@@ -1,5 +1,6 @@
-"""The frozen base model a speculator learns from: a declared helper of the speculator trainer
-and of the simulated evaluation. It gives, per position, the hidden states of the layers a
+"""The frozen base model a speculator learns from, whole, in each training worker: for bases the
+inference engine cannot serve (`speculator.target_features: hf`) and as the reference the
+engine's features are tested against. It gives, per position, the hidden states of the layers a
 drafter reads (HF `hidden_states[k]`, which is what vLLM captures after k layers) followed by the
 final normed hidden state, in one tensor so it can be cached as one."""
 
@@ -7,15 +8,16 @@ from __future__ import annotations
 
 import torch
 
+from arctic_ray.methods.spec_decode.target_pieces import TargetView
 
-class FrozenBase:
+
+class FrozenBase(TargetView):
     def __init__(self, model_path: str, device: torch.device, dtype: torch.dtype = torch.float32):
         from transformers import AutoModelForCausalLM
 
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device).eval()
         self.model.requires_grad_(False)
         self.config = self.model.config
-        self.hidden_size = self.config.hidden_size
         self.embed = self.model.get_input_embeddings()
         self.lm_head = self.model.get_output_embeddings()
 
@@ -27,14 +29,14 @@ class FrozenBase:
         chosen = [out.hidden_states[k] for k in layers]
         return torch.cat([*chosen, out.last_hidden_state], dim=-1)
 
-    def split(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(the chosen layers' states [B, T, n*H], the final state [B, T, H])."""
-        return features[..., : -self.hidden_size], features[..., -self.hidden_size :]
+    def layer_state(self, index: int) -> dict[str, torch.Tensor]:
+        return dict(self.model.get_decoder().layers[index].state_dict())
 
-    def logits(self, hidden: torch.Tensor, vocab_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """The base's logits from its final hidden state, over `vocab_ids` only when given."""
-        weight = self.lm_head.weight if vocab_ids is None else self.lm_head.weight[vocab_ids]
-        return hidden.to(weight.dtype) @ weight.T
+    def final_norm(self) -> torch.Tensor:
+        return self.model.get_decoder().norm.weight
+
+    def held(self) -> dict[str, int]:
+        return {"whole_base": sum(p.numel() for p in self.model.parameters())}
 
 
 def default_aux_layers(num_layers: int) -> tuple[int, int, int]:

@@ -24,6 +24,7 @@ from arctic_ray.core.run_dir import JobRun
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.methods.spec_decode.drafters.draft_vocab import count_tokens
+from arctic_ray.methods.spec_decode.engine_features import with_engine_features
 from arctic_ray.methods.spec_decode.report import render_report, write_plots
 from arctic_ray.methods.spec_decode.samples import response_generations, to_speculator_samples, training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
@@ -46,8 +47,21 @@ class Context:
     model: ModelRef
     """The base: resolved by name where it loads, with the identity that keys the store."""
     tokenizer: object
-    vocab_size: int
+    target_config: object
     store: str
+
+    @property
+    def vocab_size(self) -> int:
+        return self.target_config.vocab_size
+
+    @property
+    def engine_features(self) -> bool:
+        return self.recipe.speculator.target_features == "engine"
+
+    def with_features(self, rows: ray.data.Dataset) -> ray.data.Dataset:
+        """Training rows with the target's hidden states from vLLM engines (engine features)."""
+        spec = self.recipe.speculator
+        return with_engine_features(rows, self.model, self.recipe.synth, list(spec.target_layers(self.target_config)), spec.features_dtype)
 
     @property
     def pad_id(self) -> int:
@@ -118,11 +132,21 @@ def prepare_prompts(ctx: Context, prompts: PromptSet) -> tuple[list[dict], list[
     return ready, eval_ready
 
 
-def eval_dataset(ctx: Context, answered: list[dict]) -> ray.data.Dataset:
+def eval_columns(ctx: Context, answered: list[dict]) -> dict:
     """The held-out prompts with the base's greedy continuations, for the simulated acceptance."""
     seq_len = ctx.recipe.teacher.gen_prompt_length + ctx.recipe.eval.max_tokens
     columns, _ = training_columns([r for r in answered if not r["error"]], seq_len, 1, ctx.pad_id)
-    return ctx.rows_of(columns)
+    return columns
+
+
+def stored_features(ctx: Context, samples: ray.data.Dataset) -> ray.data.Dataset:
+    """The training rows with their features, written once into the run directory and read back
+    from there each epoch (their size counted: features are large, ~2 * F bytes per token)."""
+    loc = ctx.run.at("features")
+    ctx.with_features(samples).write_parquet(loc.path, filesystem=loc.fs)
+    ctx.run.count(features_bytes=loc.size_bytes())
+    print(f"[arctic_ray] target features: {loc.size_bytes() / 2**20:.1f} MiB in {loc.uri}", flush=True)
+    return ray.data.read_parquet(loc.path, filesystem=loc.fs)
 
 
 def offline_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> TrainingData:
@@ -137,7 +161,7 @@ def offline_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Tra
         rows = generated.rows.materialize()
         run.count(generations_reused=generated.reused, generations_sent=generated.sent)
         run.count(generation_errors=run.write_rows("errors", rows.filter(failed)))
-        eval_ds = eval_dataset(ctx, [r for r in rows.filter(lambda r: r["id"] in eval_ids).iter_rows()])
+        eval_ds = ctx.rows_of(eval_columns(ctx, [r for r in rows.filter(lambda r: r["id"] in eval_ids).iter_rows()]))
         ok = rows.filter(lambda r: not failed(r) and r["id"] not in eval_ids).materialize()
     with run.stage("dedup", "deduplicate continuations (MinHash LSH)"):
         kept = ok
@@ -152,7 +176,12 @@ def offline_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Tra
         num_rows = samples.count()
         run.count(too_short_or_long=run.set_aside(rejects), train_sequences=num_rows)
         counts = count_tokens(kept, "completion_token_ids", ctx.vocab_size) if spec.uses_token_counts else None
-    return TrainingData({"train": samples.drop_columns(["id"]), "eval": eval_ds}, num_rows=num_rows, token_counts=counts)
+    train = samples.drop_columns(["id"])
+    if ctx.engine_features:
+        with run.stage("features", "the target's hidden states, from vLLM (one prefill per sequence)"):
+            train = stored_features(ctx, train)
+            eval_ds = ctx.with_features(eval_ds).materialize()
+    return TrainingData({"train": train, "eval": eval_ds}, num_rows=num_rows, token_counts=counts)
 
 
 def online_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> TrainingData:
@@ -160,8 +189,10 @@ def online_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Trai
     recipe, run, t, spec = ctx.recipe, ctx.run, ctx.recipe.teacher, ctx.recipe.speculator
     sampling = recipe.synth.sampling.model_dump()
     with run.stage("teacher", "start the co-located teacher"):
-        teacher = start_teacher(t, recipe.synth, recipe.workers, ctx.model, ctx.store)
-        eval_ds = eval_dataset(ctx, teacher.answer(generation_requests(eval_ready, {**sampling, "temperature": 0.0})))
+        layers = spec.target_layers(ctx.target_config) if ctx.engine_features else None
+        teacher = start_teacher(t, recipe.synth, recipe.workers, ctx.model, ctx.store, layers, spec.features_dtype)
+        eval_cols = eval_columns(ctx, teacher.answer(generation_requests(eval_ready, {**sampling, "temperature": 0.0})))
+        eval_ds = ctx.rows_of(teacher.with_features(eval_cols))
         repeats = max(1, math.ceil(1.25 * recipe.max_steps * recipe.rows_per_step / max(len(ready), 1)))  # new samples when sampling
         stream_rows = teacher.keyed([r for k in range(repeats) for r in generation_requests(ready, sampling, k)])
         counts = None
@@ -242,7 +273,7 @@ def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: str | None = None) -> dic
     init_ray(recipe.ray)
     recipe = sized(recipe)
     files = model.files()
-    ctx = Context(recipe, run, model, AutoTokenizer.from_pretrained(files), AutoConfig.from_pretrained(files).vocab_size, recipe.store)
+    ctx = Context(recipe, run, model, AutoTokenizer.from_pretrained(files), AutoConfig.from_pretrained(files), recipe.store)
     with run.stage("prompts", "held-out eval prompts, self-instruct, teacher prompts"):
         ready, eval_ready = prepare_prompts(ctx, prompts)
     data = (offline_data if recipe.teacher.mode == "offline" else online_data)(ctx, ready, eval_ready)

@@ -62,6 +62,8 @@ class SpecDecodeRecipe(TrainConfig):
                 raise ValueError("teacher.mode online needs max_steps: a stream has no known length")
             if not isinstance(self.synth, VLLMSynthConfig):
                 raise ValueError("teacher.mode online runs a vLLM engine: synth.backend must be vllm")
+        if self.speculator.target_features == "engine" and not isinstance(self.synth, VLLMSynthConfig):
+            raise ValueError("speculator.target_features engine takes the target's states from a vLLM engine: synth.backend must be vllm (or set target_features: hf)")
         if self.data.max_length < t.gen_seq_length:
             raise ValueError(f"data.max_length ({self.data.max_length}) is below teacher.gen_seq_length ({t.gen_seq_length}): generations would be cut")
         return self

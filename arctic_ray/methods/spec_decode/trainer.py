@@ -1,6 +1,8 @@
-"""Trains any registered drafter against a frozen base model, on the shared loop. The base is a
-declared helper: it gives the hidden states the drafter reads (cached across epochs) and the
-targets. Its eval is the simulated greedy verification on held-out sequences: acceptance per
+"""Trains any registered drafter against a frozen target, on the shared loop. With engine
+features (the default) the rows carry the target's hidden states, computed by the vLLM engine
+that generated them, and a worker holds only the target's embeddings and draft-vocabulary head
+rows (`TargetPieces`); with `target_features: hf` each worker runs the whole base
+(`FrozenBase`, its states cached across epochs). Its eval is the simulated greedy verification on held-out sequences: acceptance per
 draft position and tau, the tokens per base forward."""
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import torch
 from arctic_ray.methods.spec_decode.drafters.config import SpeculatorConfig
 from arctic_ray.methods.spec_decode.drafters.drafter import Drafter
 from arctic_ray.methods.spec_decode.frozen_base import FrozenBase
+from arctic_ray.methods.spec_decode.feature_rows import PadFeatureRows
 from arctic_ray.methods.spec_decode.hidden_cache import HiddenStateCache
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.spec_decode.positions import attention_mask, completion_mask
+from arctic_ray.methods.spec_decode.target_pieces import TargetPieces
 from arctic_ray.train.trainer import Trainer
 
 
@@ -43,15 +47,23 @@ def accepted_per_position(hits: torch.Tensor, decode: torch.Tensor) -> torch.Ten
 class SpeculatorTrainer(Trainer):
     name = "speculator"
 
+    @property
+    def engine_features(self) -> bool:
+        return self.method.speculator.target_features == "engine"
+
     def build_model(self) -> Drafter:
         m: SpeculatorMethod = self.method
         dtype = torch.bfloat16 if self.use_gpu else torch.float32
-        self.base = FrozenBase(m.base.path(), self.device, dtype)
-        self.cache = HiddenStateCache(self.method.speculator.base_cache_mb << 20)
+        self.base = (TargetPieces if self.engine_features else FrozenBase)(m.base.path(), self.device, dtype)
+        self.cache = HiddenStateCache(0 if self.engine_features else m.speculator.base_cache_mb << 20)
         # Same seed on every rank: identical starting weights, as data parallelism needs.
         drafter = m.speculator.build(self.base, m.seed, m.token_counts)
+        self.base.keep_head_rows(drafter.target_head_ids())
         self.layers = drafter.base_layers()
         return drafter.to(self.device)
+
+    def batch_collate_fn(self):
+        return PadFeatureRows() if self.engine_features else None
 
     def collate(self, raw):
         # rows are padded to train.seq_len; a batch needs only its longest row
@@ -63,12 +75,15 @@ class SpeculatorTrainer(Trainer):
             "length": length,
             "attention": attention_mask(length, seq_len),
             "in_completion": completion_mask(raw["completion_start"], length, seq_len),
+            **({"features": raw["features"][:, :seq_len]} if "features" in raw else {}),
         }
 
     def tokens_in(self, batch) -> torch.Tensor:
         return batch["length"].sum()
 
     def _features(self, batch) -> torch.Tensor:
+        if self.engine_features:
+            return batch["features"].float()
         return self.cache(lambda i, a: self.base.features(i, a, self.layers), batch["input_ids"], batch["length"])
 
     def loss(self, batch):
@@ -85,5 +100,13 @@ class SpeculatorTrainer(Trainer):
         self.method.speculator.export(self.engine.module, path, self.method.base.identity)
 
     def summary(self) -> dict:
+        import resource
+
         seen = self.cache.hits + self.cache.misses
-        return {"base_cache_hit_rate": self.cache.hits / max(seen, 1)}
+        return {
+            "base_cache_hit_rate": self.cache.hits / max(seen, 1),
+            "target_features": self.method.speculator.target_features,
+            "target_params_held": sum(self.base.held().values()),
+            "drafter_params": sum(p.numel() for p in self.engine.module.parameters()),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        }

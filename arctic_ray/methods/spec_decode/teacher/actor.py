@@ -7,15 +7,21 @@ generation store are returned without generating. The teacher is a feeder of the
 ranks report consumed. Rows the engine cannot serve are answered with an error and kept aside
 with their reason. Keys are logged as sent when handed to the engine and settled when they fail
 (`synth/sent_log.py`): `counts["resent_after_crash"]` is how many requests an earlier run's engine
-was working on when it stopped were generated again."""
+was working on when it stopped were generated again.
+
+With `layers` set, the same engine also gives the target's hidden states of finished training
+rows (`features`): a prefill of each sequence with the capture hooks on, so the trainers never
+run the target themselves."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+import numpy as np
 import ray
 
+from arctic_ray.engines.vllm.hidden_states import feature_engine_kwargs, match_features, prefill_params, start_capture, stop_capture
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.sent_log import SentLog
@@ -26,20 +32,23 @@ from arctic_ray.engines.vllm.answers import answer_columns
 
 @ray.remote(max_restarts=0)
 class TeacherActor:
-    def __init__(self, model: ModelRef, engine: VLLMEngineConfig, store_dir: str, max_ahead_rows: int):
+    def __init__(self, model: ModelRef, engine: VLLMEngineConfig, store_dir: str, max_ahead_rows: int,
+                 layers: list[int] | None = None, features_dtype: str = "float32"):
         from arctic_ray.engines.vllm.settings import start_llm
         from arctic_ray.engines.vllm.loop import EngineLoop
 
         self.model_name = model.name
         self.engine = engine
-        self.loop = EngineLoop(lambda: start_llm(model.path(), engine))  # resolved on this node
+        self.layers, self.features_dtype = layers, features_dtype
+        extra = feature_engine_kwargs(engine.max_model_len) if layers is not None else {}
+        self.loop = EngineLoop(lambda: start_llm(model.path(), engine, **extra))  # resolved on this node
         self.store = GenerationStore(store_dir)
         self.store.refresh()  # what earlier runs stored; from here on this actor adds its own
         self.sent_log = SentLog(store_dir)
         self.sent_log.refresh()  # what earlier runs sent: a key sent, unsettled and unanswered was in flight
         self.credits = Credits(max_ahead_rows)
         self.engine_lock = asyncio.Lock()
-        self.busy_s = 0.0
+        self.busy_s = self.features_s = 0.0
         self.first_call = self.last_done = None
         self.counts = {"generated": 0, "reused": 0, "errors": 0, "resent_after_crash": 0}
         self.set_aside: list[dict] = []
@@ -73,6 +82,20 @@ class TeacherActor:
         self.set_aside += [{"stage": "teacher", "id": r["id"], "reason": r["error"]} for r in failed]
         self.credits.give_back(len(failed))
         return out
+
+    async def features(self, sequences: list[list[int]]) -> list:
+        """The target's hidden states of each sequence ([T, F] arrays, `match_features`)."""
+        if not sequences:
+            return []
+        async with self.engine_lock:  # nothing else runs on the engine while the hooks are on
+            start = time.time()
+            await self.loop.call(lambda llm: start_capture(llm, self.layers))
+            try:
+                await self.loop.generate([{"prompt_token_ids": s} for s in sequences], [prefill_params()] * len(sequences))
+            finally:
+                records = await self.loop.call(stop_capture)
+            self.features_s += time.time() - start
+        return match_features(records, sequences, self.layers, np.dtype(self.features_dtype))
 
     async def _generate(self, rows: list[dict]) -> dict[str, dict]:
         from vllm import SamplingParams
@@ -119,6 +142,7 @@ class TeacherActor:
             **self.counts,
             **self.credits.counts,
             "busy_s": round(self.busy_s, 2),
+            "features_s": round(self.features_s, 2),
             "busy_fraction": self.busy_s / span if span > 0 else 0.0,
             "max_ahead_rows": self.credits.max_ahead,
             "first_call": self.first_call,

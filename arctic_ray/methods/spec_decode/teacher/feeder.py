@@ -1,8 +1,8 @@
 """The co-located teacher as the job sees it: a feeder of the shared loop (`train/feeder.py`).
 `start_teacher` places the engine actor beside the training workers; `answer` asks it outside the
 stream (eval prompts, the draft vocabulary's first sample) and hands the credit back at once;
-`stream` is the training rows as a streaming Ray Data stage; `finish` collects its counts and the
-rows it set aside."""
+`stream` is the training rows as a streaming Ray Data stage (with the target's hidden states
+when `features` is on); `finish` collects its counts and the rows it set aside."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import ray
 
+from arctic_ray.methods.spec_decode.engine_features import ragged, row_sequences
 from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
 from arctic_ray.methods.spec_decode.teacher.config import TeacherConfig
 from arctic_ray.methods.spec_decode.teacher.placement import reserve_node, wait_until_free
@@ -29,6 +30,7 @@ class TeacherFeeder:
     synth: VLLMSynthConfig
     model_key: str
     batch_size: int
+    features: bool = False
 
     @property
     def feeder(self) -> ActorFeeder:
@@ -44,8 +46,18 @@ class TeacherFeeder:
         ray.get(self.actor.release.remote(len(answered)))
         return answered
 
+    def with_features(self, columns: dict) -> dict:
+        """Training columns with the target's hidden states from the teacher's engine (when on)."""
+        if not self.features:
+            return columns
+        return {**columns, "features": ragged(ray.get(self.actor.features.remote(row_sequences(columns))))}
+
     def stream(self, rows: ray.data.Dataset, to_training_rows: ToTrainingRows) -> ray.data.Dataset:
-        return teacher_stream(rows, self.actor, self.batch_size, to_training_rows)
+        def to_rows(answered: list[dict]):
+            columns, unusable = to_training_rows(answered)
+            return self.with_features(columns), unusable
+
+        return teacher_stream(rows, self.actor, self.batch_size, to_rows)
 
     def finish(self) -> tuple[dict, list[dict]]:
         """(its counts, the rows it set aside with their reasons); the actor is stopped."""
@@ -54,7 +66,9 @@ class TeacherFeeder:
         return stats, set_aside
 
 
-def start_teacher(cfg: TeacherConfig, synth: VLLMSynthConfig, workers: WorkersConfig, model: ModelRef, store: str) -> TeacherFeeder:
+def start_teacher(cfg: TeacherConfig, synth: VLLMSynthConfig, workers: WorkersConfig, model: ModelRef, store: str,
+                  layers: tuple[int, ...] | None = None, features_dtype: str = "float32") -> TeacherFeeder:
+    """`layers`: the target layers a drafter reads, when the teacher's engine gives the features."""
     engine = synth.model_copy(update={"cpus_per_engine": cfg.cpus, "gpus_per_engine": cfg.gpus, "gpu_memory_utilization": cfg.gpu_memory_utilization})
     per_worker = (workers.cpus_per_worker, workers.gpus_per_worker)
     node_id = reserve_node((cfg.cpus, cfg.gpus), workers.num_workers, per_worker, cfg.placement_timeout_s)
@@ -64,5 +78,5 @@ def start_teacher(cfg: TeacherConfig, synth: VLLMSynthConfig, workers: WorkersCo
     actor = TeacherActor.options(
         num_cpus=cfg.cpus, num_gpus=cfg.gpus, label_selector={"ray.io/node-id": node_id},
         runtime_env={"env_vars": engine.engine_env()},
-    ).remote(model, engine, store, max_ahead)
-    return TeacherFeeder(actor, node_id, synth, model.key, cfg.batch_size)
+    ).remote(model, engine, store, max_ahead, None if layers is None else list(layers), features_dtype)
+    return TeacherFeeder(actor, node_id, synth, model.key, cfg.batch_size, features=layers is not None)

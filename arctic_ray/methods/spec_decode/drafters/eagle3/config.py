@@ -7,6 +7,7 @@ from transformers import LlamaConfig
 from arctic_ray.methods.spec_decode.drafters.config import SpeculatorConfig
 from arctic_ray.methods.spec_decode.drafters.draft_vocab import choose_draft_vocab
 from arctic_ray.methods.spec_decode.drafters.eagle3.export import save_eagle3
+from arctic_ray.methods.spec_decode.drafters.eagle3.init import init_from_target
 from arctic_ray.methods.spec_decode.drafters.eagle3.model import Eagle3Drafter
 from arctic_ray.methods.spec_decode.frozen_base import default_aux_layers
 
@@ -32,8 +33,20 @@ class Eagle3Config(SpeculatorConfig):
     step_weight: float = Field(default=0.8, gt=0, le=1)
     """Loss weight of draft step j is step_weight ** j (early positions decide acceptance)."""
 
+    loss: Literal["kl", "tv", "ce"] = "kl"
+    """Per draft step, over the draft vocabulary: kl (forward KL to the target's distribution),
+    tv (total variation: 1 - acceptance under speculative sampling), ce (the emitted token only).
+    See `drafters/eagle3/objective.py`; the benchmark's ablation lines compare them."""
+
+    init: Literal["target", "random"] = "target"
+    """target: the decoder layer starts as the target's last layer, the LM head as its
+    draft-vocabulary rows (`drafters/eagle3/init.py`); random: only the LM head is the target's."""
+
     vllm_method = "eagle3"
     uses_token_counts = True
+
+    def target_layers(self, target_config) -> tuple[int, ...]:
+        return tuple(self.aux_layers or default_aux_layers(target_config.num_hidden_layers))
 
     def build(self, base, seed, token_counts=None) -> Eagle3Drafter:
         bc = base.config
@@ -57,10 +70,11 @@ class Eagle3Config(SpeculatorConfig):
         )
         cfg.draft_vocab_size = min(self.draft_vocab_size, vocab)
         cfg.target_hidden_size = bc.hidden_size
-        cfg.eagle_aux_hidden_state_layer_ids = list(self.aux_layers or default_aux_layers(bc.num_hidden_layers))
+        cfg.eagle_aux_hidden_state_layer_ids = list(self.target_layers(bc))
         cfg.norm_before_residual = False
         cfg.ttt_steps = self.ttt_steps or self.n_predict
         cfg.step_weight = self.step_weight
+        cfg.loss = self.loss
         torch.manual_seed(seed)
         drafter = Eagle3Drafter(cfg)
         counts = token_counts if token_counts is not None else torch.zeros(vocab, dtype=torch.long)
@@ -68,6 +82,8 @@ class Eagle3Config(SpeculatorConfig):
         drafter.set_draft_vocab(choose_draft_vocab(counts, cfg.draft_vocab_size, [t for t in eos if t is not None]))
         with torch.no_grad():  # start from the base's own output layer, restricted to the draft vocabulary
             drafter.lm_head.weight.copy_(base.lm_head.weight[drafter.draft_ids].to(drafter.lm_head.weight.dtype))
+        if self.init == "target":
+            init_from_target(drafter, base)
         return drafter
 
     def export(self, drafter, path, identity):

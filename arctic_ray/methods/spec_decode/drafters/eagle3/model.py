@@ -126,6 +126,14 @@ class Eagle3Drafter(Drafter):
     def to_target_ids(self, draft_index: torch.Tensor) -> torch.Tensor:
         return draft_index + self.d2t[draft_index]
 
+    def draft_index(self, target_ids: torch.Tensor) -> torch.Tensor:
+        """Draft index of each target id, -1 where the draft vocabulary lacks it."""
+        index = torch.cumsum(self.t2d.long(), 0) - 1
+        return torch.where(self.t2d[target_ids], index[target_ids], torch.full_like(target_ids, -1))
+
+    def target_head_ids(self) -> torch.Tensor:
+        return self.draft_ids
+
     def base_layers(self) -> tuple[int, ...]:
         return tuple(self.config.eagle_aux_hidden_state_layer_ids)
 
@@ -140,7 +148,7 @@ class Eagle3Drafter(Drafter):
         outputs = self._outputs(base, features, batch)
         target = base.logits(hidden, self.draft_ids)
         loss, per_step, acc = eagle3_loss(
-            self, outputs, target, batch["input_ids"], batch["in_completion"], self.config.step_weight
+            self, outputs, target, batch["input_ids"], batch["in_completion"], self.config.step_weight, getattr(self.config, "loss", "kl")
         )
         return loss, {**per_position("loss", per_step), **per_position("acc", acc)}
 

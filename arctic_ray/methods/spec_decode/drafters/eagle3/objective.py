@@ -1,9 +1,13 @@
 """What the EAGLE-3 drafter is trained and judged on, shared by training, evaluation and the
 benchmark (positions as in `methods/spec_decode/positions.py`).
 
-The target is the base model's own next-token distribution restricted to the draft vocabulary
-(as EAGLE-3 trains), which carries more than the one sampled token and is exact for greedy
-decoding: the base's argmax is the token it emits."""
+Three losses per draft step, over the draft vocabulary (`speculator.loss`):
+- `kl`: forward KL from the target's next-token distribution (renormalised over the draft
+  vocabulary) to the drafter's, as EAGLE-3 trains: the whole distribution, not one token.
+- `tv`: total variation between the two, 1 - the acceptance probability of speculative sampling
+  (Leviathan et al.), so it aims at acceptance itself.
+- `ce`: cross-entropy on the token the target emitted (positions whose token is outside the
+  draft vocabulary cannot be proposed and are left out)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,25 @@ import torch
 from torch.nn import functional as F
 
 from arctic_ray.methods.spec_decode.positions import decode_positions, step_masks, step_shift
+
+LOSSES = ("kl", "tv", "ce")
+
+
+def step_loss(kind: str, logits: torch.Tensor, target_logits: torch.Tensor, truth_index: torch.Tensor) -> torch.Tensor:
+    """Mean loss over N positions: logits, target_logits [N, V_draft]; truth_index [N] (-1: the
+    emitted token is outside the draft vocabulary)."""
+    log_q = F.log_softmax(logits.float(), dim=-1)
+    if kind == "ce":
+        inside = truth_index >= 0
+        if not inside.any():
+            return logits.sum() * 0.0
+        return F.nll_loss(log_q[inside], truth_index[inside])
+    log_p = F.log_softmax(target_logits.float(), dim=-1)
+    if kind == "kl":
+        return (log_p.exp() * (log_p - log_q)).sum(-1).mean()
+    if kind == "tv":
+        return 0.5 * (log_p.exp() - log_q.exp()).abs().sum(-1).mean()
+    raise ValueError(f"unknown loss {kind!r}; one of {LOSSES}")
 
 
 def eagle3_loss(
@@ -20,17 +43,18 @@ def eagle3_loss(
     input_ids: torch.Tensor,
     in_completion: torch.Tensor,
     step_weight: float = 0.8,
+    kind: str = "kl",
 ):
-    """Soft cross-entropy against the base's draft-vocabulary distribution, per step, weighted
-    `step_weight ** j`. base_draft_logits: [B, T, V_draft], the base's logits at each position.
-    Returns (loss, per-step losses [steps], per-step top-1 accuracy against the real token)."""
+    """`kind` per step, weighted `step_weight ** j`. base_draft_logits: [B, T, V_draft], the
+    target's logits at each position. Returns (loss, per-step losses [steps], per-step top-1
+    accuracy against the real token)."""
     losses, accs, weights = [], [], []
     for j, (out, valid) in enumerate(zip(outputs, step_masks(in_completion, len(outputs)))):
-        logits = drafter.lm_head(out[valid]).float()
-        target = F.softmax(step_shift(base_draft_logits, 1 + j)[valid].float(), dim=-1)
+        logits = drafter.lm_head(out[valid])
+        truth = step_shift(input_ids, 2 + j)[valid]
         if logits.shape[0]:
-            losses.append(-(target * F.log_softmax(logits, dim=-1)).sum(-1).mean())
-            truth = step_shift(input_ids, 2 + j)[valid]
+            target = step_shift(base_draft_logits, 1 + j)[valid]
+            losses.append(step_loss(kind, logits, target, drafter.draft_index(truth)))
             accs.append((drafter.to_target_ids(logits.argmax(-1)) == truth).float().mean())
         else:  # no valid position in this micro-batch: a zero that keeps the graph connected
             losses.append(logits.sum() * 0.0)

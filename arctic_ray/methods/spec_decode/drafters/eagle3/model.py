@@ -146,7 +146,7 @@ class Eagle3Drafter(Drafter):
 
         _, hidden = base.split(features)
         outputs = self._outputs(base, features, batch)
-        target = base.logits(hidden, self.draft_ids)
+        target = base.logits(hidden, self.draft_ids).detach()  # the target is what is aimed at, not trained
         loss, per_step, acc = eagle3_loss(
             self, outputs, target, batch["input_ids"], batch["in_completion"], self.config.step_weight, getattr(self.config, "loss", "kl")
         )

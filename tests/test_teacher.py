@@ -24,7 +24,7 @@ from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
 from arctic_ray.methods.spec_decode.teacher.placement import reserve_node
 from arctic_ray.methods.spec_decode.teacher.prompts import teacher_prompts
-from arctic_ray.methods.spec_decode.teacher.stream import teacher_stream
+from arctic_ray.methods.spec_decode.teacher.feeder import TeacherFeeder
 from arctic_ray.train.feeder import ActorFeeder
 from arctic_ray.train.callbacks import Callback
 from arctic_ray.train.spec import TrainRun
@@ -62,14 +62,16 @@ class SlowTrainer(Callback):
 def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
     rows = teacher_rows(tiny_model, 80)
     node = reserve_node((0.5, 0), 2, (1.0, 0), timeout_s=60)  # the teacher beside both workers
+    # the teacher's engine also gives the target's hidden states: the trainers never run the base
     teacher = TeacherActor.options(num_cpus=0.5, label_selector={"ray.io/node-id": node}).remote(
-        ModelRef.of(tiny_model), ENGINE, str(tmp_path / "store"), 24
+        ModelRef.of(tiny_model), ENGINE, str(tmp_path / "store"), 24, [1, 2, 3], "float16"
     )
     cfg = TrainConfig(
         workers={"num_workers": 2}, max_steps=6, micro_batch_size=2, data={"max_length": 128}, optimizer={"lr": 0.003},
         scheduler={"name": "linear", "warmup_ratio": None, "warmup_steps": 1}, log_every=2,
     )
-    stream = teacher_stream(ray.data.from_items(rows), teacher, 4, lambda rs: training_columns(rs, 128, 3, 0))
+    feeder = TeacherFeeder(teacher, node, VLLMSynthConfig(), "tiny-test", 4, features=True)
+    stream = feeder.stream(ray.data.from_items(rows), lambda rs: training_columns(rs, 128, 3, 0))
     result = run_trainer(
         TrainRun(
             trainer="speculator",
@@ -94,6 +96,8 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
     assert aside["no-tokens"] == "empty prompt"
     assert "does not fit max_model_len 256" in aside["too-long"]
     assert 0 < stats["busy_fraction"] <= 1 and stats["generated"] >= stats["consumed"]
+    assert stats["features_s"] > 0 and m["target_features"] == "engine"
+    assert m["target_params_held"] < m["drafter_params"]  # embeddings and 128 head rows, no decoder layer
     ray.kill(teacher)
 
     # a rerun over the same rows finds every stored answer and generates nothing, also an answer

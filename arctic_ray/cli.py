@@ -1,5 +1,5 @@
-"""`arctic-ray`: run or validate a recipe, deduplicate a table, materialise a built-in model, list
-building blocks."""
+"""`arctic-ray`: run or validate a recipe, deduplicate a table, retrain a drafter on a run's stored
+features, materialise a built-in model, list building blocks."""
 
 from __future__ import annotations
 
@@ -88,6 +88,16 @@ def _add_dedup(sub) -> None:
     cmd.set_defaults(fn=_cmd_dedup)
 
 
+def _cmd_retrain(args) -> int:
+    from arctic_ray.methods.spec_decode.retrain import retrain
+
+    m = retrain(args.run_dir, args.set, args.name)
+    sim = m["eval_history"][-1]
+    print(f"arctic-ray retrain: tau_sim {sim['tau_sim']:.3f}, acceptance by position {[round(a, 3) for a in sim['accept_per_pos']]}")
+    print(f"arctic-ray retrain: drafter {m['drafter_dir']}")
+    return 0
+
+
 def _cmd_list(args) -> int:
     from arctic_ray.core.registry import kinds, names
 
@@ -114,6 +124,11 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field")
     synth.set_defaults(fn=_cmd_synth)
     _add_dedup(sub)
+    retrain = sub.add_parser("retrain", help="train another drafter on a spec_decode run's stored target features")
+    retrain.add_argument("run_dir", help="a finished spec_decode run directory (offline, engine features)")
+    retrain.add_argument("--name", default="drafter", help="writes RUN_DIR/retrain/NAME (default drafter)")
+    retrain.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field, e.g. speculator.loss=tv")
+    retrain.set_defaults(fn=_cmd_retrain)
     model = sub.add_parser("model", help="build or convert a built-in model and print its path")
     model.add_argument("name", help="tiny, tiny2 or smollm2-135m-instruct")
     model.set_defaults(fn=_cmd_model)

@@ -1,13 +1,25 @@
-"""Speculative decoding measured in vLLM: trains an EAGLE-3 drafter with the main job (the
-default recipe: SmolLM2-135M-Instruct, with self-instruct prompts added), then measures, on 16
-held-out prompts, output tok/s with no speculation (the baseline), with ngram and with the
-drafter, same engine settings, one run, warm-up first, median of repeats. One line per batch size:
+"""Speculative decoding measured in vLLM, and the drafter's design choices measured in one run.
 
-  specdec: batch=B tau_sim=T vllm_accept_len=A tok_s_none=X tok_s_ngram=Y tok_s_drafter=Z speedup=Z/X ngram_speedup=Y/X
+1. The main job (default recipe: SmolLM2-135M-Instruct, EAGLE-3): on 16 held-out prompts, output
+   tok/s with no speculation (the baseline), ngram, suffix decoding and the drafter, same engine
+   settings, warm-up first, median of repeats. One line per batch size:
 
-    python benchmarks/spec_decode.py            # SmolLM2-135M-Instruct (~20 min on 2 CPU cores)
-    python benchmarks/spec_decode.py --tiny     # the tiny model, a couple of minutes
-    python benchmarks/spec_decode.py --set speculator.n_predict=2
+   specdec: batch=B tau_sim=T vllm_accept_len=A tok_s_none=X tok_s_ngram=Y tok_s_suffix=S tok_s_drafter=Z speedup=Z/X ngram_speedup=Y/X suffix_speedup=S/X
+
+2. Ablations: drafters retrained on the same run's stored target features, one recipe field
+   changed at a time from the default (`arctic-ray retrain`), judged by the simulated tau on the
+   same held-out prompts. One line per variant:
+
+   specdec-ablation: loss=L ttt=N draft_vocab=V init=I tau_sim=T
+
+3. Per training worker, what it holds of the target and its peak memory, engine features
+   against the whole base in every worker (`target_features: hf`):
+
+   specdec-memory: features=F target_params_held=P drafter_params=D peak_rss_mb=M
+
+    python benchmarks/spec_decode.py                 # SmolLM2-135M-Instruct (~40 min on 2 CPU cores)
+    python benchmarks/spec_decode.py --tiny          # the tiny model, a few minutes
+    python benchmarks/spec_decode.py --no-ablations --set speculator.n_predict=2
 """
 
 from __future__ import annotations
@@ -16,40 +28,71 @@ import argparse
 from pathlib import Path
 
 from arctic_ray.cli import run_recipe
+from arctic_ray.methods.spec_decode.retrain import retrain
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
+# (name, overrides): each changes one field of the default recipe
+ABLATIONS = [
+    ("default", []),
+    ("loss_tv", ["speculator.loss=tv"]),
+    ("loss_ce", ["speculator.loss=ce"]),
+    ("ttt_1", ["speculator.ttt_steps=1"]),
+    ("ttt_5", ["speculator.ttt_steps=5"]),
+    ("vocab_512", ["speculator.draft_vocab_size=512"]),
+    ("vocab_8192", ["speculator.draft_vocab_size=8192"]),
+    ("init_random", ["speculator.init=random"]),
+]
 
-def lines(metrics: dict) -> list[str]:
+
+def specdec_lines(metrics: dict) -> list[str]:
     v, tau = metrics["vllm"], metrics["simulated"]["trained"]["tau_sim"]
     accept = v["drafter"]["greedy"]["mean_acceptance_length"]
     out = []
     for bs in sorted(v["none"]["tok_s"]):
-        none, ngram, drafter = (v[name]["tok_s"][bs] for name in ("none", "ngram", "drafter"))
+        rate = {name: v[name]["tok_s"][bs] if "tok_s" in v.get(name, {}) else float("nan") for name in ("none", "ngram", "suffix", "drafter")}
+        none = rate["none"]
         out.append(
             f"specdec: batch={bs} tau_sim={tau:.2f} vllm_accept_len={accept:.2f} tok_s_none={none:.1f} "
-            f"tok_s_ngram={ngram:.1f} tok_s_drafter={drafter:.1f} speedup={drafter / none:.2f} ngram_speedup={ngram / none:.2f}"
+            f"tok_s_ngram={rate['ngram']:.1f} tok_s_suffix={rate['suffix']:.1f} tok_s_drafter={rate['drafter']:.1f} "
+            f"speedup={rate['drafter'] / none:.2f} ngram_speedup={rate['ngram'] / none:.2f} suffix_speedup={rate['suffix'] / none:.2f}"
         )
     return out
+
+
+def ablation_line(spec: dict, metrics: dict) -> str:
+    ttt = spec.get("ttt_steps") or spec["n_predict"]
+    tau = metrics["eval_history"][-1]["tau_sim"]
+    return f"specdec-ablation: loss={spec['loss']} ttt={ttt} draft_vocab={spec['draft_vocab_size']} init={spec['init']} tau_sim={tau:.3f}"
+
+
+def memory_line(m: dict) -> str:
+    return f"specdec-memory: features={m['target_features']} target_params_held={m['target_params_held']} drafter_params={m['drafter_params']} peak_rss_mb={m['peak_rss_mb']}"
 
 
 def main(argv=None) -> list[str]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tiny", action="store_true", help="the tiny model instead of SmolLM2-135M-Instruct")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
+    p.add_argument("--no-ablations", action="store_true", help="only the main job's vLLM lines")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field (every run)")
     args = p.parse_args(argv)
     recipe = EXAMPLES / ("spec_decode_tiny.yaml" if args.tiny else "spec_decode.yaml")
-    overrides = [
-        "self_instruct.enabled=true",
-        "eval.num_prompts=16",
-        "eval.batch_sizes=[1, 8]",
-        "eval.repeats=2",
-        "output_dir=runs/bench_spec_decode",
-        *args.set,
-    ]
+    overrides = ["eval.num_prompts=16", "eval.batch_sizes=[1, 8]", "output_dir=runs/bench_spec_decode", *args.set]
     metrics = run_recipe(str(recipe), overrides)
-    out = lines(metrics)
-    print("\n".join(out))
+    out = specdec_lines(metrics)
+    print("\n".join(out), flush=True)
+    if not args.no_ablations:
+        run_dir = metrics["run_dir"]
+        for name, changes in ABLATIONS:
+            m = retrain(run_dir, [*args.set, *changes], name)
+            out.append(ablation_line(m["speculator"], m))
+            print(out[-1], flush=True)
+            if name == "default":
+                engine_memory = memory_line(m)
+        hf = retrain(run_dir, [*args.set, "speculator.target_features=hf"], "features_hf")
+        out += [engine_memory, memory_line(hf)]
+        print("\n".join(out[-2:]), flush=True)
+    print("\n" + "\n".join(out))
     return out
 
 

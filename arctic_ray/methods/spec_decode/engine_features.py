@@ -15,6 +15,9 @@ from arctic_ray.engines.vllm.settings import VLLMEngineConfig, start_llm
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 
+FEATURES_DIR = "features"
+"""Under a run directory: `train/` and `eval/`, the rows with their features (Parquet)."""
+
 
 def row_sequences(batch: dict) -> list[list[int]]:
     """Each training row's real tokens (its padding is not part of the sequence)."""

@@ -24,7 +24,7 @@ from arctic_ray.core.run_dir import JobRun
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.methods.spec_decode.drafters.draft_vocab import count_tokens
-from arctic_ray.methods.spec_decode.engine_features import with_engine_features
+from arctic_ray.methods.spec_decode.engine_features import FEATURES_DIR, with_engine_features
 from arctic_ray.methods.spec_decode.report import render_report, write_plots
 from arctic_ray.methods.spec_decode.samples import response_generations, to_speculator_samples, training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
@@ -139,13 +139,15 @@ def eval_columns(ctx: Context, answered: list[dict]) -> dict:
     return columns
 
 
-def stored_features(ctx: Context, samples: ray.data.Dataset) -> ray.data.Dataset:
-    """The training rows with their features, written once into the run directory and read back
-    from there each epoch (their size counted: features are large, ~2 * F bytes per token)."""
-    loc = ctx.run.at("features")
-    ctx.with_features(samples).write_parquet(loc.path, filesystem=loc.fs)
-    ctx.run.count(features_bytes=loc.size_bytes())
-    print(f"[arctic_ray] target features: {loc.size_bytes() / 2**20:.1f} MiB in {loc.uri}", flush=True)
+def stored_features(ctx: Context, rows: ray.data.Dataset, name: str) -> ray.data.Dataset:
+    """Rows with their features, written once into the run directory (`features/<name>`) and read
+    back from there each epoch; their size is counted (features are large: F values per token).
+    `arctic-ray retrain` trains other drafters on them without generating again."""
+    loc = ctx.run.at(FEATURES_DIR, name)
+    ctx.with_features(rows).write_parquet(loc.path, filesystem=loc.fs)
+    size = loc.size_bytes()
+    ctx.run.count(**{f"features_{name}_bytes": size})
+    print(f"[arctic_ray] target features ({name}): {size / 2**20:.1f} MiB in {loc.uri}", flush=True)
     return ray.data.read_parquet(loc.path, filesystem=loc.fs)
 
 
@@ -179,8 +181,8 @@ def offline_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Tra
     train = samples.drop_columns(["id"])
     if ctx.engine_features:
         with run.stage("features", "the target's hidden states, from vLLM (one prefill per sequence)"):
-            train = stored_features(ctx, train)
-            eval_ds = ctx.with_features(eval_ds).materialize()
+            train = stored_features(ctx, train, "train")
+            eval_ds = stored_features(ctx, eval_ds, "eval").materialize()
     return TrainingData({"train": train, "eval": eval_ds}, num_rows=num_rows, token_counts=counts)
 
 
@@ -290,5 +292,15 @@ def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: str | None = None) -> dic
         "vllm": vllm,
         "train": train_metrics,
     }
+    metrics["time_split_s"] = time_split(run.timings)
+    print("[arctic_ray] time split: " + ", ".join(f"{k} {v:.0f} s" for k, v in metrics["time_split_s"].items()), flush=True)
     metrics["plots"] = write_plots(run, metrics)
     return run.finish(metrics, render_report)
+
+
+SPLIT = {"generate": ("prompts", "generate", "teacher", "dedup", "tokenize", "data_responses"), "features": ("features",), "train": ("train",), "eval": ("vllm_eval",)}
+
+
+def time_split(timings: dict) -> dict:
+    """Where the job's time went: making data, the target's features, training, measuring."""
+    return {part: round(sum(timings.get(s, 0.0) for s in stages), 1) for part, stages in SPLIT.items()}

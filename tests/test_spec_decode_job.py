@@ -54,7 +54,7 @@ def _check_run(run_dir: Path, vllm: bool, run_uri: str | None = None) -> dict:
     assert train["steps"] > 0 and train["final_loss"] < train["history"][0]["loss"]
     sim = metrics["simulated"]
     assert sim["trained"]["drafts"] > 0 and len(sim["trained"]["accept_per_pos"]) == 3
-    from arctic_ray.core.storage import local_copy
+    from arctic_ray.core.storage import local_copy, location
     from arctic_ray.methods.spec_decode.drafters.eagle3.export import load_eagle3
 
     assert load_eagle3(local_copy(metrics["drafter_dir"])).config.ttt_steps == 3
@@ -63,11 +63,30 @@ def _check_run(run_dir: Path, vllm: bool, run_uri: str | None = None) -> dict:
     assert (run_dir / "training.png").stat().st_size > 0 and (run_dir / "acceptance.png").stat().st_size > 0
     if vllm:
         v = metrics["vllm"]
-        assert set(v) == {"none", "ngram", "drafter"} and v["drafter"]["greedy"]["drafts"] > 0
+        assert set(v) == {"none", "ngram", "suffix", "drafter_k1", "drafter_k2", "drafter"} and v["drafter"]["greedy"]["drafts"] > 0
         assert v["drafter"]["outputs_equal_plain"] >= 0.75
+        batch_sizes = set(v["none"]["tok_s"])
+        assert batch_sizes == {"1", "2"}  # the tiny recipe's
+        for name in ("ngram", "suffix"):  # the baselines, same prompts and batch sizes
+            assert set(v[name]["tok_s"]) == batch_sizes and min(v[name]["tok_s"].values()) > 0 and v[name]["greedy"]["drafts"] > 0
+            assert "sampled" not in v[name]
+        assert v["suffix"]["speculative_config"] == {"method": "suffix", "num_speculative_tokens": 8}
+        # the drafter at every k up to n_predict (3), sampled only at its own
+        sweep = {k: v["drafter" if k == 3 else f"drafter_k{k}"] for k in (1, 2, 3)}
+        assert all(r["speculative_config"]["num_speculative_tokens"] == k and set(r["tok_s"]) == batch_sizes for k, r in sweep.items())
+        assert "sampled" in v["drafter"] and "sampled" not in sweep[1] and "sampled" not in sweep[2]
+        # the export says which k to serve at each measured batch size: the fastest measured
+        config = json.loads(location(metrics["drafter_dir"]).join("config.json").read_text())
+        serving = config["arctic_ray_serving"]
+        assert serving == metrics["serving"] and set(serving["best_num_speculative_tokens"]) == batch_sizes
+        for bs in batch_sizes:
+            rates = {k: r["tok_s"][bs] for k, r in sweep.items()}
+            assert serving["best_num_speculative_tokens"][bs] == max(rates, key=rates.get)
+        assert serving["measured_on"].startswith("vLLM 0.32") and "CPU" in serving["measured_on"]
         assert "![throughput](throughput.png)" in report and (run_dir / "throughput.png").is_file()
+        assert "| suffix | 1 |" in report and "## Number of speculative tokens k, by batch size" in report
     else:
-        assert metrics["vllm"] is None
+        assert metrics["vllm"] is None and metrics["serving"] is None
     return metrics
 
 

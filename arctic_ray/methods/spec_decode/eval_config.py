@@ -1,4 +1,6 @@
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, field_validator
 
 from arctic_ray.core.strict_config import StrictConfig
 
@@ -11,8 +13,9 @@ class SpecDecodeEvalConfig(StrictConfig):
     max_tokens: int = Field(default=128, gt=0)
     """Tokens generated per prompt in the vLLM measurement."""
 
-    batch_sizes: list[int] = [1]
-    """Batch sizes measured in vLLM (1: one prompt at a time)."""
+    batch_sizes: list[int] = [1, 8]
+    """Batch sizes measured in vLLM (1: one prompt at a time). The drafter's best number of
+    speculative tokens is chosen at each."""
 
     repeats: int = Field(default=3, gt=0)
     """Timed repeats per configuration after one warm-up; the median is reported."""
@@ -20,8 +23,24 @@ class SpecDecodeEvalConfig(StrictConfig):
     sampled_temperature: float = Field(default=0.7, ge=0)
     """Also report the drafter's vLLM acceptance when sampling at this temperature (0: skip)."""
 
+    baselines: list[Literal["ngram", "suffix"]] = ["ngram", "suffix"]
+    """Model-free speculation measured beside the drafter, what a user could pick instead:
+    `ngram` (prompt lookup) and `suffix` (suffix decoding, from the arctic-inference package)."""
+
     ngram_max: int = Field(default=4, gt=0)
     """`prompt_lookup_max` of the ngram baseline (min 1)."""
 
+    suffix_tokens: int = Field(default=8, gt=0)
+    """`num_speculative_tokens` of the suffix baseline: the most it proposes (it adapts its length
+    to the match)."""
+
     vllm: bool = True
     """Measure in vLLM (the simulated acceptance is always computed)."""
+
+    @field_validator("baselines")
+    @classmethod
+    def _once_each(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"each baseline at most once: {v}")
+        return v
+

@@ -26,6 +26,7 @@ from arctic_ray.core.runtime import init_ray
 from arctic_ray.methods.spec_decode.drafters.draft_vocab import count_tokens
 from arctic_ray.methods.spec_decode.engine_features import FEATURES_DIR, with_engine_features
 from arctic_ray.methods.spec_decode.report import render_report, write_plots
+from arctic_ray.methods.spec_decode.serving import record_serving
 from arctic_ray.methods.spec_decode.samples import response_generations, to_speculator_samples, training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.methods.spec_decode.vllm_eval import measure_speculative_decoding, spec_cases
@@ -252,8 +253,9 @@ def vllm_measurement(ctx: Context, drafter_dir: str, eval_ready: list[dict]) -> 
     e, spec = ctx.recipe.eval, ctx.recipe.speculator
     if not e.vllm:
         return None
-    with ctx.run.stage("vllm_eval", "speculative decoding in vLLM: none / ngram / drafter"):
-        cases = spec_cases(drafter_dir, spec.vllm_method, spec.n_predict, e.ngram_max)
+    kinds = " / ".join(["none", *e.baselines] + ([f"drafter at k = 1..{spec.n_predict}"] if spec.vllm_method else []))
+    with ctx.run.stage("vllm_eval", f"speculative decoding in vLLM: {kinds}"):
+        cases = spec_cases(drafter_dir, spec.vllm_method, spec.n_predict, e)
         prompts = [r["prompt_token_ids"] for r in eval_ready]
         results = measure_speculative_decoding(
             ctx.model, ctx.recipe.synth, cases, prompts, e.max_tokens, e.batch_sizes, e.repeats, e.sampled_temperature
@@ -282,6 +284,7 @@ def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: str | None = None) -> dic
     phases = data_response_phase(ctx, prompts, eval_ready, data)
     drafter_dir, train_metrics = train_drafter(ctx, data, phases)
     vllm = vllm_measurement(ctx, drafter_dir, eval_ready)
+    serving = record_serving(drafter_dir, vllm)  # the best k per batch size, into the export's config.json
     metrics = {
         "model": recipe.model.name_or_path,
         "speculator": recipe.speculator.type,
@@ -290,6 +293,7 @@ def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: str | None = None) -> dic
         "base_identity": model.identity,
         "simulated": {"untrained": train_metrics["eval_history"][0], "trained": train_metrics["eval_history"][-1]},
         "vllm": vllm,
+        "serving": serving,
         "train": train_metrics,
     }
     metrics["time_split_s"] = time_split(run.timings)

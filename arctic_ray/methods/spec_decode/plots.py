@@ -34,16 +34,17 @@ def plot_acceptance(series: dict[str, list[float]], path: Location) -> str:
 
 
 def plot_throughput(tok_s: dict[str, dict[int, float]], path: Location) -> str:
-    """Output tokens/s per configuration and batch size, measured in vLLM."""
+    """Output tokens/s per configuration (none, the baselines, the drafter at each k) and batch
+    size, measured in vLLM."""
     names = list(tok_s)
     batch_sizes = sorted({bs for v in tok_s.values() for bs in v})
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    fig, ax = plt.subplots(figsize=(8.5, 3.8))
     width = 0.8 / len(names)
     for i, name in enumerate(names):
         xs = [j + i * width for j in range(len(batch_sizes))]
         bars = ax.bar(xs, [tok_s[name].get(bs, 0) for bs in batch_sizes], width, label=name)
-        ax.bar_label(bars, fmt="%.0f", fontsize=8)
+        ax.bar_label(bars, fmt="%.0f", fontsize=7)
     ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(batch_sizes))], [f"batch {bs}" for bs in batch_sizes])
     ax.set(title="vLLM output throughput", ylabel="tokens / s")
-    ax.legend()
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the bars, never over them
     return save(fig, path)

@@ -5,20 +5,41 @@ from __future__ import annotations
 
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.methods.spec_decode.plots import plot_acceptance, plot_throughput, plot_training
+from arctic_ray.methods.spec_decode.serving import SERVING_KEY
+
+BASELINE_NAMES = {"ngram": "ngram", "suffix": "suffix decoding"}
+# As read in arctic_inference 0.3.0 (vllm/config.py, vllm/model_runner.py; its plugin targets vLLM
+# 0.26): suffix decoding combines only with its methods `arctic` / `mlp_speculator`.
+COMBINED = (
+    "vLLM 0.32 cannot combine a drafter with suffix decoding; Arctic Inference's own vLLM plugin can, for its own "
+    "MLP/LSTM speculators only (`\"method\": \"arctic\"` with `\"enable_suffix_decoding\": true`), not for EAGLE-3."
+)
+
+
+def _measured(vllm: dict) -> dict:
+    return {name: r for name, r in vllm.items() if "error" not in r}
+
+
+def label(name: str, r: dict) -> str:
+    """A drafter case by its k; the others by name."""
+    spec = r.get("speculative_config") or {}
+    return f"drafter k={spec['num_speculative_tokens']}" if spec.get("model") else name
 
 
 def write_plots(run: JobRun, m: dict) -> dict[str, str]:
     sim, vllm, train = m["simulated"], m.get("vllm") or {}, m["train"]
     plots = {"training": plot_training(train["history"], train["eval_history"], run.at("training.png"))}
     series = {"simulated, untrained": sim["untrained"]["accept_per_pos"], "simulated, trained": sim["trained"]["accept_per_pos"]}
-    for name, r in vllm.items():
-        if r.get("greedy"):
-            series[f"vLLM {name}"] = r["greedy"]["accept_per_pos"]
+    for name, r in _measured(vllm).items():
+        smaller_k = name != "drafter" and (r.get("speculative_config") or {}).get("model")
+        if r.get("greedy") and not smaller_k:  # a smaller k's acceptance repeats the drafter's first positions
+            series[f"vLLM {label(name, r)}"] = r["greedy"]["accept_per_pos"]
         if r.get("sampled"):
-            series[f"vLLM {name}, T={r['sampled']['temperature']}"] = r["sampled"]["accept_per_pos"]
+            series[f"vLLM {label(name, r)}, T={r['sampled']['temperature']}"] = r["sampled"]["accept_per_pos"]
     plots["acceptance"] = plot_acceptance(series, run.at("acceptance.png"))
-    if vllm:
-        plots["throughput"] = plot_throughput({name: r["tok_s"] for name, r in vllm.items()}, run.at("throughput.png"))
+    if _measured(vllm):
+        rates = {label(name, r): r["tok_s"] for name, r in _measured(vllm).items()}
+        plots["throughput"] = plot_throughput(rates, run.at("throughput.png"))
     return plots
 
 
@@ -26,16 +47,21 @@ def _fmt(values: list[float]) -> str:
     return "[" + ", ".join(f"{v:.3f}" for v in values) + "]"
 
 
+def _speedup(r: dict, bs) -> str:
+    return f"{r['speedup'][bs]:.2f}x" if "speedup" in r else "-"
+
+
 def _vllm_lines(vllm: dict) -> list[str]:
     lines = ["## Measured in vLLM", "", "| speculation | batch | tok/s | speedup | mean acceptance length | acceptance by position |", "|---|---|---|---|---|---|"]
-    for name, r in vllm.items():
+    for name, r in _measured(vllm).items():
         greedy = r.get("greedy")
         for bs, rate in r["tok_s"].items():
             accept = f"{greedy['mean_acceptance_length']:.2f}" if greedy else "-"
             per_pos = _fmt(greedy["accept_per_pos"]) if greedy else "-"
-            lines.append(f"| {name} | {bs} | {rate:.1f} | {r['speedup'][bs]:.2f}x | {accept} | {per_pos} |")
+            lines.append(f"| {label(name, r)} | {bs} | {rate:.1f} | {_speedup(r, bs)} | {accept} | {per_pos} |")
     lines.append("")
-    drafter = vllm.get("drafter")
+    lines += [f"{name}: the engine failed, not measured ({r['error']})." for name, r in vllm.items() if "error" in r]
+    drafter = _measured(vllm).get("drafter")
     if drafter:
         lines.append(f"Greedy outputs with the drafter equal the plain ones on {drafter['outputs_equal_plain']:.0%} of the prompts.")
         if drafter.get("sampled"):
@@ -45,20 +71,68 @@ def _vllm_lines(vllm: dict) -> list[str]:
                 f"{s['mean_acceptance_length']:.2f}, by position {_fmt(s['accept_per_pos'])}."
             )
     else:
-        lines.append("vLLM 0.32 does not serve this speculator type: only none and ngram were measured.")
+        lines.append("vLLM 0.32 does not serve this speculator type (or its engine failed): no drafter was measured.")
     return lines + [""]
+
+
+def _serving_lines(serving: dict) -> list[str]:
+    """The drafter's tok/s by k and batch size; the best k of each batch size (bold) is what the
+    export's config.json records for serving."""
+    batch_sizes, best = list(serving["tok_s"]), serving["best_num_speculative_tokens"]
+    ks = sorted({int(k) for rates in serving["tok_s"].values() for k in rates})
+    speedup = serving.get("speedup_vs_none", {})
+    lines = [
+        "## Number of speculative tokens k, by batch size",
+        "",
+        "| k | " + " | ".join(f"batch {bs}" for bs in batch_sizes) + " |",
+        "|---|" + "---|" * len(batch_sizes),
+    ]
+    for k in ks:
+        cells = []
+        for bs in batch_sizes:
+            rate, x = serving["tok_s"][bs].get(str(k)), speedup.get(bs, {}).get(str(k))
+            cell = "-" if rate is None else f"{rate:.1f} tok/s" + (f" ({x:.2f}x)" if x is not None else "")
+            cells.append(f"**{cell}**" if best[bs] == k else cell)
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    choice = ", ".join(f"batch {bs}: k={k}" for bs, k in best.items())
+    return lines + ["", f"Best k (bold; in the export's config.json under `{SERVING_KEY}`): {choice}. Measured on {serving['measured_on']}.", ""]
+
+
+def _baseline_sentence(vllm: dict, serving: dict) -> str | None:
+    """When a model-free baseline beats the drafter at its best k at the smallest batch size."""
+    bs = min(serving["tok_s"], key=int)  # the table's keys are strings, as in metrics.json
+    measured = _measured(vllm)
+    rates = {name: {str(b): v for b, v in measured[name]["tok_s"].items()}.get(bs) for name in BASELINE_NAMES if name in measured}
+    rates = {name: v for name, v in rates.items() if v is not None}
+    if not rates:
+        return None
+    name = max(rates, key=rates.get)
+    k = serving["best_num_speculative_tokens"][bs]
+    drafter = serving["tok_s"][bs][str(k)]
+    if rates[name] <= drafter:
+        return None
+    sentence = (
+        f"Model-free {BASELINE_NAMES[name]} is faster than the drafter here: {rates[name]:.1f} tok/s at batch {bs} "
+        f"against {drafter:.1f} with the drafter at its best k ({k}), same prompts and engine settings."
+    )
+    return sentence + (" " + COMBINED if name == "suffix" else "")
 
 
 def render_report(m: dict) -> str:
     sim, train, c = m["simulated"], m["train"], m["counts"]
     vllm = m.get("vllm")
     head = [f"# spec_decode run: {m['model']}, {m['speculator']} drafter, teacher {m['teacher_mode']}", ""]
-    if vllm and "drafter" in vllm:
-        bs = min(vllm["drafter"]["tok_s"])
-        d, none, ngram = vllm["drafter"], vllm["none"], vllm["ngram"]
+    measured = _measured(vllm or {})
+    if "drafter" in measured and "none" in measured:
+        bs = min(measured["drafter"]["tok_s"])
+        d, none = measured["drafter"], measured["none"]
+        others = "".join(
+            f" and {measured[name]['tok_s'][bs]:.1f} with {BASELINE_NAMES[name]} ({measured[name]['speedup'][bs]:.2f}x)"
+            for name in BASELINE_NAMES if name in measured
+        )
         head.append(
             f"**vLLM at batch {bs}: drafter {d['tok_s'][bs]:.1f} tok/s vs {none['tok_s'][bs]:.1f} without speculation "
-            f"({d['speedup'][bs]:.2f}x) and {ngram['tok_s'][bs]:.1f} with ngram ({ngram['speedup'][bs]:.2f}x).**"
+            f"({d['speedup'][bs]:.2f}x){others}.**"
         )
         head.append("")
     lines = head + [
@@ -71,6 +145,10 @@ def render_report(m: dict) -> str:
     ]
     if vllm:
         lines += _vllm_lines(vllm)
+    if m.get("serving"):
+        lines += _serving_lines(m["serving"])
+        sentence = _baseline_sentence(vllm, m["serving"])
+        lines += [sentence, ""] if sentence else []
     first_loss = train["history"][0]["loss"] if train["history"] else float("nan")
     lines += [
         "## Training",

@@ -1,14 +1,15 @@
 """Speculative decoding measured in vLLM, and the drafter's design choices measured in one run.
 
-1. The main job (default recipe: SmolLM2-135M-Instruct, EAGLE-3): on 16 held-out prompts, output
-   tok/s with no speculation (the baseline), ngram, suffix decoding and the drafter, same engine
-   settings, warm-up first, median of repeats. One line per batch size:
+1. The main job (default recipe: SmolLM2-135M-Instruct, EAGLE-3): on its held-out prompts, output
+   tok/s with no speculation (the baseline), ngram, suffix decoding and the drafter at each k,
+   same engine settings, warm-up first, median of repeats. One line per batch size, the drafter
+   at the k that served best there:
 
-   specdec: batch=B tau_sim=T vllm_accept_len=A tok_s_none=X tok_s_ngram=Y tok_s_suffix=S tok_s_drafter=Z speedup=Z/X ngram_speedup=Y/X suffix_speedup=S/X
+   specdec: batch=B tau_sim=T vllm_accept_len=A tok_s_none=X tok_s_ngram=Y tok_s_suffix=S tok_s_drafter=Z speedup=Z/X ngram_speedup=Y/X suffix_speedup=S/X best_k=K
 
 2. Ablations: drafters retrained on the same run's stored target features, one recipe field
    changed at a time from the default (`arctic-ray retrain`), judged by the simulated tau on the
-   same held-out prompts. One line per variant:
+   same held-out prompts, each for `--ablation-epochs` epochs. One line per variant:
 
    specdec-ablation: loss=L ttt=N draft_vocab=V init=I tau_sim=T
 
@@ -46,16 +47,19 @@ ABLATIONS = [
 
 
 def specdec_lines(metrics: dict) -> list[str]:
-    v, tau = metrics["vllm"], metrics["simulated"]["trained"]["tau_sim"]
+    """The drafter at the k that served best at each batch size (`metrics["serving"]`)."""
+    v, tau, serving = metrics["vllm"], metrics["simulated"]["trained"]["tau_sim"], metrics["serving"]
     accept = v["drafter"]["greedy"]["mean_acceptance_length"]
     out = []
     for bs in sorted(v["none"]["tok_s"]):
-        rate = {name: v[name]["tok_s"][bs] if "tok_s" in v.get(name, {}) else float("nan") for name in ("none", "ngram", "suffix", "drafter")}
+        k = serving["best_num_speculative_tokens"][str(bs)]
+        rate = {name: v[name]["tok_s"][bs] if "tok_s" in v.get(name, {}) else float("nan") for name in ("none", "ngram", "suffix")}
+        rate["drafter"] = serving["tok_s"][str(bs)][str(k)]
         none = rate["none"]
         out.append(
             f"specdec: batch={bs} tau_sim={tau:.2f} vllm_accept_len={accept:.2f} tok_s_none={none:.1f} "
             f"tok_s_ngram={rate['ngram']:.1f} tok_s_suffix={rate['suffix']:.1f} tok_s_drafter={rate['drafter']:.1f} "
-            f"speedup={rate['drafter'] / none:.2f} ngram_speedup={rate['ngram'] / none:.2f} suffix_speedup={rate['suffix'] / none:.2f}"
+            f"speedup={rate['drafter'] / none:.2f} ngram_speedup={rate['ngram'] / none:.2f} suffix_speedup={rate['suffix'] / none:.2f} best_k={k}"
         )
     return out
 
@@ -75,21 +79,23 @@ def main(argv=None) -> list[str]:
     p.add_argument("--tiny", action="store_true", help="the tiny model instead of SmolLM2-135M-Instruct")
     p.add_argument("--no-ablations", action="store_true", help="only the main job's vLLM lines")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field (every run)")
+    p.add_argument("--ablation-epochs", type=int, default=3, help="epochs of each ablation drafter (the default variant included)")
     args = p.parse_args(argv)
     recipe = EXAMPLES / ("spec_decode_tiny.yaml" if args.tiny else "spec_decode.yaml")
-    overrides = ["eval.num_prompts=16", "eval.batch_sizes=[1, 8]", "output_dir=runs/bench_spec_decode", *args.set]
+    overrides = ["eval.batch_sizes=[1, 8]", "output_dir=runs/bench_spec_decode", *args.set]
     metrics = run_recipe(str(recipe), overrides)
     out = specdec_lines(metrics)
     print("\n".join(out), flush=True)
     if not args.no_ablations:
         run_dir = metrics["run_dir"]
+        common = [*args.set, f"epochs={args.ablation_epochs}", "eval_every=100000"]
         for name, changes in ABLATIONS:
-            m = retrain(run_dir, [*args.set, *changes], name)
+            m = retrain(run_dir, [*common, *changes], name)
             out.append(ablation_line(m["speculator"], m))
             print(out[-1], flush=True)
             if name == "default":
                 engine_memory = memory_line(m)
-        hf = retrain(run_dir, [*args.set, "speculator.target_features=hf"], "features_hf")
+        hf = retrain(run_dir, [*common, "epochs=1", "speculator.target_features=hf"], "features_hf")
         out += [engine_memory, memory_line(hf)]
         print("\n".join(out[-2:]), flush=True)
     print("\n" + "\n".join(out))

@@ -36,7 +36,10 @@ class FrozenBase(TargetView):
         return self.model.get_decoder().norm.weight
 
     def held(self) -> dict[str, int]:
-        return {"whole_base": sum(p.numel() for p in self.model.parameters())}
+        return {"whole_base": self.total_params()}
+
+    def total_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
 
 
 def default_aux_layers(num_layers: int) -> tuple[int, int, int]:

@@ -155,6 +155,9 @@ def render_report(m: dict) -> str:
         "",
         f"{train['steps']} steps in {train['train_seconds']:.0f} s, loss {first_loss:.3f} -> {train['final_loss']:.3f}; "
         f"the trainer waited {train['data_wait_s']:.1f} s for data",
+        "",
+        f"Each training worker held {train['target_params_held']:,} of the target's {train['target_params_total']:,} parameters "
+        f"({train['target_features']} features) beside the drafter's {train['drafter_params']:,}; peak memory {train['peak_rss_mb']} MiB.",
     ]
     if "teacher" in train:
         tt = train["teacher"]

@@ -11,8 +11,10 @@ import torch
 
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.core.storage import location
+from arctic_ray.core.recipe import read_recipe, validate_against
 from arctic_ray.core.run_dir import RECIPE_FILE
 from arctic_ray.methods.spec_decode.engine_features import FEATURES_DIR
+from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
 from arctic_ray.methods.spec_decode.sizing import sized
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.models.ref import ModelRef
@@ -38,10 +40,9 @@ def retrain(run_dir: str, overrides: list[str], name: str) -> dict:
     metrics (the simulated acceptance on the run's held-out prompts) and `drafter_dir`."""
     from transformers import AutoConfig
 
-    from arctic_ray.jobs import load_recipe
-
     run = location(run_dir)
-    recipe = load_recipe(run.join(RECIPE_FILE).uri, overrides)
+    source = run.join(RECIPE_FILE).uri
+    recipe = validate_against(SpecDecodeRecipe, read_recipe(source, overrides), source, "spec_decode")
     features = run.join(FEATURES_DIR)
     if not features.join("train").exists():
         raise FileNotFoundError(f"{run_dir}: no stored target features ({FEATURES_DIR}/train); run the job with speculator.target_features: engine, offline")

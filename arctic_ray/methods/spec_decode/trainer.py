@@ -107,6 +107,7 @@ class SpeculatorTrainer(Trainer):
             "base_cache_hit_rate": self.cache.hits / max(seen, 1),
             "target_features": self.method.speculator.target_features,
             "target_params_held": sum(self.base.held().values()),
+            "target_params_total": self.base.total_params(),
             "drafter_params": sum(p.numel() for p in self.engine.module.parameters()),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         }

@@ -45,7 +45,10 @@ def spec_cases(drafter_dir: str | None, method: str | None, n_predict: int, e: S
     the drafter at its own n_predict (`drafter`, also sampled)."""
     baselines = {
         "ngram": {"method": "ngram", "num_speculative_tokens": n_predict, "prompt_lookup_min": 1, "prompt_lookup_max": e.ngram_max},
-        "suffix": {"method": "suffix", "num_speculative_tokens": e.suffix_tokens},
+        # No cache of past answers: every timed pass repeats the same prompts, which it would then
+        # serve from their own earlier answers (4x on the second pass). Each request's own
+        # prompt-and-output tree is still used.
+        "suffix": {"method": "suffix", "num_speculative_tokens": e.suffix_tokens, "suffix_decoding_max_cached_requests": 0},
     }
     cases = [Case("none")] + [Case(name, baselines[name], sampled=False) for name in e.baselines]
     if drafter_dir and method:

@@ -73,6 +73,7 @@ class Eagle3Config(SpeculatorConfig):
         cfg.eagle_aux_hidden_state_layer_ids = list(self.target_layers(bc))
         cfg.norm_before_residual = False
         cfg.ttt_steps = self.ttt_steps or self.n_predict
+        cfg.judged_steps = self.n_predict  # not `n_predict`: vLLM reads that key of a draft config
         cfg.step_weight = self.step_weight
         cfg.loss = self.loss
         torch.manual_seed(seed)

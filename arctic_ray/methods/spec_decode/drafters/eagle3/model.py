@@ -63,7 +63,8 @@ def ttt_mask(seq_len: int, step: int, device) -> torch.Tensor:
 
 class Eagle3Drafter(Drafter):
     """`config` is the drafter's own Llama config plus `draft_vocab_size`, `target_hidden_size`,
-    `eagle_aux_hidden_state_layer_ids`, `norm_before_residual` (False) and `ttt_steps`."""
+    `eagle_aux_hidden_state_layer_ids`, `norm_before_residual` (False), `ttt_steps` (the depth
+    trained) and `judged_steps` (n_predict: the depth served and judged)."""
 
     def __init__(self, config: LlamaConfig):
         super().__init__()
@@ -137,15 +138,15 @@ class Eagle3Drafter(Drafter):
     def base_layers(self) -> tuple[int, ...]:
         return tuple(self.config.eagle_aux_hidden_state_layer_ids)
 
-    def _outputs(self, base, features, batch):
+    def _outputs(self, base, features, batch, steps: int):
         aux, _ = base.split(features)
-        return self(aux.to(self.fc.weight.dtype), batch["input_ids"], base.embed, self.config.ttt_steps)
+        return self(aux.to(self.fc.weight.dtype), batch["input_ids"], base.embed, steps)
 
     def loss(self, base, features, batch):
         from arctic_ray.methods.spec_decode.drafters.eagle3.objective import eagle3_loss
 
         _, hidden = base.split(features)
-        outputs = self._outputs(base, features, batch)
+        outputs = self._outputs(base, features, batch, self.config.ttt_steps)
         target = base.logits(hidden, self.draft_ids).detach()  # the target is what is aimed at, not trained
         loss, per_step, acc = eagle3_loss(
             self, outputs, target, batch["input_ids"], batch["in_completion"], self.config.step_weight, getattr(self.config, "loss", "kl")
@@ -155,4 +156,6 @@ class Eagle3Drafter(Drafter):
     def step_hits(self, base, features, batch):
         from arctic_ray.methods.spec_decode.drafters.eagle3.objective import eagle3_step_hits
 
-        return eagle3_step_hits(self, self._outputs(base, features, batch), batch["input_ids"], batch["in_completion"])
+        # judged at the k it is served with, whatever depth it was trained to
+        steps = getattr(self.config, "judged_steps", self.config.ttt_steps)
+        return eagle3_step_hits(self, self._outputs(base, features, batch, steps), batch["input_ids"], batch["in_completion"])

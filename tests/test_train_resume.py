@@ -52,7 +52,7 @@ def train(tiny_model, generations, tmp_path: Path, name: str, callbacks: list):
         TrainRun(
             trainer="speculator",
             train=cfg,
-            method=SpeculatorMethod(ModelRef.of(tiny_model), Eagle3Config(draft_vocab_size=128, n_predict=2), 0, counts),
+            method=SpeculatorMethod(ModelRef.of(tiny_model), Eagle3Config(draft_vocab_size=128, n_predict=2, target_features="hf"), 0, counts),
             datasets={"train": ray.data.from_items(rows)},
             storage=location(tmp_path / name),
             name=name,

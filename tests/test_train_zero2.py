@@ -78,7 +78,7 @@ def test_zero2_eagle3_training_in_two_phases(ray_local, tiny_model, tiny_generat
     )
     rows, first_phase = rows_of(tiny_generations[:48]), rows_of(tiny_generations[48:80])[:16]
     assert len(rows) == 48 and len(first_phase) == 16
-    spec = Eagle3Config(draft_vocab_size=128, n_predict=2)
+    spec = Eagle3Config(draft_vocab_size=128, n_predict=2, target_features="hf")  # rows without features: each worker runs the base
     counts = torch.bincount(torch.tensor([t for _, c in tiny_generations[:48] for t in c]), minlength=512)
     result = run_trainer(
         TrainRun(

@@ -221,7 +221,10 @@ def data_response_phase(ctx: Context, prompts: PromptSet, eval_ready: list[dict]
         responses, rejects = response_generations([r for r in prompts.with_responses if r["id"] not in held], ctx.tokenizer)
         columns, unusable = training_columns(responses, ctx.recipe.data.max_length, ctx.recipe.speculator.n_predict, ctx.pad_id)
         ctx.run.count(data_response_rows=len(columns["id"]), data_response_rejects=ctx.run.set_aside(rejects + unusable))
-        data.datasets["data"] = ctx.rows_of(columns)
+        if ctx.engine_features:  # the target's states of these rows too, from an engine
+            data.datasets["data"] = ctx.rows_of(data.teacher.with_features(columns)) if data.teacher else ctx.with_features(ctx.rows_of(columns))
+        else:
+            data.datasets["data"] = ctx.rows_of(columns)
     return [Phase("data", t.data_steps), Phase("train")]
 
 

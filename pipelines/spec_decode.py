@@ -1,6 +1,6 @@
 """The main job: train a speculative-decoding drafter for a base model and measure it in vLLM.
 
-    python pipelines/spec_decode.py                 # SmolLM2-135M-Instruct, EAGLE-3, local Ray, ~9 min on 2 CPU cores
+    python pipelines/spec_decode.py                 # SmolLM2-135M-Instruct, EAGLE-3, local Ray, ~11 min on 2 CPU cores
     python pipelines/spec_decode.py --tiny          # the same job on a tiny model, ~2.5 min
     python pipelines/spec_decode.py --set teacher.mode=online --set max_steps=200
     python pipelines/spec_decode.py --resume runs/spec_decode/20261125-101500

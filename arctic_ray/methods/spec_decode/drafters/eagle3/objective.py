@@ -42,8 +42,8 @@ def eagle3_loss(
     base_draft_logits: torch.Tensor,
     input_ids: torch.Tensor,
     in_completion: torch.Tensor,
-    step_weight: float = 0.8,
-    kind: str = "kl",
+    step_weight: float,
+    kind: str,
 ):
     """`kind` per step, weighted `step_weight ** j`. base_draft_logits: [B, T, V_draft], the
     target's logits at each position. Returns (loss, per-step losses [steps], per-step top-1

@@ -8,7 +8,6 @@ another pipeline."""
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 
 import ray
@@ -20,6 +19,7 @@ from arctic_ray.data.driver_rows import dataset_of
 from arctic_ray.data.prompts import PromptSet, read_prompts
 from arctic_ray.core.job import job
 from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
+from arctic_ray.methods.spec_decode.requests import generation_requests, prompt_text, split_eval_prompts
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.core.runtime import init_ray
@@ -85,32 +85,6 @@ class TrainingData:
     num_rows: int | None = None
     token_counts: object = None
     teacher: TeacherFeeder | None = None
-
-
-def prompt_text(row: dict) -> str:
-    return "\n".join(m["content"] for m in row["messages"])
-
-
-def split_eval_prompts(rows: list[dict], n: int) -> tuple[list[dict], list[dict]]:
-    """The n prompts with the smallest stable hash of their id are held out, before anything is
-    generated: the same ones every run, whatever the order of the file."""
-    held = {r["id"] for r in sorted(rows, key=lambda r: zlib.crc32(r["id"].encode()))[:n]}
-    return [r for r in rows if r["id"] in held], [r for r in rows if r["id"] not in held]
-
-
-def generation_requests(rows: list[dict], sampling: dict, repeat: int = 0) -> list[dict]:
-    """Rows for a synthesis backend: each prompt's own token budget, and its sample index."""
-    return [
-        {
-            "id": r["id"] if not repeat else f"{r['id']}#{repeat}",
-            "messages": r["messages"],
-            "sample": repeat,
-            "sampling": {**sampling, "max_tokens": r["max_tokens"], "seed": (sampling.get("seed") or 0) + repeat},
-            "prompt_token_ids": r["prompt_token_ids"],
-            "max_tokens": r["max_tokens"],
-        }
-        for r in rows
-    ]
 
 
 def prepare_prompts(ctx: Context, prompts: PromptSet) -> tuple[list[dict], list[dict]]:

@@ -210,7 +210,9 @@ class Corpus:
 
     def table(self, n: int | None = None) -> pa.Table:
         n = len(self.ids) if n is None else n
-        return pa.table({"id": pa.array(self.ids[:n], pa.string()), "text": pa.array(self.texts[:n], pa.large_string())})
+        return pa.table(
+            {"id": pa.array(self.ids[:n], pa.string()), "text": pa.array(self.texts[:n], pa.large_string())}
+        )
 
 
 # ---------------------------------------------------------------- scoring
@@ -334,7 +336,10 @@ def stages(table: pa.Table) -> str:
     for name, fn in (
         ("shingles", lambda: shingle_hashes(texts, "word", 5)),
         ("signatures", lambda: signatures(shingle_hashes(texts, "word", 5), CFG.num_perm, CFG.seed)),
-        ("band_rows", lambda: band_rows_of(texts, batch.column("id").combine_chunks(), ranks(batch, None), CFG, partitions)),
+        (
+            "band_rows",
+            lambda: band_rows_of(texts, batch.column("id").combine_chunks(), ranks(batch, None), CFG, partitions),
+        ),
     ):
         fn()
         start = time.perf_counter()
@@ -371,7 +376,9 @@ def with_ray(workers: int, fn):
 def main(argv=None) -> list[str]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--docs", type=int, default=100_000, help="documents, planted copies included (default 100000)")
-    p.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="local Ray CPUs, one run each (default 1 2 4)")
+    p.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2, 4], help="local Ray CPUs, one run each (default 1 2 4)"
+    )
     p.add_argument("--stages", action="store_true", help="also time each stage (workers=1) and the per-row kernels")
     args = p.parse_args(argv)
     out = []
@@ -397,7 +404,9 @@ def main(argv=None) -> list[str]:
     base_s = time.perf_counter() - start
     base_rate = args.docs / base_s
     recall, precision = score(corpus, base_dups, base_dups)
-    emit(f"dedup-baseline: docs={args.docs} datasketch_docs_s={base_rate:.0f} recall={recall:.3f} precision={precision:.3f} reported={len(base_dups)}")
+    emit(
+        f"dedup-baseline: docs={args.docs} datasketch_docs_s={base_rate:.0f} recall={recall:.3f} precision={precision:.3f} reported={len(base_dups)}"
+    )
     print(f"  datasketch: {base_s:.1f} s; {_load()}", flush=True)
 
     cores = os.cpu_count() or 1
@@ -426,7 +435,9 @@ def main(argv=None) -> list[str]:
     memory[quarter] = with_ray(2, lambda: (ours(corpus.table(WARMUP_DOCS)), ours(corpus.table(quarter)))[1][3])
     for n in sorted(memory):
         rss = memory[n]
-        emit(f"dedup-memory: docs={n} workers=2 driver_rss_peak_mb={rss.peak / 2**20:.0f} driver_rss_growth_mb={(rss.peak - rss.start) / 2**20:.0f}")
+        emit(
+            f"dedup-memory: docs={n} workers=2 driver_rss_peak_mb={rss.peak / 2**20:.0f} driver_rss_growth_mb={(rss.peak - rss.start) / 2**20:.0f}"
+        )
     if args.stages:
         emit(with_ray(1, lambda: (ours(corpus.table(WARMUP_DOCS)), stages(table))[1]))
     return out

@@ -55,7 +55,9 @@ def padded_batch(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
 def padded_loss(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
     targets = batch["labels"][:, 1:]
-    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="sum"), (targets != IGNORE).sum()
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="sum"), (
+        targets != IGNORE
+    ).sum()
 
 
 def timed_step(model, optimizer, loss_fn, batch) -> tuple[float, int]:
@@ -71,7 +73,14 @@ def packed_bins(examples: list[dict]) -> list[dict]:
     import ray
 
     logging.getLogger("ray.data").setLevel(logging.WARNING)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, _temp_dir=tempfile.mkdtemp(prefix="ray-bench-", dir="/tmp"))
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        _temp_dir=tempfile.mkdtemp(prefix="ray-bench-", dir="/tmp"),
+    )
     try:
         ds = ray.data.from_items(examples)
         return multipack(ds, CAPACITY, num_ranks=RANKS, micro_batch_size=1).take_all()
@@ -86,7 +95,10 @@ def main(n: int = EXAMPLES) -> dict:
     os.environ.setdefault("RAY_DATA_DISABLE_PROGRESS_BARS", "1")
     with tempfile.TemporaryDirectory() as tmp:
         path = build_tiny_model(tmp, hidden_size=128, num_layers=4, num_heads=4, num_kv_heads=2, max_positions=CAPACITY)
-        models = [AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa") for _ in range(2)]
+        models = [
+            AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa")
+            for _ in range(2)
+        ]
     pad_id = models[0].config.pad_token_id
     examples = skewed_examples(n, models[0].config.vocab_size)
     bins = packed_bins(examples)
@@ -95,7 +107,9 @@ def main(n: int = EXAMPLES) -> dict:
 
     order = np.random.default_rng(1).permutation(n)
     steps = -(-n // BATCH)
-    padded_steps = [padded_batch([examples[i] for i in order[s * BATCH : (s + 1) * BATCH]], pad_id) for s in range(steps)]
+    padded_steps = [
+        padded_batch([examples[i] for i in order[s * BATCH : (s + 1) * BATCH]], pad_id) for s in range(steps)
+    ]
     cuts = np.linspace(0, len(bins), steps + 1).astype(int)
     packed_steps = [pad_bins(bins[a:b], pad_id) for a, b in zip(cuts[:-1], cuts[1:])]
 

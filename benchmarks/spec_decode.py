@@ -53,7 +53,10 @@ def specdec_lines(metrics: dict) -> list[str]:
     out = []
     for bs in sorted(v["none"]["tok_s"]):
         k = serving["best_num_speculative_tokens"][str(bs)]
-        rate = {name: v[name]["tok_s"][bs] if "tok_s" in v.get(name, {}) else float("nan") for name in ("none", "ngram", "suffix")}
+        rate = {
+            name: v[name]["tok_s"][bs] if "tok_s" in v.get(name, {}) else float("nan")
+            for name in ("none", "ngram", "suffix")
+        }
         rate["drafter"] = serving["tok_s"][str(bs)][str(k)]
         none = rate["none"]
         out.append(
@@ -78,8 +81,12 @@ def main(argv=None) -> list[str]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tiny", action="store_true", help="the tiny model instead of SmolLM2-135M-Instruct")
     p.add_argument("--no-ablations", action="store_true", help="only the main job's vLLM lines")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field (every run)")
-    p.add_argument("--ablation-epochs", type=int, default=3, help="epochs of each ablation drafter (the default variant included)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field (every run)"
+    )
+    p.add_argument(
+        "--ablation-epochs", type=int, default=3, help="epochs of each ablation drafter (the default variant included)"
+    )
     args = p.parse_args(argv)
     recipe = EXAMPLES / ("spec_decode_tiny.yaml" if args.tiny else "spec_decode.yaml")
     overrides = ["eval.batch_sizes=[1, 8]", "output_dir=runs/bench_spec_decode", *args.set]

@@ -34,7 +34,17 @@ def fill(store: str, n: int) -> None:
 
     s = GenerationStore(store)
     for start in range(0, n, SEGMENT):
-        s.put_many([{"key": f"k{i:09d}", "completion": TEXT, "finish_reason": "stop", "usage": {"prompt_tokens": 9, "completion_tokens": 90}} for i in range(start, min(n, start + SEGMENT))])
+        s.put_many(
+            [
+                {
+                    "key": f"k{i:09d}",
+                    "completion": TEXT,
+                    "finish_reason": "stop",
+                    "usage": {"prompt_tokens": 9, "completion_tokens": 90},
+                }
+                for i in range(start, min(n, start + SEGMENT))
+            ]
+        )
 
 
 def requests(n_stored: int):
@@ -68,7 +78,12 @@ def measure(n: int) -> dict:
         assert found.reused == len(keys) and found.sent == REQUESTS // 2, (found.reused, found.sent)
         with PeakRSS() as index:
             GenerationStore(store).get_many(keys)
-        return {"answers": n, "driver_mb": (rss.peak - rss.start) / 2**20, "index_driver_mb": (index.peak - index.start) / 2**20, "seconds": seconds}
+        return {
+            "answers": n,
+            "driver_mb": (rss.peak - rss.start) / 2**20,
+            "index_driver_mb": (index.peak - index.start) / 2**20,
+            "seconds": seconds,
+        }
 
 
 def main(argv: list[str]) -> None:
@@ -85,7 +100,9 @@ def main(argv: list[str]) -> None:
     finally:
         ray.shutdown()
     for r in (small, large):
-        print(f"store-lookup: answers={r['answers']} driver_mb={r['driver_mb']:.1f} index_driver_mb={r['index_driver_mb']:.1f} seconds={r['seconds']:.1f}")
+        print(
+            f"store-lookup: answers={r['answers']} driver_mb={r['driver_mb']:.1f} index_driver_mb={r['index_driver_mb']:.1f} seconds={r['seconds']:.1f}"
+        )
     grow = lambda k: large[k] / max(small[k], 0.1)  # noqa: E731
     print(f"store-lookup: growth 4x store: join={grow('driver_mb'):.2f} index={grow('index_driver_mb'):.2f}")
 

@@ -55,7 +55,11 @@ def main(argv=None) -> dict:
     recipe_path = args.recipe or str(EXAMPLES / ("swiftkv_tiny.yaml" if args.tiny else "swiftkv_smollm2.yaml"))
     out_dir = tempfile.mkdtemp(prefix="swiftkv-bench-")
     recipe = load_recipe(recipe_path, [f"output_dir={out_dir}", *args.set])
-    metrics = {"export_dir": args.export, "train": {"steps": "(given export)"}, "run_dir": args.export} if args.export else run_recipe(recipe)
+    metrics = (
+        {"export_dir": args.export, "train": {"steps": "(given export)"}, "run_dir": args.export}
+        if args.export
+        else run_recipe(recipe)
+    )
 
     from transformers import AutoTokenizer
 

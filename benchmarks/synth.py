@@ -1,11 +1,11 @@
 """Synthesis benchmarks, one line each, every ratio against a baseline measured in the same run:
 
-  synth: backend=vllm rows=N ray_tok_s=X bare_vllm_tok_s=Y ratio=X/Y        (Ray Data vs a bare vllm.LLM)
-  synth: backend=openai rows=N rpm_budget=R achieved_rpm=A ratio=A/R        (the global budget, local server)
-  synth: backend=cortex rows=N statements=S rows_s=X                         (set-based SQL, local fakesnow)
+synth: backend=vllm rows=N ray_tok_s=X bare_vllm_tok_s=Y ratio=X/Y        (Ray Data vs a bare vllm.LLM)
+synth: backend=openai rows=N rpm_budget=R achieved_rpm=A ratio=A/R        (the global budget, local server)
+synth: backend=cortex rows=N statements=S rows_s=X                         (set-based SQL, local fakesnow)
 
-    python benchmarks/synth.py                   # all three
-    python benchmarks/synth.py --only openai     # one of them
+  python benchmarks/synth.py                   # all three
+  python benchmarks/synth.py --only openai     # one of them
 """
 
 from __future__ import annotations

@@ -28,7 +28,10 @@ MODEL = "mistral-large2"
 
 
 def prompts(n: int) -> list[dict]:
-    return [{"id": f"b{i}", "messages": [{"role": "user", "content": f"benchmark question {i} about glaciers"}]} for i in range(n)]
+    return [
+        {"id": f"b{i}", "messages": [{"role": "user", "content": f"benchmark question {i} about glaciers"}]}
+        for i in range(n)
+    ]
 
 
 def run(rows: int = 2000, chunk_rows: int = 100, max_chunks_in_flight: int = 4) -> str:

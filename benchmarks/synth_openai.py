@@ -34,7 +34,9 @@ def achieved_rpm(rows: int, rpm: float, window_s: float, latency_s: float) -> fl
         secrets = Path(tmp) / "secrets.env"
         secrets.write_text(f"{KEY_NAME}=not-a-real-key\n")
         cfg = OpenAISynthConfig(
-            connection=OpenAIConnection(base_url=server.base_url, api_key_env=KEY_NAME, secrets_file=secrets, timeout_s=10),
+            connection=OpenAIConnection(
+                base_url=server.base_url, api_key_env=KEY_NAME, secrets_file=secrets, timeout_s=10
+            ),
             sampling=SamplingConfig(max_tokens=8),
             requests_per_minute=rpm,
             window_s=window_s,
@@ -42,7 +44,9 @@ def achieved_rpm(rows: int, rpm: float, window_s: float, latency_s: float) -> fl
             max_concurrency=16,
             batch_size=50,
         )
-        prompts = [{"id": str(i), "messages": [{"role": "user", "content": f"benchmark prompt {i}"}]} for i in range(rows)]
+        prompts = [
+            {"id": str(i), "messages": [{"role": "user", "content": f"benchmark prompt {i}"}]} for i in range(rows)
+        ]
         target = Target("bench", "bench", "bench", str(Path(tmp) / "store"))
         answered = generate_stored(ray.data.from_items(prompts), cfg, target).rows.take_all()
         failed = [r["error"] for r in answered if r["error"]]
@@ -61,7 +65,9 @@ def run(rows: int = 600, rpm: float = 1800, window_s: float = 1.0, latency_s: fl
     finally:
         if started:
             ray.shutdown()
-    return f"synth: backend=openai rows={rows} rpm_budget={rpm:g} achieved_rpm={achieved:.0f} ratio={achieved / rpm:.3f}"
+    return (
+        f"synth: backend=openai rows={rows} rpm_budget={rpm:g} achieved_rpm={achieved:.0f} ratio={achieved / rpm:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ def bare(n: int, engine: dict) -> tuple[float, int]:
     from vllm import LLM, SamplingParams
 
     llm = LLM(model=engine.pop("model"), **engine)
-    outs = llm.chat([r["messages"] for r in prompts(n)], SamplingParams(temperature=0, max_tokens=MAX_TOKENS), use_tqdm=False)
+    outs = llm.chat(
+        [r["messages"] for r in prompts(n)], SamplingParams(temperature=0, max_tokens=MAX_TOKENS), use_tqdm=False
+    )
     return time.perf_counter() - started, sum(len(o.outputs[0].token_ids) for o in outs)
 
 
@@ -82,7 +84,10 @@ def run(rows: int = 648, overrides: list[str] | None = None) -> str:
     engine = {"model": str(resolve_model(MODEL)), **synth.engine_kwargs()}
     child = subprocess.run(
         [sys.executable, __file__, "--bare", str(rows), json.dumps(engine)],
-        env={**os.environ, **synth.engine_env(), "OMP_NUM_THREADS": str(cores)}, capture_output=True, text=True, check=True,
+        env={**os.environ, **synth.engine_env(), "OMP_NUM_THREADS": str(cores)},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     bare_s, bare_tokens = json.loads(child.stdout.strip().splitlines()[-1])
     ray_s, ray_tokens = through_ray(rows, synth)

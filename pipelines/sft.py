@@ -32,8 +32,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--recipe", default=str(EXAMPLES / "sft.yaml"), help="recipe YAML (default: examples/sft.yaml)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
-    p.add_argument("--synth", metavar="RECIPE", help="a synthesis recipe to run first; its kept rows become one more source")
-    p.add_argument("--synth-set", action="append", default=[], metavar="KEY=VALUE", help="override a field of the synthesis recipe")
+    p.add_argument(
+        "--synth", metavar="RECIPE", help="a synthesis recipe to run first; its kept rows become one more source"
+    )
+    p.add_argument(
+        "--synth-set", action="append", default=[], metavar="KEY=VALUE", help="override a field of the synthesis recipe"
+    )
     args = p.parse_args(argv)
     try:
         recipe = load_recipe(args.recipe, args.set)

@@ -21,7 +21,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--recipe", help="recipe YAML (default: examples/spec_decode.yaml)")
     p.add_argument("--tiny", action="store_true", help="use examples/spec_decode_tiny.yaml")
-    p.add_argument("--resume", metavar="RUN_DIR", help="run the recipe of RUN_DIR again, into it (stored generations are reused)")
+    p.add_argument(
+        "--resume", metavar="RUN_DIR", help="run the recipe of RUN_DIR again, into it (stored generations are reused)"
+    )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
     args = p.parse_args(argv)
     recipe = args.recipe or EXAMPLES / ("spec_decode_tiny.yaml" if args.tiny else "spec_decode.yaml")

@@ -20,7 +20,11 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--recipe", default=str(EXAMPLES / "swiftkv_smollm2.yaml"), help="recipe YAML (default: examples/swiftkv_smollm2.yaml)")
+    p.add_argument(
+        "--recipe",
+        default=str(EXAMPLES / "swiftkv_smollm2.yaml"),
+        help="recipe YAML (default: examples/swiftkv_smollm2.yaml)",
+    )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
     args = p.parse_args(argv)
     try:

@@ -22,7 +22,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--recipe", default=str(EXAMPLES / "synth.yaml"), help="recipe YAML (default: examples/synth.yaml)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="run the recipe of RUN_DIR again, into it (stored answers are not re-sent)")
+    p.add_argument(
+        "--resume", metavar="RUN_DIR", help="run the recipe of RUN_DIR again, into it (stored answers are not re-sent)"
+    )
     p.add_argument("--dry-run", action="store_true", help="estimate tokens and cost, send nothing")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
     args = p.parse_args(argv)

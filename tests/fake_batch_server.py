@@ -126,7 +126,12 @@ class FakeBatchServer:
 
     def _file_json(self, f: dict) -> dict:
         public = {k: f[k] for k in ("id", "created_at", "filename", "purpose")}
-        return {**public, "object": "file", "bytes": len(f["data"]), "status": "processed" if self._processed(f) else "uploaded"}
+        return {
+            **public,
+            "object": "file",
+            "bytes": len(f["data"]),
+            "status": "processed" if self._processed(f) else "uploaded",
+        }
 
     def _processed(self, f: dict) -> bool:
         return time.monotonic() - f["_t0"] >= self.faults.process_after_s
@@ -146,12 +151,18 @@ class FakeBatchServer:
         upload = form["file"]
         data = await upload.read()
         f = self._add_file(data, upload.filename, str(form["purpose"]))
-        self.uploads.append({"id": f["id"], "bytes": len(data), "lines": [json.loads(x) for x in data.decode().splitlines() if x]})
+        self.uploads.append(
+            {"id": f["id"], "bytes": len(data), "lines": [json.loads(x) for x in data.decode().splitlines() if x]}
+        )
         return JSONResponse(self._file_json(f))
 
     async def _list_files(self, request: Request) -> Response:
         purpose = request.query_params.get("purpose")
-        items = [self._file_json(f) for f in reversed(self.files.values()) if not f["deleted"] and (not purpose or f["purpose"] == purpose)]
+        items = [
+            self._file_json(f)
+            for f in reversed(self.files.values())
+            if not f["deleted"] and (not purpose or f["purpose"] == purpose)
+        ]
         return self._page(items, request)
 
     def _file(self, fid: str) -> dict | None:
@@ -185,7 +196,9 @@ class FakeBatchServer:
             return JSONResponse({"error": {"message": "no such input file"}}, 400)
         if not self._processed(f):
             self.early_creates += 1
-            return JSONResponse({"error": {"message": "The input file is not processed yet", "type": "invalid_request_error"}}, 400)
+            return JSONResponse(
+                {"error": {"message": "The input file is not processed yet", "type": "invalid_request_error"}}, 400
+            )
         lines = [json.loads(x) for x in f["data"].decode().splitlines() if x]
         with self._lock:
             bid = self._new_id("batch")
@@ -228,7 +241,9 @@ class FakeBatchServer:
             if b["status"] not in TERMINAL:
                 done = min(1.0, (time.monotonic() - b["_t0"]) / max(self.faults.complete_after_s, 1e-9))
                 b["status"] = "in_progress"
-                b["request_counts"]["completed"] = int(done * len(b["_lines"]) * (self.faults.expire_keep if b["_expire"] else 1))
+                b["request_counts"]["completed"] = int(
+                    done * len(b["_lines"]) * (self.faults.expire_keep if b["_expire"] else 1)
+                )
                 if b["_cancel"] or done >= 1.0:
                     self._finish(b, "cancelled" if b["_cancel"] else "expired" if b["_expire"] else "completed")
             return {k: v for k, v in b.items() if not k.startswith("_")}
@@ -248,7 +263,10 @@ class FakeBatchServer:
                 err.append({"id": f"req-{i}", "custom_id": cid, "response": response, "error": None})
             elif cid not in self.faults.drop_ids:
                 out += [self._answer(i, cid, line["body"])] * (2 if cid in self.faults.duplicate_ids else 1)
-        out += [self._answer(999_000 + j, cid, {"messages": [{"content": "?"}]}) for j, cid in enumerate(self.faults.unknown_ids)]
+        out += [
+            self._answer(999_000 + j, cid, {"messages": [{"content": "?"}]})
+            for j, cid in enumerate(self.faults.unknown_ids)
+        ]
         b["status"] = status
         failed = sum(1 for e in err if e["response"])
         b["request_counts"] = {"total": len(b["_lines"]), "completed": keep - failed, "failed": failed}
@@ -268,9 +286,18 @@ class FakeBatchServer:
 
     def _answer(self, i: int, cid: str, body: dict) -> dict:
         text = self.answer_text(body["messages"])
-        usage = {"prompt_tokens": sum(len(m["content"]) for m in body["messages"]) // 4 + 1, "completion_tokens": len(text.split())}
+        usage = {
+            "prompt_tokens": sum(len(m["content"]) for m in body["messages"]) // 4 + 1,
+            "completion_tokens": len(text.split()),
+        }
         choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
-        completion = {"id": f"chatcmpl-{i}", "object": "chat.completion", "model": body.get("model"), "usage": usage, "choices": [choice]}
+        completion = {
+            "id": f"chatcmpl-{i}",
+            "object": "chat.completion",
+            "model": body.get("model"),
+            "usage": usage,
+            "choices": [choice],
+        }
         response = {"status_code": 200, "request_id": f"r{i}", "body": completion}
         return {"id": f"req-{i}", "custom_id": cid, "response": response, "error": None}
 

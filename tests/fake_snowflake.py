@@ -100,8 +100,15 @@ class FakeSnowflake:
 
     def connection(self, **overrides) -> SnowflakeConnection:
         fields = dict(
-            account="fakesnow", user="fake", password_env=PASSWORD_ENV, host="127.0.0.1", port=self.port,
-            protocol="http", warehouse="WH", database="ARCTIC", schema="SYNTH",
+            account="fakesnow",
+            user="fake",
+            password_env=PASSWORD_ENV,
+            host="127.0.0.1",
+            port=self.port,
+            protocol="http",
+            warehouse="WH",
+            database="ARCTIC",
+            schema="SYNTH",
         )
         return SnowflakeConnection(**{**fields, **overrides})
 

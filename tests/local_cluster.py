@@ -39,16 +39,30 @@ class LocalCluster:
             mounts = " && ".join(f"mount -t tmpfs tmpfs {shlex.quote(p)}" for p in hide)
             cmd = ["unshare", "-m", "sh", "-c", f"{mounts} && exec {shlex.join(cmd)}"]
         log = (self.root / f"node-{len(self.procs)}.log").open("w")
-        self.procs.append(subprocess.Popen(cmd, env={**os.environ, **self.env, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        self.procs.append(
+            subprocess.Popen(
+                cmd, env={**os.environ, **self.env, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        )
 
     def start_head(self, extra: list[str] = (), env: dict | None = None, ip: str = "127.0.0.1") -> None:
         ports = [free_port() for _ in range(5)]
         self._start(
-            ["--head", f"--port={self.port}", "--num-cpus=0", f"--temp-dir=/tmp/ray-mn-{os.getpid()}", "--include-dashboard=false",
-             f"--dashboard-port={ports[4]}",
-             f"--dashboard-agent-listen-port={ports[0]}", f"--dashboard-agent-grpc-port={ports[1]}",
-             f"--metrics-export-port={ports[2]}", f"--runtime-env-agent-port={ports[3]}", *extra],
-            env or {}, ip=ip,
+            [
+                "--head",
+                f"--port={self.port}",
+                "--num-cpus=0",
+                f"--temp-dir=/tmp/ray-mn-{os.getpid()}",
+                "--include-dashboard=false",
+                f"--dashboard-port={ports[4]}",
+                f"--dashboard-agent-listen-port={ports[0]}",
+                f"--dashboard-agent-grpc-port={ports[1]}",
+                f"--metrics-export-port={ports[2]}",
+                f"--runtime-env-agent-port={ports[3]}",
+                *extra,
+            ],
+            env or {},
+            ip=ip,
         )
 
     def add_worker(self, name: str, cpus: int, hide: list[str]) -> None:
@@ -56,19 +70,34 @@ class LocalCluster:
         env = {"ARCTIC_RAY_CACHE": str(home / "cache"), "HF_HOME": str(home / "hf")}
         ports = [free_port() for _ in range(3)]
         self._start(
-            [f"--address={self.address}", f"--num-cpus={cpus}", f"--resources={json.dumps({name: 1})}",
-             f"--dashboard-agent-listen-port={ports[0]}", f"--dashboard-agent-grpc-port={ports[1]}", f"--metrics-export-port={ports[2]}"],
-            env, hide,
+            [
+                f"--address={self.address}",
+                f"--num-cpus={cpus}",
+                f"--resources={json.dumps({name: 1})}",
+                f"--dashboard-agent-listen-port={ports[0]}",
+                f"--dashboard-agent-grpc-port={ports[1]}",
+                f"--metrics-export-port={ports[2]}",
+            ],
+            env,
+            hide,
         )
 
     def wait_for_nodes(self, n: int, timeout_s: float = 180) -> None:
         deadline = time.time() + timeout_s
         while time.time() < deadline:
             out = subprocess.run(
-                [sys.executable, "-c", f"import ray; ray.init(address='{self.address}', logging_level='ERROR', log_to_driver=False); print('ALIVE', sum(1 for x in ray.nodes() if x['Alive']))"],
-                capture_output=True, text=True, env={**os.environ, **self.env},
+                [
+                    sys.executable,
+                    "-c",
+                    f"import ray; ray.init(address='{self.address}', logging_level='ERROR', log_to_driver=False); print('ALIVE', sum(1 for x in ray.nodes() if x['Alive']))",
+                ],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **self.env},
             )
-            if out.returncode == 0 and f"ALIVE {n}" in out.stdout.splitlines():  # the driver prints the autoscaler's events too
+            if (
+                out.returncode == 0 and f"ALIVE {n}" in out.stdout.splitlines()
+            ):  # the driver prints the autoscaler's events too
                 return
             time.sleep(2)
         raise TimeoutError(f"the local cluster did not reach {n} nodes; logs in {self.root}")

@@ -62,10 +62,17 @@ def test_a_method_outside_the_package_is_one_folder(ray_local, tmp_path):
     import tests.example_method  # noqa: F401  (registers its trainer and its job)
 
     assert "line_fit" in job_names()
-    recipe = validate_recipe({
-        "type": "line_fit", "output_dir": str(tmp_path), "epochs": 20, "micro_batch_size": 8,
-        "optimizer": {"lr": 0.1}, "scheduler": {"name": "constant", "warmup_ratio": None}, "log_every": 10,
-    })
+    recipe = validate_recipe(
+        {
+            "type": "line_fit",
+            "output_dir": str(tmp_path),
+            "epochs": 20,
+            "micro_batch_size": 8,
+            "optimizer": {"lr": 0.1},
+            "scheduler": {"name": "constant", "warmup_ratio": None},
+            "log_every": 10,
+        }
+    )
     metrics = run_recipe(recipe)
     train = metrics["train"]
     assert train["steps"] == 20 * 64 // (8 * 2)

@@ -33,7 +33,10 @@ def assert_one_reply_per_chat(extracted):
 def test_import_is_light_and_names_the_five_classes():
     code = "import sys, arctic_ray.synth as s; print(sorted(s.__all__)); print(any(m in sys.modules for m in ('vllm', 'openai', 'ray.data')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert out[0] == "['AzureOpenAISynth', 'CortexSynth', 'MultiReplicaVllmSynth', 'OpenAISynth', 'VllmSynth']" and out[1] == "False"
+    assert (
+        out[0] == "['AzureOpenAISynth', 'CortexSynth', 'MultiReplicaVllmSynth', 'OpenAISynth', 'VllmSynth']"
+        and out[1] == "False"
+    )
 
 
 def test_vllm_sampling_params_travel_to_the_engine_and_only_non_json_ones_are_refused(tiny_model):
@@ -42,9 +45,22 @@ def test_vllm_sampling_params_travel_to_the_engine_and_only_non_json_ones_are_re
     from arctic_ray.synth import VllmSynth
 
     with pytest.raises(ValueError, match="logits_processors"):
-        VllmSynth(model_params={"model": tiny_model}, sampling_params={"logits_processors": [lambda ids, logits: logits]})
-    client = VllmSynth(model_params={"model": tiny_model}, sampling_params=SamplingParams(temperature=0.5, max_tokens=None, n=2, stop=["\n"], top_k=5))
-    assert client.sampling_params == {"temperature": 0.5, "top_p": 1.0, "max_tokens": None, "seed": None, "n": 2, "stop": ["\n"], "top_k": 5}
+        VllmSynth(
+            model_params={"model": tiny_model}, sampling_params={"logits_processors": [lambda ids, logits: logits]}
+        )
+    client = VllmSynth(
+        model_params={"model": tiny_model},
+        sampling_params=SamplingParams(temperature=0.5, max_tokens=None, n=2, stop=["\n"], top_k=5),
+    )
+    assert client.sampling_params == {
+        "temperature": 0.5,
+        "top_p": 1.0,
+        "max_tokens": None,
+        "seed": None,
+        "n": 2,
+        "stop": ["\n"],
+        "top_k": 5,
+    }
     client.add_chat_to_batch_task("t", messages=greeting("Ada"))
     _, row, samples = client._chat(client.requests["t"][0])
     assert samples == 2 and json.loads(row["sampling"]["extra_body"]) == {"stop": ["\n"], "top_k": 5}
@@ -82,7 +98,12 @@ def test_vllm_synth_runs_the_blog_example_and_a_second_execute_sends_nothing(ray
     # Their MultiReplicaVllmSynth: the same engines (here all answers from the store), their text shape.
     from arctic_ray.synth import MultiReplicaVllmSynth
 
-    multi = MultiReplicaVllmSynth(model_params=params, sampling_params={"temperature": 0, "max_tokens": 8, "top_k": 3}, work_dir=str(tmp_path), gpu_ids=[0, 1])
+    multi = MultiReplicaVllmSynth(
+        model_params=params,
+        sampling_params={"temperature": 0, "max_tokens": 8, "top_k": 3},
+        work_dir=str(tmp_path),
+        gpu_ids=[0, 1],
+    )
     for name in NAMES:
         multi.add_chat_to_batch_task(task_name="greetings", messages=greeting(name))
     texts = multi.execute_batch_task("greetings")
@@ -145,7 +166,13 @@ def test_openai_synth_samples_keywords_failures_and_a_key_kept_off_disk(ray_loca
     try:
         from arctic_ray.synth import OpenAISynth
 
-        client = OpenAISynth(work_dir=str(tmp_path), polling_interval=0.05, batch_size=4, api_key=server.api_key, base_url=f"{server.url}/v1")
+        client = OpenAISynth(
+            work_dir=str(tmp_path),
+            polling_interval=0.05,
+            batch_size=4,
+            api_key=server.api_key,
+            base_url=f"{server.url}/v1",
+        )
         env_name = client.synth.connection.api_key_env
         assert env_name != "OPENAI_API_KEY" and os.environ[env_name] == server.api_key
         assert isinstance(client, openai.OpenAI) and client.batches and client.files  # theirs is one too
@@ -187,7 +214,9 @@ def test_openai_synth_samples_keywords_failures_and_a_key_kept_off_disk(ray_loca
     assert server.api_key not in files_under(tmp_path)
 
 
-def test_cortex_synth_runs_the_example_set_based_and_a_second_execute_sends_nothing(ray_local, snowflake_server, tmp_path):
+def test_cortex_synth_runs_the_example_set_based_and_a_second_execute_sends_nothing(
+    ray_local, snowflake_server, tmp_path
+):
     secrets = tmp_path / "secrets.env"
     secrets.write_text(f"{PASSWORD_ENV}=pw-never-written\n")
     from arctic_ray.synth import CortexSynth  # was: from arctic_training.synth import CortexSynth
@@ -200,7 +229,13 @@ def test_cortex_synth_runs_the_example_set_based_and_a_second_execute_sends_noth
     with pytest.raises(ValueError, match="browser"):
         CortexSynth(connection_params={**connection_params, "authenticator": "externalbrowser"})
     # Their way: the password handed over, after Ray started. Answered in this process; the password goes nowhere.
-    handed = CortexSynth(connection_params={**{k: v for k, v in connection_params.items() if k not in ("password_env", "secrets_file")}, "password": "pw-handed-over"}, work_dir=str(tmp_path / "handed"))
+    handed = CortexSynth(
+        connection_params={
+            **{k: v for k, v in connection_params.items() if k not in ("password_env", "secrets_file")},
+            "password": "pw-handed-over",
+        },
+        work_dir=str(tmp_path / "handed"),
+    )
     handed.add_chat_to_batch_task(task_name="one", model="llama3.2-1b", messages=greeting("Ada"))
     (answer,) = handed.extract_messages_from_responses(handed.execute_batch_task("one"))
     assert answer["choices"][0]["content"] == fake_answer("llama3.2-1b", greeting("Ada"), {})["choices"][0]["messages"]
@@ -220,7 +255,9 @@ def test_cortex_synth_runs_the_example_set_based_and_a_second_execute_sends_noth
 
     assert_one_reply_per_chat(extracted)
     for name, message in zip(NAMES, extracted):
-        assert message["choices"][0]["content"] == fake_answer("llama3.2-1b", greeting(name), {})["choices"][0]["messages"]
+        assert (
+            message["choices"][0]["content"] == fake_answer("llama3.2-1b", greeting(name), {})["choices"][0]["messages"]
+        )
     assert snowflake_server.count("TRY_COMPLETE") - before == 1  # one statement for the whole task
     assert responses[0]["response"]["usage"]["prompt_tokens"] > 0
 

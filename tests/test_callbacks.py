@@ -6,13 +6,11 @@ from arctic_ray.train.trainer import Trainer
 
 
 class Base(Trainer):  # no `name`: kept out of the registry
-
     def loss(self, batch):
         return batch * 10, {}
 
 
 class Override(Base):
-
     def loss(self, batch):
         value, extra = super().loss(batch)
         return value + 1, extra

@@ -101,5 +101,8 @@ def test_overlong_truncated_or_dropped_and_counted(tokenizer):
     no_reply = tokenize_chat(tokenizer, CHAT[:2], max_length=512)
     assert no_reply.dropped == "no_assistant_tokens"
     assert Counter(e.outcome for e in (full, cut, dropped, empty, no_reply)) == {
-        "kept": 1, "truncated": 1, "dropped_overlong": 1, "dropped_no_assistant_tokens": 2,
+        "kept": 1,
+        "truncated": 1,
+        "dropped_overlong": 1,
+        "dropped_no_assistant_tokens": 2,
     }

@@ -45,7 +45,9 @@ def target(store: Path) -> Target:
 
 
 def backend(server, **fields) -> CortexSynthConfig:
-    defaults = dict(connection=server.connection(), chunk_rows=16, max_chunks_in_flight=2, retries=1, retry_backoff_s=0.0)
+    defaults = dict(
+        connection=server.connection(), chunk_rows=16, max_chunks_in_flight=2, retries=1, retry_backoff_s=0.0
+    )
     return CortexSynthConfig(**{**defaults, **fields})
 
 
@@ -82,7 +84,9 @@ def test_cortex_answers_are_read_case_insensitively():
 def test_cortex_answers_chunks_set_based_and_a_refused_prompt_fails_alone(ray_local, snowflake_server, tmp_path):
     secrets = tmp_path / "secrets.env"
     secrets.write_text(f"{PASSWORD_ENV}={SECRET}\n")
-    synth = backend(snowflake_server, connection=snowflake_server.connection(secrets_file=secrets), sampling={"max_tokens": 5})
+    synth = backend(
+        snowflake_server, connection=snowflake_server.connection(secrets_file=secrets), sampling={"max_tokens": 5}
+    )
     poisoned = {5, 6, 40}  # two in the first chunk (its halves are split), one alone in the third
     rows = requests(96, poisoned)
     before = len(snowflake_server.statements)
@@ -142,8 +146,13 @@ def test_spend_limit_stops_new_chunks(ray_local, snowflake_server, tmp_path, mon
         spend_limit=40.0,
         sampling={"max_tokens": 4},
     )
-    rows = keyed([{"id": f"s{i}", "messages": [{"role": "user", "content": f"a long enough question {i}"}]} for i in range(16)], synth)
-    stage = CortexStage(synth, target(tmp_path / "store"), budget=synth.run_budget())  # an actor's work, in this process
+    rows = keyed(
+        [{"id": f"s{i}", "messages": [{"role": "user", "content": f"a long enough question {i}"}]} for i in range(16)],
+        synth,
+    )
+    stage = CortexStage(
+        synth, target(tmp_path / "store"), budget=synth.run_budget()
+    )  # an actor's work, in this process
     before = len(snowflake_server.statements)
     out = stage(pa.Table.from_pylist(rows)).to_pylist()
     assert [bool(r["error"]) for r in out] == [False] * 8 + [True] * 8
@@ -191,7 +200,9 @@ def test_key_pair_auth_reads_its_passphrase_by_name(snowflake_server, tmp_path, 
     (tmp_path / "key.p8").write_bytes(pem)
     monkeypatch.setenv("ARCTIC_RAY_TEST_KEY_PASSPHRASE", SECRET)
     connection = snowflake_server.connection(
-        password_env=None, private_key_path=tmp_path / "key.p8", private_key_passphrase_env="ARCTIC_RAY_TEST_KEY_PASSPHRASE"
+        password_env=None,
+        private_key_path=tmp_path / "key.p8",
+        private_key_passphrase_env="ARCTIC_RAY_TEST_KEY_PASSPHRASE",
     )
     conn = connection.connect()
     assert conn.cursor().execute("SELECT 1").fetchall() == [(1,)]
@@ -213,7 +224,9 @@ def test_prompts_are_read_from_a_table(snowflake_server, monkeypatch):
     cur.executemany("INSERT INTO QUESTIONS (QID, PROMPT) VALUES (?, ?)", [("a", "why is snow white?"), ("b", None)])
     conn.close()
 
-    chats = SnowflakePromptTable(connection=snowflake_server.connection(), table="CHATS_TEXT", messages_column="MESSAGES").read()
+    chats = SnowflakePromptTable(
+        connection=snowflake_server.connection(), table="CHATS_TEXT", messages_column="MESSAGES"
+    ).read()
     assert chats.rows == [{"id": "1", "messages": [{"role": "user", "content": "hi"}], "response": ""}]
     assert [r["id"] for r in chats.rejects] == [2, 3] and "not JSON" in chats.rejects[0]["reason"]
     variant = SnowflakePromptTable(
@@ -222,7 +235,11 @@ def test_prompts_are_read_from_a_table(snowflake_server, monkeypatch):
     assert variant.read().rows == chats.rows
 
     questions = SnowflakePromptTable(
-        connection=snowflake_server.connection(), table="QUESTIONS", id_column="QID", prompt_column="PROMPT", system_prompt="be brief"
+        connection=snowflake_server.connection(),
+        table="QUESTIONS",
+        id_column="QID",
+        prompt_column="PROMPT",
+        system_prompt="be brief",
     ).read()
     asked = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "why is snow white?"}]
     assert questions.rows == [{"id": "a", "messages": asked, "response": ""}]

@@ -78,7 +78,12 @@ def test_planted_pairs_above_and_below_the_threshold(ray_local):
     base, other = text(10), text(11)
     near, far = edited(base, 80), edited(base, *range(4, 160, 8))  # one edit vs twenty
     assert jaccard(base, near) >= 0.8 and jaccard(base, far) < 0.5
-    rows = [{"id": "a", "completion": base}, {"id": "b", "completion": near}, {"id": "c", "completion": far}, {"id": "d", "completion": other}]
+    rows = [
+        {"id": "a", "completion": base},
+        {"id": "b", "completion": near},
+        {"id": "c", "completion": far},
+        {"id": "d", "completion": other},
+    ]
     kept, dups, _ = run(rows)
     assert kept == ["a", "c", "d"]
     assert dups == {"b": ("a", "a")}
@@ -86,7 +91,10 @@ def test_planted_pairs_above_and_below_the_threshold(ray_local):
 
 def test_a_group_collapses_to_one_survivor_by_score_then_id(ray_local):
     base = text(20)
-    rows = [{"id": f"r{i}", "completion": edited(base, 20 * i + 10), "score": s} for i, s in enumerate([0.2, 0.9, None, 0.9])]
+    rows = [
+        {"id": f"r{i}", "completion": edited(base, 20 * i + 10), "score": s}
+        for i, s in enumerate([0.2, 0.9, None, 0.9])
+    ]
     rows.append({"id": "x", "completion": text(21), "score": 0.1})
     kept, dups, _ = run(rows, DedupConfig(survivor_score="score"))
     # best score wins; a tie goes to the smallest id; no score ranks last
@@ -104,7 +112,10 @@ def test_a_chain_ends_in_one_component(ray_local):
     sigs = signatures(shingle_hashes(pa.array([a, b, c]), "word", 5), 128, 1)
     assert (sigs[0] == sigs[2]).mean() < 0.7  # no A~C edge even by estimate: only the chain joins them
     for local_limit in (1_000_000, 0):  # one union-find, then the large-star/small-star shuffles
-        kept, dups, _ = run([{"id": "A", "completion": a}, {"id": "B", "completion": b}, {"id": "C", "completion": c}], DedupConfig(local_limit=local_limit))
+        kept, dups, _ = run(
+            [{"id": "A", "completion": a}, {"id": "B", "completion": b}, {"id": "C", "completion": c}],
+            DedupConfig(local_limit=local_limit),
+        )
         assert kept == ["A"], local_limit
         assert dups == {"B": ("A", "A"), "C": ("A", "A")}, local_limit
 
@@ -115,7 +126,12 @@ def test_same_result_in_one_block_and_many_on_the_distributed_path_and_either_sh
         base = text(100 + g)
         rows += [{"id": f"{g:02d}-{k}", "completion": edited(base, 30 * k) if k else base} for k in range(g % 4 + 1)]
     expected = None
-    for blocks, local_limit, shuffle in ((1, 1_000_000, "sort"), (7, 1_000_000, "hash"), (5, 0, "sort"), (4, 0, "hash")):
+    for blocks, local_limit, shuffle in (
+        (1, 1_000_000, "sort"),
+        (7, 1_000_000, "hash"),
+        (5, 0, "sort"),
+        (4, 0, "hash"),
+    ):
         kept, dups, _ = run(rows, DedupConfig(local_limit=local_limit, shuffle_partitions=3, shuffle=shuffle), blocks)
         if expected is None:
             expected = (kept, dups)
@@ -148,9 +164,24 @@ def test_giant_groups_are_reported_and_kept_unless_asked(ray_local):
 def test_rows_keep_their_columns_and_the_field_can_be_the_conversation(ray_local):
     base = text(50)
     rows = [
-        {"id": "1", "messages": [{"role": "user", "content": base}], "completion": "yes", "usage": {"prompt_tokens": 1}},
-        {"id": "2", "messages": [{"role": "user", "content": edited(base, 60)}], "completion": "yes", "usage": {"prompt_tokens": 2}},
-        {"id": "3", "messages": [{"role": "user", "content": base}], "completion": text(51), "usage": {"prompt_tokens": 3}},
+        {
+            "id": "1",
+            "messages": [{"role": "user", "content": base}],
+            "completion": "yes",
+            "usage": {"prompt_tokens": 1},
+        },
+        {
+            "id": "2",
+            "messages": [{"role": "user", "content": edited(base, 60)}],
+            "completion": "yes",
+            "usage": {"prompt_tokens": 2},
+        },
+        {
+            "id": "3",
+            "messages": [{"role": "user", "content": base}],
+            "completion": text(51),
+            "usage": {"prompt_tokens": 3},
+        },
     ]
     kept, dups, result = run(rows, DedupConfig(field="messages"))
     assert kept == ["1"] and set(dups) == {"2", "3"}
@@ -197,6 +228,10 @@ def test_small_row_sets_are_decontaminated_in_process():
 
 
 def test_repeated_ids_are_refused_not_lost(ray_local):
-    rows = [{"id": "x", "completion": "same words here"}, {"id": "x", "completion": "same words here"}, {"id": "y", "completion": "other"}]
+    rows = [
+        {"id": "x", "completion": "same words here"},
+        {"id": "x", "completion": "same words here"},
+        {"id": "y", "completion": "other"},
+    ]
     with pytest.raises(Exception, match="id 'x' repeats"):
         exact_dedup(ray.data.from_items(rows), DedupConfig()).kept.take_all()

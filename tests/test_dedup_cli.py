@@ -64,13 +64,21 @@ def test_parquet_directory_with_ids_and_a_survivor_score(ray_local, tmp_path, ca
     files = [
         [("r0", base, 0.2), ("x", other, 0.5)],
         [("r1", edited(base, 40), 0.9), ("r2", edited(base, 120), None)],
-        [("g0", text(212), 0.1), ("g1", text(212), 0.1), ("g2", edited(text(212), 7), 0.1), ("g3", edited(text(212), 99), 0.1)],
+        [
+            ("g0", text(212), 0.1),
+            ("g1", text(212), 0.1),
+            ("g2", edited(text(212), 7), 0.1),
+            ("g3", edited(text(212), 99), 0.1),
+        ],
     ]
     source = tmp_path / "table"
     source.mkdir()
     for i, rows in enumerate(files):
         ids, texts, scores = zip(*rows)
-        pq.write_table(pa.table({"id": ids, "completion": texts, "score": pa.array(scores, pa.float64())}), source / f"part-{i}.parquet")
+        pq.write_table(
+            pa.table({"id": ids, "completion": texts, "score": pa.array(scores, pa.float64())}),
+            source / f"part-{i}.parquet",
+        )
 
     code = dedup(source, "--survivor-score", "score", "--max-cluster-size", "3", "--output", tmp_path / "out")
 

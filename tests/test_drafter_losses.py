@@ -43,7 +43,9 @@ def test_losses_equal_hand_computed_values(kind):
 def test_tv_is_zero_when_distributions_match_and_at_most_one():
     logits = torch.randn(5, 7)
     assert step_loss("tv", logits, logits, torch.zeros(5, dtype=torch.long)).item() == pytest.approx(0.0, abs=1e-7)
-    far = step_loss("tv", torch.tensor([[20.0, -20.0]]), torch.tensor([[-20.0, 20.0]]), torch.zeros(1, dtype=torch.long))
+    far = step_loss(
+        "tv", torch.tensor([[20.0, -20.0]]), torch.tensor([[-20.0, 20.0]]), torch.zeros(1, dtype=torch.long)
+    )
     assert 0.99 < far.item() <= 1.0
 
 

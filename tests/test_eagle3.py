@@ -40,7 +40,9 @@ def test_ttt_mask_is_causal_then_diagonal():
     mask = ttt_mask(4, 2, "cpu")
     assert mask.shape == (4, 12)
     assert torch.equal(mask[:, :4], torch.tril(torch.ones(4, 4, dtype=torch.bool)))
-    assert torch.equal(mask[:, 4:8], torch.eye(4, dtype=torch.bool)) and torch.equal(mask[:, 8:], torch.eye(4, dtype=torch.bool))
+    assert torch.equal(mask[:, 4:8], torch.eye(4, dtype=torch.bool)) and torch.equal(
+        mask[:, 8:], torch.eye(4, dtype=torch.bool)
+    )
 
 
 def test_aux_layers_are_three_distinct_layers():
@@ -80,12 +82,21 @@ def test_draft_vocab_and_export_roundtrip(tiny_model, tmp_path):
     path = save_eagle3(drafter, tmp_path / "drafter", identity)
     config = json.loads((path / "config.json").read_text())
     assert config["eagle_aux_hidden_state_layer_ids"] == [1, 2, 3] and config["draft_vocab_size"] == 4
-    assert config[IDENTITY_KEY]["config_sha256"] == identity["config_sha256"] and config[IDENTITY_KEY]["tokenizer_sha256"]
+    assert (
+        config[IDENTITY_KEY]["config_sha256"] == identity["config_sha256"] and config[IDENTITY_KEY]["tokenizer_sha256"]
+    )
     from safetensors import safe_open
 
     with safe_open(str(path / "model.safetensors"), "pt") as f:
         keys = set(f.keys())
-    assert {"fc.weight", "layers.0.self_attn.q_proj.weight", "layers.0.hidden_norm.weight", "norm.weight", "lm_head.weight", "d2t"} <= keys
+    assert {
+        "fc.weight",
+        "layers.0.self_attn.q_proj.weight",
+        "layers.0.hidden_norm.weight",
+        "norm.weight",
+        "lm_head.weight",
+        "d2t",
+    } <= keys
     assert not any(k.startswith("embed_tokens") for k in keys)  # vLLM shares the target's
     loaded = load_eagle3(path)
     ids = torch.randint(0, 400, (2, 9))
@@ -122,7 +133,10 @@ def test_vllm_serves_the_trained_drafter_as_trained(ray_local, tiny_model, tiny_
     train_in_process(trained, base, train)
     identity = model_identity(tiny_model, "tiny")
     cases = [Case("none")] + [
-        Case(name, {"method": "eagle3", "model": str(save_eagle3(d, tmp_path / name, identity)), "num_speculative_tokens": 3})
+        Case(
+            name,
+            {"method": "eagle3", "model": str(save_eagle3(d, tmp_path / name, identity)), "num_speculative_tokens": 3},
+        )
         for name, d in (("trained", trained), ("untrained", untrained))
     ]
     engine = VLLMEngineConfig(max_model_len=256, kv_cache_bytes=64 << 20)

@@ -28,11 +28,22 @@ os.environ[KEY_ENV] = KEY  # before the session's Ray starts: its workers inheri
 BATCH_KEY_ENV = "ARCTIC_RAY_TEST_FLAKY_BATCH_KEY"
 os.environ[BATCH_KEY_ENV] = "sk-fake-test-key"
 
-SCHEDULE = Faults(seed=11, rate_limited=0.2, server_error=0.15, slow=0.1, malformed=0.1, faulty_attempts=2, retry_after_s=0.3, slow_s=1.0)
+SCHEDULE = Faults(
+    seed=11,
+    rate_limited=0.2,
+    server_error=0.15,
+    slow=0.1,
+    malformed=0.1,
+    faulty_attempts=2,
+    retry_after_s=0.3,
+    slow_s=1.0,
+)
 
 
 def prompts(n: int, tag: str) -> list[dict]:
-    return [{"id": f"{tag}{i}", "messages": [{"role": "user", "content": f"{tag} flaky question {i}"}]} for i in range(n)]
+    return [
+        {"id": f"{tag}{i}", "messages": [{"role": "user", "content": f"{tag} flaky question {i}"}]} for i in range(n)
+    ]
 
 
 def test_online_every_row_accounted_for_nothing_bought_twice_budget_held(ray_local, tmp_path):
@@ -44,7 +55,9 @@ def test_online_every_row_accounted_for_nothing_bought_twice_budget_held(ray_loc
             max_attempts=4, backoff_s=0.05, max_backoff_s=0.2, requests_per_minute=per_window * 60, window_s=1.0,
             budget_name=f"flaky-{uuid.uuid4().hex[:8]}",
         )  # fmt: skip
-        rows = prompts(30, "on") + [{"id": "never", "messages": [{"role": "user", "content": "always down [fail:500]"}]}]
+        rows = prompts(30, "on") + [
+            {"id": "never", "messages": [{"role": "user", "content": "always down [fail:500]"}]}
+        ]
         target = Target("fake-model", "fake-model", "fake-model", str(tmp_path / "store"), str(tmp_path / "run"))
         out = {r["id"]: r for r in generate_stored(ray.data.from_items(rows), cfg, target).rows.take_all()}
         log = server.log
@@ -52,7 +65,9 @@ def test_online_every_row_accounted_for_nothing_bought_twice_budget_held(ray_loc
     assert set(out) == {r["id"] for r in rows}  # every row, answered or with its reason
     assert {"429", "500", "slow", "malformed"} <= {e.fault for e in log}  # the whole schedule happened
     for row in prompts(30, "on"):
-        assert out[row["id"]]["error"] == "" and out[row["id"]]["completion"] == server.expected_answer(row["messages"], 6)
+        assert out[row["id"]]["error"] == "" and out[row["id"]]["completion"] == server.expected_answer(
+            row["messages"], 6
+        )
     assert out["never"]["error"].startswith("HTTP 500") and "gave up after 4 attempts" in out["never"]["error"]
     delivered = defaultdict(int)
     for entry in log:
@@ -73,7 +88,9 @@ def test_online_every_row_accounted_for_nothing_bought_twice_budget_held(ray_loc
 
 @pytest.fixture
 def batch_server():
-    faults = BatchFaults(complete_after_s=0.2, error_rate=0.2, seed=5, create_errors=1, process_after_s=0.3, delete_status=405)
+    faults = BatchFaults(
+        complete_after_s=0.2, error_rate=0.2, seed=5, create_errors=1, process_after_s=0.3, delete_status=405
+    )
     srv = FakeBatchServer(faults=faults).start()
     yield srv
     srv.stop()
@@ -97,4 +114,6 @@ def test_batch_every_row_accounted_for_nothing_bought_twice_cleanup_refused(ray_
     # Each request went out in exactly one batch (the create that answered 500 was found, not repeated).
     assert set(batch_server.counts.requests.values()) == {1} and batch_server.counts.creates == 3
     assert batch_server.early_creates == 0  # no create before its file was processed
-    assert batch_server.delete_refusals > 0 and synth.report(target)["files_not_deleted"] == len(batch_server.live_files())
+    assert batch_server.delete_refusals > 0 and synth.report(target)["files_not_deleted"] == len(
+        batch_server.live_files()
+    )

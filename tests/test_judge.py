@@ -53,11 +53,23 @@ def server():
 
 def synth(server: FakeOpenAI) -> OpenAISynthConfig:
     connection = OpenAIConnection(base_url=server.base_url, api_key_env=KEY_ENV, timeout_s=5)
-    return OpenAISynthConfig(connection=connection, sampling=SamplingConfig(max_tokens=64), concurrency=1, batch_size=8, max_attempts=2, backoff_s=0.05)
+    return OpenAISynthConfig(
+        connection=connection,
+        sampling=SamplingConfig(max_tokens=64),
+        concurrency=1,
+        batch_size=8,
+        max_attempts=2,
+        backoff_s=0.05,
+    )
 
 
 def row(rid: str, completion: str) -> dict:
-    return {"id": rid, "messages": [{"role": "user", "content": f"question {rid}"}], "completion": completion, "extra": rid.upper()}
+    return {
+        "id": rid,
+        "messages": [{"role": "user", "content": f"question {rid}"}],
+        "completion": completion,
+        "extra": rid.upper(),
+    }
 
 
 def outcome(result) -> tuple[dict, dict]:
@@ -68,7 +80,9 @@ def outcome(result) -> tuple[dict, dict]:
 
 def test_llm_judge_keeps_scores_repairs_and_fails_closed(ray_local, server, tmp_path):
     server.reset()
-    judge = LLMJudgeConfig(synth=synth(server), model="judge-model", store=str(tmp_path / "store"), max_attempts=2, threshold=0.5)
+    judge = LLMJudgeConfig(
+        synth=synth(server), model="judge-model", store=str(tmp_path / "store"), max_attempts=2, threshold=0.5
+    )
     rows = [
         row("good", "Paris is the capital of France. [script:good]"),
         row("low", "The sun orbits the earth. [script:low]"),
@@ -94,7 +108,10 @@ def test_llm_judge_keeps_scores_repairs_and_fails_closed(ray_local, server, tmp_
 
     # A repair is a new request (the bad answer and the problem in it): five first asks, three repairs.
     answered = [e.prompt for e in server.log if e.status == 200]
-    assert len(answered) == 8 and sum(p.startswith("Your previous reply could not be used") and "attempt 2:" in p for p in answered) == 3
+    assert (
+        len(answered) == 8
+        and sum(p.startswith("Your previous reply could not be used") and "attempt 2:" in p for p in answered) == 3
+    )
 
     # A rerun asks nothing whose answer is stored (bad answers included); only the failed request goes again.
     server.reset()
@@ -108,14 +125,33 @@ def test_pairwise_judge_asks_both_orders_and_drops_flips(ray_local, server, tmp_
     judge = PairwiseJudgeConfig(synth=synth(server), model="judge-model", store=str(tmp_path / "store"))
     pairs = [
         # the marker of the answer shown first decides the reply: "a" wins in both orders
-        {"id": "1", "messages": [{"role": "user", "content": "q1"}], "completion_a": "A1 [script:first]", "completion_b": "B1 [script:second]"},
+        {
+            "id": "1",
+            "messages": [{"role": "user", "content": "q1"}],
+            "completion_a": "A1 [script:first]",
+            "completion_b": "B1 [script:second]",
+        },
         # "first" whichever comes first: position bias, no preference
-        {"id": "2", "messages": [{"role": "user", "content": "q2"}], "completion_a": "A2 [script:first]", "completion_b": "B2 [script:first]"},
-        {"id": "3", "messages": [{"role": "user", "content": "q3"}], "completion_a": "A3 [script:never]", "completion_b": "B3"},
+        {
+            "id": "2",
+            "messages": [{"role": "user", "content": "q2"}],
+            "completion_a": "A2 [script:first]",
+            "completion_b": "B2 [script:first]",
+        },
+        {
+            "id": "3",
+            "messages": [{"role": "user", "content": "q3"}],
+            "completion_a": "A3 [script:never]",
+            "completion_b": "B3",
+        },
     ]
     kept, rejects = outcome(judge.apply(ray.data.from_items(pairs)))
     assert list(kept) == ["1"]
-    assert (kept["1"]["preferred"], kept["1"]["chosen"], kept["1"]["rejected"]) == ("a", "A1 [script:first]", "B1 [script:second]")
+    assert (kept["1"]["preferred"], kept["1"]["chosen"], kept["1"]["rejected"]) == (
+        "a",
+        "A1 [script:first]",
+        "B1 [script:second]",
+    )
     assert kept["1"]["position_consistent"] is True
     assert rejects["2"]["reason"] == "no preference: the verdict flipped with the order (a/b)"
     assert rejects["3"]["reason"].startswith("order ab: unparseable judge answer after 3 attempts")
@@ -130,10 +166,18 @@ def test_a_chain_removes_cheap_rejects_first_and_counts_each_step(ray_local, ser
         row("c", "As an AI language model I cannot do that. [script:good]"),
         row("d", "Another fine answer, about lakes. [script:low]"),
     ]
-    steps = [RulesConfig(), ExactDedupStep(), LLMJudgeConfig(synth=synth(server), model="judge-model", store=str(tmp_path / "store"))]
+    steps = [
+        RulesConfig(),
+        ExactDedupStep(),
+        LLMJudgeConfig(synth=synth(server), model="judge-model", store=str(tmp_path / "store")),
+    ]
     result = run_chain(ray.data.from_items(rows), steps)
     assert sorted(r["id"] for r in result.kept.take_all()) == ["a"]
-    assert [(c.stage, c.rows_in, c.removed) for c in result.counts] == [("rules", 4, 1), ("exact_dedup", 3, 1), ("llm", 2, 1)]
+    assert [(c.stage, c.rows_in, c.removed) for c in result.counts] == [
+        ("rules", 4, 1),
+        ("exact_dedup", 3, 1),
+        ("llm", 2, 1),
+    ]
     rejects = {r["id"]: r for t in result.rejects for r in t.take_all()}
     assert rejects["b"]["reason"] == "exact duplicate of a (cluster a)" and rejects["c"]["stage"] == "rules"
     assert len([e for e in server.log if e.status == 200]) == 2  # nobody paid to judge b or c
@@ -146,7 +190,9 @@ def test_judge_recipes_name_a_wrong_field():
     class Recipe(StrictConfig):
         curate: list[JudgeConfig.union(default="rules")] = []
 
-    parsed = Recipe.model_validate({"curate": [{"type": "rules", "max_words": 10}, {"type": "llm", "threshold": 0.7}, {"type": "near_dedup"}]})
+    parsed = Recipe.model_validate(
+        {"curate": [{"type": "rules", "max_words": 10}, {"type": "llm", "threshold": 0.7}, {"type": "near_dedup"}]}
+    )
     assert [s.stage for s in parsed.curate] == ["rules", "llm", "near_dedup"]
     with pytest.raises(ValidationError, match="treshold"):
         Recipe.model_validate({"curate": [{"type": "llm", "treshold": 0.7}]})

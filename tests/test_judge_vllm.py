@@ -8,14 +8,20 @@ from arctic_ray.curate.judges.llm import LLMJudgeConfig
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 
 ROWS = [
-    {"id": f"r{i}", "messages": [{"role": "user", "content": f"What is {i} plus {i}?"}], "completion": f"It is {2 * i}."}
+    {
+        "id": f"r{i}",
+        "messages": [{"role": "user", "content": f"What is {i} plus {i}?"}],
+        "completion": f"It is {2 * i}.",
+    }
     for i in range(2)
 ]
 
 
 def test_llm_judge_on_vllm_answers_every_row_through_structured_output(ray_local, tiny_model, tmp_path):
     synth = VLLMSynthConfig(max_model_len=1024, kv_cache_bytes=128 << 20, batch_size=4)
-    judge = LLMJudgeConfig(synth=synth, model=tiny_model, store=str(tmp_path / "store"), max_tokens=128, max_attempts=1, threshold=0.5)
+    judge = LLMJudgeConfig(
+        synth=synth, model=tiny_model, store=str(tmp_path / "store"), max_tokens=128, max_attempts=1, threshold=0.5
+    )
     assert "structured_outputs" in judge.sampling(judge_schema(judge))
     result = judge.apply(ray_local.data.from_items(ROWS))
     kept, rejects = result.kept.take_all(), result.rejects.take_all()

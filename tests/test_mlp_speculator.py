@@ -67,7 +67,8 @@ def test_arctic_format_export_reloads(tiny_model, tmp_path):
         shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     assert shapes == {
         **{f"emb.{i}.weight": (v, h) for i in range(2)},
-        "proj.0.weight": (h, h), "proj.1.weight": (h, h),
+        "proj.0.weight": (h, h),
+        "proj.1.weight": (h, h),
         **{f"head.{i}.weight": (v, h) for i in range(2)},
         **{f"ln.{i}.{p}": (h,) for i in range(2) for p in ("weight", "bias")},
     }

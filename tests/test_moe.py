@@ -21,8 +21,13 @@ from arctic_ray.methods.sft.moe import (
 
 E, K = 8, 2  # the tiny MoE's defaults
 TINY_DIMS = dict(
-    vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=2,
-    num_key_value_heads=1, head_dim=16,
+    vocab_size=64,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=3,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    head_dim=16,
 )
 
 

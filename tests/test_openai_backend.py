@@ -35,7 +35,16 @@ KEY = f"sk-test-{uuid.uuid4().hex}"
 # environment it started with, as they would on a real node.
 os.environ[KEY_ENV] = KEY
 
-FAULTS = Faults(seed=7, rate_limited=0.15, server_error=0.15, slow=0.1, malformed=0.1, faulty_attempts=2, retry_after_s=0.1, slow_s=1.0)
+FAULTS = Faults(
+    seed=7,
+    rate_limited=0.15,
+    server_error=0.15,
+    slow=0.1,
+    malformed=0.1,
+    faulty_attempts=2,
+    retry_after_s=0.1,
+    slow_s=1.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +79,10 @@ def openai_config(server: FakeOpenAI, **overrides) -> OpenAISynthConfig:
 
 
 def prompts(n: int, tag: str) -> list[dict]:
-    return [{"id": f"{tag}{i}", "messages": [{"role": "user", "content": f"{tag} question number {i}"}], "topic": tag} for i in range(n)]
+    return [
+        {"id": f"{tag}{i}", "messages": [{"role": "user", "content": f"{tag} question number {i}"}], "topic": tag}
+        for i in range(n)
+    ]
 
 
 def target(tmp_path: Path, model: str = "fake-model", store: str = "store") -> Target:
@@ -104,14 +116,21 @@ def test_every_row_ends_answered_or_with_its_reason_and_no_answer_is_bought_twic
         got = out[row["messages"][0]["content"]]
         assert set(OUTPUT_COLUMNS) <= set(got) and got["error"] == "", got["error"]
         assert got["completion"] == fake.expected_answer(row["messages"], 6)
-        assert got["finish_reason"] == "length" and got["usage"]["completion_tokens"] == 6 and got["usage"]["prompt_tokens"] > 0
+        assert (
+            got["finish_reason"] == "length"
+            and got["usage"]["completion_tokens"] == 6
+            and got["usage"]["prompt_tokens"] > 0
+        )
         assert (got["id"], got["topic"], got["backend"], got["model"]) == (row["id"], "fault", "openai", "fake-model")
         assert got["key"] and got["sampling"]["max_tokens"] == 6
 
     # A 4xx other than 408/409/429 is not retried; a lasting 5xx is, up to max_attempts.
     sends = fake.sends()
     assert out["refused [fail:400]"]["error"] == "HTTP 400: forced status 400" and sends["refused [fail:400]"] == 1
-    assert out["always down [fail:500]"]["error"].endswith("(gave up after 4 attempts)") and sends["always down [fail:500]"] == 4
+    assert (
+        out["always down [fail:500]"]["error"].endswith("(gave up after 4 attempts)")
+        and sends["always down [fail:500]"] == 4
+    )
     assert out["always down [fail:500]"]["finish_reason"] == "error"
     # The key the proxy echoed is scrubbed from the reason, and appears in nothing the run wrote.
     assert out["proxy [echo-auth]"]["error"].startswith("HTTP 401: Incorrect API key provided: [redacted]")
@@ -175,9 +194,13 @@ def test_azure_deployment_route_streams_answers_whole_through_faults(ray_local, 
     connection = OpenAIConnection(kind="azure", endpoint=fake.url, api_key_env=KEY_ENV, timeout_s=2)
     cfg = AzureOpenAISynthConfig(**fast_settings(connection=connection, stream=True))
     rows = prompts(12, "azure")
-    out = by_prompt(generate_stored(ray.data.from_items(rows), cfg, target(tmp_path, model="my-deployment")).rows.take_all())
+    out = by_prompt(
+        generate_stored(ray.data.from_items(rows), cfg, target(tmp_path, model="my-deployment")).rows.take_all()
+    )
     log = fake.log
-    assert {(e.route, e.deployment, e.api_version, e.stream) for e in log} == {("azure", "my-deployment", "2024-10-21", True)}
+    assert {(e.route, e.deployment, e.api_version, e.stream) for e in log} == {
+        ("azure", "my-deployment", "2024-10-21", True)
+    }
     assert {e.fault for e in log} >= {"429", "malformed"}  # a stream cut mid-answer is sent again
     for row in rows:
         got = out[row["messages"][0]["content"]]
@@ -266,7 +289,14 @@ def test_requests_carry_the_row_sampling_and_samples_differ_in_seed():
     messages = [{"role": "user", "content": "hi", "name": None}]
     sampling = {"temperature": 0.7, "top_p": 0.9, "max_tokens": 5, "seed": 10}
     sent = request_kwargs("m", messages, sampling, 2, "max_completion_tokens")
-    assert sent == {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.7, "top_p": 0.9, "max_completion_tokens": 5, "seed": 12}
+    assert sent == {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "max_completion_tokens": 5,
+        "seed": 12,
+    }
     assert "seed" not in request_kwargs("m", messages, {**sampling, "seed": None}, 0, "max_tokens")
 
 
@@ -379,5 +409,8 @@ def test_two_jobs_on_one_key_share_one_budget(ray_local, fake, tmp_path):
     assert sum(b[0] <= t <= b[-1] for t in a) >= 5 or sum(a[0] <= t <= a[-1] for t in b) >= 5  # they overlapped
     arrivals = sorted(a + b)
     busiest = max(sum(1 for t in arrivals if s <= t < s + 0.75) for s in arrivals)
-    assert busiest <= per_window, ([round(t - arrivals[0], 2) for t in a], [round(t - arrivals[0], 2) for t in b])  # both jobs together
+    assert busiest <= per_window, (
+        [round(t - arrivals[0], 2) for t in a],
+        [round(t - arrivals[0], 2) for t in b],
+    )  # both jobs together
     assert ray.get_actor(name, namespace="arctic_ray_budgets")  # the named, detached limiter

@@ -66,9 +66,15 @@ def assert_answered(row: dict) -> None:
 
 
 def test_cutter_respects_every_limit():
-    reqs = [batch_request(f"k{i}", "/v1/chat/completions", {"messages": []}, [{"content": "x" * 40}], 8) for i in range(10)]
+    reqs = [
+        batch_request(f"k{i}", "/v1/chat/completions", {"messages": []}, [{"content": "x" * 40}], 8) for i in range(10)
+    ]
     size = len(reqs[0].line)
-    for limits in (ShardLimits(max_requests=3), ShardLimits(max_bytes=2 * size + 1), ShardLimits(max_enqueued_tokens=29)):
+    for limits in (
+        ShardLimits(max_requests=3),
+        ShardLimits(max_bytes=2 * size + 1),
+        ShardLimits(max_enqueued_tokens=29),
+    ):
         cutter = ShardCutter(limits)
         shards = [s for s in [*(cutter.add(r) for r in reqs), cutter.close()] if s]
         assert [k for s in shards for k in s.keys] == [r.key for r in reqs]
@@ -115,7 +121,9 @@ def test_join_is_exact_and_failures_keep_their_reason(ray_local, server, tmp_pat
     assert rows[0]["error"].startswith("no answer for this request")
     assert "more than once" in rows[1]["error"]
     seeded = [r for r in rows[2:] if r["error"]]
-    assert seeded and all(r["error"].startswith("HTTP 400: seeded failure") and r["finish_reason"] == "error" for r in seeded)
+    assert seeded and all(
+        r["error"].startswith("HTTP 400: seeded failure") and r["finish_reason"] == "error" for r in seeded
+    )
     answered = [r for r in rows if not r["error"]]
     for row in answered:
         assert_answered(row)
@@ -130,7 +138,9 @@ def test_join_is_exact_and_failures_keep_their_reason(ray_local, server, tmp_pat
         assert_answered(row)
     assert gen.reused == len(answered) and gen.sent == 12 - len(answered)
     assert gen.resent == 0  # they failed (settled in the sent log), they were not in flight at a crash
-    assert {k for k, n in server.counts.requests.items() if n == 2} == {r["key"] for r in rows} - {r["key"] for r in answered}
+    assert {k for k, n in server.counts.requests.items() if n == 2} == {r["key"] for r in rows} - {
+        r["key"] for r in answered
+    }
 
 
 def test_expired_batch_sends_only_its_missing_rows_again(ray_local, server, tmp_path):
@@ -163,7 +173,9 @@ def test_spend_limit_stops_new_shards(ray_local, server, tmp_path):
 
 
 def test_azure_routes_and_deployment(ray_local, server, tmp_path, monkeypatch):
-    synth = AzureOpenAIBatchSynthConfig(connection={"endpoint": server.url, "api_key_env": KEY_ENV}, poll_interval_s=0.05)
+    synth = AzureOpenAIBatchSynthConfig(
+        connection={"endpoint": server.url, "api_key_env": KEY_ENV}, poll_interval_s=0.05
+    )
     target = Target(model="my-deployment", model_name=MODEL, model_key="my-deployment", store=str(tmp_path / "store"))
     data = prompts(3) + [{**prompts(1)[0], "id": "r3"}]  # greedy: the same request twice is one custom_id
     rows, _ = run(data, synth, target)

@@ -24,14 +24,20 @@ CHATS = [
         {"role": "user", "content": "Explain how photosynthesis works."},
         {"role": "assistant", "content": "Plants turn light, water and carbon dioxide into sugar and oxygen."},
     ],
-    [{"role": "user", "content": "List three facts about the moon."}, {"role": "assistant", "content": "It orbits the Earth."}],
+    [
+        {"role": "user", "content": "List three facts about the moon."},
+        {"role": "assistant", "content": "It orbits the Earth."},
+    ],
     [
         {"role": "user", "content": "Write a short poem about the sea."},
         {"role": "assistant", "content": "The waves roll in and out."},
         {"role": "user", "content": "Thank you!"},
         {"role": "assistant", "content": "The gulls cry above the shore."},
     ],
-    [{"role": "user", "content": "How do I sort a list in Python?"}, {"role": "assistant", "content": "Use sorted(items)."}],
+    [
+        {"role": "user", "content": "How do I sort a list in Python?"},
+        {"role": "assistant", "content": "Use sorted(items)."},
+    ],
 ]
 
 
@@ -87,7 +93,12 @@ def test_packed_loss_and_grads_equal_one_by_one(tiny_model, examples, attn):
     batch = pad_bins(bins, pad_id=0)
     assert batch["input_ids"].shape[1] == max(len(b["input_ids"]) for b in bins)  # padding is real
 
-    names = ["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.3.mlp.down_proj.weight", "lm_head.weight"]
+    names = [
+        "model.embed_tokens.weight",
+        "model.layers.0.self_attn.q_proj.weight",
+        "model.layers.3.mlp.down_proj.weight",
+        "lm_head.weight",
+    ]
     model = load(tiny_model, attn)
     loss_sum, targets, router = packed_loss(model, batch)
     (loss_sum / targets).backward()
@@ -175,7 +186,11 @@ def test_bins_hold_every_example_once_within_capacity():
 
 
 def test_pad_bins_pads_to_the_longest_bin():
-    examples = [{"input_ids": [5, 6, 7, 3], "labels": [5, 6, 7, 3]}, {"input_ids": [8, 9], "labels": [IGNORE, 9]}, {"input_ids": [4], "labels": [4]}]
+    examples = [
+        {"input_ids": [5, 6, 7, 3], "labels": [5, 6, 7, 3]},
+        {"input_ids": [8, 9], "labels": [IGNORE, 9]},
+        {"input_ids": [4], "labels": [4]},
+    ]
     bins = pack(examples, 4)
     assert [b["seq_lens"] for b in bins] == [[4], [2, 1]]
     batch = pad_bins(bins, pad_id=0)

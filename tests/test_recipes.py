@@ -10,7 +10,9 @@ from arctic_ray.methods.spec_decode.drafters.mlp.config import MLPSpeculatorConf
 from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize("name", ["spec_decode.yaml", "spec_decode_tiny.yaml", "spec_decode_online.yaml", "spec_decode_gpu.yaml"])
+@pytest.mark.parametrize(
+    "name", ["spec_decode.yaml", "spec_decode_tiny.yaml", "spec_decode_online.yaml", "spec_decode_gpu.yaml"]
+)
 def test_shipped_recipes_validate(name):
     recipe = load_recipe(ROOT / "examples" / name)
     assert isinstance(recipe, SpecDecodeRecipe)
@@ -52,7 +54,10 @@ def test_misspelt_field_is_named(tmp_path):
     "old, message",
     [
         ({"train": {"lr": 0.1}}, "train.lr: moved to optimizer.lr"),
-        ({"train": {"num_workers": 2, "seq_len": 64}}, "train.num_workers: moved to workers.num_workers; train.seq_len: moved to data.max_length"),
+        (
+            {"train": {"num_workers": 2, "seq_len": 64}},
+            "train.num_workers: moved to workers.num_workers; train.seq_len: moved to data.max_length",
+        ),
         ({"train": {"base_cache_mb": 0}}, "train.base_cache_mb: moved to speculator.base_cache_mb"),
         ({"model": "tiny"}, "model: moved to model.name_or_path"),
         ({"store_dir": "s"}, "store_dir: moved to store"),
@@ -67,7 +72,18 @@ def test_an_old_spelling_names_the_new_field(old, message):
 
 
 def test_every_trainer_speaks_the_same_dialect():
-    fields = {"type", "model", "data", "micro_batch_size", "gradient_accumulation_steps", "optimizer", "scheduler", "deepspeed", "checkpoint", "workers"}
+    fields = {
+        "type",
+        "model",
+        "data",
+        "micro_batch_size",
+        "gradient_accumulation_steps",
+        "optimizer",
+        "scheduler",
+        "deepspeed",
+        "checkpoint",
+        "workers",
+    }
     from arctic_ray.methods.sft.recipe import SFTRecipe
     from arctic_ray.train.config import TrainConfig
 
@@ -125,7 +141,12 @@ def test_cli_validate(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "name, backend",
-    [("synth.yaml", "vllm"), ("synth_openai.yaml", "openai"), ("synth_openai_batch.yaml", "openai_batch"), ("synth_cortex.yaml", "cortex")],
+    [
+        ("synth.yaml", "vllm"),
+        ("synth_openai.yaml", "openai"),
+        ("synth_openai_batch.yaml", "openai_batch"),
+        ("synth_cortex.yaml", "cortex"),
+    ],
 )
 def test_shipped_synth_recipes_pick_their_backend(name, backend):
     from arctic_ray.methods.synth.recipe import SynthRecipe
@@ -133,8 +154,14 @@ def test_shipped_synth_recipes_pick_their_backend(name, backend):
     recipe = load_recipe(ROOT / "examples" / name)
     assert isinstance(recipe, SynthRecipe) and recipe.synth.backend == backend
     # a field of another backend is named as unknown
-    with pytest.raises(RecipeError, match="synth.chunk_rows: unknown field") if backend != "cortex" else pytest.raises(RecipeError, match="synth.max_concurrency: unknown field"):
-        load_recipe(ROOT / "examples" / name, ["synth.chunk_rows=5" if backend != "cortex" else "synth.max_concurrency=5"])
+    with (
+        pytest.raises(RecipeError, match="synth.chunk_rows: unknown field")
+        if backend != "cortex"
+        else pytest.raises(RecipeError, match="synth.max_concurrency: unknown field")
+    ):
+        load_recipe(
+            ROOT / "examples" / name, ["synth.chunk_rows=5" if backend != "cortex" else "synth.max_concurrency=5"]
+        )
 
 
 @pytest.mark.parametrize("name", ["sft.yaml", "sft_moe.yaml", "sft_smollm2.yaml", "sft_gpu.yaml", "synth_sft.yaml"])

@@ -17,24 +17,50 @@ from arctic_ray.curate.judges.reward_scorer import RewardScorer
 from arctic_ray.models.ref import ModelRef
 
 GOOD = [
-    {"id": "short", "messages": [{"role": "user", "content": "What is the capital of France?"}], "completion": "Paris."},
-    {"id": "poem", "messages": [{"role": "user", "content": "Write a short poem about the sea."}], "completion": "The waves roll in and out, the gulls cry above the shore."},
+    {
+        "id": "short",
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+        "completion": "Paris.",
+    },
+    {
+        "id": "poem",
+        "messages": [{"role": "user", "content": "Write a short poem about the sea."}],
+        "completion": "The waves roll in and out, the gulls cry above the shore.",
+    },
     {
         "id": "long",
         "messages": [
             {"role": "system", "content": "You are a helpful assistant."},
-            {"role": "user", "content": "Explain how photosynthesis works, then summarize the history of computers in a few sentences."},
+            {
+                "role": "user",
+                "content": "Explain how photosynthesis works, then summarize the history of computers in a few sentences.",
+            },
         ],
-        "completion": "Plants turn light, water and carbon dioxide into sugar and oxygen. Machines grew from rooms to pockets. " * 3,
+        "completion": "Plants turn light, water and carbon dioxide into sugar and oxygen. Machines grew from rooms to pockets. "
+        * 3,
     },
-    {"id": "sort", "messages": [{"role": "user", "content": "How do I sort a list in Python?"}], "completion": "Use sorted(items) or items.sort()."},
-    {"id": "moon", "messages": [{"role": "user", "content": "List three facts about the moon."}], "completion": "It orbits the Earth, it has no air, and it causes the tides."},
+    {
+        "id": "sort",
+        "messages": [{"role": "user", "content": "How do I sort a list in Python?"}],
+        "completion": "Use sorted(items) or items.sort().",
+    },
+    {
+        "id": "moon",
+        "messages": [{"role": "user", "content": "List three facts about the moon."}],
+        "completion": "It orbits the Earth, it has no air, and it causes the tides.",
+    },
 ]
 BAD = {
     "no-messages": ({"messages": [], "completion": "Hello."}, "no messages in 'messages'"),
     "empty": ({"messages": [{"role": "user", "content": "Hi"}], "completion": "   "}, "empty completion"),
-    "null-completion": ({"messages": [{"role": "user", "content": "Hi"}], "completion": None}, "no completion in 'completion'"),
-    "null-content": ({"messages": [{"role": "user", "content": None}], "completion": "Hello."}, "message 0 of 'messages' has no text role and content"),
+    "null-completion": (
+        {"messages": [{"role": "user", "content": "Hi"}], "completion": None},
+        "no completion in 'completion'",
+    ),
+    "null-content": (
+        {"messages": [{"role": "user", "content": None}], "completion": "Hello."},
+        "message 0 of 'messages' has no text role and content",
+    ),
 }
 
 
@@ -55,7 +81,9 @@ def direct(reward_model):
     model = AutoModelForSequenceClassification.from_pretrained(reward_model).eval()
 
     def score(row: dict, keep_last: int | None = None) -> tuple[float, int]:
-        text = tokenizer.apply_chat_template(row["messages"] + [{"role": "assistant", "content": row["completion"]}], tokenize=False)
+        text = tokenizer.apply_chat_template(
+            row["messages"] + [{"role": "assistant", "content": row["completion"]}], tokenize=False
+        )
         ids = tokenizer(text, return_tensors="pt")["input_ids"][:, -keep_last if keep_last else 0 :]
         with torch.no_grad():
             return model(input_ids=ids).logits[0, 0].item(), ids.shape[1]
@@ -128,14 +156,24 @@ def test_without_min_score_every_scorable_row_is_kept(reward_model):
     """min_score None: the threshold pass leaves every mark as the scorer set it."""
     from arctic_ray.curate.judges.reward_model import _below
 
-    scorer = RewardScorer(ModelRef.of(reward_model), "messages", "completion", "reward", "reward_truncated", max_length=2048, use_gpu=False)
+    scorer = RewardScorer(
+        ModelRef.of(reward_model),
+        "messages",
+        "completion",
+        "reward",
+        "reward_truncated",
+        max_length=2048,
+        use_gpu=False,
+    )
     batch = scorer(pa.Table.from_pylist(rows_with_bad()))
     reasons = _below(None, "reward")(batch)["_judge_reason"].to_pylist()
     assert reasons == [""] * len(GOOD) + [reason for _, reason in BAD.values()]
 
 
 def test_a_long_conversation_keeps_its_last_max_length_tokens(reward_model, direct):
-    scorer = RewardScorer(ModelRef.of(reward_model), "messages", "completion", "reward", "reward_truncated", max_length=8, use_gpu=False)
+    scorer = RewardScorer(
+        ModelRef.of(reward_model), "messages", "completion", "reward", "reward_truncated", max_length=8, use_gpu=False
+    )
     out = scorer(pa.Table.from_pylist(GOOD[:2])).to_pylist()
     for row, original in zip(out, GOOD[:2]):
         assert row["reward_truncated"] is True
@@ -164,7 +202,15 @@ def test_a_model_with_more_than_one_label_is_refused(tiny2_model):
     from arctic_ray.curate.judges.reward_scorer import NotARewardModelError
 
     with pytest.raises(NotARewardModelError, match="2 labels"):  # a causal LM loads as a 2-label classifier
-        RewardScorer(ModelRef.of(tiny2_model), "messages", "completion", "reward", "reward_truncated", max_length=64, use_gpu=False)
+        RewardScorer(
+            ModelRef.of(tiny2_model),
+            "messages",
+            "completion",
+            "reward",
+            "reward_truncated",
+            max_length=64,
+            use_gpu=False,
+        )
 
 
 def test_pad_equal_to_eos_scores_at_the_rows_last_token(reward_model, tmp_path):
@@ -201,7 +247,9 @@ def test_pad_equal_to_eos_scores_at_the_rows_last_token(reward_model, tmp_path):
             hidden = model.model(input_ids=torch.tensor([ids])).last_hidden_state
             expected[row["id"]] = model.score(hidden[0, -1]).item()
 
-    scorer = RewardScorer(ModelRef.of(str(path)), "messages", "completion", "reward", "reward_truncated", max_length=2048, use_gpu=False)
+    scorer = RewardScorer(
+        ModelRef.of(str(path)), "messages", "completion", "reward", "reward_truncated", max_length=2048, use_gpu=False
+    )
     got = scorer(pa.Table.from_pylist(GOOD)).to_pylist()
     for row in got:
         assert row["reward"] == pytest.approx(expected[row["id"]], abs=1e-4), row["id"]

@@ -20,7 +20,13 @@ from tests.conftest import ROOT
 
 
 def chats(n: int, prefix: str) -> list[dict]:
-    return [{"id": f"{prefix}{i}", "messages": [{"role": "user", "content": f"q {i}"}, {"role": "assistant", "content": f"a {i}"}]} for i in range(n)]
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "messages": [{"role": "user", "content": f"q {i}"}, {"role": "assistant", "content": f"a {i}"}],
+        }
+        for i in range(n)
+    ]
 
 
 def write(path, rows) -> str:
@@ -35,12 +41,23 @@ def test_sources_are_checked_weighted_and_held_out_without_leaks(tmp_path):
         {"id": "a0", "messages": [{"role": "user", "content": "dup"}, {"role": "assistant", "content": "dup"}]},
     ]
     a = write(tmp_path / "a.jsonl", chats(200, "a") + bad)
-    b = write(tmp_path / "b.jsonl", [{"messages": [{"role": "user", "content": "p"}], "completion": f"c{i}"} for i in range(40)])
-    cfg = SFTDataConfig(sources=[SFTSource(path=a, weight=2.0, group="one"), SFTSource(path=b, weight=0.5, name="synth", group="two")], eval_fraction=0.1, mix="phased")
+    b = write(
+        tmp_path / "b.jsonl",
+        [{"messages": [{"role": "user", "content": "p"}], "completion": f"c{i}"} for i in range(40)],
+    )
+    cfg = SFTDataConfig(
+        sources=[SFTSource(path=a, weight=2.0, group="one"), SFTSource(path=b, weight=0.5, name="synth", group="two")],
+        eval_fraction=0.1,
+        mix="phased",
+    )
     rows = read_sft_rows(cfg)
 
     reasons = sorted(r["reason"] for r in rows.rejects)
-    assert reasons == ["duplicate id 'a0'", "messages[0].role 'wizard' is not one of system, developer, user, assistant", "no assistant turn to train on"]
+    assert reasons == [
+        "duplicate id 'a0'",
+        "messages[0].role 'wizard' is not one of system, developer, user, assistant",
+        "no assistant turn to train on",
+    ]
     a_counts, b_counts = rows.counts["a"], rows.counts["synth"]
     assert a_counts["rows"] == 203 and a_counts["rejected"] == 3
     assert a_counts["used"] == 2 * (200 - a_counts["held_out"]) and 5 <= a_counts["held_out"] <= 40
@@ -63,11 +80,20 @@ def test_weights_repeat_and_subsample_with_distinct_ids():
 
 
 def test_deepspeed_config_schedules_passthrough_and_conflicts():
-    cfg = TrainConfig(scheduler={"name": "cosine", "warmup_ratio": 0.1}, optimizer={"betas": (0.9, 0.95), "lr": 2e-4}, deepspeed={"zero_optimization": {"reduce_bucket_size": 1000}, "gradient_clipping": 0.5})
+    cfg = TrainConfig(
+        scheduler={"name": "cosine", "warmup_ratio": 0.1},
+        optimizer={"betas": (0.9, 0.95), "lr": 2e-4},
+        deepspeed={"zero_optimization": {"reduce_bucket_size": 1000}, "gradient_clipping": 0.5},
+    )
     ds = deepspeed_config(cfg, 100, use_gpu=False)
     assert ds["scheduler"]["type"] == "WarmupCosineLR" and ds["scheduler"]["params"]["warmup_num_steps"] == 10
     assert ds["optimizer"]["params"]["betas"] == [0.9, 0.95]
-    assert ds["zero_optimization"] == {"stage": 2, "contiguous_gradients": True, "overlap_comm": False, "reduce_bucket_size": 1000}
+    assert ds["zero_optimization"] == {
+        "stage": 2,
+        "contiguous_gradients": True,
+        "overlap_comm": False,
+        "reduce_bucket_size": 1000,
+    }
     assert ds["gradient_clipping"] == 0.5  # the deepspeed block wins
     assert deepspeed_config(TrainConfig(scheduler={"name": "constant"}), 10, False)["scheduler"]["type"] == "WarmupLR"
     with pytest.raises(ArcticRayError, match="gradient_accumulation_steps is 4"):
@@ -75,7 +101,10 @@ def test_deepspeed_config_schedules_passthrough_and_conflicts():
 
 
 def test_optimizer_and_schedule_are_registered_blocks():
-    with pytest.raises(RecipeError, match="scheduler.name: .*unknown scheduler 'cosin'; registered schedulers: constant, cosine, linear"):
+    with pytest.raises(
+        RecipeError,
+        match="scheduler.name: .*unknown scheduler 'cosin'; registered schedulers: constant, cosine, linear",
+    ):
         load_recipe(ROOT / "examples" / "sft.yaml", ["scheduler.name=cosin"])
 
     @registered("optimizer", "sgd_for_this_test")
@@ -88,9 +117,17 @@ def test_optimizer_and_schedule_are_registered_blocks():
 
 def test_sft_recipe_takes_arctic_training_names_and_names_a_typo(tmp_path):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("type: sft\nmodel: {name_or_path: tiny}\nmicro_batch_size: 3\noptimizer: {lr: 0.01}\ncheckpoint: {save_every_n_steps: 5}\n")
+    recipe.write_text(
+        "type: sft\nmodel: {name_or_path: tiny}\nmicro_batch_size: 3\noptimizer: {lr: 0.01}\ncheckpoint: {save_every_n_steps: 5}\n"
+    )
     train = load_recipe(str(recipe), ["scheduler.name=linear"])
-    got = (train.micro_batch_size, train.optimizer.lr, train.checkpoint.save_every_n_steps, train.scheduler.name, train.optimizer.betas)
+    got = (
+        train.micro_batch_size,
+        train.optimizer.lr,
+        train.checkpoint.save_every_n_steps,
+        train.scheduler.name,
+        train.optimizer.betas,
+    )
     assert got == (3, 0.01, 5, "linear", (0.9, 0.95))
     recipe.write_text("type: sft\noptimizer: {learning_rate: 0.01}\n")
     with pytest.raises(ArcticRayError, match="optimizer.learning_rate: unknown field"):

@@ -34,9 +34,16 @@ def test_a_laptop_gets_the_small_sizes():
 
 def test_one_node_of_eight_gpus():
     online, offline = plan(ONE_NODE, True), plan(ONE_NODE, False)
-    assert (online.workers, online.gpus_per_worker, online.teacher_gpus) == (7, 1, 1) and online.node == NodeShape(96, 8)
+    assert (online.workers, online.gpus_per_worker, online.teacher_gpus) == (7, 1, 1) and online.node == NodeShape(
+        96, 8
+    )
     _check_shares(online, online.node)
-    assert (offline.workers, offline.engines, offline.gpus_per_engine, offline.engine_memory) == (8, (8, 8), 1, HEADROOM)
+    assert (offline.workers, offline.engines, offline.gpus_per_engine, offline.engine_memory) == (
+        8,
+        (8, 8),
+        1,
+        HEADROOM,
+    )
     print("\n1 x 8 GPUs, online:\n  " + "\n  ".join(online.lines()))
 
 
@@ -74,7 +81,10 @@ def test_recipe_fields_win_and_a_gpu_recipe_without_gpus_stops_at_once(ray_local
     laptop = sized(load_recipe(ROOT / "examples/spec_decode_online.yaml"))
     assert laptop.workers.cpus_per_worker == 0.75 and laptop.teacher.cpus == 0.5  # as the recipe says
     assert laptop.workers.num_workers == 2 and laptop.teacher.gpus == 0  # planned: nothing set, CPU sizes
-    with pytest.raises(ArcticRayError, match="needs one node with 8 CPUs and 1 GPUs; this cluster.s nodes and node types offer 8 CPUs/0 GPUs .a GPU recipe on a machine without GPUs"):
+    with pytest.raises(
+        ArcticRayError,
+        match="needs one node with 8 CPUs and 1 GPUs; this cluster.s nodes and node types offer 8 CPUs/0 GPUs .a GPU recipe on a machine without GPUs",
+    ):
         sized(load_recipe(ROOT / "examples/spec_decode_gpu.yaml"))
 
 

@@ -43,7 +43,9 @@ def _check_run(run_dir: Path, vllm: bool, run_uri: str | None = None) -> dict:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     c = metrics["counts"]
     assert c["prompts_in"] == 41 and c["prompts_rejected"] == 1
-    assert c["eval_prompts"] == 4 and c["train_prompts"] + c["eval_prompts"] + c["prompts_unusable"] == 40 + c.get("self_instruct_added", 0)
+    assert c["eval_prompts"] == 4 and c["train_prompts"] + c["eval_prompts"] + c["prompts_unusable"] == 40 + c.get(
+        "self_instruct_added", 0
+    )
     assert c["kept"] + c["duplicates_dropped"] + c["generation_errors"] == c["train_prompts"]
     assert c["train_sequences"] + c["too_short_or_long"] == c["kept"]
     generations = [json.loads(line) for f in sorted((run_dir / "generations").glob("*.json")) for line in f.open()]
@@ -63,18 +65,32 @@ def _check_run(run_dir: Path, vllm: bool, run_uri: str | None = None) -> dict:
     assert (run_dir / "training.png").stat().st_size > 0 and (run_dir / "acceptance.png").stat().st_size > 0
     if vllm:
         v = metrics["vllm"]
-        assert set(v) == {"none", "ngram", "suffix", "drafter_k1", "drafter_k2", "drafter"} and v["drafter"]["greedy"]["drafts"] > 0
+        assert (
+            set(v) == {"none", "ngram", "suffix", "drafter_k1", "drafter_k2", "drafter"}
+            and v["drafter"]["greedy"]["drafts"] > 0
+        )
         assert v["drafter"]["outputs_equal_plain"] >= 0.75
         batch_sizes = set(v["none"]["tok_s"])
         assert batch_sizes == {"1", "2"}  # the tiny recipe's
         for name in ("ngram", "suffix"):  # the baselines, same prompts and batch sizes
-            assert set(v[name]["tok_s"]) == batch_sizes and min(v[name]["tok_s"].values()) > 0 and v[name]["greedy"]["drafts"] > 0
+            assert (
+                set(v[name]["tok_s"]) == batch_sizes
+                and min(v[name]["tok_s"].values()) > 0
+                and v[name]["greedy"]["drafts"] > 0
+            )
             assert "sampled" not in v[name]
         # no cache of past answers: the timed passes repeat the same prompts
-        assert v["suffix"]["speculative_config"] == {"method": "suffix", "num_speculative_tokens": 8, "suffix_decoding_max_cached_requests": 0}
+        assert v["suffix"]["speculative_config"] == {
+            "method": "suffix",
+            "num_speculative_tokens": 8,
+            "suffix_decoding_max_cached_requests": 0,
+        }
         # the drafter at every k up to n_predict (3), sampled only at its own
         sweep = {k: v["drafter" if k == 3 else f"drafter_k{k}"] for k in (1, 2, 3)}
-        assert all(r["speculative_config"]["num_speculative_tokens"] == k and set(r["tok_s"]) == batch_sizes for k, r in sweep.items())
+        assert all(
+            r["speculative_config"]["num_speculative_tokens"] == k and set(r["tok_s"]) == batch_sizes
+            for k, r in sweep.items()
+        )
         assert "sampled" in v["drafter"] and "sampled" not in sweep[1] and "sampled" not in sweep[2]
         # the export says which k to serve at each measured batch size: the fastest measured
         config = json.loads(location(metrics["drafter_dir"]).join("config.json").read_text())
@@ -101,7 +117,12 @@ def prompts_with_a_bad_row(tmp_path_factory) -> Path:
 def test_plain_python_run_then_rerun(tmp_path, session_cache, prompts_with_a_bad_row):
     topics = tmp_path / "topics.txt"
     topics.write_text("volcanoes\nbaking bread\n")
-    extra = [f"data.sources=[{{path: {prompts_with_a_bad_row}}}]", "self_instruct.enabled=true", f"self_instruct.topics={topics}", "self_instruct.per_topic=2"]
+    extra = [
+        f"data.sources=[{{path: {prompts_with_a_bad_row}}}]",
+        "self_instruct.enabled=true",
+        f"self_instruct.topics={topics}",
+        "self_instruct.per_topic=2",
+    ]
     cmd = [sys.executable, "pipelines/spec_decode.py", "--tiny", *_overrides(tmp_path, extra)]
     proc = subprocess.run(cmd, cwd=ROOT, env=_env(session_cache), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -131,7 +152,15 @@ def test_user_errors_are_one_clear_line(tmp_path, session_cache):
         "speculator.type=medusa": "speculator.type",
     }
     for override, message in cases.items():
-        cmd = [sys.executable, "pipelines/spec_decode.py", "--tiny", "--set", override, "--set", f"output_dir={tmp_path}/runs"]
+        cmd = [
+            sys.executable,
+            "pipelines/spec_decode.py",
+            "--tiny",
+            "--set",
+            override,
+            "--set",
+            f"output_dir={tmp_path}/runs",
+        ]
         proc = subprocess.run(cmd, cwd=ROOT, env=_env(session_cache), capture_output=True, text=True, timeout=300)
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert message in proc.stderr and "Traceback" not in proc.stderr
@@ -157,18 +186,43 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
     # `ray start --block` in its own session: stopping it touches only this head, never the test
     # session's own cluster (`ray stop` would end every Ray process on the machine).
     head = subprocess.Popen(
-        [str(ray_bin), "start", "--head", "--block", "--num-cpus=8", f"--temp-dir=/tmp/ray-job-{os.getpid()}",
-         "--port=6390", f"--dashboard-port={port}", "--include-dashboard=true", "--disable-usage-stats",
-         # fixed ports of their own: the test session's cluster already holds Ray's defaults
-         "--dashboard-agent-listen-port=52465", "--dashboard-agent-grpc-port=52466",
-         "--metrics-export-port=52467", "--runtime-env-agent-port=52468"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(ray_bin),
+            "start",
+            "--head",
+            "--block",
+            "--num-cpus=8",
+            f"--temp-dir=/tmp/ray-job-{os.getpid()}",
+            "--port=6390",
+            f"--dashboard-port={port}",
+            "--include-dashboard=true",
+            "--disable-usage-stats",
+            # fixed ports of their own: the test session's cluster already holds Ray's defaults
+            "--dashboard-agent-listen-port=52465",
+            "--dashboard-agent-grpc-port=52466",
+            "--metrics-export-port=52467",
+            "--runtime-env-agent-port=52468",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         # vLLM measurement is covered by the plain run; here the job path is what is tested
-        submit = [str(ray_bin), "job", "submit", f"--address=http://127.0.0.1:{port}", "--working-dir", ".", "--",
-                  "python", "pipelines/spec_decode.py", "--tiny",
-                  *_overrides(tmp_path, [f"data.sources=[{{path: {prompts_with_a_bad_row}}}]", "eval.vllm=false"])]
+        submit = [
+            str(ray_bin),
+            "job",
+            "submit",
+            f"--address=http://127.0.0.1:{port}",
+            "--working-dir",
+            ".",
+            "--",
+            "python",
+            "pipelines/spec_decode.py",
+            "--tiny",
+            *_overrides(tmp_path, [f"data.sources=[{{path: {prompts_with_a_bad_row}}}]", "eval.vllm=false"]),
+        ]
         for _ in range(60):  # the dashboard's job API comes up a little after the head starts
             proc = subprocess.run(submit, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
             output = proc.stdout + proc.stderr
@@ -182,8 +236,19 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
         with FakeOpenAI(api_key=secret) as server:
             (tmp_path / "synth").mkdir()
             recipe = write_inputs(tmp_path / "synth", server)
-            synth = [str(ray_bin), "job", "submit", f"--address=http://127.0.0.1:{port}", "--working-dir", ".", "--",
-                     "python", "pipelines/synth.py", "--recipe", str(recipe)]
+            synth = [
+                str(ray_bin),
+                "job",
+                "submit",
+                f"--address=http://127.0.0.1:{port}",
+                "--working-dir",
+                ".",
+                "--",
+                "python",
+                "pipelines/synth.py",
+                "--recipe",
+                str(recipe),
+            ]
             proc = subprocess.run(synth, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
             assert proc.returncode == 0 and "succeeded" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
             assert sum(server.sends().values()) > 0  # the key worked: the server accepted the requests
@@ -194,7 +259,12 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
         assert len(jobs) == 2 and all(j.status == "SUCCEEDED" for j in jobs)
         seen = [json.dumps(j.dict(), default=str) for j in jobs] + [client.get_job_logs(j.submission_id) for j in jobs]
         assert not any(secret in text for text in seen), "the key is in the job metadata, runtime env or logs"
-        leaked = [p for root in (tmp_path, Path(f"/tmp/ray-job-{os.getpid()}")) for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+        leaked = [
+            p
+            for root in (tmp_path, Path(f"/tmp/ray-job-{os.getpid()}"))
+            for p in root.rglob("*")
+            if p.is_file() and secret.encode() in p.read_bytes()
+        ]
         assert not leaked, f"the key leaked into {leaked[:5]}"
     finally:
         os.killpg(head.pid, signal.SIGTERM)
@@ -204,13 +274,30 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
             os.killpg(head.pid, signal.SIGKILL)
 
 
-def test_the_gpu_recipe_with_a_hub_name_resolves_then_stops_where_it_needs_a_gpu(tmp_path, session_cache, hub_model, prompts_with_a_bad_row):
+def test_the_gpu_recipe_with_a_hub_name_resolves_then_stops_where_it_needs_a_gpu(
+    tmp_path, session_cache, hub_model, prompts_with_a_bad_row
+):
     """`examples/spec_decode_gpu.yaml` on this CPU machine, its model a Hugging Face name in the
     HF cache (offline): model resolution passes (config and tokenizer from the snapshot), and the
     run stops at once with the reason when no node can hold what the recipe asks for."""
-    sets = [f"model.name_or_path={hub_model}", f"data.sources=[{{path: {prompts_with_a_bad_row}}}]", f"output_dir={tmp_path}/runs", "ray.local_num_cpus=4"]
-    cmd = [sys.executable, "pipelines/spec_decode.py", "--recipe", "examples/spec_decode_gpu.yaml", *[a for s in sets for a in ("--set", s)]]
+    sets = [
+        f"model.name_or_path={hub_model}",
+        f"data.sources=[{{path: {prompts_with_a_bad_row}}}]",
+        f"output_dir={tmp_path}/runs",
+        "ray.local_num_cpus=4",
+    ]
+    cmd = [
+        sys.executable,
+        "pipelines/spec_decode.py",
+        "--recipe",
+        "examples/spec_decode_gpu.yaml",
+        *[a for s in sets for a in ("--set", s)],
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=_env(session_cache), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "not in this node's Hugging Face cache" not in proc.stderr and "Traceback" not in proc.stderr
-    assert "needs one node with" in proc.stderr and "0 GPUs" in proc.stderr and "a GPU recipe on a machine without GPUs" in proc.stderr
+    assert (
+        "needs one node with" in proc.stderr
+        and "0 GPUs" in proc.stderr
+        and "a GPU recipe on a machine without GPUs" in proc.stderr
+    )

@@ -13,7 +13,11 @@ from arctic_ray.methods.spec_decode.vllm_eval import spec_cases
 
 
 def _case(tok_s: dict, k: int | None = None, method: str = "eagle3") -> dict:
-    spec = None if method is None else {"method": method, "num_speculative_tokens": k, **({"model": "/d"} if method == "eagle3" else {})}
+    spec = (
+        None
+        if method is None
+        else {"method": method, "num_speculative_tokens": k, **({"model": "/d"} if method == "eagle3" else {})}
+    )
     return {"speculative_config": spec, "measured_on": "vLLM 0.32.0, CPU x (2 threads), float32", "tok_s": tok_s}
 
 
@@ -23,7 +27,10 @@ MEASURED = {
     "drafter_k1": _case({1: 120.0, 8: 480.0}, 1),
     "drafter_k2": _case({1: 150.0, 8: 440.0}, 2),
     "drafter": _case({1: 140.0, 8: 420.0}, 3),
-    "drafter_k4": {"speculative_config": {"method": "eagle3", "model": "/d", "num_speculative_tokens": 4}, "error": "RuntimeError: no"},
+    "drafter_k4": {
+        "speculative_config": {"method": "eagle3", "model": "/d", "num_speculative_tokens": 4},
+        "error": "RuntimeError: no",
+    },
 }
 
 

@@ -43,7 +43,7 @@ def test_a_store_on_a_filesystem_uri_and_a_torn_segment(tmp_path):
     skipped, not fatal, and the rest of the store still answers."""
     uri = f"file://{tmp_path}/remote"
     GenerationStore(uri).put_many([{"key": "a", "completion": "x"}])
-    (tmp_path / "remote" / "seg-torn.jsonl").write_text(json.dumps({"key": "t"}) + "\n{\"key\": \"u\", \"compl")
+    (tmp_path / "remote" / "seg-torn.jsonl").write_text(json.dumps({"key": "t"}) + '\n{"key": "u", "compl')
     assert set(GenerationStore(uri).get_many(["a", "t", "u"])) == {"a"}
     assert not list((tmp_path / "remote").glob(".tmp-*"))  # renamed into place
 

@@ -42,7 +42,9 @@ def assert_durable(seen: list[tuple[str, str]], final: str) -> None:
     assert renames, f"{final} was never renamed into place: {seen}"
     i = renames[-1]
     before, after = seen[:i], seen[i + 1 :]
-    assert any(call == "fsync" and os.path.basename(path).endswith(os.path.basename(final)) for call, path in before), seen
+    assert any(call == "fsync" and os.path.basename(path).endswith(os.path.basename(final)) for call, path in before), (
+        seen
+    )
     assert ("fsync", os.path.dirname(final)) in after, seen
 
 

@@ -64,7 +64,9 @@ def test_every_layer_a_kv_layer_reproduces_the_teacher_exactly(tiny_model):
 
 
 def test_student_starts_from_the_teacher_and_only_swiftkv_trains(tiny_model):
-    model, counts = build_swiftkv(tiny_model, SwiftKVModelConfig(name_or_path=tiny_model, num_key_value_layers=2, key_value_group_size=2))
+    model, counts = build_swiftkv(
+        tiny_model, SwiftKVModelConfig(name_or_path=tiny_model, num_key_value_layers=2, key_value_group_size=2)
+    )
     layers = model.layers
     assert torch.equal(layers[3].self_attn.q_proj_swiftkv.weight, layers[3].self_attn.q_proj.weight)
     averaged = (layers[2].self_attn.k_proj.weight + layers[3].self_attn.k_proj.weight) / 2
@@ -73,7 +75,11 @@ def test_student_starts_from_the_teacher_and_only_swiftkv_trains(tiny_model):
     assert torch.equal(model.base.model.norm_swiftkv.weight, layers[2].input_layernorm.weight)
     trained = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trained and all("swiftkv" in n for n in trained)
-    hidden, q_out, kv_out = model.base.config.hidden_size, layers[2].self_attn.q_proj.out_features, layers[2].self_attn.k_proj.out_features
+    hidden, q_out, kv_out = (
+        model.base.config.hidden_size,
+        layers[2].self_attn.q_proj.out_features,
+        layers[2].self_attn.k_proj.out_features,
+    )
     assert counts["trainable"] == 2 * hidden * q_out + 2 * hidden * kv_out + hidden  # 2 q, 1 group's k and v, the norm
     assert counts["frozen"] + counts["trainable"] == counts["total"] == sum(p.numel() for p in model.parameters())
 
@@ -128,7 +134,12 @@ def test_prefill_runs_the_later_layers_for_one_position(tiny_model):
     swift_flops = flops(lambda: CachedDecoder(model).forward(ids, swift_cache))
     full_flops = flops(lambda: CachedDecoder(original, swiftkv=False).forward(ids, full_cache))
     assert swift_flops < 0.75 * full_flops  # half the layers, plus the k/v projections
-    assert sorted(swift_cache.layers) == [0, 1, 2] and sorted(full_cache.layers) == [0, 1, 2, 3]  # AcrossKV: one slot for layers 2-3
+    assert sorted(swift_cache.layers) == [0, 1, 2] and sorted(full_cache.layers) == [
+        0,
+        1,
+        2,
+        3,
+    ]  # AcrossKV: one slot for layers 2-3
     assert swift_cache.nbytes * 4 == full_cache.nbytes * 3
 
 
@@ -146,7 +157,11 @@ def _arctic_loader_mapping() -> tuple[list[tuple], set[str]]:
             for target in node.targets:
                 if isinstance(target, ast.Name) and target.id == "stacked_params_mapping":
                     mapping = ast.literal_eval(node.value)
-                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "self"
+                ):
                     attributes.add(target.attr)
     assert mapping, f"no stacked_params_mapping in {source}"
     return mapping, attributes
@@ -160,7 +175,10 @@ def test_export_is_what_arctic_inference_loads_and_reloads(tiny_model, tmp_path)
     out = export_swiftkv(model, tiny_model, tmp_path / "export")
     config = LlamaSwiftKVConfig.from_pretrained(str(out))
     assert (config.model_type, config.num_key_value_layers, config.num_hidden_layers) == ("llama_swiftkv", 2, 4)
-    assert "{% for message in messages %}" in (out / "tokenizer_config.json").read_text() or (out / "chat_template.jinja").is_file()
+    assert (
+        "{% for message in messages %}" in (out / "tokenizer_config.json").read_text()
+        or (out / "chat_template.jinja").is_file()
+    )
 
     mapping, attributes = _arctic_loader_mapping()
     assert {"q_proj_swiftkv", "kv_proj_swiftkv", "norm_swiftkv"} <= attributes
@@ -201,7 +219,9 @@ def test_acrosskv_export_reloads_its_groups(tiny_model, tmp_path):
     assert reloaded.group_size == 2 and not hasattr(reloaded.layers[3].self_attn, "k_proj_swiftkv")
     ids = _ids(9)
     with torch.no_grad():
-        assert torch.equal(reloaded(ids, torch.arange(9)[None], None).student, model(ids, torch.arange(9)[None], None).student)
+        assert torch.equal(
+            reloaded(ids, torch.arange(9)[None], None).student, model(ids, torch.arange(9)[None], None).student
+        )
     from safetensors.torch import load_file, save_file
 
     weights = load_file(str(out / "model.safetensors"))
@@ -232,7 +252,9 @@ def test_bad_recipe_fields_are_named(tiny_model, session_cache):
     check_base(SwiftKVModelConfig(num_key_value_layers=2, key_value_group_size=2), config)  # a good one passes
 
 
-@pytest.mark.parametrize("name, kv_layers", [("swiftkv_tiny.yaml", 2), ("swiftkv_smollm2.yaml", 15), ("swiftkv_gpu.yaml", 16)])
+@pytest.mark.parametrize(
+    "name, kv_layers", [("swiftkv_tiny.yaml", 2), ("swiftkv_smollm2.yaml", 15), ("swiftkv_gpu.yaml", 16)]
+)
 def test_shipped_recipes_validate(name, kv_layers):
     recipe = load_recipe(ROOT / "examples" / name)
     assert isinstance(recipe, SwiftKVRecipe) and recipe.model.num_key_value_layers == kv_layers
@@ -242,7 +264,10 @@ def test_shipped_recipes_validate(name, kv_layers):
 def test_distillation_lowers_the_held_out_kl(ray_local, tiny_model, tmp_path):
     from arctic_ray.jobs import run_recipe
 
-    recipe = load_recipe(ROOT / "examples" / "swiftkv_tiny.yaml", [f"output_dir={tmp_path}", f"model.name_or_path={tiny_model}", "max_steps=12", "eval_every=6"])
+    recipe = load_recipe(
+        ROOT / "examples" / "swiftkv_tiny.yaml",
+        [f"output_dir={tmp_path}", f"model.name_or_path={tiny_model}", "max_steps=12", "eval_every=6"],
+    )
     metrics = run_recipe(recipe)
     evals = metrics["train"]["eval_history"]
     assert [e["step"] for e in evals] == [0, 6, 12]

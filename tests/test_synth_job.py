@@ -72,7 +72,11 @@ def launch(args: list[str], tmp_path: Path, log: Path) -> subprocess.Popen:
     env.pop("RAY_ADDRESS", None)
     return subprocess.Popen(
         [sys.executable, str(ROOT / "pipelines/synth.py"), *args],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -117,7 +121,10 @@ def test_killed_run_resumes_without_paying_twice(tmp_path, slow_server):
     first = launch(["--recipe", str(recipe)], tmp_path, tmp_path / "first.log")
     deadline = time.monotonic() + 600  # generous: a busy machine is slow, not wrong
     # The 6 answers reach the store on the writer's clock (no further answer arrives to flush them).
-    while len(stored_keys(tmp_path / "store")) < ANSWERED_BEFORE_KILL or len(slow_server.log) < ANSWERED_BEFORE_KILL + IN_FLIGHT:
+    while (
+        len(stored_keys(tmp_path / "store")) < ANSWERED_BEFORE_KILL
+        or len(slow_server.log) < ANSWERED_BEFORE_KILL + IN_FLIGHT
+    ):
         assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
         assert time.monotonic() < deadline, "the run never reached the point to kill it"
         time.sleep(0.1)
@@ -157,7 +164,9 @@ def test_killed_run_resumes_without_paying_twice(tmp_path, slow_server):
     # The judge chain removed the one answer its rule names, with the stage and reason, and kept the rest.
     curated = sorted(r["id"] for r in pq.read_table(run_dir / "curated").to_pylist())
     assert curated == sorted(r["id"] for r in GOOD if r["id"] != "q7")
-    (reject,) = [json.loads(line) for f in (run_dir / "curation_rejects").glob("*.json") for line in f.read_text().splitlines()]
+    (reject,) = [
+        json.loads(line) for f in (run_dir / "curation_rejects").glob("*.json") for line in f.read_text().splitlines()
+    ]
     assert (reject["id"], reject["stage"], reject["reason"]) == ("q7", "rules", "refusal phrase 'question 7 '")
     assert [(c["stage"], c["removed"]) for c in metrics["curation"]] == [("rules", 1), ("exact_dedup", 0)]
 

@@ -39,7 +39,9 @@ ENGINE = VLLMEngineConfig(cpus_per_engine=0.5, max_model_len=256, kv_cache_bytes
 
 def teacher_rows(tiny_model, n):
     tok = AutoTokenizer.from_pretrained(tiny_model)
-    ready, rejects = teacher_prompts(example_prompts(n) + [{"id": "blank", "messages": [{"role": "user", "content": " "}]}], tok, 96, 128)
+    ready, rejects = teacher_prompts(
+        example_prompts(n) + [{"id": "blank", "messages": [{"role": "user", "content": " "}]}], tok, 96, 128
+    )
     assert [r["reason"] for r in rejects] == ["empty prompt"]
     # rows that reach the teacher broken: it must set them aside itself, not fail the batch
     ready.insert(3, {**ready[0], "id": "no-tokens", "prompt_token_ids": []})
@@ -67,8 +69,13 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
         ModelRef.of(tiny_model), ENGINE, str(tmp_path / "store"), 24, [1, 2, 3], "float16"
     )
     cfg = TrainConfig(
-        workers={"num_workers": 2}, max_steps=6, micro_batch_size=2, data={"max_length": 128}, optimizer={"lr": 0.003},
-        scheduler={"name": "linear", "warmup_ratio": None, "warmup_steps": 1}, log_every=2,
+        workers={"num_workers": 2},
+        max_steps=6,
+        micro_batch_size=2,
+        data={"max_length": 128},
+        optimizer={"lr": 0.003},
+        scheduler={"name": "linear", "warmup_ratio": None, "warmup_steps": 1},
+        log_every=2,
     )
     feeder = TeacherFeeder(teacher, node, VLLMSynthConfig(), "tiny-test", 4, features=True)
     stream = feeder.stream(ray.data.from_items(rows), lambda rs: training_columns(rs, 128, 3, 0))
@@ -104,8 +111,12 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
     # the vllm backend stored (its rows carry the stored columns only, no `error`)
     served = [r for r in rows if r["id"] not in aside][:8]
     answered = GenerationStore(str(tmp_path / "store")).get_many([r["key"] for r in served])
-    GenerationStore(str(tmp_path / "backend-store")).put_many([{"key": k, **{c: a[c] for c in STORED_COLUMNS}} for k, a in answered.items()])
-    again = TeacherActor.options(num_cpus=0.5).remote(ModelRef.of(tiny_model), ENGINE, str(tmp_path / "backend-store"), 24)
+    GenerationStore(str(tmp_path / "backend-store")).put_many(
+        [{"key": k, **{c: a[c] for c in STORED_COLUMNS}} for k, a in answered.items()]
+    )
+    again = TeacherActor.options(num_cpus=0.5).remote(
+        ModelRef.of(tiny_model), ENGINE, str(tmp_path / "backend-store"), 24
+    )
     answers = ray.get(again.generate.remote(served))
     stats = ray.get(again.stats.remote())
     assert (stats["reused"], stats["generated"]) == (8, 0)

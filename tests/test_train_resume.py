@@ -41,18 +41,34 @@ class KillOnce(Callback):
 
 
 def train(tiny_model, generations, tmp_path: Path, name: str, callbacks: list):
-    columns, _ = training_columns([{"id": str(i), "prompt_token_ids": p, "completion_token_ids": c} for i, (p, c) in enumerate(generations)], 96, 2, 0)
+    columns, _ = training_columns(
+        [{"id": str(i), "prompt_token_ids": p, "completion_token_ids": c} for i, (p, c) in enumerate(generations)],
+        96,
+        2,
+        0,
+    )
     rows = [{k: columns[k][i] for k in ("input_ids", "completion_start", "length")} for i in range(len(columns["id"]))]
     counts = torch.bincount(torch.tensor([t for _, c in generations for t in c]), minlength=512)
     cfg = TrainConfig(
-        workers={"num_workers": 2}, epochs=2, micro_batch_size=4, data={"max_length": 96}, optimizer={"lr": 0.003},
-        scheduler={"name": "linear", "warmup_ratio": None, "warmup_steps": 1}, log_every=1, checkpoint={"save_every_n_steps": 2, "max_failures": 1},
+        workers={"num_workers": 2},
+        epochs=2,
+        micro_batch_size=4,
+        data={"max_length": 96},
+        optimizer={"lr": 0.003},
+        scheduler={"name": "linear", "warmup_ratio": None, "warmup_steps": 1},
+        log_every=1,
+        checkpoint={"save_every_n_steps": 2, "max_failures": 1},
     )
     result = run_trainer(
         TrainRun(
             trainer="speculator",
             train=cfg,
-            method=SpeculatorMethod(ModelRef.of(tiny_model), Eagle3Config(draft_vocab_size=128, n_predict=2, target_features="hf"), 0, counts),
+            method=SpeculatorMethod(
+                ModelRef.of(tiny_model),
+                Eagle3Config(draft_vocab_size=128, n_predict=2, target_features="hf"),
+                0,
+                counts,
+            ),
             datasets={"train": ray.data.from_items(rows)},
             storage=location(tmp_path / name),
             name=name,

@@ -67,25 +67,41 @@ class CountEvents(Callback):
 
 
 def rows_of(generations) -> list[dict]:
-    columns, _ = training_columns([{"id": str(i), "prompt_token_ids": p, "completion_token_ids": c} for i, (p, c) in enumerate(generations)], 96, 2, 0)
+    columns, _ = training_columns(
+        [{"id": str(i), "prompt_token_ids": p, "completion_token_ids": c} for i, (p, c) in enumerate(generations)],
+        96,
+        2,
+        0,
+    )
     return [{k: columns[k][i] for k in ("input_ids", "completion_start", "length")} for i in range(len(columns["id"]))]
 
 
 def test_zero2_eagle3_training_in_two_phases(ray_local, tiny_model, tiny_generations, tmp_path):
     cfg = TrainConfig(
-        workers={"num_workers": 2}, epochs=2, micro_batch_size=4, data={"max_length": 96}, optimizer={"lr": 0.003},
-        scheduler={"name": "linear", "warmup_ratio": None, "warmup_steps": 1}, log_every=2,
+        workers={"num_workers": 2},
+        epochs=2,
+        micro_batch_size=4,
+        data={"max_length": 96},
+        optimizer={"lr": 0.003},
+        scheduler={"name": "linear", "warmup_ratio": None, "warmup_steps": 1},
+        log_every=2,
     )
     rows, first_phase = rows_of(tiny_generations[:48]), rows_of(tiny_generations[48:80])[:16]
     assert len(rows) == 48 and len(first_phase) == 16
-    spec = Eagle3Config(draft_vocab_size=128, n_predict=2, target_features="hf")  # rows without features: each worker runs the base
+    spec = Eagle3Config(
+        draft_vocab_size=128, n_predict=2, target_features="hf"
+    )  # rows without features: each worker runs the base
     counts = torch.bincount(torch.tensor([t for _, c in tiny_generations[:48] for t in c]), minlength=512)
     result = run_trainer(
         TrainRun(
             trainer="speculator",
             train=cfg,
             method=SpeculatorMethod(ModelRef.of(tiny_model), spec, 0, counts),
-            datasets={"data": ray.data.from_items(first_phase), "train": ray.data.from_items(rows), "eval": ray.data.from_items(rows[:8])},
+            datasets={
+                "data": ray.data.from_items(first_phase),
+                "train": ray.data.from_items(rows),
+                "eval": ray.data.from_items(rows[:8]),
+            },
             storage=location(tmp_path),
             phases=[Phase("data", 3), Phase("train")],  # 16 rows: 2 steps an epoch, so the phase reads it again
             num_rows=len(rows),

@@ -16,8 +16,12 @@ from arctic_ray.synth.target import target_for
 
 
 def test_generates_in_the_shared_row_schema_and_stores_answers(ray_local, tiny_model, tmp_path):
-    cfg = VLLMSynthConfig(sampling=SamplingConfig(max_tokens=12), batch_size=4, max_model_len=256, kv_cache_bytes=128 << 20)
-    rows = [{"id": f"r{i}", "messages": [{"role": "user", "content": f"Tell me about the number {i}."}]} for i in range(6)]
+    cfg = VLLMSynthConfig(
+        sampling=SamplingConfig(max_tokens=12), batch_size=4, max_model_len=256, kv_cache_bytes=128 << 20
+    )
+    rows = [
+        {"id": f"r{i}", "messages": [{"role": "user", "content": f"Tell me about the number {i}."}]} for i in range(6)
+    ]
     rows[5]["sampling"] = {"max_tokens": 3}  # per-row sampling overrides the recipe's
     rows.append({"id": "too-long", "messages": [{"role": "user", "content": "word " * 400}]})
     first = generate_stored(ray.data.from_items(rows), cfg, target_for(tiny_model, cfg, str(tmp_path / "store")))

@@ -68,7 +68,7 @@ def current_cluster() -> ClusterView:
     if config is None and _autoscaling():
         return ClusterView(nodes, (), types_known=False)
     types = []
-    for group in (config.node_group_configs if config else []):
+    for group in config.node_group_configs if config else []:
         resources = dict(group.resources)
         if group.max_count != 0 and resources.get("CPU", 0) > 0:
             count = (1 << 10) if group.max_count == -1 else group.max_count  # -1: no limit

@@ -91,4 +91,3 @@ class JobRun:
         self.at("report.md").write_text(report)
         print("\n" + report, flush=True)
         return metrics
-

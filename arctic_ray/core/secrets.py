@@ -46,5 +46,9 @@ def resolve_secret(name: str, secrets_file: str | Path | None = None) -> SecretS
         value = _from_file(Path(path)).get(name)
         if value:
             return SecretStr(value)
-    where = f"the environment or the secrets file {path}" if path else f"the environment (or a secrets file named by ${SECRETS_FILE_ENV})"
+    where = (
+        f"the environment or the secrets file {path}"
+        if path
+        else f"the environment (or a secrets file named by ${SECRETS_FILE_ENV})"
+    )
     raise MissingSecretError(f"secret {name} is not set: looked in {where}")

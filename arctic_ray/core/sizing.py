@@ -58,10 +58,17 @@ def plan(view: ClusterView, online: bool) -> Plan:
     if biggest.gpus == 0:
         cpu_nodes = len(view.nodes) + sum(t.max_count for t in view.node_types)
         return Plan(
-            workers=2, cpus_per_worker=0.75 if online else 1.0, gpus_per_worker=0.0,
+            workers=2,
+            cpus_per_worker=0.75 if online else 1.0,
+            gpus_per_worker=0.0,
             engines=(1, max(1, cpu_nodes)),
-            cpus_per_engine=1.0, gpus_per_engine=0.0, engine_memory=HEADROOM,
-            teacher_cpus=0.5, teacher_gpus=0.0, teacher_memory=HEADROOM, node=biggest if online else None,
+            cpus_per_engine=1.0,
+            gpus_per_engine=0.0,
+            engine_memory=HEADROOM,
+            teacher_cpus=0.5,
+            teacher_gpus=0.0,
+            teacher_memory=HEADROOM,
+            node=biggest if online else None,
             notes=["no GPU in the cluster or its node types: CPU sizes"],
         )
     gpus_now, gpus_max = int(view.now("gpus")), int(view.ceiling("gpus"))
@@ -70,9 +77,16 @@ def plan(view: ClusterView, online: bool) -> Plan:
     if not online:
         workers = max(1, gpus_max)
         return Plan(
-            workers=workers, cpus_per_worker=max(1.0, biggest.cpus // biggest.gpus - 1), gpus_per_worker=1.0,
-            engines=engines, cpus_per_engine=engine_cpus, gpus_per_engine=1.0, engine_memory=HEADROOM,
-            teacher_cpus=engine_cpus, teacher_gpus=1.0, teacher_memory=HEADROOM,
+            workers=workers,
+            cpus_per_worker=max(1.0, biggest.cpus // biggest.gpus - 1),
+            gpus_per_worker=1.0,
+            engines=engines,
+            cpus_per_engine=engine_cpus,
+            gpus_per_engine=1.0,
+            engine_memory=HEADROOM,
+            teacher_cpus=engine_cpus,
+            teacher_gpus=1.0,
+            teacher_memory=HEADROOM,
         )
     g = int(biggest.gpus)
     if g >= 2:
@@ -82,9 +96,17 @@ def plan(view: ClusterView, online: bool) -> Plan:
     teacher_cpus = max(1.0, biggest.cpus // (workers + 1))
     cpus_per_worker = max(1.0, (biggest.cpus - teacher_cpus) // workers)
     return Plan(
-        workers=workers, cpus_per_worker=cpus_per_worker, gpus_per_worker=per_worker,
-        engines=engines, cpus_per_engine=engine_cpus, gpus_per_engine=1.0, engine_memory=HEADROOM,
-        teacher_cpus=teacher_cpus, teacher_gpus=teacher_gpus, teacher_memory=round(teacher_gpus * HEADROOM, 3), node=biggest,
+        workers=workers,
+        cpus_per_worker=cpus_per_worker,
+        gpus_per_worker=per_worker,
+        engines=engines,
+        cpus_per_engine=engine_cpus,
+        gpus_per_engine=1.0,
+        engine_memory=HEADROOM,
+        teacher_cpus=teacher_cpus,
+        teacher_gpus=teacher_gpus,
+        teacher_memory=round(teacher_gpus * HEADROOM, 3),
+        node=biggest,
     )
 
 

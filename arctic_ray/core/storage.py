@@ -75,7 +75,11 @@ class Location:
         info = self.fs.get_file_info(self.path)
         if info.type != pafs.FileType.Directory:
             return info.size or 0
-        return sum(f.size or 0 for f in self.fs.get_file_info(pafs.FileSelector(self.path, recursive=True)) if f.type == pafs.FileType.File)
+        return sum(
+            f.size or 0
+            for f in self.fs.get_file_info(pafs.FileSelector(self.path, recursive=True))
+            if f.type == pafs.FileType.File
+        )
 
 
 def location(where) -> Location:

@@ -41,7 +41,9 @@ def run_chain(ds: ray.data.Dataset, steps: list[JudgeConfig]) -> ChainResult:
         kept, rejects = out.kept.materialize(), out.rejects.materialize()
         removed = rejects.count()
         if kept.count() + removed != rows_in:
-            raise RuntimeError(f"judge step {step.stage!r} lost rows: {rows_in} in, {kept.count()} kept, {removed} rejected")
+            raise RuntimeError(
+                f"judge step {step.stage!r} lost rows: {rows_in} in, {kept.count()} kept, {removed} rejected"
+            )
         result.kept = kept
         result.rejects.append(rejects)
         result.counts.append(StepCount(step.stage, rows_in, removed, time.time() - started))

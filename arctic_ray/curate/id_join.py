@@ -15,7 +15,9 @@ import ray.data
 from arctic_ray.curate.dedup.nodes import id_hash
 
 
-def join_by_id(ds: ray.data.Dataset, table: pa.Table | ray.data.Dataset, columns: list[str], partitions: int) -> ray.data.Dataset:
+def join_by_id(
+    ds: ray.data.Dataset, table: pa.Table | ray.data.Dataset, columns: list[str], partitions: int
+) -> ray.data.Dataset:
     """`ds` with `columns` of `table` (keyed by its `id`, at most one row per id) appended; null
     where the table has no row for an id."""
     if isinstance(table, pa.Table):

@@ -31,7 +31,13 @@ def _plain(value):
 
 
 def reject_row(row: dict, stage: str, reason: str, raw: str = "") -> dict:
-    return {"id": str(row.get("id")), "stage": stage, "reason": reason, "raw": raw or "", "row": json.dumps(row, default=_plain)}
+    return {
+        "id": str(row.get("id")),
+        "stage": stage,
+        "reason": reason,
+        "raw": raw or "",
+        "row": json.dumps(row, default=_plain),
+    }
 
 
 def split_marked(ds: ray.data.Dataset, stage: str) -> StepResult:

@@ -84,4 +84,3 @@ def tokenize_chat(tokenizer, messages: list[dict], max_length: int, overlong: Ov
     if all(label == IGNORE for label in labels):
         return TokenizedChat([], [], truncated=truncated, dropped="no_assistant_tokens")
     return TokenizedChat(ids, labels, truncated=truncated)
-

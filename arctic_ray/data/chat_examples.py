@@ -25,7 +25,13 @@ def held_out(row_id: str, fraction: float) -> bool:
 def with_completion(row: dict) -> dict:
     """A synthesis row (prompt `messages` + `completion`, e.g. the synth job's `curated/`) as one chat."""
     messages, completion = row.get("messages"), row.get("completion")
-    if isinstance(messages, list) and messages and isinstance(completion, str) and isinstance(messages[-1], dict) and messages[-1].get("role") != "assistant":
+    if (
+        isinstance(messages, list)
+        and messages
+        and isinstance(completion, str)
+        and isinstance(messages[-1], dict)
+        and messages[-1].get("role") != "assistant"
+    ):
         return {**row, "messages": [*messages, {"role": "assistant", "content": completion}]}
     return row
 
@@ -47,7 +53,15 @@ def checked_chats(source: SourceConfig, counts: Counter, rejects: list[dict], se
         counts["rows"] += 1
         if reason:
             counts["rejected"] += 1
-            rejects.append({"stage": "read", "source": source.label, "where": src.where, "reason": reason, "row": src.raw or str(row)})
+            rejects.append(
+                {
+                    "stage": "read",
+                    "source": source.label,
+                    "where": src.where,
+                    "reason": reason,
+                    "row": src.raw or str(row),
+                }
+            )
             continue
         row_id = f"{source.label}/{row['id']}"
         seen.add(row_id)
@@ -56,7 +70,9 @@ def checked_chats(source: SourceConfig, counts: Counter, rejects: list[dict], se
     return usable
 
 
-def split_source(source: SourceConfig, counts: Counter, rejects: list[dict], seen: set[str], eval_fraction: float) -> tuple[list[dict], list[dict]]:
+def split_source(
+    source: SourceConfig, counts: Counter, rejects: list[dict], seen: set[str], eval_fraction: float
+) -> tuple[list[dict], list[dict]]:
     """A source's usable chats as (train, held out), by the stable hash of their ids; a source
     with none stops the run naming it."""
     usable = checked_chats(source, counts, rejects, seen)
@@ -107,7 +123,9 @@ def tokenized(rows: list[dict], model, cfg) -> ray.data.Dataset:
     packer and the rejects. `model`: the run's `ModelRef` (its tokenizer is resolved where each
     task runs); `cfg`: a data block with `max_length` and `overlong`."""
     ds = ray.data.from_items(rows, override_num_blocks=max(1, min(16, len(rows) // 256)))
-    return ds.map_batches(_tokenize, fn_args=(model, cfg.max_length, cfg.overlong), batch_format="pyarrow", batch_size=256).materialize()
+    return ds.map_batches(
+        _tokenize, fn_args=(model, cfg.max_length, cfg.overlong), batch_format="pyarrow", batch_size=256
+    ).materialize()
 
 
 def usable(examples: ray.data.Dataset) -> ray.data.Dataset:

@@ -37,7 +37,9 @@ def row_problem(row: object) -> str | None:
             return "`sampling` must be an object"
         unknown = sorted(set(sampling) - set(SAMPLING_FIELDS) - {EXTRA_BODY})
         if unknown:
-            return f"sampling.{unknown[0]} is not one of {', '.join(SAMPLING_FIELDS)} (others go in sampling.{EXTRA_BODY})"
+            return (
+                f"sampling.{unknown[0]} is not one of {', '.join(SAMPLING_FIELDS)} (others go in sampling.{EXTRA_BODY})"
+            )
         if sampling.get(EXTRA_BODY) is not None and not _json_object(sampling[EXTRA_BODY]):
             return f"sampling.{EXTRA_BODY} must be a string holding a JSON object"
     return None

@@ -29,7 +29,9 @@ BIN_SCHEMA = pa.schema(
 )
 
 
-def multipack(ds: ray.data.Dataset, capacity: int, num_ranks: int, micro_batch_size: int, batch_rows: int = 4096) -> ray.data.Dataset:
+def multipack(
+    ds: ray.data.Dataset, capacity: int, num_ranks: int, micro_batch_size: int, batch_rows: int = 4096
+) -> ray.data.Dataset:
     """Bins (BIN_SCHEMA) of the examples of `ds` (rows with `input_ids` and `labels`; other
     columns are left behind). Pass micro_batch_size * gradient_accumulation_steps as
     `micro_batch_size` to keep whole optimizer steps equal too."""

@@ -34,7 +34,9 @@ def assign_bins(lengths: Sequence[int], capacity: int, multiple_of: int = 1) -> 
     multiple of `multiple_of`; with fewer examples than that, some bins stay empty."""
     for i, n in enumerate(lengths):
         if not 0 < n <= capacity:
-            raise PackingError(f"example {i} has {n} tokens; packing needs 1..{capacity} (filter dropped examples, truncate to max_length)")
+            raise PackingError(
+                f"example {i} has {n} tokens; packing needs 1..{capacity} (filter dropped examples, truncate to max_length)"
+            )
     bins = best_fit_decreasing(lengths, capacity)
     bins += [[] for _ in range(-len(bins) % multiple_of)]
     return even_out(bins, lengths)

@@ -36,9 +36,20 @@ def read_prompts(sources: str | Path | list[str | Path | SourceConfig], limit: i
         if reason is None and str(src.row["id"]) in seen:
             reason = f"duplicate id {src.row['id']!r} (first at {seen[str(src.row['id'])]})"
         if reason:
-            out.rejects.append({"stage": "read", "where": src.where, "line": src.line, "reason": reason, "row": src.raw or str(src.row)})
+            out.rejects.append(
+                {
+                    "stage": "read",
+                    "where": src.where,
+                    "line": src.line,
+                    "reason": reason,
+                    "row": src.raw or str(src.row),
+                }
+            )
             continue
-        row_id, messages = str(src.row["id"]), [{"role": m["role"], "content": m["content"]} for m in src.row["messages"]]
+        row_id, messages = (
+            str(src.row["id"]),
+            [{"role": m["role"], "content": m["content"]} for m in src.row["messages"]],
+        )
         seen[row_id] = src.where
         response = ""
         if messages[-1]["role"] == "assistant":

@@ -66,8 +66,12 @@ class SnowflakeConnection(StrictConfig):
 
         credentials = self._credentials()
         optional = {
-            "warehouse": self.warehouse, "database": self.database, "schema": self.schema_,
-            "role": self.role, "host": self.host, "port": self.port,
+            "warehouse": self.warehouse,
+            "database": self.database,
+            "schema": self.schema_,
+            "role": self.role,
+            "host": self.host,
+            "port": self.port,
         }
         try:
             return snowflake.connector.connect(
@@ -85,7 +89,9 @@ class SnowflakeConnection(StrictConfig):
         except Exception as exc:  # the connector's own error, with any secret cut out
             secrets = [v for k, v in credentials.items() if k != "private_key_file"]
             reason = scrub(str(exc), secrets)
-            raise SnowflakeConnectError(f"cannot connect to Snowflake account {self.account} as {self.user}: {reason}") from None
+            raise SnowflakeConnectError(
+                f"cannot connect to Snowflake account {self.account} as {self.user}: {reason}"
+            ) from None
 
     def _credentials(self) -> dict[str, str]:
         """The connector's credential keywords, each secret looked up by name here and now."""
@@ -93,7 +99,9 @@ class SnowflakeConnection(StrictConfig):
             return {"password": resolve_secret(self.password_env, self.secrets_file).get_secret_value()}
         credentials = {"private_key_file": str(self.private_key_path)}
         if self.private_key_passphrase_env:
-            credentials["private_key_file_pwd"] = resolve_secret(self.private_key_passphrase_env, self.secrets_file).get_secret_value()
+            credentials["private_key_file_pwd"] = resolve_secret(
+                self.private_key_passphrase_env, self.secrets_file
+            ).get_secret_value()
         return credentials
 
 

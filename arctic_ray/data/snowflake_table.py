@@ -66,7 +66,15 @@ class SnowflakePromptTable(StrictConfig):
                     if not reason and row["id"] in seen:
                         reason = f"duplicate id {row['id']!r}"
                     if reason:
-                        out.rejects.append({"stage": "read", "where": self.table, "id": row_id, "reason": reason, "row": str(value)[:1000]})
+                        out.rejects.append(
+                            {
+                                "stage": "read",
+                                "where": self.table,
+                                "id": row_id,
+                                "reason": reason,
+                                "row": str(value)[:1000],
+                            }
+                        )
                         continue
                     seen.add(row["id"])
                     out.rows.append(row)

@@ -27,7 +27,14 @@ register("model", TINY_REWARD, tiny_reward_model_path)
 register("model", TINY_MOE, tiny_moe_path)
 
 # What the driver needs of a Hub model (identity, tokenizer, config), without its weights.
-_LIGHT_FILES = ["config.json", "generation_config.json", *TOKENIZER_FILES, "chat_template.jinja", "vocab.json", "merges.txt"]
+_LIGHT_FILES = [
+    "config.json",
+    "generation_config.json",
+    *TOKENIZER_FILES,
+    "chat_template.jinja",
+    "vocab.json",
+    "merges.txt",
+]
 
 
 class ModelNotFoundError(ArcticRayError):
@@ -50,7 +57,9 @@ def _hub(name: str, light: bool) -> str:
     try:
         return snapshot_download(name, allow_patterns=_LIGHT_FILES if light else None)
     except HFValidationError:
-        raise ModelNotFoundError(f"model {name!r}: not a built-in name ({', '.join(builtin_models())}), a local directory or a Hugging Face name") from None
+        raise ModelNotFoundError(
+            f"model {name!r}: not a built-in name ({', '.join(builtin_models())}), a local directory or a Hugging Face name"
+        ) from None
     except (LocalEntryNotFoundError, OSError) as err:
         raise ModelNotFoundError(
             f"model {name!r}: not in this node's Hugging Face cache (HF_HOME) and the Hub could not be reached "

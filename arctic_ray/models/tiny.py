@@ -53,7 +53,9 @@ def tiny_tokenizer(vocab_size: int = 512):
     )
 
 
-def tiny_llama_config(tokenizer, hidden_size: int, num_layers: int, num_heads: int, num_kv_heads: int, max_positions: int, **extra):
+def tiny_llama_config(
+    tokenizer, hidden_size: int, num_layers: int, num_heads: int, num_kv_heads: int, max_positions: int, **extra
+):
     """The Llama config every tiny Llama shares (the causal LM, the reward model), on `tokenizer`."""
     from transformers import LlamaConfig
 
@@ -92,7 +94,9 @@ def build_tiny_model(
 
     path = Path(path)
     tokenizer = tiny_tokenizer(vocab_size)
-    config = tiny_llama_config(tokenizer, hidden_size, num_layers, num_heads, num_kv_heads, max_positions, tie_word_embeddings=False)
+    config = tiny_llama_config(
+        tokenizer, hidden_size, num_layers, num_heads, num_kv_heads, max_positions, tie_word_embeddings=False
+    )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config = GenerationConfig(

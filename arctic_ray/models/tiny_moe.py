@@ -75,4 +75,6 @@ def tiny_moe_path(
     8 experts, top-2."""
     meta = dict(num_layers=num_layers, num_experts=num_experts, top_k=top_k, sparse_step=sparse_step, seed=seed)
     build = lambda path: build_tiny_moe_model(path, **meta)  # noqa: E731
-    return built_once(f"tiny-moe-l{num_layers}-e{num_experts}-k{top_k}-step{sparse_step}-s{seed}", build, builder=NAME, **meta)
+    return built_once(
+        f"tiny-moe-l{num_layers}-e{num_experts}-k{top_k}-step{sparse_step}-s{seed}", build, builder=NAME, **meta
+    )

@@ -30,7 +30,12 @@ def build_tiny_reward_model(
     tokenizer = tiny_tokenizer()
     # pad_token_id is set there: the classifier finds each row's last token by it
     config = tiny_llama_config(
-        tokenizer, hidden_size, num_layers, num_heads, num_kv_heads, max_positions,
+        tokenizer,
+        hidden_size,
+        num_layers,
+        num_heads,
+        num_kv_heads,
+        max_positions,
         num_labels=1,
         initializer_range=0.1,  # at the default 0.02 the last token's embedding drowns its context: all scores alike
     )

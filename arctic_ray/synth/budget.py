@@ -36,6 +36,7 @@ import ray
 from arctic_ray.synth.backend import PricingConfig
 from arctic_ray.synth.budget_accounting import PromptTokenRatio, SpendLedger, _window
 
+
 @dataclass(frozen=True)
 class Grant:
     permit: int = 0
@@ -84,7 +85,9 @@ class RunBudget:
         self._turn = asyncio.Lock()  # FIFO: a waiting request is not overtaken
         self._changed = asyncio.Event()
 
-    def register(self, run: str, pricing: PricingConfig, spend_limit: float | None, limits: tuple, lease_s: float) -> tuple:
+    def register(
+        self, run: str, pricing: PricingConfig, spend_limit: float | None, limits: tuple, lease_s: float
+    ) -> tuple:
         """A run joins the budget with its own spend ledger. The rate limits are the key's: the
         latest run's recipe sets them for everyone sharing the name (a changed recipe applies);
         returns the limits that were in force before, for the caller to warn about a change."""

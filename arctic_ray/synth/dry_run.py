@@ -49,7 +49,12 @@ def estimate_cost(rows: list[dict], synth: SynthConfig, target: Target, samples:
         prompt += estimate_prompt_tokens(row["messages"])
         completion += int((row.get("sampling") or {}).get("max_tokens") or synth.sampling.max_tokens)
     return CostEstimate(
-        rows=len(requests), from_store=len(stored), to_send=len(requests) - len(stored), refused=len(refused),
-        prompt_tokens=prompt, max_completion_tokens=completion,
-        max_spend_usd=synth.pricing.cost(prompt, completion), spend_limit_usd=synth.spend_limit,
+        rows=len(requests),
+        from_store=len(stored),
+        to_send=len(requests) - len(stored),
+        refused=len(refused),
+        prompt_tokens=prompt,
+        max_completion_tokens=completion,
+        max_spend_usd=synth.pricing.cost(prompt, completion),
+        spend_limit_usd=synth.spend_limit,
     )

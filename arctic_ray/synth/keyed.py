@@ -16,7 +16,15 @@ from arctic_ray.synth.store import GenerationStore, request_key
 from arctic_ray.synth.store_lookup import lookup
 
 # What the store keeps of a generated row: the answer, not the request's bookkeeping.
-STORED_COLUMNS = ("completion", "finish_reason", "usage", "backend", "model", "prompt_token_ids", "completion_token_ids")
+STORED_COLUMNS = (
+    "completion",
+    "finish_reason",
+    "usage",
+    "backend",
+    "model",
+    "prompt_token_ids",
+    "completion_token_ids",
+)
 
 
 @dataclass
@@ -53,7 +61,10 @@ def with_keys(ds: ray.data.Dataset, synth: SynthConfig, model_key: str) -> ray.d
     default = synth.sampling.model_dump()
 
     def add_keys(batch: pa.Table) -> pa.Table:
-        rows = [{**row, "sampling": {**default, **(row.get("sampling") or {})}, "key": row_key(synth, row, model_key)} for row in batch.to_pylist()]
+        rows = [
+            {**row, "sampling": {**default, **(row.get("sampling") or {})}, "key": row_key(synth, row, model_key)}
+            for row in batch.to_pylist()
+        ]
         return pa.Table.from_pylist(rows)
 
     return ds.map_batches(add_keys, batch_size=ROWS_PER_BLOCK, batch_format="pyarrow")
@@ -89,4 +100,6 @@ def generate_stored(ds: ray.data.Dataset, synth: SynthConfig, target: Target) ->
         generated = generated.map_batches(_persist(target.store), batch_format="pyarrow")
     generated = generated.map_batches(_sent_now, batch_format="pyarrow")
     rows = found.hits.union(generated) if found.reused else generated
-    return StoredGeneration(rows=rows, reused=found.reused, sent=found.sent, in_flight_before=found.in_flight, sent_log=sent_log)
+    return StoredGeneration(
+        rows=rows, reused=found.reused, sent=found.sent, in_flight_before=found.in_flight, sent_log=sent_log
+    )

@@ -63,7 +63,6 @@ class _Segments:
             yield from rows
 
 
-
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()

@@ -32,7 +32,6 @@ from arctic_ray.synth.sent_log import SentLog  # noqa: F401 - where callers have
 log = logging.getLogger(__name__)
 
 
-
 def request_key(backend: str, model: str, request: Any, sampling: dict, sample_index: int = 0) -> str:
     if not sampling.get("temperature"):
         sample_index = 0

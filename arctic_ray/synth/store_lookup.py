@@ -23,7 +23,15 @@ from arctic_ray.synth.segments import ANSWER_PREFIX, SENT_PREFIX, open_fs
 
 REQUEST, ANSWER, SENT = 0, 1, 2
 TAGGED = pa.schema([("key", pa.string()), ("kind", pa.int8()), ("payload", pa.large_string())])
-DECIDED = pa.schema([("key", pa.string()), ("hit", pa.int64()), ("miss", pa.int64()), ("in_flight", pa.int64()), ("payload", pa.large_string())])
+DECIDED = pa.schema(
+    [
+        ("key", pa.string()),
+        ("hit", pa.int64()),
+        ("miss", pa.int64()),
+        ("in_flight", pa.int64()),
+        ("payload", pa.large_string()),
+    ]
+)
 
 
 @dataclass
@@ -51,13 +59,20 @@ def _segments(root: str, prefix: str) -> ray.data.Dataset | None:
 def _tag_lines(batch: pa.Table, kind: int) -> pa.Table:
     lines = [line for line in batch.column("text").to_pylist() if line]
     keys = [json.loads(line)["key"] for line in lines]
-    return pa.Table.from_arrays([pa.array(keys, pa.string()), pa.array([kind] * len(lines), pa.int8()), pa.array(lines, pa.large_string())], schema=TAGGED)
+    return pa.Table.from_arrays(
+        [pa.array(keys, pa.string()), pa.array([kind] * len(lines), pa.int8()), pa.array(lines, pa.large_string())],
+        schema=TAGGED,
+    )
 
 
 def _tag_requests(batch: pa.Table) -> pa.Table:
     rows = batch.to_pylist()
     return pa.Table.from_arrays(
-        [pa.array([r["key"] for r in rows], pa.string()), pa.array([REQUEST] * len(rows), pa.int8()), pa.array([json.dumps(r) for r in rows], pa.large_string())],
+        [
+            pa.array([r["key"] for r in rows], pa.string()),
+            pa.array([REQUEST] * len(rows), pa.int8()),
+            pa.array([json.dumps(r) for r in rows], pa.large_string()),
+        ],
         schema=TAGGED,
     )
 
@@ -72,13 +87,22 @@ def _decide(group: pa.Table) -> pa.Table:
         if kind != REQUEST:
             continue
         if answer is not None:
-            row = {**json.loads(payload), **{c: v for c, v in answer.items() if c != "key"}, "error": "", "from_store": True}
+            row = {
+                **json.loads(payload),
+                **{c: v for c, v in answer.items() if c != "key"},
+                "error": "",
+                "from_store": True,
+            }
             out.append((1, 0, 0, json.dumps(row)))
         else:
             out.append((0, 1, int(in_flight), payload))
     key = group.column("key")[0].as_py() if group.num_rows else ""
     return pa.Table.from_arrays(
-        [pa.array([key] * len(out), pa.string()), *(pa.array([o[i] for o in out], pa.int64()) for i in range(3)), pa.array([o[3] for o in out], pa.large_string())],
+        [
+            pa.array([key] * len(out), pa.string()),
+            *(pa.array([o[i] for o in out], pa.int64()) for i in range(3)),
+            pa.array([o[3] for o in out], pa.large_string()),
+        ],
         schema=DECIDED,
     )
 
@@ -94,7 +118,9 @@ def lookup(keyed: ray.data.Dataset, store: str) -> Lookup:
     if answers is None and sent is None:  # a new store: nothing to look up
         n = keyed.count()
         return Lookup(keyed.limit(0), keyed, reused=0, sent=n, in_flight=set())
-    tagged = keyed.map_batches(_tag_requests, batch_format="pyarrow").union(*(d for d in (answers, sent) if d is not None))
+    tagged = keyed.map_batches(_tag_requests, batch_format="pyarrow").union(
+        *(d for d in (answers, sent) if d is not None)
+    )
     with shuffle_strategy(tagged, "sort"):
         decided = tagged.groupby("key").map_groups(_decide, batch_format="pyarrow").materialize()
     # counts: one small row per block, added up here (an aggregate would be another shuffle)

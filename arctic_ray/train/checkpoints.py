@@ -21,7 +21,14 @@ METRICS_FILE = "train_metrics.json"
 """Inside the final checkpoint: the run's metrics with their histories (too long for a report)."""
 
 
-def save(engine, rank: int, step: int, position: dict, scalars: dict[str, float], rank0_files: Callable[[str], None] | None = None) -> None:
+def save(
+    engine,
+    rank: int,
+    step: int,
+    position: dict,
+    scalars: dict[str, float],
+    rank0_files: Callable[[str], None] | None = None,
+) -> None:
     """A collective: every rank writes its share of the ZeRO state; rank 0 adds the data
     `position` (and `rank0_files(dir)`); every rank reports the same checkpoint to Ray Train."""
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,21 +9,35 @@ from arctic_ray.train.config import OptimizerConfig, SchedulerConfig
 
 @registered("scheduler", "constant")
 def constant_schedule(cfg: SchedulerConfig, lr: float, total_steps: int) -> dict:
-    params = {"warmup_min_lr": 0.0, "warmup_max_lr": lr, "warmup_num_steps": cfg.warmup(total_steps), "warmup_type": "linear"}
+    params = {
+        "warmup_min_lr": 0.0,
+        "warmup_max_lr": lr,
+        "warmup_num_steps": cfg.warmup(total_steps),
+        "warmup_type": "linear",
+    }
     return {"type": "WarmupLR", "params": params}
 
 
 @registered("scheduler", "cosine")
 def cosine_schedule(cfg: SchedulerConfig, lr: float, total_steps: int) -> dict:
-    params = {"total_num_steps": max(total_steps, 1), "warmup_num_steps": cfg.warmup(total_steps), "warmup_min_ratio": 0.0, "cos_min_ratio": 0.0, "warmup_type": "linear"}
+    params = {
+        "total_num_steps": max(total_steps, 1),
+        "warmup_num_steps": cfg.warmup(total_steps),
+        "warmup_min_ratio": 0.0,
+        "cos_min_ratio": 0.0,
+        "warmup_type": "linear",
+    }
     return {"type": "WarmupCosineLR", "params": params}
 
 
 @registered("scheduler", "linear")
 def linear_schedule(cfg: SchedulerConfig, lr: float, total_steps: int) -> dict:
     params = {
-        "warmup_min_lr": 0.0, "warmup_max_lr": lr, "warmup_num_steps": cfg.warmup(total_steps),
-        "total_num_steps": max(total_steps, 1), "warmup_type": "linear",
+        "warmup_min_lr": 0.0,
+        "warmup_max_lr": lr,
+        "warmup_num_steps": cfg.warmup(total_steps),
+        "total_num_steps": max(total_steps, 1),
+        "warmup_type": "linear",
     }
     return {"type": "WarmupDecayLR", "params": params}
 

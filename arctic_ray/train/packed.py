@@ -50,7 +50,9 @@ def shifted_targets(labels: torch.Tensor, segment_ids: torch.Tensor) -> torch.Te
     return torch.where(same, labels[:, 1:], torch.full_like(labels[:, 1:], IGNORE))
 
 
-def packed_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], output_router_logits: bool = False) -> PackedLoss:
+def packed_loss(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], output_router_logits: bool = False
+) -> PackedLoss:
     """Run a causal LM on a batch from `pad_bins` (input_ids, labels, position_ids, segment_ids)
     and return the summed token cross-entropy, the number of target tokens, and (MoE, when
     asked) the router logits. Divide by the global batch's target tokens, not per micro-batch."""
@@ -61,13 +63,17 @@ def packed_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], output_r
     elif implementation in MASKED_IMPLEMENTATIONS:
         mask = packed_causal_mask(segment_ids, _float_dtype(model))
     else:
-        raise ArcticRayError(f"packed batches need attn_implementation sdpa, eager or flash_attention_2, not {implementation!r}")
+        raise ArcticRayError(
+            f"packed batches need attn_implementation sdpa, eager or flash_attention_2, not {implementation!r}"
+        )
     # The decoder and the LM head run apart: asked for router logits, an MoE model's own forward
     # computes its aux loss from the attention mask, and fails on a 4D one; and the head then
     # projects only the positions that have a target ([N, V], not [B, T, V]).
     extra = {"output_router_logits": True} if output_router_logits else {}
     inner = _unwrapped(model)
-    out = inner.get_decoder()(input_ids=batch["input_ids"], position_ids=batch["position_ids"], attention_mask=mask, use_cache=False, **extra)
+    out = inner.get_decoder()(
+        input_ids=batch["input_ids"], position_ids=batch["position_ids"], attention_mask=mask, use_cache=False, **extra
+    )
     targets = shifted_targets(batch["labels"], segment_ids)
     trained = targets != IGNORE
     logits = inner.get_output_embeddings()(out.last_hidden_state[:, :-1][trained]).float()

@@ -66,5 +66,5 @@ def train_metrics(result) -> dict:
 def export_location(result, storage: Location) -> str:
     """Where the final checkpoint's export is, as a user or another node is given it (a path,
     or a URI with the storage's own options)."""
-    inside = result.checkpoint.path[len(storage.path):].strip("/")
+    inside = result.checkpoint.path[len(storage.path) :].strip("/")
     return storage.join(*inside.split("/"), EXPORT_DIR).uri

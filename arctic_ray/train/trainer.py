@@ -28,7 +28,6 @@ from arctic_ray.train.deepspeed_config import deepspeed_config
 from arctic_ray.train.spec import WorkerPlan
 
 
-
 home("trainer", "arctic_ray.methods")  # each method's folder defines its trainer
 
 
@@ -137,9 +136,14 @@ class Trainer(Registered):
         mbs = self.train_cfg.micro_batch_size
         # a rank reads the same rows every epoch, in another order; a stream is read as it comes
         # (a shuffle buffer would hold its first batch back until the buffer fills)
-        shuffle = {} if dataset in self.plan.streams else {
-            "local_shuffle_buffer_size": 8 * mbs, "local_shuffle_seed": self.plan.seed + 1000 * epoch + self.rank,
-        }
+        shuffle = (
+            {}
+            if dataset in self.plan.streams
+            else {
+                "local_shuffle_buffer_size": 8 * mbs,
+                "local_shuffle_seed": self.plan.seed + 1000 * epoch + self.rank,
+            }
+        )
         return iter(
             ray.train.get_dataset_shard(dataset).iter_torch_batches(
                 batch_size=mbs, drop_last=True, device=self.device, collate_fn=self.batch_collate_fn(), **shuffle
@@ -261,7 +265,9 @@ class Trainer(Registered):
         sums: dict[str, torch.Tensor] = {}
         shard = ray.train.get_dataset_shard("eval")
         with torch.no_grad():
-            batches = shard.iter_torch_batches(batch_size=self.train_cfg.micro_batch_size, device=self.device, collate_fn=self.batch_collate_fn())
+            batches = shard.iter_torch_batches(
+                batch_size=self.train_cfg.micro_batch_size, device=self.device, collate_fn=self.batch_collate_fn()
+            )
             for i, batch in enumerate(batches):
                 if i % self.world_size != self.rank:
                     continue
@@ -310,7 +316,12 @@ class Trainer(Registered):
         self.save_checkpoint({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, final_files)
 
     def save_checkpoint(self, scalars: dict[str, float], rank0_files=None) -> None:
-        position = {"step": self.global_step, "rows_consumed_per_rank": self.rows_consumed, "history": self.history, "eval_history": self.eval_history}
+        position = {
+            "step": self.global_step,
+            "rows_consumed_per_rank": self.rows_consumed,
+            "history": self.history,
+            "eval_history": self.eval_history,
+        }
         checkpoints.save(self.engine, self.rank, self.global_step, position, scalars, rank0_files)
 
 

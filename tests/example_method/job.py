@@ -13,5 +13,14 @@ def run_line_fit(recipe: LineRecipe, run_dir=None) -> dict:
     run = JobRun(recipe, run_dir)
     init_ray(recipe.ray)
     rows = [{"x": i / recipe.rows, "y": recipe.slope * i / recipe.rows} for i in range(recipe.rows)]
-    result = run_trainer(TrainRun(trainer="line_fit", train=recipe, method=None, datasets={"train": ray.data.from_items(rows)}, storage=run.loc, num_rows=len(rows)))
+    result = run_trainer(
+        TrainRun(
+            trainer="line_fit",
+            train=recipe,
+            method=None,
+            datasets={"train": ray.data.from_items(rows)},
+            storage=run.loc,
+            num_rows=len(rows),
+        )
+    )
     return run.finish({"train": train_metrics(result)}, lambda m: f"slope {m['train']['slope']:.3f}\n")

@@ -18,7 +18,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class FakeOpenAI:
-    def __init__(self, api_key: str | None = None, latency_s: float = 0.0, faults: Faults = Faults(), answer_words: int = 8, scripts: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        api_key: str | None = None,
+        latency_s: float = 0.0,
+        faults: Faults = Faults(),
+        answer_words: int = 8,
+        scripts: dict[str, list[str]] | None = None,
+    ):
         self.api_key = api_key
         self.latency_s = latency_s
         self.faults = faults
@@ -37,11 +44,22 @@ class FakeOpenAI:
         return f"{self.url}/v1"
 
     def start(self) -> "FakeOpenAI":
-        settings = {"api_key": self.api_key, "latency_s": self.latency_s, "faults": asdict(self.faults), "answer_words": self.answer_words, "scripts": self.scripts}
+        settings = {
+            "api_key": self.api_key,
+            "latency_s": self.latency_s,
+            "faults": asdict(self.faults),
+            "answer_words": self.answer_words,
+            "scripts": self.scripts,
+        }
         # Settings (the expected key among them) go by environment, not on a command line `ps` shows.
         env = {**os.environ, "FAKE_OPENAI_SETTINGS": json.dumps(settings)}
         self._process = subprocess.Popen(
-            [sys.executable, "-c", "from tests.fake_openai.server import main; main()"], cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", "from tests.fake_openai.server import main; main()"],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         line = self._process.stdout.readline()
         if not line.strip().isdigit():
@@ -75,7 +93,9 @@ class FakeOpenAI:
         self.faults = faults if faults is not None else Faults()
         self.latency_s = latency_s if latency_s is not None else self.latency_s
         body = json.dumps({"faults": asdict(self.faults), "latency_s": self.latency_s}).encode()
-        urllib.request.urlopen(urllib.request.Request(f"{self.url}/fake/reset", data=body, method="POST"), timeout=30).close()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{self.url}/fake/reset", data=body, method="POST"), timeout=30
+        ).close()
 
     def expected_answer(self, messages: list[dict], max_tokens: int) -> str:
         """The completion the server gives for `messages`."""

@@ -68,7 +68,12 @@ class Faults:
         if attempt >= self.faulty_attempts:
             return ""
         draw = random.Random(f"{self.seed}:{content_hash}:{attempt}").random()
-        for name, share in (("429", self.rate_limited), ("500", self.server_error), ("slow", self.slow), ("malformed", self.malformed)):
+        for name, share in (
+            ("429", self.rate_limited),
+            ("500", self.server_error),
+            ("slow", self.slow),
+            ("malformed", self.malformed),
+        ):
             if draw < share:
                 return name
             draw -= share
@@ -102,7 +107,14 @@ class Logged:
 class FakeOpenAIService:
     """The server's state and handlers (runs in the server process)."""
 
-    def __init__(self, api_key: str | None, latency_s: float, faults: Faults, answer_words: int, scripts: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        api_key: str | None,
+        latency_s: float,
+        faults: Faults,
+        answer_words: int,
+        scripts: dict[str, list[str]] | None = None,
+    ):
         self.api_key = api_key
         self.scripts = scripts or {}
         self.latency_s = latency_s
@@ -143,7 +155,9 @@ class FakeOpenAIService:
     async def _azure(self, request: Request) -> Response:
         if not request.query_params.get("api-version"):
             return _error(404, "Resource not found (no api-version)")
-        return await self._chat(request, "azure", request.path_params["deployment"], request.headers.get("api-key") or "")
+        return await self._chat(
+            request, "azure", request.path_params["deployment"], request.headers.get("api-key") or ""
+        )
 
     async def _chat(self, request: Request, route: str, deployment: str | None, credential: str) -> Response:
         try:
@@ -153,9 +167,20 @@ class FakeOpenAIService:
             return _error(400, "the body must be JSON with `messages`")
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or 16
         sampling = {k: body.get(k) for k in ("temperature", "top_p", "seed")}
-        content_hash = hashlib.sha256(json.dumps([body.get("model"), messages, sampling, max_tokens], sort_keys=True).encode()).hexdigest()[:16]
+        content_hash = hashlib.sha256(
+            json.dumps([body.get("model"), messages, sampling, max_tokens], sort_keys=True).encode()
+        ).hexdigest()[:16]
         prompt = str(messages[-1].get("content") or "")
-        entry = Logged(time.time(), route, deployment, request.query_params.get("api-version"), content_hash, prompt, self._attempts[content_hash], bool(body.get("stream")))
+        entry = Logged(
+            time.time(),
+            route,
+            deployment,
+            request.query_params.get("api-version"),
+            content_hash,
+            prompt,
+            self._attempts[content_hash],
+            bool(body.get("stream")),
+        )
         self._attempts[content_hash] += 1
         self.log.append(entry)
         if self.latency_s:
@@ -198,11 +223,17 @@ class FakeOpenAIService:
         finish_reason = "stop" if scripted is not None or len(words) >= self.answer_words else "length"
         entry.prompt_tokens = sum(len(str(m.get("content") or "").split()) + 4 for m in messages) + 3
         entry.completion_tokens = len(words)
-        usage = {"prompt_tokens": entry.prompt_tokens, "completion_tokens": entry.completion_tokens, "total_tokens": entry.prompt_tokens + entry.completion_tokens}
+        usage = {
+            "prompt_tokens": entry.prompt_tokens,
+            "completion_tokens": entry.completion_tokens,
+            "total_tokens": entry.prompt_tokens + entry.completion_tokens,
+        }
         model = body.get("model") or "fake"
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            events = _sse_events(model, words, finish_reason, usage if include_usage else None, broken=entry.fault == "malformed")
+            events = _sse_events(
+                model, words, finish_reason, usage if include_usage else None, broken=entry.fault == "malformed"
+            )
             return StreamingResponse(events, media_type="text/event-stream")
         if entry.fault == "malformed":
             return Response(b'{"id": "chatcmpl-broken", "choices": [{"message": ', media_type="application/json")
@@ -217,7 +248,6 @@ class FakeOpenAIService:
                 "usage": usage,
             }
         )
-
 
     def _scripted(self, messages: list[dict]) -> str | None:
         for m in messages:
@@ -255,7 +285,9 @@ async def _sse_events(model: str, words: list[str], finish_reason: str, usage: d
 
 def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     kind = "rate_limit_error" if status == 429 else ("server_error" if status >= 500 else "invalid_request_error")
-    return JSONResponse({"error": {"message": message, "type": kind, "code": None}}, status_code=status, headers=headers)
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "code": None}}, status_code=status, headers=headers
+    )
 
 
 def answer_text(messages: list[dict], answer_words: int, max_tokens: int) -> str:
@@ -265,7 +297,13 @@ def answer_text(messages: list[dict], answer_words: int, max_tokens: int) -> str
 def main() -> None:
     """Serve on a free port, print it, and exit when the parent closes stdin (or dies)."""
     settings = json.loads(os.environ["FAKE_OPENAI_SETTINGS"])
-    service = FakeOpenAIService(settings["api_key"], settings["latency_s"], Faults(**settings["faults"]), settings["answer_words"], settings.get("scripts"))
+    service = FakeOpenAIService(
+        settings["api_key"],
+        settings["latency_s"],
+        Faults(**settings["faults"]),
+        settings["answer_words"],
+        settings.get("scripts"),
+    )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)  # connections wait in the backlog until the server's loop takes them

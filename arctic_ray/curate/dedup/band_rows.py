@@ -32,7 +32,9 @@ def band_rows_of(texts: pa.Array, ids: pa.Array, rank: np.ndarray, cfg: DedupCon
     return pa.table(
         {
             "part": part[first],
-            "band_keys": pa.ListArray.from_arrays(pa.array(np.append(first, len(keys)).astype(np.int32)), pa.array(keys)),
+            "band_keys": pa.ListArray.from_arrays(
+                pa.array(np.append(first, len(keys)).astype(np.int32)), pa.array(keys)
+            ),
             "id": ids.take(owner),
             "rank": rank[owner],
             "sketch": to_arrow(sketches(sigs)[owner]),
@@ -40,7 +42,9 @@ def band_rows_of(texts: pa.Array, ids: pa.Array, rank: np.ndarray, cfg: DedupCon
     )
 
 
-def band_rows(batch: pa.Table, cfg: DedupConfig, partitions: int, reference: bool = False, ids_as_text: bool = False) -> pa.Table:
+def band_rows(
+    batch: pa.Table, cfg: DedupConfig, partitions: int, reference: bool = False, ids_as_text: bool = False
+) -> pa.Table:
     """Ray Data stage: a batch of rows (id, the configured field, the survivor score)."""
     ids = batch.column("id").combine_chunks()
     if ids_as_text:  # references and rows share one id column

@@ -68,11 +68,15 @@ def _all_pairs(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> tupl
 def _verified(sketch: np.ndarray, a: np.ndarray, b: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     keep = np.zeros(len(a), bool)
     for i in range(0, len(a), _VERIFY_CHUNK):
-        keep[i : i + _VERIFY_CHUNK] = jaccard(sketch[a[i : i + _VERIFY_CHUNK]], sketch[b[i : i + _VERIFY_CHUNK]]) >= threshold
+        keep[i : i + _VERIFY_CHUNK] = (
+            jaccard(sketch[a[i : i + _VERIFY_CHUNK]], sketch[b[i : i + _VERIFY_CHUNK]]) >= threshold
+        )
     return a[keep], b[keep]
 
 
-def _leader_pairs(rows: pa.Table, sketch: np.ndarray, members: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def _leader_pairs(
+    rows: pa.Table, sketch: np.ndarray, members: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
     codes = order_codes(rows.column("rank").to_numpy()[members], rows.column("id").take(members))
     members = members[np.argsort(codes, kind="stable")]
     a, b = [], []

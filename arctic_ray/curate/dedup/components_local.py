@@ -31,4 +31,6 @@ def local_components(edges: pa.Table) -> pa.Table:
         label = new
     members = np.flatnonzero(label != np.arange(len(label)))
     node_ids, node_rank = ids.take(first), rank[first]
-    return pa.table({"id": node_ids.take(members), "rank": node_rank[members], "root_id": node_ids.take(label[members])})
+    return pa.table(
+        {"id": node_ids.take(members), "rank": node_rank[members], "root_id": node_ids.take(label[members])}
+    )

@@ -48,8 +48,14 @@ def _directed(edges: pa.Table, kind: str, partitions: int) -> pa.Table:
     else:
         codes = order_codes(np.concatenate([a[1], b[1]]), pa.concat_arrays([a[0], b[0]]))
         a_larger = codes[: edges.num_rows] > codes[edges.num_rows :]
-        u = (pa.concat_arrays([a[0].filter(a_larger), b[0].filter(~a_larger)]), np.concatenate([a[1][a_larger], b[1][~a_larger]]))
-        v = (pa.concat_arrays([b[0].filter(a_larger), a[0].filter(~a_larger)]), np.concatenate([b[1][a_larger], a[1][~a_larger]]))
+        u = (
+            pa.concat_arrays([a[0].filter(a_larger), b[0].filter(~a_larger)]),
+            np.concatenate([a[1][a_larger], b[1][~a_larger]]),
+        )
+        v = (
+            pa.concat_arrays([b[0].filter(a_larger), a[0].filter(~a_larger)]),
+            np.concatenate([b[1][a_larger], a[1][~a_larger]]),
+        )
     part = (id_hash(u[0]) % np.uint64(partitions)).astype(np.int64)
     return pa.table({"part": part, "u_id": u[0], "u_rank": u[1], "v_id": v[0], "v_rank": v[1]})
 
@@ -71,7 +77,13 @@ class _Coded:
 
     def table(self, a: np.ndarray, b: np.ndarray, changed: np.ndarray) -> pa.Table:
         return pa.table(
-            {"a_id": self.ids.take(a), "a_rank": self.rank[a], "b_id": self.ids.take(b), "b_rank": self.rank[b], "changed": changed}
+            {
+                "a_id": self.ids.take(a),
+                "a_rank": self.rank[a],
+                "b_id": self.ids.take(b),
+                "b_rank": self.rank[b],
+                "changed": changed,
+            }
         )
 
 

@@ -24,7 +24,9 @@ def decontaminate(ds: ray.data.Dataset, reference: ray.data.Dataset, cfg: DedupC
     `id` and text columns); `duplicate_of` and `cluster` name the reference row, as text."""
     partitions = shuffle_partitions(cfg)
     rows = ds.map_batches(band_rows, fn_args=(cfg, partitions, False, True), batch_format="pyarrow", batch_size=1024)
-    refs = reference.map_batches(band_rows, fn_args=(cfg, partitions, True, True), batch_format="pyarrow", batch_size=1024)
+    refs = reference.map_batches(
+        band_rows, fn_args=(cfg, partitions, True, True), batch_format="pyarrow", batch_size=1024
+    )
     dups, _ = near_duplicates(rows.union(refs), cfg, partitions, cross_only=True, guard=False)
     kept, duplicates = split_rows(ds, dups, partitions, cfg.shuffle)
     return DedupResult(kept, duplicates)
@@ -36,7 +38,9 @@ def dedup_against(rows: list[dict], text_of, reference: list[str], cfg: DedupCon
     `duplicate_of`: "eval prompt I" or "row ID")."""
     ids = [f"ref:{i}" for i in range(len(reference))] + [f"row:{r['id']}" for r in rows]
     rank = np.concatenate([np.full(len(reference), REFERENCE), np.zeros(len(rows))])
-    table = band_rows_of(pa.array([*reference, *(text_of(r) for r in rows)], pa.large_string()), pa.array(ids), rank, cfg, 1)
+    table = band_rows_of(
+        pa.array([*reference, *(text_of(r) for r in rows)], pa.large_string()), pa.array(ids), rank, cfg, 1
+    )
     dups, _ = local_duplicates(local_components(bucket_edges(table, cfg.verify_threshold)), cfg, guard=False)
     original = dict(zip(dups.column("id").to_pylist(), dups.column("duplicate_of").to_pylist()))
     kept, removed = [], []

@@ -31,7 +31,9 @@ def exact_dedup(ds: ray.data.Dataset, cfg: DedupConfig) -> DedupResult:
             .map_groups(_all_but_first, batch_format="pyarrow")
             .materialize()
         )
-    kept, duplicates = split_rows(ds, gather(dups) if dups.count() <= cfg.local_limit else dups, partitions, cfg.shuffle)
+    kept, duplicates = split_rows(
+        ds, gather(dups) if dups.count() <= cfg.local_limit else dups, partitions, cfg.shuffle
+    )
     return DedupResult(kept, duplicates)
 
 
@@ -40,7 +42,10 @@ def normalised(texts: pa.Array) -> pa.Array:
 
 
 def _keys(batch: pa.Table, cfg: DedupConfig, partitions: int) -> pa.Table:
-    digests = b"".join(hashlib.blake2b(t.encode(), digest_size=16).digest() for t in normalised(text_column(batch, cfg.field)).to_pylist())
+    digests = b"".join(
+        hashlib.blake2b(t.encode(), digest_size=16).digest()
+        for t in normalised(text_column(batch, cfg.field)).to_pylist()
+    )
     key = np.frombuffer(digests, np.uint64).reshape(-1, 2)
     return pa.table(
         {
@@ -65,5 +70,7 @@ def _all_but_first(rows: pa.Table) -> pa.Table:
     dup_ids, of = ids.take(order[removed]), ids.take(survivor[removed])
     same = pc.equal(dup_ids, of).to_numpy(zero_copy_only=False) if len(dup_ids) else np.zeros(0, bool)
     if same.any():  # both copies would be tagged by id and lost
-        raise DedupFieldError(f"id {dup_ids[int(np.argmax(same))].as_py()!r} repeats: dedup needs unique ids (number the rows first)")
+        raise DedupFieldError(
+            f"id {dup_ids[int(np.argmax(same))].as_py()!r} repeats: dedup needs unique ids (number the rows first)"
+        )
     return pa.table({"id": dup_ids, "duplicate_of": of, "cluster": of})

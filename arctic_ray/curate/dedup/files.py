@@ -61,7 +61,9 @@ class DedupSummary:
         )
         for g in self.giant_clusters[:5]:
             out.append(f"  giant cluster {g['cluster']!r}: {g['size']} rows")
-        out.append(f"wrote {Path(self.output) / 'kept'}/ and {Path(self.output) / 'duplicates'}/ (parquet), {Path(self.output) / 'summary.json'}")
+        out.append(
+            f"wrote {Path(self.output) / 'kept'}/ and {Path(self.output) / 'duplicates'}/ (parquet), {Path(self.output) / 'summary.json'}"
+        )
         return out
 
 
@@ -139,8 +141,12 @@ def _follow(rows: pa.Table, near_ref) -> pa.Table:
     """An exact duplicate whose survivor was then removed as a near-duplicate points at the
     near-duplicate's survivor, the row that is kept in its place."""
     near = ray.get(near_ref)
-    where = pc.index_in(rows.column("duplicate_of"), value_set=near.column("id").cast(rows.schema.field("duplicate_of").type))
-    survivor = pc.if_else(pc.is_valid(where), near.column("cluster").combine_chunks().take(where), rows.column("duplicate_of"))
+    where = pc.index_in(
+        rows.column("duplicate_of"), value_set=near.column("id").cast(rows.schema.field("duplicate_of").type)
+    )
+    survivor = pc.if_else(
+        pc.is_valid(where), near.column("cluster").combine_chunks().take(where), rows.column("duplicate_of")
+    )
     for name in ("duplicate_of", "cluster"):
         rows = rows.set_column(rows.schema.get_field_index(name), name, survivor)
     return rows
@@ -158,11 +164,15 @@ def _write(ds: ray.data.Dataset, path: Path) -> int:
 
         path.mkdir(parents=True, exist_ok=True)
         schema = ds.schema()
-        pq.write_table((schema.base_schema if schema is not None else pa.schema([])).empty_table(), path / "empty.parquet")
+        pq.write_table(
+            (schema.base_schema if schema is not None else pa.schema([])).empty_table(), path / "empty.parquet"
+        )
     return rows
 
 
-def dedup_files(input: str | Path, output: str | Path, cfg: DedupConfig, exact: bool = False, renumber: bool = False) -> DedupSummary:
+def dedup_files(
+    input: str | Path, output: str | Path, cfg: DedupConfig, exact: bool = False, renumber: bool = False
+) -> DedupSummary:
     """Near-dedup (and exact dedup first, with `exact`) the rows of `input` into `output`."""
     output = Path(output)
     _check_output(output)
@@ -178,7 +188,9 @@ def dedup_files(input: str | Path, output: str | Path, cfg: DedupConfig, exact: 
         repeated = repeated_ids(ds, shuffle_partitions(cfg), cfg.shuffle)
         if repeated:
             shown = ", ".join(f"{i!r} ({n} rows)" for i, n in repeated)
-            raise DedupInputError(f"{input}: ids must be unique, and these repeat: {shown}; --renumber numbers the rows instead")
+            raise DedupInputError(
+                f"{input}: ids must be unique, and these repeat: {shown}; --renumber numbers the rows instead"
+            )
     summary.rows = ds.count()
 
     duplicates = []
@@ -205,7 +217,9 @@ def dedup_files(input: str | Path, output: str | Path, cfg: DedupConfig, exact: 
     return summary
 
 
-def dedup_command(input: str | Path, output: str | Path, exact: bool = False, renumber: bool = False, **options) -> DedupSummary:
+def dedup_command(
+    input: str | Path, output: str | Path, exact: bool = False, renumber: bool = False, **options
+) -> DedupSummary:
     """`arctic-ray dedup`: DedupConfig from the command's options (None: the default; a list of
     one field: that field), Ray joined (RAY_ADDRESS, or the Ray this process already runs) or
     started locally and stopped again, then `dedup_files`."""

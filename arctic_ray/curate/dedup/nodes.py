@@ -18,7 +18,9 @@ def ranks(batch: pa.Table, score: str | None) -> np.ndarray:
     if score is None:
         return np.zeros(batch.num_rows)
     if score not in batch.column_names:
-        raise DedupFieldError(f"survivor_score column {score!r} is not a column (columns: {', '.join(batch.column_names)})")
+        raise DedupFieldError(
+            f"survivor_score column {score!r} is not a column (columns: {', '.join(batch.column_names)})"
+        )
     values = batch.column(score).cast(pa.float64()).to_numpy(zero_copy_only=False)
     return np.where(np.isnan(values), np.inf, -values)  # null is NaN here
 

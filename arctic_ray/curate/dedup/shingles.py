@@ -94,7 +94,10 @@ def _grown_powers(m: int) -> tuple[np.ndarray, np.ndarray]:
     global _powers
     if len(_powers[0]) < m:
         size = max(m, 2 * len(_powers[0]))
-        _powers = tuple(np.cumprod(np.concatenate([np.ones(1, np.uint64), np.full(size - 1, x, np.uint64)])) for x in (_BASE, _BASE_INV))
+        _powers = tuple(
+            np.cumprod(np.concatenate([np.ones(1, np.uint64), np.full(size - 1, x, np.uint64)]))
+            for x in (_BASE, _BASE_INV)
+        )
     return _powers
 
 

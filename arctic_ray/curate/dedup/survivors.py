@@ -22,11 +22,17 @@ def local_duplicates(members: pa.Table, cfg: DedupConfig, guard: bool = True) ->
     return _duplicate_rows(members, _kept_roots(giants, cfg)), sorted(giants, key=lambda g: -g["size"])
 
 
-def dataset_duplicates(members: ray.data.Dataset, cfg: DedupConfig, guard: bool = True) -> tuple[ray.data.Dataset, list[dict]]:
+def dataset_duplicates(
+    members: ray.data.Dataset, cfg: DedupConfig, guard: bool = True
+) -> tuple[ray.data.Dataset, list[dict]]:
     """members as a Dataset; only the giant groups' sizes come to the driver."""
     giants = []
     if guard:
-        sizes = members.groupby("root_id").count().map_batches(_over, fn_args=(cfg.max_cluster_size,), batch_format="pyarrow")
+        sizes = (
+            members.groupby("root_id")
+            .count()
+            .map_batches(_over, fn_args=(cfg.max_cluster_size,), batch_format="pyarrow")
+        )
         giants = [{"cluster": row["root_id"], "size": row["count()"] + 1} for row in sizes.take_all()]
     kept_roots = _kept_roots(giants, cfg)
     return members.map_batches(_duplicate_rows, fn_args=(kept_roots,), batch_format="pyarrow").materialize(), sorted(
@@ -45,7 +51,11 @@ def _kept_roots(giants: list[dict], cfg: DedupConfig) -> list:
 def _duplicate_rows(members: pa.Table, kept_roots: list) -> pa.Table:
     keep = members.column("rank").to_numpy() != REFERENCE
     if kept_roots:
-        in_giant = pc.is_in(members.column("root_id"), value_set=pa.array(kept_roots, members.schema.field("root_id").type))
+        in_giant = pc.is_in(
+            members.column("root_id"), value_set=pa.array(kept_roots, members.schema.field("root_id").type)
+        )
         keep &= ~in_giant.to_numpy(zero_copy_only=False)
     rows = members.filter(pa.array(keep))
-    return pa.table({"id": rows.column("id"), "duplicate_of": rows.column("root_id"), "cluster": rows.column("root_id")})
+    return pa.table(
+        {"id": rows.column("id"), "duplicate_of": rows.column("root_id"), "cluster": rows.column("root_id")}
+    )

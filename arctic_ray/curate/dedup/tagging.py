@@ -13,7 +13,9 @@ from arctic_ray.data.shuffle import shuffle_strategy
 TAGS = ["duplicate_of", "cluster"]
 
 
-def split_rows(ds: ray.data.Dataset, dups: pa.Table | ray.data.Dataset, partitions: int, shuffle: str) -> tuple[ray.data.Dataset, ray.data.Dataset]:
+def split_rows(
+    ds: ray.data.Dataset, dups: pa.Table | ray.data.Dataset, partitions: int, shuffle: str
+) -> tuple[ray.data.Dataset, ray.data.Dataset]:
     with shuffle_strategy(ds, shuffle):  # the join's groupby takes the strategy when it is built
         tagged = join_by_id(ds, dups, TAGS, partitions)
         if isinstance(dups, ray.data.Dataset):

@@ -24,7 +24,9 @@ def check_columns(ds, cfg) -> None:
         if name not in names:
             raise DedupFieldError(f"dedup field {name!r} is not a column (columns: {', '.join(names)})")
     if cfg.survivor_score is not None and cfg.survivor_score not in names:
-        raise DedupFieldError(f"survivor_score column {cfg.survivor_score!r} is not a column (columns: {', '.join(names)})")
+        raise DedupFieldError(
+            f"survivor_score column {cfg.survivor_score!r} is not a column (columns: {', '.join(names)})"
+        )
 
 
 def text_column(batch: pa.Table, field: str | list[str]) -> pa.Array:

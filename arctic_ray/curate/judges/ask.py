@@ -22,7 +22,15 @@ from arctic_ray.synth.keyed import generate_stored
 from arctic_ray.synth.target import target_for
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 
-VERDICTS = pa.schema([("judge_key", pa.string()), ("tag", pa.string()), ("verdict", pa.string()), ("reason", pa.string()), ("raw", pa.string())])
+VERDICTS = pa.schema(
+    [
+        ("judge_key", pa.string()),
+        ("tag", pa.string()),
+        ("verdict", pa.string()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
 """One row per request: `verdict` (JSON) when it parsed, else `reason` (and the last `raw` answer)."""
 
 STRUCTURED = {"vllm": lambda schema: {"structured_outputs": {"json": schema}}}
@@ -69,17 +77,29 @@ class AskingJudge(JudgeConfig):
         target, sampling, schema_text = self.target(), self.sampling(schema), json_schema(schema)
 
         def first(row: dict) -> dict:
-            return {"id": request_id(row["judge_key"], row["tag"], 1), "messages": row["messages"], "sampling": sampling}
+            return {
+                "id": request_id(row["judge_key"], row["tag"], 1),
+                "messages": row["messages"],
+                "sampling": sampling,
+            }
 
         pending, done = requests.map(first).materialize(), []
         for attempt in range(1, self.max_attempts + 1):
             if pending.count() == 0:
                 break
             last = attempt == self.max_attempts
-            out = generate_stored(pending, self.synth, target).rows.map_batches(_judged(schema, last), batch_format="pyarrow").materialize()
+            out = (
+                generate_stored(pending, self.synth, target)
+                .rows.map_batches(_judged(schema, last), batch_format="pyarrow")
+                .materialize()
+            )
             done.append(out.filter(lambda r: not r["retry"]).drop_columns(["retry", "messages"]))
             pending = out.filter(lambda r: r["retry"]).map(_repaired(repair, schema_text, sampling)).materialize()
-        return done[0].union(*done[1:]) if len(done) > 1 else (done[0] if done else ray.data.from_arrow(VERDICTS.empty_table()))
+        return (
+            done[0].union(*done[1:])
+            if len(done) > 1
+            else (done[0] if done else ray.data.from_arrow(VERDICTS.empty_table()))
+        )
 
 
 def bounded_schema(schema: type[BaseModel], max_tokens: int) -> str:
@@ -119,8 +139,20 @@ def _judged(schema: type[BaseModel], last: bool):
                     reason = f"unparseable judge answer after {attempt} attempts: {problem}"
                 else:
                     retry, reason = True, problem
-            rows.append({"judge_key": judge_key, "tag": tag, "verdict": verdict, "reason": reason, "raw": raw, "retry": retry, "messages": json.dumps(row["messages"])})
-        return pa.Table.from_pylist(rows, schema=VERDICTS.append(pa.field("retry", pa.bool_())).append(pa.field("messages", pa.string())))
+            rows.append(
+                {
+                    "judge_key": judge_key,
+                    "tag": tag,
+                    "verdict": verdict,
+                    "reason": reason,
+                    "raw": raw,
+                    "retry": retry,
+                    "messages": json.dumps(row["messages"]),
+                }
+            )
+        return pa.Table.from_pylist(
+            rows, schema=VERDICTS.append(pa.field("retry", pa.bool_())).append(pa.field("messages", pa.string()))
+        )
 
     return judged
 

@@ -67,7 +67,9 @@ class LLMJudgeConfig(AskingJudge):
                 reasons.append(reason or "no verdict")
                 raws.append(raw or "")
             else:
-                reasons.append("" if score >= self.threshold else f"judge score {score:.3f} < threshold {self.threshold}")
+                reasons.append(
+                    "" if score >= self.threshold else f"judge score {score:.3f} < threshold {self.threshold}"
+                )
                 raws.append("")
         batch = batch.drop_columns(verdict_columns(["score"]))
         return (

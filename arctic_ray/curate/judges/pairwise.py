@@ -52,7 +52,10 @@ class PairwiseJudgeConfig(AskingJudge):
 
             def prompt(row: dict) -> list[dict]:
                 text = self.template.format(
-                    conversation=conversation_text(row[self.messages_field]), first=row[first], second=row[second], schema=schema_text
+                    conversation=conversation_text(row[self.messages_field]),
+                    first=row[first],
+                    second=row[second],
+                    schema=schema_text,
                 )
                 return [{"role": "system", "content": self.system}, {"role": "user", "content": text}]
 
@@ -76,7 +79,13 @@ class PairwiseJudgeConfig(AskingJudge):
             winners.append({"first": order[0], "second": order[1], "tie": "tie"}[parsed["better"]])
             why.append(parsed["rationale"])
         label = winners[0] if winners[0] == winners[1] else "tie"
-        out = {"preferred": label, "position_consistent": winners[0] == winners[1], "judge_rationale": json.dumps(why), REASON: "", RAW: ""}
+        out = {
+            "preferred": label,
+            "position_consistent": winners[0] == winners[1],
+            "judge_rationale": json.dumps(why),
+            REASON: "",
+            RAW: "",
+        }
         if label != "tie":
             loser = "b" if label == "a" else "a"
             out.update(chosen=row[getattr(self, f"{label}_field")], rejected=row[getattr(self, f"{loser}_field")])

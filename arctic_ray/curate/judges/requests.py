@@ -30,15 +30,26 @@ def unusable_reason(row: dict, fields: list[str]) -> str:
     return ""
 
 
-def judge_requests(ds: ray.data.Dataset, prompts: dict[str, Callable[[dict], list[dict]]], fields: list[str]) -> ray.data.Dataset:
+def judge_requests(
+    ds: ray.data.Dataset, prompts: dict[str, Callable[[dict], list[dict]]], fields: list[str]
+) -> ray.data.Dataset:
     """Rows of (judge_key, tag, messages): one per tag for every row that can be judged."""
 
     def requests(batch: pa.Table) -> pa.Table:
         out = []
         for row in batch.to_pylist():
             if not unusable_reason(row, fields):
-                out += [{"judge_key": str(row["id"]), "tag": tag, "messages": prompt(row)} for tag, prompt in prompts.items()]
-        schema = pa.schema([("judge_key", pa.string()), ("tag", pa.string()), ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])))])
+                out += [
+                    {"judge_key": str(row["id"]), "tag": tag, "messages": prompt(row)}
+                    for tag, prompt in prompts.items()
+                ]
+        schema = pa.schema(
+            [
+                ("judge_key", pa.string()),
+                ("tag", pa.string()),
+                ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+            ]
+        )
         return pa.Table.from_pylist(out, schema=schema)
 
     return ds.map_batches(requests, batch_format="pyarrow")
@@ -47,13 +58,17 @@ def judge_requests(ds: ray.data.Dataset, prompts: dict[str, Callable[[dict], lis
 def verdicts_by_row(verdicts: ray.data.Dataset, tags: list[str]) -> pa.Table | ray.data.Dataset:
     """One row per judged row: `id`, and `_<tag>_verdict`, `_<tag>_reason`, `_<tag>_raw` per tag."""
 
-    schema = pa.schema([("id", pa.string())] + [(f"_{t}_{n}", pa.string()) for t in tags for n in ("verdict", "reason", "raw")])
+    schema = pa.schema(
+        [("id", pa.string())] + [(f"_{t}_{n}", pa.string()) for t in tags for n in ("verdict", "reason", "raw")]
+    )
 
     def pivot(rows: pa.Table) -> pa.Table:
         by_key: dict[str, dict] = {}
         for r in rows.to_pylist():
             entry = by_key.setdefault(r["judge_key"], {"id": r["judge_key"]})
-            entry.update({f"_{r['tag']}_verdict": r["verdict"], f"_{r['tag']}_reason": r["reason"], f"_{r['tag']}_raw": r["raw"]})
+            entry.update(
+                {f"_{r['tag']}_verdict": r["verdict"], f"_{r['tag']}_reason": r["reason"], f"_{r['tag']}_raw": r["raw"]}
+            )
         return pa.Table.from_pylist(list(by_key.values()), schema=schema)
 
     table = verdicts.groupby("judge_key").map_groups(pivot, batch_format="pyarrow").materialize()

@@ -76,7 +76,9 @@ class RewardModelConfig(JudgeConfig):
         )
 
     def apply(self, ds: ray.data.Dataset) -> StepResult:
-        return split_marked(self.score(ds).map_batches(_below(self.min_score, self.score_field), batch_format="pyarrow"), self.stage)
+        return split_marked(
+            self.score(ds).map_batches(_below(self.min_score, self.score_field), batch_format="pyarrow"), self.stage
+        )
 
 
 def _below(min_score: float | None, score_field: str):
@@ -86,7 +88,9 @@ def _below(min_score: float | None, score_field: str):
         if min_score is None:
             return batch
         scores, reasons = batch[score_field].to_pylist(), batch[REASON].to_pylist()
-        marked = [r or (f"reward {s:.4g} < min_score {min_score:g}" if s < min_score else "") for s, r in zip(scores, reasons)]
+        marked = [
+            r or (f"reward {s:.4g} < min_score {min_score:g}" if s < min_score else "") for s, r in zip(scores, reasons)
+        ]
         return batch.set_column(batch.schema.get_field_index(REASON), REASON, pa.array(marked, pa.string()))
 
     return mark

@@ -34,7 +34,11 @@ def unscorable(row: dict, messages_field: str, completion_field: str) -> str:
     if not isinstance(messages, list) or not messages:
         return f"no messages in {messages_field!r}"
     for i, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str) or not isinstance(message.get("content"), str):
+        if (
+            not isinstance(message, dict)
+            or not isinstance(message.get("role"), str)
+            or not isinstance(message.get("content"), str)
+        ):
             return f"message {i} of {messages_field!r} has no text role and content"
     if completion is None:
         return f"no completion in {completion_field!r}"
@@ -46,7 +50,16 @@ def unscorable(row: dict, messages_field: str, completion_field: str) -> str:
 
 
 class RewardScorer:
-    def __init__(self, model: ModelRef, messages_field: str, completion_field: str, score_field: str, truncated_field: str, max_length: int, use_gpu: bool):
+    def __init__(
+        self,
+        model: ModelRef,
+        messages_field: str,
+        completion_field: str,
+        score_field: str,
+        truncated_field: str,
+        max_length: int,
+        use_gpu: bool,
+    ):
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -56,10 +69,14 @@ class RewardScorer:
         self.device = "cuda" if use_gpu else "cpu"
         self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=dtype).to(self.device).eval()
         if self.model.config.num_labels != 1:
-            raise NotARewardModelError(f"{model.name} is not a reward model: it has {self.model.config.num_labels} labels, not 1")
+            raise NotARewardModelError(
+                f"{model.name} is not a reward model: it has {self.model.config.num_labels} labels, not 1"
+            )
         config = self.model.config.get_text_config()
         if config.pad_token_id is None:  # batches need a pad id the classifier knows to skip
-            config.pad_token_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+            config.pad_token_id = (
+                self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+            )
         if config.pad_token_id is None:
             raise NotARewardModelError(f"{model} has no pad, nor eos, token id: its batches cannot be scored")
         self.pad_id = config.pad_token_id

@@ -79,7 +79,14 @@ class Rubric(StrictConfig):
 
     def prompt(self, conversation: str, completion: str, schema: str) -> str:
         criteria = "\n".join(f"- {c.name}: {c.description}" for c in self.criteria)
-        return self.template.format(conversation=conversation, completion=completion, criteria=criteria, low=self.low, high=self.high, schema=schema)
+        return self.template.format(
+            conversation=conversation,
+            completion=completion,
+            criteria=criteria,
+            low=self.low,
+            high=self.high,
+            schema=schema,
+        )
 
     def normalised(self, scores: dict) -> float:
         """The mean score mapped from [low, high] onto [0, 1]."""
@@ -91,7 +98,9 @@ def check_template(template: str, name: str, **fields) -> None:
     try:
         template.format(**fields)
     except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(f"{name}: not a template over {sorted(fields)}: {exc!r} (write literal braces as {{{{ }}}})") from exc
+        raise ValueError(
+            f"{name}: not a template over {sorted(fields)}: {exc!r} (write literal braces as {{{{ }}}})"
+        ) from exc
 
 
 def conversation_text(messages) -> str:

@@ -79,7 +79,11 @@ class HiddenStateCapture:
             h.remove()
         records, self._arctic_records = self._arctic_records, []
         return [
-            {"input_ids": r["input_ids"].numpy(), "positions": r["positions"].numpy(), "states": {k: v.numpy() for k, v in r["states"].items()}}
+            {
+                "input_ids": r["input_ids"].numpy(),
+                "positions": r["positions"].numpy(),
+                "states": {k: v.numpy() for k, v in r["states"].items()},
+            }
             for r in records
             if "final" in r["states"]
         ]
@@ -109,7 +113,9 @@ def prefill_params():
     return SamplingParams(max_tokens=1, temperature=0.0)
 
 
-def match_features(records: list[dict], sequences: list[list[int]], layers: list[int], dtype=np.float32) -> list[np.ndarray]:
+def match_features(
+    records: list[dict], sequences: list[list[int]], layers: list[int], dtype=np.float32
+) -> list[np.ndarray]:
     """Per sequence, [T, (len(layers) + 1) * H]: the chosen layers' input states in the order
     given, then the final normed state; what `FrozenBase.features` computes in HF. Forwards of
     other requests captured meanwhile (decode steps, other prompts) match nothing."""
@@ -122,12 +128,16 @@ def match_features(records: list[dict], sequences: list[list[int]], layers: list
             idx = wanted.get(tuple(int(t) for t in r["input_ids"][s:e]))
             if not idx:
                 continue
-            row = np.concatenate([r["states"][k][s:e] for k in layers] + [r["states"]["final"][s:e]], axis=-1).astype(dtype)
+            row = np.concatenate([r["states"][k][s:e] for k in layers] + [r["states"]["final"][s:e]], axis=-1).astype(
+                dtype
+            )
             for i in idx:
                 out[i] = row
     missing = [i for i, o in enumerate(out) if o is None]
     if missing:
-        raise RuntimeError(f"the engine computed no hidden states for {len(missing)} of {len(sequences)} sequences (chunked prefill or prefix caching on?)")
+        raise RuntimeError(
+            f"the engine computed no hidden states for {len(missing)} of {len(sequences)} sequences (chunked prefill or prefix caching on?)"
+        )
     return out  # type: ignore[return-value]
 
 

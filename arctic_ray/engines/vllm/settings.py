@@ -101,7 +101,9 @@ class VLLMEngineConfig(StrictConfig):
         head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
         supported = CPUAttentionBackend.get_supported_head_sizes()
         if head_dim not in supported:
-            raise EngineConfigError(f"vLLM on CPU cannot run {model}: attention head size {head_dim} is not one of {supported}")
+            raise EngineConfigError(
+                f"vLLM on CPU cannot run {model}: attention head size {head_dim} is not one of {supported}"
+            )
 
 
 def start_llm(model: str, engine: VLLMEngineConfig, **extra: Any):

@@ -38,7 +38,6 @@ class SFTSource(SourceConfig):
     """Phase it belongs to with `mix: phased` (default: its name); groups train in order."""
 
 
-
 class SFTDataConfig(TrainDataConfig):
     sources: list[SFTSource] = [
         SFTSource(path=Path("examples/data/sft/general.jsonl")),

@@ -35,7 +35,9 @@ def pad_id(model: ModelRef) -> int:
     return tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 
 
-def examples_of(run: JobRun, rows: list[dict], model: ModelRef, recipe: SFTRecipe, counts: dict[str, Counter]) -> ray.data.Dataset:
+def examples_of(
+    run: JobRun, rows: list[dict], model: ModelRef, recipe: SFTRecipe, counts: dict[str, Counter]
+) -> ray.data.Dataset:
     """Tokenized examples of `rows`; the dropped ones go to rejects, every outcome is counted."""
     examples, set_aside = tokenized(rows, model, recipe.data), []
     for row in examples.select_columns(["id", "source", "outcome"]).iter_rows():  # one pass: counts and rejects
@@ -47,7 +49,9 @@ def examples_of(run: JobRun, rows: list[dict], model: ModelRef, recipe: SFTRecip
 
 
 def _one_per_bin(block: pa.Table) -> pa.Table:
-    return pa.Table.from_pylist([make_bin([e]) for e in block.select(["input_ids", "labels"]).to_pylist()], schema=BIN_SCHEMA)
+    return pa.Table.from_pylist(
+        [make_bin([e]) for e in block.select(["input_ids", "labels"]).to_pylist()], schema=BIN_SCHEMA
+    )
 
 
 def packed(examples: ray.data.Dataset, recipe: SFTRecipe) -> ray.data.Dataset:
@@ -60,7 +64,9 @@ def packed(examples: ray.data.Dataset, recipe: SFTRecipe) -> ray.data.Dataset:
 
 
 def real_tokens(bins: ray.data.Dataset) -> int:
-    counts = bins.map_batches(lambda b: pa.table({"n": pc.list_value_length(b.column("input_ids"))}), batch_format="pyarrow")
+    counts = bins.map_batches(
+        lambda b: pa.table({"n": pc.list_value_length(b.column("input_ids"))}), batch_format="pyarrow"
+    )
     return int(counts.sum("n") or 0)
 
 
@@ -78,9 +84,16 @@ def run_sft(recipe: SFTRecipe, run_dir: str | None = None) -> dict:
         run.set_aside(rows.rejects)
     init_ray(recipe.ray)
     p = plan(current_cluster(), online=False)
-    recipe = recipe.model_copy(update={"workers": fill_unset(
-        recipe.workers, num_workers=p.workers, cpus_per_worker=p.cpus_per_worker, gpus_per_worker=p.gpus_per_worker,
-    )})
+    recipe = recipe.model_copy(
+        update={
+            "workers": fill_unset(
+                recipe.workers,
+                num_workers=p.workers,
+                cpus_per_worker=p.cpus_per_worker,
+                gpus_per_worker=p.gpus_per_worker,
+            )
+        }
+    )
     print(f"[sft] {p.lines()[0]} (fields the recipe sets win)", flush=True)
     datasets, phases, data = {}, [], {"bins": 0, "examples": 0, "tokens": 0, "max_length": recipe.data.max_length}
     with run.stage("pack", "tokenize (assistant tokens only) and pack"):
@@ -98,7 +111,9 @@ def run_sft(recipe: SFTRecipe, run_dir: str | None = None) -> dict:
             datasets["eval"] = packed(examples_of(run, rows.eval, model, recipe, rows.counts), recipe)
     efficiency = data["tokens"] / max(data["bins"] * recipe.data.max_length, 1)
     data.update(sources={k: dict(v) for k, v in rows.counts.items()}, phases=list(groups), efficiency=efficiency)
-    with run.stage("train", f"SFT on {recipe.workers.num_workers} workers (DeepSpeed ZeRO-{recipe.workers.zero_stage})"):
+    with run.stage(
+        "train", f"SFT on {recipe.workers.num_workers} workers (DeepSpeed ZeRO-{recipe.workers.zero_stage})"
+    ):
         result = run_trainer(
             TrainRun(
                 trainer="sft",

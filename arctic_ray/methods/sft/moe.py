@@ -69,9 +69,7 @@ def moe_layers(model: nn.Module) -> list[str]:
     ]
 
 
-def load_balance_losses(
-    router_logits: tuple[Tensor, ...], top_k: int, attention_mask: Tensor | None = None
-) -> Tensor:
+def load_balance_losses(router_logits: tuple[Tensor, ...], top_k: int, attention_mask: Tensor | None = None) -> Tensor:
     """The normalised GShard/Switch load-balancing loss of each MoE layer, shape [num_moe_layers].
 
     For one layer with E experts, over the non-padding tokens t = 1..T:

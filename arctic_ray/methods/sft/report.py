@@ -26,7 +26,9 @@ def plot_loss(history: list[dict], eval_history: list[dict], path: Location) -> 
 def plot_balance(history: list[dict], minimum_per_layer: float, path: Location) -> str:
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     steps = [h["step"] for h in history]
-    layers = sorted((k for k in history[0] if k.startswith("balance_loss_l")), key=lambda k: int(k.removeprefix("balance_loss_l")))
+    layers = sorted(
+        (k for k in history[0] if k.startswith("balance_loss_l")), key=lambda k: int(k.removeprefix("balance_loss_l"))
+    )
     for key in layers:
         ax.plot(steps, [h[key] for h in history], label=f"MoE layer {key.removeprefix('balance_loss_l')}")
     ax.axhline(minimum_per_layer, color="black", linestyle="--", label=f"minimum (top-k = {minimum_per_layer:g})")
@@ -51,7 +53,9 @@ def render_report(m: dict) -> str:
         "",
         f"**eval loss {first.get('eval_loss', float('nan')):.4f} -> {last.get('eval_loss', float('nan')):.4f}** "
         f"on {last.get('eval_tokens', 0)} held-out target tokens; train loss {t['history'][0]['loss']:.4f} -> {t['final_loss']:.4f} "
-        f"in {t['steps']} steps ({t['train_seconds']:.0f} s)." if t["history"] else "no training step ran",
+        f"in {t['steps']} steps ({t['train_seconds']:.0f} s)."
+        if t["history"]
+        else "no training step ran",
         "",
         "![loss](loss.png)",
         "",

@@ -34,15 +34,18 @@ class SFTTrainer(PackedTrainer):
 
         m: SFTMethod = self.method
         dtype = torch.bfloat16 if self.use_gpu else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(m.base.path(), dtype=dtype, attn_implementation=m.model.attn_implementation)
+        model = AutoModelForCausalLM.from_pretrained(
+            m.base.path(), dtype=dtype, attn_implementation=m.model.attn_implementation
+        )
         model.config.use_cache = False
         self.moe = bool(moe_layers(model))
         self.params = freeze_moe(model, m.model.freeze_experts, m.model.freeze_router) if self.moe else _counts(model)
         coef = m.model.aux_loss_coef
-        self.aux_coef = (getattr(model.config, "router_aux_loss_coef", 0.0) if coef is None else coef) if self.moe else 0.0
+        self.aux_coef = (
+            (getattr(model.config, "router_aux_loss_coef", 0.0) if coef is None else coef) if self.moe else 0.0
+        )
         self.top_k = router_top_k(model) if self.moe else 0
         return model.to(self.device)
-
 
     def loss(self, batch):
         loss_sum, _, router_logits = packed_loss(self.engine.module, batch, output_router_logits=self.moe)
@@ -67,7 +70,11 @@ class SFTTrainer(PackedTrainer):
 
     def eval_metrics(self, sums):
         loss = float(sums["loss_sum"] / sums["targets"].clamp(min=1))
-        return {"eval_loss": loss, "eval_ppl": float(torch.exp(torch.tensor(min(loss, 50.0)))), "eval_tokens": int(sums["targets"])}
+        return {
+            "eval_loss": loss,
+            "eval_ppl": float(torch.exp(torch.tensor(min(loss, 50.0)))),
+            "eval_tokens": int(sums["targets"]),
+        }
 
     def export(self, path: str) -> None:
         from transformers import AutoTokenizer
@@ -79,10 +86,20 @@ class SFTTrainer(PackedTrainer):
         out = {"parameters": self.params}
         if self.moe:
             layers = len(moe_layers(self.engine.module))
-            out["moe"] = {"layers": layers, "top_k": self.top_k, "balance_loss_minimum": theoretical_minimum(self.top_k, layers), "aux_loss_coef": self.aux_coef}
+            out["moe"] = {
+                "layers": layers,
+                "top_k": self.top_k,
+                "balance_loss_minimum": theoretical_minimum(self.top_k, layers),
+                "aux_loss_coef": self.aux_coef,
+            }
         return out
 
 
 def _counts(model: torch.nn.Module) -> dict:
     total = sum(p.numel() for p in model.parameters())
-    return {"trainable": sum(p.numel() for p in model.parameters() if p.requires_grad), "total": total, "frozen_experts": 0, "frozen_router": 0}
+    return {
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "total": total,
+        "frozen_experts": 0,
+        "frozen_router": 0,
+    }

@@ -42,7 +42,9 @@ class FeatureEngine:
         return {**batch, "features": ragged(features)}
 
 
-def with_engine_features(rows: ray.data.Dataset, model: ModelRef, engine: VLLMSynthConfig, layers: list[int], dtype: str) -> ray.data.Dataset:
+def with_engine_features(
+    rows: ray.data.Dataset, model: ModelRef, engine: VLLMSynthConfig, layers: list[int], dtype: str
+) -> ray.data.Dataset:
     """`rows` with a `features` column, from the pool of engines `engine` describes."""
     low, high = bounds(engine.concurrency)
     return rows.map_batches(

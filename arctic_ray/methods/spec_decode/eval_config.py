@@ -43,4 +43,3 @@ class SpecDecodeEvalConfig(StrictConfig):
         if len(set(v)) != len(v):
             raise ValueError(f"each baseline at most once: {v}")
         return v
-

@@ -18,4 +18,6 @@ def pad_features(rows) -> np.ndarray:
 
 class PadFeatureRows(NumpyBatchCollateFn):
     def __call__(self, batch: dict) -> dict[str, torch.Tensor]:
-        return {k: torch.from_numpy(pad_features(list(v)) if k == "features" else np.asarray(v)) for k, v in batch.items()}
+        return {
+            k: torch.from_numpy(pad_features(list(v)) if k == "features" else np.asarray(v)) for k, v in batch.items()
+        }

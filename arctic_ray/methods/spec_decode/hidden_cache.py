@@ -23,7 +23,9 @@ class HiddenStateCache:
     def _key(ids: torch.Tensor) -> bytes:
         return hashlib.blake2b(ids.cpu().numpy().tobytes(), digest_size=16).digest()
 
-    def __call__(self, compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], ids: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], ids: torch.Tensor, length: torch.Tensor
+    ) -> torch.Tensor:
         """Hidden states [B, T, H] for right-padded `ids` [B, T] with `length` real tokens each,
         computing only the rows not seen before (zeros past each row's end)."""
         b, t = ids.shape

@@ -62,7 +62,9 @@ class Context:
     def with_features(self, rows: ray.data.Dataset) -> ray.data.Dataset:
         """Training rows with the target's hidden states from vLLM engines (engine features)."""
         spec = self.recipe.speculator
-        return with_engine_features(rows, self.model, self.recipe.synth, list(spec.target_layers(self.target_config)), spec.features_dtype)
+        return with_engine_features(
+            rows, self.model, self.recipe.synth, list(spec.target_layers(self.target_config)), spec.features_dtype
+        )
 
     @property
     def pad_id(self) -> int:
@@ -70,13 +72,21 @@ class Context:
 
     @property
     def target(self) -> Target:
-        return Target(model=self.model.name, model_name=self.model.name, model_key=self.model.key, store=self.store, run_dir=self.run.dir)
+        return Target(
+            model=self.model.name,
+            model_name=self.model.name,
+            model_key=self.model.key,
+            store=self.store,
+            run_dir=self.run.dir,
+        )
 
     def generate(self, rows: list[dict]):
         return generate_stored(dataset_of(rows), self.recipe.synth, self.target)
 
     def rows_of(self, columns: dict) -> ray.data.Dataset:
-        return ray.data.from_items([{k: columns[k][i] for k in columns if k != "id"} for i in range(len(columns["id"]))])
+        return ray.data.from_items(
+            [{k: columns[k][i] for k in columns if k != "id"} for i in range(len(columns["id"]))]
+        )
 
 
 @dataclass
@@ -102,7 +112,9 @@ def prepare_prompts(ctx: Context, prompts: PromptSet) -> tuple[list[dict], list[
     eval_ready, eval_rejects = teacher_prompts(eval_rows, ctx.tokenizer, t.gen_prompt_length, t.gen_seq_length)
     for row in eval_ready:
         row["max_tokens"] = recipe.eval.max_tokens
-    run.count(prompts_unusable=run.set_aside(rejects + eval_rejects), eval_prompts=len(eval_ready), train_prompts=len(ready))
+    run.count(
+        prompts_unusable=run.set_aside(rejects + eval_rejects), eval_prompts=len(eval_ready), train_prompts=len(ready)
+    )
     print(f"[arctic_ray] {len(ready)} training prompts, {len(eval_ready)} held-out eval prompts", flush=True)
     return ready, eval_ready
 
@@ -133,7 +145,9 @@ def offline_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Tra
     sampling = recipe.synth.sampling.model_dump()
     eval_ids = {r["id"] for r in eval_ready}
     with run.stage("generate", f"generate with {recipe.synth.backend} ({recipe.model.name_or_path})"):
-        requests = generation_requests(eval_ready, {**sampling, "temperature": 0.0}) + generation_requests(ready, sampling)
+        requests = generation_requests(eval_ready, {**sampling, "temperature": 0.0}) + generation_requests(
+            ready, sampling
+        )
         generated = ctx.generate(requests)
         rows = generated.rows.materialize()
         run.count(generations_reused=generated.reused, generations_sent=generated.sent)
@@ -170,10 +184,14 @@ def online_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Trai
         teacher = start_teacher(t, recipe.synth, recipe.workers, ctx.model, ctx.store, layers, spec.features_dtype)
         eval_cols = eval_columns(ctx, teacher.answer(generation_requests(eval_ready, {**sampling, "temperature": 0.0})))
         eval_ds = ctx.rows_of(teacher.with_features(eval_cols))
-        repeats = max(1, math.ceil(1.25 * recipe.max_steps * recipe.rows_per_step / max(len(ready), 1)))  # new samples when sampling
+        repeats = max(
+            1, math.ceil(1.25 * recipe.max_steps * recipe.rows_per_step / max(len(ready), 1))
+        )  # new samples when sampling
         stream_rows = teacher.keyed([r for k in range(repeats) for r in generation_requests(ready, sampling, k)])
         counts = None
-        if spec.uses_token_counts:  # a first sample of the stream (then served from the store) chooses the draft vocabulary
+        if (
+            spec.uses_token_counts
+        ):  # a first sample of the stream (then served from the store) chooses the draft vocabulary
             first = [r for r in teacher.answer(stream_rows[: 4 * t.batch_size]) if not r["error"]]
             counts = count_tokens(dataset_of(first), "completion_token_ids", ctx.vocab_size)
         run.count(stream_prompts=len(stream_rows))
@@ -192,11 +210,21 @@ def data_response_phase(ctx: Context, prompts: PromptSet, eval_ready: list[dict]
         return [Phase("train")]
     with ctx.run.stage("data_responses", "the data's own responses, trained on first"):
         held = {r["id"] for r in eval_ready}
-        responses, rejects = response_generations([r for r in prompts.with_responses if r["id"] not in held], ctx.tokenizer)
-        columns, unusable = training_columns(responses, ctx.recipe.data.max_length, ctx.recipe.speculator.n_predict, ctx.pad_id)
-        ctx.run.count(data_response_rows=len(columns["id"]), data_response_rejects=ctx.run.set_aside(rejects + unusable))
+        responses, rejects = response_generations(
+            [r for r in prompts.with_responses if r["id"] not in held], ctx.tokenizer
+        )
+        columns, unusable = training_columns(
+            responses, ctx.recipe.data.max_length, ctx.recipe.speculator.n_predict, ctx.pad_id
+        )
+        ctx.run.count(
+            data_response_rows=len(columns["id"]), data_response_rejects=ctx.run.set_aside(rejects + unusable)
+        )
         if ctx.engine_features:  # the target's states of these rows too, from an engine
-            data.datasets["data"] = ctx.rows_of(data.teacher.with_features(columns)) if data.teacher else ctx.with_features(ctx.rows_of(columns))
+            data.datasets["data"] = (
+                ctx.rows_of(data.teacher.with_features(columns))
+                if data.teacher
+                else ctx.with_features(ctx.rows_of(columns))
+            )
         else:
             data.datasets["data"] = ctx.rows_of(columns)
     return [Phase("data", t.data_steps), Phase("train")]
@@ -204,7 +232,9 @@ def data_response_phase(ctx: Context, prompts: PromptSet, eval_ready: list[dict]
 
 def train_drafter(ctx: Context, data: TrainingData, phases: list[Phase]) -> tuple[str, dict]:
     recipe, spec, workers = ctx.recipe, ctx.recipe.speculator, ctx.recipe.workers
-    with ctx.run.stage("train", f"train the {spec.type} drafter ({workers.num_workers} workers, DeepSpeed ZeRO-{workers.zero_stage})"):
+    with ctx.run.stage(
+        "train", f"train the {spec.type} drafter ({workers.num_workers} workers, DeepSpeed ZeRO-{workers.zero_stage})"
+    ):
         result = run_trainer(
             TrainRun(
                 trainer="speculator",
@@ -254,7 +284,9 @@ def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: str | None = None) -> dic
     init_ray(recipe.ray)
     recipe = sized(recipe)
     files = model.files()
-    ctx = Context(recipe, run, model, AutoTokenizer.from_pretrained(files), AutoConfig.from_pretrained(files), recipe.store)
+    ctx = Context(
+        recipe, run, model, AutoTokenizer.from_pretrained(files), AutoConfig.from_pretrained(files), recipe.store
+    )
     with run.stage("prompts", "held-out eval prompts, self-instruct, teacher prompts"):
         ready, eval_ready = prepare_prompts(ctx, prompts)
     data = (offline_data if recipe.teacher.mode == "offline" else online_data)(ctx, ready, eval_ready)
@@ -274,12 +306,20 @@ def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: str | None = None) -> dic
         "train": train_metrics,
     }
     metrics["time_split_s"] = time_split(run.timings)
-    print("[arctic_ray] time split: " + ", ".join(f"{k} {v:.0f} s" for k, v in metrics["time_split_s"].items()), flush=True)
+    print(
+        "[arctic_ray] time split: " + ", ".join(f"{k} {v:.0f} s" for k, v in metrics["time_split_s"].items()),
+        flush=True,
+    )
     metrics["plots"] = write_plots(run, metrics)
     return run.finish(metrics, render_report)
 
 
-SPLIT = {"generate": ("prompts", "generate", "teacher", "dedup", "tokenize", "data_responses"), "features": ("features",), "train": ("train",), "eval": ("vllm_eval",)}
+SPLIT = {
+    "generate": ("prompts", "generate", "teacher", "dedup", "tokenize", "data_responses"),
+    "features": ("features",),
+    "train": ("train",),
+    "eval": ("vllm_eval",),
+}
 
 
 def time_split(timings: dict) -> dict:

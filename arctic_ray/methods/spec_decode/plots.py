@@ -28,7 +28,9 @@ def plot_acceptance(series: dict[str, list[float]], path: Location) -> str:
         if values:
             ax.plot(range(1, len(values) + 1), values, marker="o", label=name)
     ax.set_xticks(range(1, 1 + max((len(v) for v in series.values()), default=1)))
-    ax.set(title="acceptance by draft position", xlabel="draft position", ylabel="accepted share of drafts", ylim=(0, 1))
+    ax.set(
+        title="acceptance by draft position", xlabel="draft position", ylabel="accepted share of drafts", ylim=(0, 1)
+    )
     ax.legend()
     return save(fig, path)
 
@@ -44,7 +46,9 @@ def plot_throughput(tok_s: dict[str, dict[int, float]], path: Location) -> str:
         xs = [j + i * width for j in range(len(batch_sizes))]
         bars = ax.bar(xs, [tok_s[name].get(bs, 0) for bs in batch_sizes], width, label=name)
         ax.bar_label(bars, fmt="%.0f", fontsize=7)
-    ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(batch_sizes))], [f"batch {bs}" for bs in batch_sizes])
+    ax.set_xticks(
+        [j + width * (len(names) - 1) / 2 for j in range(len(batch_sizes))], [f"batch {bs}" for bs in batch_sizes]
+    )
     ax.set(title="vLLM output throughput", ylabel="tokens / s")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the bars, never over them
     return save(fig, path)

@@ -52,18 +52,26 @@ class SpecDecodeRecipe(TrainConfig):
     def _consistent(self):
         t = self.teacher
         if t.gen_prompt_length >= t.gen_seq_length:
-            raise ValueError(f"teacher.gen_prompt_length ({t.gen_prompt_length}) must be below teacher.gen_seq_length ({t.gen_seq_length})")
+            raise ValueError(
+                f"teacher.gen_prompt_length ({t.gen_prompt_length}) must be below teacher.gen_seq_length ({t.gen_seq_length})"
+            )
         max_len = getattr(self.synth, "max_model_len", None)
         longest = max(t.gen_seq_length, t.gen_prompt_length + self.eval.max_tokens)
         if max_len is not None and longest > max_len:
-            raise ValueError(f"synth.max_model_len ({max_len}) is below the longest sequence generated ({longest} tokens)")
+            raise ValueError(
+                f"synth.max_model_len ({max_len}) is below the longest sequence generated ({longest} tokens)"
+            )
         if t.mode == "online":
             if not self.max_steps:
                 raise ValueError("teacher.mode online needs max_steps: a stream has no known length")
             if not isinstance(self.synth, VLLMSynthConfig):
                 raise ValueError("teacher.mode online runs a vLLM engine: synth.backend must be vllm")
         if self.speculator.target_features == "engine" and not isinstance(self.synth, VLLMSynthConfig):
-            raise ValueError("speculator.target_features engine takes the target's states from a vLLM engine: synth.backend must be vllm (or set target_features: hf)")
+            raise ValueError(
+                "speculator.target_features engine takes the target's states from a vLLM engine: synth.backend must be vllm (or set target_features: hf)"
+            )
         if self.data.max_length < t.gen_seq_length:
-            raise ValueError(f"data.max_length ({self.data.max_length}) is below teacher.gen_seq_length ({t.gen_seq_length}): generations would be cut")
+            raise ValueError(
+                f"data.max_length ({self.data.max_length}) is below teacher.gen_seq_length ({t.gen_seq_length}): generations would be cut"
+            )
         return self

@@ -12,7 +12,7 @@ BASELINE_NAMES = {"ngram": "ngram", "suffix": "suffix decoding"}
 # 0.26): suffix decoding combines only with its methods `arctic` / `mlp_speculator`.
 COMBINED = (
     "vLLM 0.32 cannot combine a drafter with suffix decoding; Arctic Inference's own vLLM plugin can, for its own "
-    "MLP/LSTM speculators only (`\"method\": \"arctic\"` with `\"enable_suffix_decoding\": true`), not for EAGLE-3."
+    'MLP/LSTM speculators only (`"method": "arctic"` with `"enable_suffix_decoding": true`), not for EAGLE-3.'
 )
 
 
@@ -29,7 +29,10 @@ def label(name: str, r: dict) -> str:
 def write_plots(run: JobRun, m: dict) -> dict[str, str]:
     sim, vllm, train = m["simulated"], m.get("vllm") or {}, m["train"]
     plots = {"training": plot_training(train["history"], train["eval_history"], run.at("training.png"))}
-    series = {"simulated, untrained": sim["untrained"]["accept_per_pos"], "simulated, trained": sim["trained"]["accept_per_pos"]}
+    series = {
+        "simulated, untrained": sim["untrained"]["accept_per_pos"],
+        "simulated, trained": sim["trained"]["accept_per_pos"],
+    }
     for name, r in _measured(vllm).items():
         smaller_k = name != "drafter" and (r.get("speculative_config") or {}).get("model")
         if r.get("greedy") and not smaller_k:  # a smaller k's acceptance repeats the drafter's first positions
@@ -52,7 +55,12 @@ def _speedup(r: dict, bs) -> str:
 
 
 def _vllm_lines(vllm: dict) -> list[str]:
-    lines = ["## Measured in vLLM", "", "| speculation | batch | tok/s | speedup | mean acceptance length | acceptance by position |", "|---|---|---|---|---|---|"]
+    lines = [
+        "## Measured in vLLM",
+        "",
+        "| speculation | batch | tok/s | speedup | mean acceptance length | acceptance by position |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, r in _measured(vllm).items():
         greedy = r.get("greedy")
         for bs, rate in r["tok_s"].items():
@@ -63,7 +71,9 @@ def _vllm_lines(vllm: dict) -> list[str]:
     lines += [f"{name}: the engine failed, not measured ({r['error']})." for name, r in vllm.items() if "error" in r]
     drafter = _measured(vllm).get("drafter")
     if drafter:
-        lines.append(f"Greedy outputs with the drafter equal the plain ones on {drafter['outputs_equal_plain']:.0%} of the prompts.")
+        lines.append(
+            f"Greedy outputs with the drafter equal the plain ones on {drafter['outputs_equal_plain']:.0%} of the prompts."
+        )
         if drafter.get("sampled"):
             s = drafter["sampled"]
             lines.append(
@@ -95,14 +105,22 @@ def _serving_lines(serving: dict) -> list[str]:
             cells.append(f"**{cell}**" if best[bs] == k else cell)
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     choice = ", ".join(f"batch {bs}: k={k}" for bs, k in best.items())
-    return lines + ["", f"Best k (bold; in the export's config.json under `{SERVING_KEY}`): {choice}. Measured on {serving['measured_on']}.", ""]
+    return lines + [
+        "",
+        f"Best k (bold; in the export's config.json under `{SERVING_KEY}`): {choice}. Measured on {serving['measured_on']}.",
+        "",
+    ]
 
 
 def _baseline_sentence(vllm: dict, serving: dict) -> str | None:
     """When a model-free baseline beats the drafter at its best k at the smallest batch size."""
     bs = min(serving["tok_s"], key=int)  # the table's keys are strings, as in metrics.json
     measured = _measured(vllm)
-    rates = {name: {str(b): v for b, v in measured[name]["tok_s"].items()}.get(bs) for name in BASELINE_NAMES if name in measured}
+    rates = {
+        name: {str(b): v for b, v in measured[name]["tok_s"].items()}.get(bs)
+        for name in BASELINE_NAMES
+        if name in measured
+    }
     rates = {name: v for name, v in rates.items() if v is not None}
     if not rates:
         return None
@@ -128,7 +146,8 @@ def render_report(m: dict) -> str:
         d, none = measured["drafter"], measured["none"]
         others = "".join(
             f" and {measured[name]['tok_s'][bs]:.1f} with {BASELINE_NAMES[name]} ({measured[name]['speedup'][bs]:.2f}x)"
-            for name in BASELINE_NAMES if name in measured
+            for name in BASELINE_NAMES
+            if name in measured
         )
         head.append(
             f"**vLLM at batch {bs}: drafter {d['tok_s'][bs]:.1f} tok/s vs {none['tok_s'][bs]:.1f} without speculation "

@@ -30,7 +30,11 @@ def completion_token_counts(rows: ray.data.Dataset, vocab_size: int) -> torch.Te
         return {"counts": [np.bincount(np.concatenate(ids).astype(np.int64), minlength=vocab_size)[:vocab_size]]}
 
     total = np.zeros(vocab_size, dtype=np.int64)
-    for row in rows.select_columns(["input_ids", "completion_start", "length"]).map_batches(count, batch_format="numpy").iter_rows():
+    for row in (
+        rows.select_columns(["input_ids", "completion_start", "length"])
+        .map_batches(count, batch_format="numpy")
+        .iter_rows()
+    ):
         total += row["counts"]
     return torch.from_numpy(total)
 
@@ -45,7 +49,9 @@ def retrain(run_dir: str, overrides: list[str], name: str) -> dict:
     recipe = validate_against(SpecDecodeRecipe, read_recipe(source, overrides), source, "spec_decode")
     features = run.join(FEATURES_DIR)
     if not features.join("train").exists():
-        raise FileNotFoundError(f"{run_dir}: no stored target features ({FEATURES_DIR}/train); run the job with speculator.target_features: engine, offline")
+        raise FileNotFoundError(
+            f"{run_dir}: no stored target features ({FEATURES_DIR}/train); run the job with speculator.target_features: engine, offline"
+        )
     init_ray(recipe.ray)
     recipe = sized(recipe)
     model = ModelRef.of(recipe.model.name_or_path)
@@ -68,4 +74,8 @@ def retrain(run_dir: str, overrides: list[str], name: str) -> dict:
             seed=recipe.seed,
         )
     )
-    return {**train_metrics(result), "drafter_dir": export_location(result, storage), "speculator": recipe.speculator.model_dump()}
+    return {
+        **train_metrics(result),
+        "drafter_dir": export_location(result, storage),
+        "speculator": recipe.speculator.model_dump(),
+    }

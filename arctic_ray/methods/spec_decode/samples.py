@@ -51,7 +51,9 @@ def training_columns(rows: list[dict], seq_len: int, n_predict: int, pad_id: int
     return columns, rejects
 
 
-def to_speculator_samples(ds: ray.data.Dataset, seq_len: int, n_predict: int, pad_id: int) -> tuple[ray.data.Dataset, list[dict]]:
+def to_speculator_samples(
+    ds: ray.data.Dataset, seq_len: int, n_predict: int, pad_id: int
+) -> tuple[ray.data.Dataset, list[dict]]:
     """Offline: (samples, rejects) of a dataset of generations."""
     tagged = ds.map_batches(lambda b: _tag(b, seq_len, n_predict, pad_id), batch_format="pyarrow").materialize()
     samples = tagged.filter(lambda r: not r["reject_reason"]).drop_columns(["reject_reason"])
@@ -72,7 +74,10 @@ def _tag(batch, seq_len: int, n_predict: int, pad_id: int) -> dict:
         out["completion_start"].append(int(columns["completion_start"][0]) if usable else 0)
         out["length"].append(int(columns["length"][0]) if usable else 0)
         out["reject_reason"].append("" if usable else rejects[0]["reason"])
-    return {k: np.stack(v) if k == "input_ids" else np.array(v, dtype=object if k in ("id", "reject_reason") else np.int64) for k, v in out.items()}
+    return {
+        k: np.stack(v) if k == "input_ids" else np.array(v, dtype=object if k in ("id", "reject_reason") else np.int64)
+        for k, v in out.items()
+    }
 
 
 def response_generations(rows: list[dict], tokenizer) -> tuple[list[dict], list[dict]]:
@@ -82,9 +87,19 @@ def response_generations(rows: list[dict], tokenizer) -> tuple[list[dict], list[
     out, rejects = [], []
     for row in rows:
         prompt = chat_ids(tokenizer, row["messages"], add_generation_prompt=True)
-        full = chat_ids(tokenizer, [*row["messages"], {"role": "assistant", "content": row["response"]}], add_generation_prompt=False)
+        full = chat_ids(
+            tokenizer,
+            [*row["messages"], {"role": "assistant", "content": row["response"]}],
+            add_generation_prompt=False,
+        )
         if full[: len(prompt)] != prompt:
-            rejects.append({"stage": "tokenize", "id": row["id"], "reason": "chat template: the prompt is not a prefix of the conversation"})
+            rejects.append(
+                {
+                    "stage": "tokenize",
+                    "id": row["id"],
+                    "reason": "chat template: the prompt is not a prefix of the conversation",
+                }
+            )
             continue
         out.append({"id": row["id"], "prompt_token_ids": prompt, "completion_token_ids": full[len(prompt) :]})
     return out, rejects

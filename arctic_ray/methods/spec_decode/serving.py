@@ -28,7 +28,9 @@ def best_k(vllm: dict) -> dict | None:
     if not sweep:
         return None
     batch_sizes = sorted({bs for r in sweep.values() for bs in r["tok_s"]})
-    tok_s = {str(bs): {str(k): r["tok_s"][bs] for k, r in sorted(sweep.items()) if bs in r["tok_s"]} for bs in batch_sizes}
+    tok_s = {
+        str(bs): {str(k): r["tok_s"][bs] for k, r in sorted(sweep.items()) if bs in r["tok_s"]} for bs in batch_sizes
+    }
     table = {
         "best_num_speculative_tokens": {bs: int(max(rates, key=rates.get)) for bs, rates in tok_s.items()},
         "tok_s": tok_s,

@@ -12,15 +12,22 @@ def sized(recipe):
     view = current_cluster()
     p = plan(view, online=recipe.teacher.mode == "online")
     print("[arctic_ray] resource plan (fields the recipe sets win):\n  " + "\n  ".join(p.lines()), flush=True)
-    workers = fill_unset(recipe.workers, num_workers=p.workers, cpus_per_worker=p.cpus_per_worker, gpus_per_worker=p.gpus_per_worker)
+    workers = fill_unset(
+        recipe.workers, num_workers=p.workers, cpus_per_worker=p.cpus_per_worker, gpus_per_worker=p.gpus_per_worker
+    )
     update = {"workers": workers}
     if recipe.synth.loads_weights:  # a local engine pool (an API backend has no devices to size)
         pool = p.engines[0] if p.engines[0] == p.engines[1] else p.engines
         update["synth"] = fill_unset(
-            recipe.synth, concurrency=pool, cpus_per_engine=p.cpus_per_engine, gpus_per_engine=p.gpus_per_engine,
+            recipe.synth,
+            concurrency=pool,
+            cpus_per_engine=p.cpus_per_engine,
+            gpus_per_engine=p.gpus_per_engine,
             gpu_memory_utilization=p.engine_memory,
         )
-    update["teacher"] = fill_unset(recipe.teacher, cpus=p.teacher_cpus, gpus=p.teacher_gpus, gpu_memory_utilization=p.teacher_memory)
+    update["teacher"] = fill_unset(
+        recipe.teacher, cpus=p.teacher_cpus, gpus=p.teacher_gpus, gpu_memory_utilization=p.teacher_memory
+    )
     sized = recipe.model_copy(update=update)
     check_fits(sized, view)
     return sized
@@ -33,7 +40,13 @@ def check_fits(recipe, view: ClusterView) -> None:
     asks = [("a training worker", w.cpus_per_worker, w.gpus_per_worker)]
     if recipe.teacher.mode == "online":
         t = recipe.teacher
-        asks.append((f"the teacher beside {w.num_workers} training workers", t.cpus + w.num_workers * w.cpus_per_worker, t.gpus + w.num_workers * w.gpus_per_worker))
+        asks.append(
+            (
+                f"the teacher beside {w.num_workers} training workers",
+                t.cpus + w.num_workers * w.cpus_per_worker,
+                t.gpus + w.num_workers * w.gpus_per_worker,
+            )
+        )
     elif recipe.synth.loads_weights:
         asks.append(("a vLLM engine", recipe.synth.cpus_per_engine, recipe.synth.gpus_per_engine))
     for what, cpus, gpus in asks:
@@ -41,5 +54,9 @@ def check_fits(recipe, view: ClusterView) -> None:
             have = ", ".join(f"{s.cpus:g} CPUs/{s.gpus:g} GPUs" for s in view.shapes) or "no node"
             raise PlacementError(
                 f"{what} needs one node with {cpus:g} CPUs and {gpus:g} GPUs; this cluster's nodes and node types offer {have}"
-                + (" (a GPU recipe on a machine without GPUs: run it on a GPU cluster, cluster/*.yaml)" if gpus and not view.ceiling("gpus") else "")
+                + (
+                    " (a GPU recipe on a machine without GPUs: run it on a GPU cluster, cluster/*.yaml)"
+                    if gpus and not view.ceiling("gpus")
+                    else ""
+                )
             )

@@ -59,7 +59,9 @@ class TargetPieces(TargetView):
         self.config = AutoConfig.from_pretrained(model_path)
         self.device, self.dtype = device, dtype
         self._where = _tensor_files(self.path)
-        self.embed = nn.Embedding.from_pretrained(self._tensor(_one_named(self._where, "embed_tokens.weight")), freeze=True)
+        self.embed = nn.Embedding.from_pretrained(
+            self._tensor(_one_named(self._where, "embed_tokens.weight")), freeze=True
+        )
         head = [n for n in self._where if n.endswith("lm_head.weight")]
         # a tied head is the embedding itself: nothing more to hold
         self.lm_head = nn.Module() if head else None
@@ -81,7 +83,9 @@ class TargetPieces(TargetView):
 
     def layer_state(self, index: int) -> dict[str, torch.Tensor]:
         """Decoder layer `index`'s tensors, HF names without the layer prefix (read, not held)."""
-        prefix = next(n[: n.index(f"layers.{index}.") + len(f"layers.{index}.")] for n in self._where if f"layers.{index}." in n)
+        prefix = next(
+            n[: n.index(f"layers.{index}.") + len(f"layers.{index}.")] for n in self._where if f"layers.{index}." in n
+        )
         return {n[len(prefix) :]: self._tensor(n) for n in self._where if n.startswith(prefix)}
 
     def final_norm(self) -> torch.Tensor:

@@ -44,16 +44,29 @@ def spec_cases(drafter_dir: str | None, method: str | None, n_predict: int, e: S
     """none, the baselines, the drafter at k = 1..n_predict-1 (`drafter_k<k>`, greedy only) and
     the drafter at its own n_predict (`drafter`, also sampled)."""
     baselines = {
-        "ngram": {"method": "ngram", "num_speculative_tokens": n_predict, "prompt_lookup_min": 1, "prompt_lookup_max": e.ngram_max},
+        "ngram": {
+            "method": "ngram",
+            "num_speculative_tokens": n_predict,
+            "prompt_lookup_min": 1,
+            "prompt_lookup_max": e.ngram_max,
+        },
         # No cache of past answers: every timed pass repeats the same prompts, which it would then
         # serve from their own earlier answers (4x on the second pass). Each request's own
         # prompt-and-output tree is still used.
-        "suffix": {"method": "suffix", "num_speculative_tokens": e.suffix_tokens, "suffix_decoding_max_cached_requests": 0},
+        "suffix": {
+            "method": "suffix",
+            "num_speculative_tokens": e.suffix_tokens,
+            "suffix_decoding_max_cached_requests": 0,
+        },
     }
     cases = [Case("none")] + [Case(name, baselines[name], sampled=False) for name in e.baselines]
     if drafter_dir and method:
         cases += [
-            Case("drafter" if k == n_predict else f"drafter_k{k}", {"method": method, "model": drafter_dir, "num_speculative_tokens": k}, sampled=k == n_predict)
+            Case(
+                "drafter" if k == n_predict else f"drafter_k{k}",
+                {"method": method, "model": drafter_dir, "num_speculative_tokens": k},
+                sampled=k == n_predict,
+            )
             for k in range(1, n_predict + 1)
         ]
     return cases
@@ -94,8 +107,16 @@ def _generate(llm, prompts: list[list[int]], params, batch_size: int) -> tuple[l
     return outputs, time.perf_counter() - start
 
 
-def measure_case(model: ModelRef, engine: VLLMEngineConfig, case: Case, prompts: list[list[int]], max_tokens: int,
-                 batch_sizes: list[int], repeats: int, sampled_temperature: float) -> dict:
+def measure_case(
+    model: ModelRef,
+    engine: VLLMEngineConfig,
+    case: Case,
+    prompts: list[list[int]],
+    max_tokens: int,
+    batch_sizes: list[int],
+    repeats: int,
+    sampled_temperature: float,
+) -> dict:
     """One engine configuration, in this process: tok/s per batch size (median of repeats),
     greedy outputs at batch 1, vLLM's acceptance (greedy, and sampled when asked). The base is
     resolved on this node, and a drafter on shared storage is copied here (vLLM reads local files)."""
@@ -110,7 +131,9 @@ def measure_case(model: ModelRef, engine: VLLMEngineConfig, case: Case, prompts:
     extra = {"speculative_config": spec} if spec else {}
     llm = start_llm(path, engine, disable_log_stats=False, **extra)
     greedy = SamplingParams(max_tokens=max_tokens, temperature=0.0)
-    llm.generate([{"prompt_token_ids": prompts[0]}], SamplingParams(max_tokens=16, temperature=0.0), use_tqdm=False)  # warm-up
+    llm.generate(
+        [{"prompt_token_ids": prompts[0]}], SamplingParams(max_tokens=16, temperature=0.0), use_tqdm=False
+    )  # warm-up
     result: dict[str, Any] = {
         "name": case.name,
         "speculative_config": case.speculative_config,
@@ -160,19 +183,32 @@ def _measured_or_error(task, case: Case, *args) -> dict:
     except ray.exceptions.RayError as e:  # the process itself died (a crash, out of memory)
         result = _failed(case, f"{type(e).__name__}: {e}")
     if "error" in result:
-        print(f"[vllm-eval] {case.name}: the engine failed, recorded as an error; the other cases go on: {result['error']}", flush=True)
+        print(
+            f"[vllm-eval] {case.name}: the engine failed, recorded as an error; the other cases go on: {result['error']}",
+            flush=True,
+        )
     return result
 
 
-def measure_speculative_decoding(model: ModelRef, engine: VLLMEngineConfig, cases: list[Case], prompts: list[list[int]],
-                                 max_tokens: int, batch_sizes: list[int], repeats: int, sampled_temperature: float) -> dict:
+def measure_speculative_decoding(
+    model: ModelRef,
+    engine: VLLMEngineConfig,
+    cases: list[Case],
+    prompts: list[list[int]],
+    max_tokens: int,
+    batch_sizes: list[int],
+    repeats: int,
+    sampled_temperature: float,
+) -> dict:
     """Every case, one after the other (they must not compete for the cores they are timed on).
     Speedups and output equality are against `none`, where it ran."""
     resources = {"num_cpus": engine.cpus_per_engine, "num_gpus": engine.gpus_per_engine}
     task = _measure_task.options(**resources, runtime_env={"env_vars": {**engine.engine_env(), **NO_PLUGINS}})
     results = {}
     for case in cases:
-        results[case.name] = _measured_or_error(task, case, model, engine, case, prompts, max_tokens, batch_sizes, repeats, sampled_temperature)
+        results[case.name] = _measured_or_error(
+            task, case, model, engine, case, prompts, max_tokens, batch_sizes, repeats, sampled_temperature
+        )
     plain = results["none"]
     for r in results.values():
         if "error" in r or "error" in plain:

@@ -59,12 +59,16 @@ def check_base(model: SwiftKVModelConfig, base_config) -> None:
     """Refuse a base SwiftKV cannot rewire, naming the recipe field."""
     kind = getattr(base_config, "model_type", None)
     if kind not in LLAMA_FAMILY:
-        raise RecipeError(f"model.name_or_path: SwiftKV needs a Llama-family base (model_type {', '.join(LLAMA_FAMILY)}), {model.name_or_path} is {kind!r}")
+        raise RecipeError(
+            f"model.name_or_path: SwiftKV needs a Llama-family base (model_type {', '.join(LLAMA_FAMILY)}), {model.name_or_path} is {kind!r}"
+        )
     layers, k, g = base_config.num_hidden_layers, model.num_key_value_layers, model.key_value_group_size
     if k > layers:
         raise RecipeError(f"model.num_key_value_layers: {k} is above the base model's {layers} layers")
     if (layers - k) % g:
-        raise RecipeError(f"model.key_value_group_size: {g} does not divide the {layers - k} layers after the {k} KV layers")
+        raise RecipeError(
+            f"model.key_value_group_size: {g} does not divide the {layers - k} layers after the {k} KV layers"
+        )
 
 
 def check_trainable(model: SwiftKVModelConfig, base_config) -> None:
@@ -72,4 +76,6 @@ def check_trainable(model: SwiftKVModelConfig, base_config) -> None:
     nothing to train."""
     check_base(model, base_config)
     if model.num_key_value_layers == base_config.num_hidden_layers:
-        raise RecipeError(f"model.num_key_value_layers: {model.num_key_value_layers} is every layer of the base; nothing would train (use fewer)")
+        raise RecipeError(
+            f"model.num_key_value_layers: {model.num_key_value_layers} is every layer of the base; nothing would train (use fewer)"
+        )

@@ -18,6 +18,7 @@ def layer_tokens(model) -> Iterator[Counter]:
     seen: Counter = Counter()
     handles = []
     for i, layer in enumerate(model.layers):
+
         def hook(module, args, output, i=i):
             seen[i] += args[0].shape[:-1].numel()
 

@@ -37,10 +37,14 @@ def read_chats(cfg: SwiftKVDataConfig) -> ChatSplit:
 
 
 def _one_per_bin(block: pa.Table) -> pa.Table:
-    return pa.Table.from_pylist([make_bin([e]) for e in block.select(["input_ids", "labels"]).to_pylist()], schema=BIN_SCHEMA)
+    return pa.Table.from_pylist(
+        [make_bin([e]) for e in block.select(["input_ids", "labels"]).to_pylist()], schema=BIN_SCHEMA
+    )
 
 
-def packed_examples(rows: list[dict], model, cfg: SwiftKVDataConfig, num_ranks: int, rows_per_rank_step: int) -> tuple[ray.data.Dataset, list[dict]]:
+def packed_examples(
+    rows: list[dict], model, cfg: SwiftKVDataConfig, num_ranks: int, rows_per_rank_step: int
+) -> tuple[ray.data.Dataset, list[dict]]:
     """Packed sequences of `rows` (materialized) and the examples dropped, with their reasons."""
     examples = tokenized(rows, model, cfg)
     dropped = [

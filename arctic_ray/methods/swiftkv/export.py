@@ -27,8 +27,14 @@ def swiftkv_config(model: SwiftKVModel) -> dict:
     for key in ("architectures", "model_type", "transformers_version", "dtype", "torch_dtype", "_name_or_path"):
         cfg.pop(key, None)
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    return {**cfg, "architectures": [ARCHITECTURE], "model_type": MODEL_TYPE, "torch_dtype": dtype,
-            "num_key_value_layers": model.num_key_value_layers, "key_value_group_size": model.group_size}
+    return {
+        **cfg,
+        "architectures": [ARCHITECTURE],
+        "model_type": MODEL_TYPE,
+        "torch_dtype": dtype,
+        "num_key_value_layers": model.num_key_value_layers,
+        "key_value_group_size": model.group_size,
+    }
 
 
 def swiftkv_weights(model: SwiftKVModel) -> dict[str, torch.Tensor]:
@@ -38,7 +44,11 @@ def swiftkv_weights(model: SwiftKVModel) -> dict[str, torch.Tensor]:
     out = {}
     for name, tensor in state.items():
         parts = name.split(".")
-        if parts[:2] == ["model", "layers"] and int(parts[2]) >= model.num_key_value_layers and parts[4] in ("q_proj", "k_proj", "v_proj"):
+        if (
+            parts[:2] == ["model", "layers"]
+            and int(parts[2]) >= model.num_key_value_layers
+            and parts[4] in ("q_proj", "k_proj", "v_proj")
+        ):
             continue  # the teacher's projections of a SwiftKV layer
         out[name] = tensor.detach().contiguous().clone()
     for i in model.swiftkv_layers:

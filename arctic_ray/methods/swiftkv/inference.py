@@ -42,7 +42,9 @@ class KVCache:
 class CachedDecoder:
     def __init__(self, model: SwiftKVModel, swiftkv: bool = True):
         if not swiftkv and not model.has_teacher:
-            raise ValueError("the original model's path needs the later layers' own projections (a model built with keep_teacher=True)")
+            raise ValueError(
+                "the original model's path needs the later layers' own projections (a model built with keep_teacher=True)"
+            )
         self.model, self.swiftkv = model, swiftkv
         self.kv_layers = model.num_key_value_layers if swiftkv else model.num_layers
 
@@ -58,7 +60,9 @@ class CachedDecoder:
         KV layers); T == 1 a decode step."""
         m = self.model.base.model
         start = cache.length
-        positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)[None].expand(input_ids.shape[0], -1)
+        positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)[None].expand(
+            input_ids.shape[0], -1
+        )
         h = m.embed_tokens(input_ids)
         cos, sin = m.rotary_emb(h, positions)
         causal = input_ids.shape[1] > 1

@@ -69,15 +69,29 @@ def run_swiftkv(recipe: SwiftKVRecipe, run_dir: str | None = None) -> dict:
         )
         metrics_train = train_metrics(result)
     export_dir = export_location(result, run.loc)
-    with run.stage("prefill", "reload the export; measure its prefill against the original"):  # in the driver: a handful of prompts
-        prefill = prefill_counts(load_swiftkv(local_copy(export_dir)), original_model(model.path()), prompts_of(tokenizer, chats.eval, PREFILL_PROMPTS))
-    run.count(rejected=sum(c.get("rejected", 0) for c in chats.counts.values()), dropped=len(dropped) + len(dropped_eval))
+    with run.stage(
+        "prefill", "reload the export; measure its prefill against the original"
+    ):  # in the driver: a handful of prompts
+        prefill = prefill_counts(
+            load_swiftkv(local_copy(export_dir)),
+            original_model(model.path()),
+            prompts_of(tokenizer, chats.eval, PREFILL_PROMPTS),
+        )
+    run.count(
+        rejected=sum(c.get("rejected", 0) for c in chats.counts.values()), dropped=len(dropped) + len(dropped_eval)
+    )
     metrics = {
         "model": recipe.model.name_or_path,
-        "data": {"sources": {k: dict(v) for k, v in chats.counts.items()}, "train_sequences": train.count(), "eval_sequences": held.count()},
+        "data": {
+            "sources": {k: dict(v) for k, v in chats.counts.items()},
+            "train_sequences": train.count(),
+            "eval_sequences": held.count(),
+        },
         "train": metrics_train,
         "prefill": prefill,
         "export_dir": export_dir,
     }
-    metrics["plots"] = {"distill": plot_distill(metrics_train["history"], metrics_train["eval_history"], run.at("distill.png"))}
+    metrics["plots"] = {
+        "distill": plot_distill(metrics_train["history"], metrics_train["eval_history"], run.at("distill.png"))
+    }
     return run.finish(metrics, render_report)

@@ -49,7 +49,9 @@ def prefill_counts(student: SwiftKVModel, original: SwiftKVModel, prompts: list[
     }
 
 
-def prefill_seconds(student: SwiftKVModel, original: SwiftKVModel, ids: list[int], repeats: int = 5) -> tuple[float, float]:
+def prefill_seconds(
+    student: SwiftKVModel, original: SwiftKVModel, ids: list[int], repeats: int = 5
+) -> tuple[float, float]:
     """Median wall times of a prefill of `ids` by the student and by the original (after a
     warm-up of each), taken in turns so that a busy machine slows both alike."""
     runs = [(CachedDecoder(student), []), (CachedDecoder(original, swiftkv=False), [])]
@@ -65,7 +67,9 @@ def prefill_seconds(student: SwiftKVModel, original: SwiftKVModel, ids: list[int
 
 
 @torch.no_grad()
-def agreement(student: SwiftKVModel, original: SwiftKVModel, tokenizer, chats: list[list[dict]], max_length: int) -> dict:
+def agreement(
+    student: SwiftKVModel, original: SwiftKVModel, tokenizer, chats: list[list[dict]], max_length: int
+) -> dict:
     """Teacher-forced on each chat: over the positions that predict an assistant token, the
     share where the student's top-1 token is the original's, and the mean KL (T = 1)."""
     agree = kl = n = 0.0

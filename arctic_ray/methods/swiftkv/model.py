@@ -33,7 +33,9 @@ class SwiftKVOutput(NamedTuple):
 
 
 class SwiftKVModel(nn.Module):
-    def __init__(self, base: nn.Module, num_key_value_layers: int, key_value_group_size: int = 1, keep_teacher: bool = True):
+    def __init__(
+        self, base: nn.Module, num_key_value_layers: int, key_value_group_size: int = 1, keep_teacher: bool = True
+    ):
         """`keep_teacher=False` (a reloaded export): the later layers' own q/k/v projections,
         which only the teacher uses, are dropped."""
         super().__init__()
@@ -95,7 +97,13 @@ class SwiftKVModel(nn.Module):
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
         return {"trainable": trainable, "frozen": total - trainable, "total": total}
 
-    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor, attention_mask: torch.Tensor | None, teacher: bool = False) -> SwiftKVOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        position_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        teacher: bool = False,
+    ) -> SwiftKVOutput:
         """Every token through the student (and the teacher when asked), as in training:
         `attention_mask` is additive [B, 1, T, T] (None: causal)."""
         m = self.base.model
@@ -111,7 +119,9 @@ class SwiftKVModel(nn.Module):
             with torch.no_grad():
                 t = h
                 for layer in self.layers[self.num_key_value_layers :]:
-                    t = layer(t, attention_mask=attention_mask, position_embeddings=(cos, sin), position_ids=position_ids)
+                    t = layer(
+                        t, attention_mask=attention_mask, position_embeddings=(cos, sin), position_ids=position_ids
+                    )
                 taught = m.norm(t)
         normed, kv = (m.norm_swiftkv(h) if self.num_key_value_layers < self.num_layers else None), {}
         for i in self.swiftkv_layers:

@@ -21,11 +21,15 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
     return apply_rotary_pos_emb(x, x, cos, sin)[0]
 
 
-def attend(attn, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, causal: bool) -> torch.Tensor:
+def attend(
+    attn, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, causal: bool
+) -> torch.Tensor:
     """Attention of q [B, H, Tq, d] over k, v [B, Hkv, S, d] (grouped-query), then o_proj.
     `mask`: additive [B, 1, Tq, S]; None with `causal`: the usual causal mask; None without it:
     every query sees every key (one new token over a cache)."""
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and mask is None, scale=attn.scaling, enable_gqa=True)
+    out = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, is_causal=causal and mask is None, scale=attn.scaling, enable_gqa=True
+    )
     b, _, t, _ = out.shape
     return attn.o_proj(out.transpose(1, 2).reshape(b, t, -1))
 
@@ -33,7 +37,11 @@ def attend(attn, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.
 def own_kv(attn, x: torch.Tensor, cos, sin) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A standard layer's q, k, v from its normed input (q and k rotated)."""
     d = attn.head_dim
-    return rotate(heads(attn.q_proj(x), d), cos, sin), rotate(heads(attn.k_proj(x), d), cos, sin), heads(attn.v_proj(x), d)
+    return (
+        rotate(heads(attn.q_proj(x), d), cos, sin),
+        rotate(heads(attn.k_proj(x), d), cos, sin),
+        heads(attn.v_proj(x), d),
+    )
 
 
 def swiftkv_kv(attn, normed: torch.Tensor, cos, sin) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,7 +54,9 @@ def mlp_block(layer, h: torch.Tensor) -> torch.Tensor:
     return h + layer.mlp(layer.post_attention_layernorm(h))
 
 
-def swiftkv_layer(layer, h: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos, sin, mask, causal: bool) -> torch.Tensor:
+def swiftkv_layer(
+    layer, h: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cos, sin, mask, causal: bool
+) -> torch.Tensor:
     """A later layer: its query from its own input (`q_proj_swiftkv`), keys and values given."""
     attn = layer.self_attn
     q = rotate(heads(attn.q_proj_swiftkv(layer.input_layernorm(h)), attn.head_dim), cos, sin)

@@ -18,7 +18,9 @@ def plot_distill(history: list[dict], eval_history: list[dict], path: Location) 
     mid.plot(steps, [e["eval_kl"] for e in eval_history], marker="o", label="KL (T=1)")
     mid.set(title="held-out KL to the teacher", xlabel="step")
     twin = mid.twinx()
-    twin.plot(steps, [e["eval_top1_agreement"] for e in eval_history], marker="s", color="tab:green", label="top-1 agreement")
+    twin.plot(
+        steps, [e["eval_top1_agreement"] for e in eval_history], marker="s", color="tab:green", label="top-1 agreement"
+    )
     twin.set_ylabel("top-1 agreement")
     right.plot(steps, [e["eval_loss"] for e in eval_history], marker="o", label="student")
     right.plot(steps, [e["teacher_eval_loss"] for e in eval_history], linestyle="--", label="teacher")

@@ -32,7 +32,9 @@ class SwiftKVMethod:
     pad_id: int
 
 
-def build_swiftkv(model_path: str, cfg: SwiftKVModelConfig, dtype: torch.dtype = torch.float32) -> tuple[SwiftKVModel, dict]:
+def build_swiftkv(
+    model_path: str, cfg: SwiftKVModelConfig, dtype: torch.dtype = torch.float32
+) -> tuple[SwiftKVModel, dict]:
     """The student over the base at `model_path`, initialised from it and frozen but for its
     SwiftKV modules; and the parameter counts."""
     from transformers import AutoModelForCausalLM
@@ -52,7 +54,6 @@ class SwiftKVTrainer(PackedTrainer):
         m: SwiftKVMethod = self.method
         model, self.params = build_swiftkv(m.base.path(), m.model, torch.bfloat16 if self.use_gpu else torch.float32)
         return model.to(self.device)
-
 
     def _forward(self, batch):
         """Student and teacher logits (and final hidden states) at the positions that predict a
@@ -103,4 +104,8 @@ class SwiftKVTrainer(PackedTrainer):
 
     def summary(self) -> dict:
         m = self.method.model
-        return {"parameters": self.params, "num_key_value_layers": m.num_key_value_layers, "key_value_group_size": m.key_value_group_size}
+        return {
+            "parameters": self.params,
+            "num_key_value_layers": m.num_key_value_layers,
+            "key_value_group_size": m.key_value_group_size,
+        }

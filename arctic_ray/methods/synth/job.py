@@ -35,10 +35,20 @@ def render_summary(metrics: dict) -> str:
         "Completions: `completions.jsonl`, `completions/` (parquet). Failed and refused rows, with their reason: `errors.jsonl`, `errors/`.",
     ]
     if metrics.get("curation"):
-        lines += ["", "Curation (`curated/`; removed rows with their stage and reason in `curation_rejects/`):", "", "| step | rows in | removed | seconds |", "|---|---|---|---|"]
-        lines += [f"| {c['stage']} | {c['rows_in']} | {c['removed']} | {c['seconds']:.1f} |" for c in metrics["curation"]]
+        lines += [
+            "",
+            "Curation (`curated/`; removed rows with their stage and reason in `curation_rejects/`):",
+            "",
+            "| step | rows in | removed | seconds |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c['stage']} | {c['rows_in']} | {c['removed']} | {c['seconds']:.1f} |" for c in metrics["curation"]
+        ]
     if t["errors"]:
-        lines += ["", "Failures by reason:", ""] + [f"- {n} × {reason}" for reason, n in sorted(t["errors"].items(), key=lambda kv: -kv[1])]
+        lines += ["", "Failures by reason:", ""] + [
+            f"- {n} × {reason}" for reason, n in sorted(t["errors"].items(), key=lambda kv: -kv[1])
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -51,7 +61,10 @@ def run_synth(recipe: SynthRecipe, run_dir: str | None = None) -> dict:
     if recipe.dry_run:
         estimate = estimate_cost(prompts.rows, recipe.synth, target, recipe.samples)
         estimate.refused += len(prompts.rejects)
-        return run.finish({"backend": recipe.synth.backend, "model": recipe.model, "dry_run": estimate.as_dict()}, lambda m: estimate.describe() + "\n")
+        return run.finish(
+            {"backend": recipe.synth.backend, "model": recipe.model, "dry_run": estimate.as_dict()},
+            lambda m: estimate.describe() + "\n",
+        )
     init_ray(recipe.ray)
     tally = Tally(refused=len(prompts.rejects))
     errors = TableWriter(run.loc, "errors")
@@ -70,9 +83,16 @@ def run_synth(recipe: SynthRecipe, run_dir: str | None = None) -> dict:
             for row in gen.rows.iter_rows():
                 tally.add(row, recipe.synth, bool(row.get("from_store")))
                 out = {k: v for k, v in row.items() if k not in OUTPUT_DROP}
-                (errors if row.get("error") else completions).add({**out, "reason": row["error"]} if row.get("error") else out)
+                (errors if row.get("error") else completions).add(
+                    {**out, "reason": row["error"]} if row.get("error") else out
+                )
                 bar.update(1)
-                bar.set_postfix(tokens=tally.prompt_tokens + tally.completion_tokens, usd=f"{tally.spend_usd:.4f}", failed=tally.failed, refresh=False)
+                bar.set_postfix(
+                    tokens=tally.prompt_tokens + tally.completion_tokens,
+                    usd=f"{tally.spend_usd:.4f}",
+                    failed=tally.failed,
+                    refresh=False,
+                )
             bar.close()
             tally.resent_after_crash = gen.resent  # known once the backend has sent what it sends
     completions.close()

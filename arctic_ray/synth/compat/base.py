@@ -99,7 +99,9 @@ class BatchTaskClient:
         counts["failed"] = len(errors)
         self.errors[task_name], self.counts[task_name] = errors, counts
         if errors:
-            log.warning("task %s: %d of %d requests failed (see .errors[%r])", task_name, len(errors), len(requests), task_name)
+            log.warning(
+                "task %s: %d of %d requests failed (see .errors[%r])", task_name, len(errors), len(requests), task_name
+            )
         if self.work_dir:
             write_jsonl(os.path.join(self._task_dir(task_name), "results.jsonl"), responses)
             write_jsonl(os.path.join(self._task_dir(task_name), "errors.jsonl"), errors)

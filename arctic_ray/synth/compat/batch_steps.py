@@ -18,7 +18,6 @@ import os
 import time
 
 
-
 class BatchSteps:
     chat_api_url: str
     file_expiry_seconds: int
@@ -50,7 +49,9 @@ class BatchSteps:
         _write_lines(self._task_file(task_name, "file_ids.txt"), file_ids)
         return file_ids
 
-    def retrieve_uploaded_files(self, task_name: str | None = None, file_ids: list[str] | None = None, print_status: bool = True) -> list:
+    def retrieve_uploaded_files(
+        self, task_name: str | None = None, file_ids: list[str] | None = None, print_status: bool = True
+    ) -> list:
         files = [self.files.retrieve(fid) for fid in self._ids(task_name, file_ids, "file_ids.txt", "file ids")]
         if print_status:
             print(_table(["File ID", "Status"], [(f.id, f.status) for f in files]))
@@ -62,15 +63,22 @@ class BatchSteps:
             files = self.retrieve_uploaded_files(file_ids=file_ids, print_status=False)
             failed = [f for f in files if f.status == "error"]
             if failed:
-                raise ValueError(f"File processing failed for {failed[0].id}: {getattr(failed[0], 'status_details', None)}")
+                raise ValueError(
+                    f"File processing failed for {failed[0].id}: {getattr(failed[0], 'status_details', None)}"
+                )
             if all(f.status == "processed" for f in files):
                 break
             time.sleep(self.polling_interval)
-        batch_ids = [self.batches.create(input_file_id=fid, endpoint=self.chat_api_url, completion_window="24h").id for fid in file_ids]
+        batch_ids = [
+            self.batches.create(input_file_id=fid, endpoint=self.chat_api_url, completion_window="24h").id
+            for fid in file_ids
+        ]
         _write_lines(self._task_file(task_name, "batch_ids.txt"), batch_ids)
         return batch_ids
 
-    def retrieve_batch_task(self, task_name: str | None = None, batch_ids: list[str] | None = None, print_status: bool = True) -> list:
+    def retrieve_batch_task(
+        self, task_name: str | None = None, batch_ids: list[str] | None = None, print_status: bool = True
+    ) -> list:
         batches = [self.batches.retrieve(bid) for bid in self._ids(task_name, batch_ids, "batch_ids.txt", "batch ids")]
         if print_status:
             rows = [(b.id, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(b.created_at)), b.status) for b in batches]

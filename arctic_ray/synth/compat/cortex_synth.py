@@ -37,16 +37,29 @@ class CortexSynth(BatchTaskClient):
             connection, in_driver = _connection(connection_params, read_by_workers=False), True
         super().__init__(CortexSynthConfig(connection=connection, in_driver=in_driver), work_dir)
 
-    def add_chat_to_batch_task(self, task_name: str, model: str, messages: list[dict], options: dict | None = None) -> None:
+    def add_chat_to_batch_task(
+        self, task_name: str, model: str, messages: list[dict], options: dict | None = None
+    ) -> None:
         options = dict(DEFAULT_OPTIONS if options is None else options)
         unknown = sorted(set(options) - set(OPTION_KEYS))
         if unknown:
             raise TypeError(f"options: {', '.join(unknown)} not supported (arctic_ray sends {', '.join(OPTION_KEYS)})")
-        request = {"custom_id": self._new_custom_id(task_name), "model": model, "messages": messages, "options": options}
+        request = {
+            "custom_id": self._new_custom_id(task_name),
+            "model": model,
+            "messages": messages,
+            "options": options,
+        }
         self.requests[task_name].append(request)
 
     def _chat(self, request: dict) -> tuple[str, dict, int]:
-        sampling = {"temperature": 1.0, "top_p": 1.0, "max_tokens": CORTEX_MAX_TOKENS, "seed": None, **request["options"]}
+        sampling = {
+            "temperature": 1.0,
+            "top_p": 1.0,
+            "max_tokens": CORTEX_MAX_TOKENS,
+            "seed": None,
+            **request["options"],
+        }
         return request["model"], {"id": request["custom_id"], "messages": request["messages"], "sampling": sampling}, 1
 
     def _response(self, request: dict, answers: list[dict]) -> dict:
@@ -61,12 +74,19 @@ class CortexSynth(BatchTaskClient):
         return {"custom_id": request["custom_id"], "response": output}
 
     def _failed(self, request: dict, reason: str) -> dict:
-        return {"custom_id": request["custom_id"], "response": {"choices": [], "model": request["model"]}, "error": reason}
+        return {
+            "custom_id": request["custom_id"],
+            "response": {"choices": [], "model": request["model"]},
+            "error": reason,
+        }
 
     @staticmethod
     def extract_messages_from_responses(responses: list[dict]) -> list[dict]:
         return [
-            {"custom_id": r["custom_id"], "choices": [{"content": x["messages"], "role": "assistant"} for x in r["response"]["choices"]]}
+            {
+                "custom_id": r["custom_id"],
+                "choices": [{"content": x["messages"], "role": "assistant"} for x in r["response"]["choices"]],
+            }
             | ({"error": r["error"]} if r.get("error") else {})
             for r in responses
         ]
@@ -76,10 +96,16 @@ def _connection(params: dict, read_by_workers: bool) -> SnowflakeConnection:
     params = dict(params)
     authenticator = str(params.pop("authenticator", "snowflake")).lower()
     if authenticator not in AUTHENTICATORS:
-        raise ValueError(f"authenticator {authenticator!r} needs a person at a browser; Cortex runs in Ray actors: use a password or private_key_file")
-    fields = {CONNECTOR_ALIASES.get(k, k): v for k, v in params.items() if k not in ("password", "private_key_file_pwd")}
+        raise ValueError(
+            f"authenticator {authenticator!r} needs a person at a browser; Cortex runs in Ray actors: use a password or private_key_file"
+        )
+    fields = {
+        CONNECTOR_ALIASES.get(k, k): v for k, v in params.items() if k not in ("password", "private_key_file_pwd")
+    }
     if "private_key_file_pwd" in params:
-        fields["private_key_passphrase_env"] = key_env(params["private_key_file_pwd"], "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", read_by_workers)
+        fields["private_key_passphrase_env"] = key_env(
+            params["private_key_file_pwd"], "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", read_by_workers
+        )
     if "password" in params or "password_env" not in fields:
         fields["password_env"] = key_env(params.get("password"), "SNOWFLAKE_PASSWORD", read_by_workers)
     return SnowflakeConnection.model_validate(fields)

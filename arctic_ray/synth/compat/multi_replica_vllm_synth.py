@@ -28,7 +28,9 @@ class MultiReplicaVllmSynth(VllmSynth):
 
         if tensor_parallel != 1:
             raise ValueError("tensor_parallel > 1 is not supported: one engine per replica")
-        replicas = max(1, min(len(gpu_ids), torch.cuda.device_count()) // tensor_parallel) if torch.cuda.is_available() else 1
+        replicas = (
+            max(1, min(len(gpu_ids), torch.cuda.device_count()) // tensor_parallel) if torch.cuda.is_available() else 1
+        )
         super().__init__({"concurrency": replicas, **model_params}, sampling_params, work_dir)
         self.gpu_ids = list(gpu_ids)
 
@@ -41,7 +43,8 @@ class MultiReplicaVllmSynth(VllmSynth):
     @staticmethod
     def extract_messages_from_responses(responses: list[dict]) -> list[dict]:
         return [
-            {"custom_id": r["custom_id"], "choices": [{"content": r["response"], "role": "assistant"}]} | ({"error": r["error"]} if r.get("error") else {})
+            {"custom_id": r["custom_id"], "choices": [{"content": r["response"], "role": "assistant"}]}
+            | ({"error": r["error"]} if r.get("error") else {})
             for r in responses
         ]
 

@@ -39,7 +39,12 @@ class OpenAIBatchClient(BatchTaskClient):
 
     def __init__(self, connection: dict, work_dir: str, batch_size: int, polling_interval: float):
         sampling = SamplingConfig(**API_DEFAULTS, max_tokens=DEFAULT_MAX_TOKENS)
-        synth = self.config_class(connection=connection, limits={"max_requests": batch_size}, poll_interval_s=polling_interval, sampling=sampling)
+        synth = self.config_class(
+            connection=connection,
+            limits={"max_requests": batch_size},
+            poll_interval_s=polling_interval,
+            sampling=sampling,
+        )
         os.makedirs(work_dir, exist_ok=True)
         super().__init__(synth, work_dir)
         self.batch_size = batch_size
@@ -49,17 +54,26 @@ class OpenAIBatchClient(BatchTaskClient):
     def _check_client_keywords(cls, kwargs: dict[str, Any]) -> None:
         unknown = sorted(set(kwargs) - set(cls.client_keywords))
         if unknown:
-            raise TypeError(f"{cls.__name__}: {', '.join(unknown)} not supported (arctic_ray's connection takes {', '.join(cls.client_keywords)})")
+            raise TypeError(
+                f"{cls.__name__}: {', '.join(unknown)} not supported (arctic_ray's connection takes {', '.join(cls.client_keywords)})"
+            )
 
     def add_chat_to_batch_task(self, task_name: str, **kwargs: Any) -> None:
         try:
             json.dumps(kwargs)
         except TypeError as exc:
-            raise TypeError(f"add_chat_to_batch_task: every keyword must be JSON, as a Batch API line is ({exc})") from None
+            raise TypeError(
+                f"add_chat_to_batch_task: every keyword must be JSON, as a Batch API line is ({exc})"
+            ) from None
         missing = [k for k in ("model", "messages") if k not in kwargs]
         if missing:
             raise TypeError(f"add_chat_to_batch_task needs {' and '.join(missing)}")
-        request = {"custom_id": self._new_custom_id(task_name), "method": "POST", "url": self.chat_api_url, "body": kwargs}
+        request = {
+            "custom_id": self._new_custom_id(task_name),
+            "method": "POST",
+            "url": self.chat_api_url,
+            "body": kwargs,
+        }
         self.requests[task_name].append(request)
 
     def save_batch_task(self, task_name: str) -> None:
@@ -76,7 +90,11 @@ class OpenAIBatchClient(BatchTaskClient):
         extra = {k: v for k, v in body.items() if k not in BODY_KEYS}
         if extra:
             sampling[EXTRA_BODY] = json.dumps(extra, sort_keys=True)
-        return body["model"], {"id": request["custom_id"], "messages": body["messages"], "sampling": sampling}, body.get("n") or 1
+        return (
+            body["model"],
+            {"id": request["custom_id"], "messages": body["messages"], "sampling": sampling},
+            body.get("n") or 1,
+        )
 
     def _synth_for(self, requests: list[dict]) -> OpenAIBatchSynthConfig:
         # Reasoning models take only `max_completion_tokens`: send the field the chats were given.
@@ -95,13 +113,29 @@ class OpenAIBatchClient(BatchTaskClient):
             "created": int(time.time()),
             "model": first["model"],
             "choices": [
-                {"index": i, "message": {"role": "assistant", "content": a["completion"]}, "logprobs": None, "finish_reason": a["finish_reason"]}
+                {
+                    "index": i,
+                    "message": {"role": "assistant", "content": a["completion"]},
+                    "logprobs": None,
+                    "finish_reason": a["finish_reason"],
+                }
                 for i, a in enumerate(answers)
             ],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
         }
         response = {"status_code": 200, "request_id": first["key"][:32], "body": body}
-        return json.dumps({"id": f"batch_req_{first['key'][:24]}", "custom_id": request["custom_id"], "response": response, "error": None})
+        return json.dumps(
+            {
+                "id": f"batch_req_{first['key'][:24]}",
+                "custom_id": request["custom_id"],
+                "response": response,
+                "error": None,
+            }
+        )
 
     def _ordered(self, responses: list) -> list:
         return sorted(responses, key=lambda line: json.loads(line)["custom_id"])
@@ -110,7 +144,14 @@ class OpenAIBatchClient(BatchTaskClient):
         """A Batch API error-file line: their shape for a request the batch did not answer."""
         error = {"code": "arctic_ray_error", "message": reason}
         response = {"status_code": 500, "request_id": "", "body": {"error": error}}
-        return json.dumps({"id": f"batch_req_{request['custom_id']}", "custom_id": request["custom_id"], "response": response, "error": error})
+        return json.dumps(
+            {
+                "id": f"batch_req_{request['custom_id']}",
+                "custom_id": request["custom_id"],
+                "response": response,
+                "error": error,
+            }
+        )
 
     def execute_batch_task(self, task_name: str, print_status: bool = False) -> list:
         """Theirs: save, upload, wait for processing, submit, poll, download; here through the
@@ -127,7 +168,14 @@ class OpenAIBatchClient(BatchTaskClient):
         for line in responses:
             response = json.loads(line) if isinstance(line, str) else line
             if response.get("error"):
-                extracted.append({"custom_id": response["custom_id"], "choices": [], "error": response["error"]["message"]})
+                extracted.append(
+                    {"custom_id": response["custom_id"], "choices": [], "error": response["error"]["message"]}
+                )
                 continue
-            extracted.append({"custom_id": response["custom_id"], "choices": [c["message"] for c in response["response"]["body"]["choices"]]})
+            extracted.append(
+                {
+                    "custom_id": response["custom_id"],
+                    "choices": [c["message"] for c in response["response"]["body"]["choices"]],
+                }
+            )
         return extracted

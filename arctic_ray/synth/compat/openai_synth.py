@@ -37,7 +37,10 @@ class OpenAISynth(openai.OpenAI, BatchSteps, OpenAIBatchClient):
         if credential_path is not None:
             kwargs = load_credentials(credential_path)
         self._check_client_keywords(kwargs)
-        connection = {"base_url": kwargs.get("base_url"), "api_key_env": key_env(kwargs.get("api_key"), "OPENAI_API_KEY")}
+        connection = {
+            "base_url": kwargs.get("base_url"),
+            "api_key_env": key_env(kwargs.get("api_key"), "OPENAI_API_KEY"),
+        }
         if kwargs.get("timeout") is not None:
             connection["timeout_s"] = float(kwargs["timeout"])
         OpenAIBatchClient.__init__(self, connection, work_dir, batch_size, polling_interval)

@@ -33,7 +33,9 @@ class VllmSynth(BatchTaskClient):
             raise ValueError("model_params needs `model`")
         self.model = str(params.pop("model"))
         if params.pop("tensor_parallel_size", 1) != 1:
-            raise ValueError("tensor_parallel_size > 1 is not supported: one engine per replica, scale with `concurrency`")
+            raise ValueError(
+                "tensor_parallel_size > 1 is not supported: one engine per replica, scale with `concurrency`"
+            )
         engine = {**_engine_defaults(), **{LLM_ALIASES.get(k, k): v for k, v in params.items()}}
         super().__init__(VLLMSynthConfig.model_validate(engine), work_dir)
         # Their default: vLLM's SamplingParams(temperature=1.0).
@@ -70,17 +72,32 @@ class VllmSynth(BatchTaskClient):
             }
             for i, a in enumerate(answers)
         ]
-        response = {"request_id": request["custom_id"], "prompt": None, "prompt_token_ids": list(first.get("prompt_token_ids") or []), "outputs": outputs, "finished": True}
+        response = {
+            "request_id": request["custom_id"],
+            "prompt": None,
+            "prompt_token_ids": list(first.get("prompt_token_ids") or []),
+            "outputs": outputs,
+            "finished": True,
+        }
         return {"custom_id": request["custom_id"], "response": response}
 
     def _failed(self, request: dict, reason: str) -> dict:
-        response = {"request_id": request["custom_id"], "prompt": None, "prompt_token_ids": [], "outputs": [], "finished": False}
+        response = {
+            "request_id": request["custom_id"],
+            "prompt": None,
+            "prompt_token_ids": [],
+            "outputs": [],
+            "finished": False,
+        }
         return {"custom_id": request["custom_id"], "response": response, "error": reason}
 
     @staticmethod
     def extract_messages_from_responses(responses: list[dict]) -> list[dict]:
         return [
-            {"custom_id": r["custom_id"], "choices": [{"content": o["text"], "role": "assistant"} for o in r["response"]["outputs"]]}
+            {
+                "custom_id": r["custom_id"],
+                "choices": [{"content": o["text"], "role": "assistant"} for o in r["response"]["outputs"]],
+            }
             | ({"error": r["error"]} if r.get("error") else {})
             for r in responses
         ]
@@ -106,6 +123,7 @@ def _sampling(params: Any) -> dict:
         try:
             given[name] = json.loads(msgspec.json.encode(value))  # plain JSON: a row and a store key hold it
         except (TypeError, msgspec.EncodeError):
-            raise ValueError(f"sampling_params: {name} cannot travel with a request row (not JSON): {type(value).__name__}") from None
+            raise ValueError(
+                f"sampling_params: {name} cannot travel with a request row (not JSON): {type(value).__name__}"
+            ) from None
     return {**VLLM_DEFAULTS, **given}
-

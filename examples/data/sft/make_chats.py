@@ -42,9 +42,28 @@ def identity_chats() -> list[dict]:
     ]
     out = []
     for i, (ask, answer) in enumerate(zip(asks, answers)):
-        out.append({"id": f"identity-{i}", "messages": [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": ask}, {"role": "assistant", "content": answer}]})
+        out.append(
+            {
+                "id": f"identity-{i}",
+                "messages": [
+                    {"role": "system", "content": "You are a helpful assistant."},
+                    {"role": "user", "content": ask},
+                    {"role": "assistant", "content": answer},
+                ],
+            }
+        )
         follow = asks[(i + 1) % len(asks)]
-        out.append({"id": f"identity-{i}-multi", "messages": [{"role": "user", "content": ask}, {"role": "assistant", "content": answer}, {"role": "user", "content": follow}, {"role": "assistant", "content": answers[(i + 1) % len(asks)]}]})
+        out.append(
+            {
+                "id": f"identity-{i}-multi",
+                "messages": [
+                    {"role": "user", "content": ask},
+                    {"role": "assistant", "content": answer},
+                    {"role": "user", "content": follow},
+                    {"role": "assistant", "content": answers[(i + 1) % len(asks)]},
+                ],
+            }
+        )
     return out
 
 
@@ -57,7 +76,13 @@ def general_chats() -> list[dict]:
         answer = f"Here is a short answer. {q} In brief: it is a topic worth learning step by step, starting from the basic idea and then the details."
         messages = [{"role": "user", "content": q}, {"role": "assistant", "content": answer}]
         if rng.random() < 0.4:
-            messages += [{"role": "user", "content": "Can you say that in one sentence?"}, {"role": "assistant", "content": f"In one sentence: {topic} is best understood from its basic idea outwards."}]
+            messages += [
+                {"role": "user", "content": "Can you say that in one sentence?"},
+                {
+                    "role": "assistant",
+                    "content": f"In one sentence: {topic} is best understood from its basic idea outwards.",
+                },
+            ]
         out.append({"id": row["id"], "messages": messages})
     return out
 

@@ -21,7 +21,9 @@ class Drafter(nn.Module):
         """Target ids whose LM-head rows the drafter's loss reads (None: the whole head)."""
         return None
 
-    def loss(self, base: TargetView, features: torch.Tensor, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def loss(
+        self, base: TargetView, features: torch.Tensor, batch: dict
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Loss of one micro-batch, and per-position values to log (e.g. `loss_pos0`, `acc_pos0`)."""
         raise NotImplementedError
 

@@ -21,7 +21,13 @@ import time
 import numpy as np
 import ray
 
-from arctic_ray.engines.vllm.hidden_states import feature_engine_kwargs, match_features, prefill_params, start_capture, stop_capture
+from arctic_ray.engines.vllm.hidden_states import (
+    feature_engine_kwargs,
+    match_features,
+    prefill_params,
+    start_capture,
+    stop_capture,
+)
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.sent_log import SentLog
@@ -32,8 +38,15 @@ from arctic_ray.engines.vllm.answers import answer_columns
 
 @ray.remote(max_restarts=0)
 class TeacherActor:
-    def __init__(self, model: ModelRef, engine: VLLMEngineConfig, store_dir: str, max_ahead_rows: int,
-                 layers: list[int] | None = None, features_dtype: str = "float32"):
+    def __init__(
+        self,
+        model: ModelRef,
+        engine: VLLMEngineConfig,
+        store_dir: str,
+        max_ahead_rows: int,
+        layers: list[int] | None = None,
+        features_dtype: str = "float32",
+    ):
         from arctic_ray.engines.vllm.settings import start_llm
         from arctic_ray.engines.vllm.loop import EngineLoop
 
@@ -91,7 +104,9 @@ class TeacherActor:
             start = time.time()
             await self.loop.call(lambda llm: start_capture(llm, self.layers))
             try:
-                await self.loop.generate([{"prompt_token_ids": s} for s in sequences], [prefill_params()] * len(sequences))
+                await self.loop.generate(
+                    [{"prompt_token_ids": s} for s in sequences], [prefill_params()] * len(sequences)
+                )
             finally:
                 records = await self.loop.call(stop_capture)
             self.features_s += time.time() - start
@@ -108,7 +123,10 @@ class TeacherActor:
                 answers[row["key"]] = self._answer(row, error=problem)
             else:
                 servable.append(row)
-        params = [SamplingParams(**self.engine.sampling_params({**row["sampling"], "max_tokens": row["max_tokens"]})) for row in servable]
+        params = [
+            SamplingParams(**self.engine.sampling_params({**row["sampling"], "max_tokens": row["max_tokens"]}))
+            for row in servable
+        ]
         prompts = [{"prompt_token_ids": list(row["prompt_token_ids"])} for row in servable]
         results = await self.loop.generate(prompts, params) if servable else []
         for row, result in zip(servable, results):

@@ -66,17 +66,34 @@ class TeacherFeeder:
         return stats, set_aside
 
 
-def start_teacher(cfg: TeacherConfig, synth: VLLMSynthConfig, workers: WorkersConfig, model: ModelRef, store: str,
-                  layers: tuple[int, ...] | None = None, features_dtype: str = "float32") -> TeacherFeeder:
+def start_teacher(
+    cfg: TeacherConfig,
+    synth: VLLMSynthConfig,
+    workers: WorkersConfig,
+    model: ModelRef,
+    store: str,
+    layers: tuple[int, ...] | None = None,
+    features_dtype: str = "float32",
+) -> TeacherFeeder:
     """`layers`: the target layers a drafter reads, when the teacher's engine gives the features."""
-    engine = synth.model_copy(update={"cpus_per_engine": cfg.cpus, "gpus_per_engine": cfg.gpus, "gpu_memory_utilization": cfg.gpu_memory_utilization})
+    engine = synth.model_copy(
+        update={
+            "cpus_per_engine": cfg.cpus,
+            "gpus_per_engine": cfg.gpus,
+            "gpu_memory_utilization": cfg.gpu_memory_utilization,
+        }
+    )
     per_worker = (workers.cpus_per_worker, workers.gpus_per_worker)
     node_id = reserve_node((cfg.cpus, cfg.gpus), workers.num_workers, per_worker, cfg.placement_timeout_s)
-    wait_until_free(node_id, cfg.cpus + workers.num_workers * per_worker[0], cfg.gpus + workers.num_workers * per_worker[1])
+    wait_until_free(
+        node_id, cfg.cpus + workers.num_workers * per_worker[0], cfg.gpus + workers.num_workers * per_worker[1]
+    )
     # at least one batch per training rank and two more, or the ranks would wait on each other
     max_ahead = max(cfg.max_ahead_rows, (workers.num_workers + 2) * cfg.batch_size)
     actor = TeacherActor.options(
-        num_cpus=cfg.cpus, num_gpus=cfg.gpus, label_selector={"ray.io/node-id": node_id},
+        num_cpus=cfg.cpus,
+        num_gpus=cfg.gpus,
+        label_selector={"ray.io/node-id": node_id},
         runtime_env={"env_vars": engine.engine_env()},
     ).remote(model, engine, store, max_ahead, None if layers is None else list(layers), features_dtype)
     return TeacherFeeder(actor, node_id, synth, model.key, cfg.batch_size, features=layers is not None)

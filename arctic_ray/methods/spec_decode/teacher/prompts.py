@@ -7,7 +7,9 @@ from __future__ import annotations
 from arctic_ray.data.chat import chat_ids
 
 
-def teacher_prompts(rows: list[dict], tokenizer, gen_prompt_length: int, gen_seq_length: int) -> tuple[list[dict], list[dict]]:
+def teacher_prompts(
+    rows: list[dict], tokenizer, gen_prompt_length: int, gen_seq_length: int
+) -> tuple[list[dict], list[dict]]:
     ready, rejects = [], []
     for row in rows:
         if not any(m["content"].strip() for m in row["messages"]):

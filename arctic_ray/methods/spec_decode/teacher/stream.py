@@ -13,7 +13,9 @@ from ray.data import TaskPoolStrategy
 ToTrainingRows = Callable[[list[dict]], tuple[dict, list[dict]]]
 
 
-def teacher_stream(prompts: ray.data.Dataset, teacher, batch_size: int, to_training_rows: ToTrainingRows) -> ray.data.Dataset:
+def teacher_stream(
+    prompts: ray.data.Dataset, teacher, batch_size: int, to_training_rows: ToTrainingRows
+) -> ray.data.Dataset:
     """Each task waits on the teacher actor (the engine does the work), so tasks take no CPU;
     two in flight keep the engine busy while a finished batch travels to the trainer."""
 

@@ -56,10 +56,14 @@ class CortexSynthConfig(SynthConfig):
     @model_validator(mode="after")
     def _check(self) -> "CortexSynthConfig":
         if not (self.connection.database and self.connection.schema_):
-            raise ValueError("cortex needs connection.database and connection.schema (its temporary staging table lives there)")
+            raise ValueError(
+                "cortex needs connection.database and connection.schema (its temporary staging table lives there)"
+            )
         priced = self.pricing.input_per_million or self.pricing.output_per_million
         if self.spend_limit is not None and not priced:
-            raise ValueError("spend_limit needs pricing (input_per_million, output_per_million): without it nothing is ever spent")
+            raise ValueError(
+                "spend_limit needs pricing (input_per_million, output_per_million): without it nothing is ever spent"
+            )
         return self
 
     @property

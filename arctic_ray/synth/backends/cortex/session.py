@@ -43,7 +43,10 @@ class CortexSession:
     def answer(self, rows: list[dict]) -> list[str | Failed]:
         """For each row (`messages`, merged `sampling`), Cortex's raw answer or a `Failed` reason."""
         chunk = next(self._chunk_ids)
-        staged = [(chunk, pos, staged_messages(r["messages"]), staged_options(r.get("sampling") or {})) for pos, r in enumerate(rows)]
+        staged = [
+            (chunk, pos, staged_messages(r["messages"]), staged_options(r.get("sampling") or {}))
+            for pos, r in enumerate(rows)
+        ]
         try:
             self._with_retries(lambda cur: cur.executemany(INSERT_STAGE, staged), self.retries)
         except Exception as exc:
@@ -98,5 +101,7 @@ class CortexSession:
 def _reason(exc: Exception) -> str:
     """The error without its query id, so two statements failing alike give the same reason."""
     msg = getattr(exc, "msg", None)
-    text = f"{exc.errno:06d} ({exc.sqlstate}): {msg}" if msg and isinstance(getattr(exc, "errno", None), int) else str(exc)
+    text = (
+        f"{exc.errno:06d} ({exc.sqlstate}): {msg}" if msg and isinstance(getattr(exc, "errno", None), int) else str(exc)
+    )
     return " ".join(text.split())[:500]

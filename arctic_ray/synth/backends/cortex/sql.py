@@ -17,7 +17,9 @@ COMPLETE = "COMPLETE"
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
 # Temporary: private to the session, dropped with it, nothing left behind after a crash.
-CREATE_STAGE = f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (chunk INTEGER, pos INTEGER, messages VARCHAR, options VARCHAR)"
+CREATE_STAGE = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} (chunk INTEGER, pos INTEGER, messages VARCHAR, options VARCHAR)"
+)
 INSERT_STAGE = f"INSERT INTO {STAGE} (chunk, pos, messages, options) VALUES (?, ?, ?, ?)"
 DELETE_CHUNK = f"DELETE FROM {STAGE} WHERE chunk = ?"
 

@@ -19,6 +19,7 @@ from arctic_ray.synth.store import StoreWriter
 from arctic_ray.synth.keyed import STORED_COLUMNS
 from arctic_ray.synth.token_estimate import estimate_prompt_tokens
 
+
 class ChatCompletionsActor:
     def __init__(self, synth: SynthConfig, target: Target, budget):
         """`synth`: the backend's `OpenAISynthConfig` (or Azure's)."""
@@ -51,13 +52,17 @@ class ChatCompletionsActor:
         synth = self.synth
         sampling = {**self.default_sampling, **(row.get("sampling") or {})}
         estimate = estimate_prompt_tokens(row["messages"])
-        kwargs = request_kwargs(self.target.model, row["messages"], sampling, row.get("sample") or 0, synth.token_limit_param)
+        kwargs = request_kwargs(
+            self.target.model, row["messages"], sampling, row.get("sample") or 0, synth.token_limit_param
+        )
         sent = False
         for attempt in range(1, synth.max_attempts + 1):
             outcome = await self._attempt(kwargs, estimate, sampling["max_tokens"], None if sent else row["key"])
             sent = sent or not (isinstance(outcome, Failure) and outcome.unsent)
             if isinstance(outcome, Answer):
-                out = self._row(row, completion=outcome.completion, finish_reason=outcome.finish_reason, usage=outcome.usage)
+                out = self._row(
+                    row, completion=outcome.completion, finish_reason=outcome.finish_reason, usage=outcome.usage
+                )
                 await asyncio.to_thread(self.writer.add, {"key": row["key"], **{c: out.get(c) for c in STORED_COLUMNS}})
                 return out
             if not outcome.retry or attempt == synth.max_attempts:
@@ -96,7 +101,9 @@ class ChatCompletionsActor:
         # Jitter spreads the retries of a burst that failed together.
         await asyncio.sleep(step * random.uniform(0.5, 1.0))
 
-    def _row(self, row: dict, completion: str = "", finish_reason: str = "error", usage: dict | None = None, error: str = "") -> dict:
+    def _row(
+        self, row: dict, completion: str = "", finish_reason: str = "error", usage: dict | None = None, error: str = ""
+    ) -> dict:
         return {
             **row,
             "completion": completion,

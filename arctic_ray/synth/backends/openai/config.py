@@ -80,14 +80,18 @@ class OpenAISynthConfig(SynthConfig):
     @model_validator(mode="after")
     def _check(self) -> "OpenAISynthConfig":
         if self.connection.kind != self.connection_kind:
-            raise ValueError(f"backend {self.backend} needs connection.kind {self.connection_kind!r}, not {self.connection.kind!r}")
+            raise ValueError(
+                f"backend {self.backend} needs connection.kind {self.connection_kind!r}, not {self.connection.kind!r}"
+            )
         if self.requests_per_minute is not None and self.requests_per_minute * self.window_s / 60 < 1:
             raise ValueError(
                 f"requests_per_minute {self.requests_per_minute:g} allows less than one request per window_s {self.window_s:g}: lengthen window_s"
             )
         priced = self.pricing.input_per_million or self.pricing.output_per_million
         if self.spend_limit is not None and not priced:
-            raise ValueError("spend_limit needs pricing (input_per_million, output_per_million): without it nothing is ever spent")
+            raise ValueError(
+                "spend_limit needs pricing (input_per_million, output_per_million): without it nothing is ever spent"
+            )
         return self
 
     def generate(self, ds: ray.data.Dataset, target: Target) -> ray.data.Dataset:
@@ -114,7 +118,6 @@ class OpenAISynthConfig(SynthConfig):
             ),
             num_cpus=self.cpus_per_actor,
         )
-
 
     @property
     def rows_per_task(self) -> int:

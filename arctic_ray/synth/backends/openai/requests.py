@@ -94,8 +94,14 @@ def _answer(completion: str, finish_reason: str | None, usage, prompt_estimate: 
     if finish_reason is None:
         raise MalformedResponse("no finish_reason in the answer")
     if usage is None:  # a server that ignores include_usage: count what it would have said
-        return Answer(completion, finish_reason, {"prompt_tokens": prompt_estimate, "completion_tokens": text_tokens(completion)})
-    return Answer(completion, finish_reason, {"prompt_tokens": int(usage.prompt_tokens or 0), "completion_tokens": int(usage.completion_tokens or 0)})
+        return Answer(
+            completion, finish_reason, {"prompt_tokens": prompt_estimate, "completion_tokens": text_tokens(completion)}
+        )
+    return Answer(
+        completion,
+        finish_reason,
+        {"prompt_tokens": int(usage.prompt_tokens or 0), "completion_tokens": int(usage.completion_tokens or 0)},
+    )
 
 
 def classify(exc: Exception, secret: str, timeout_s: float) -> Failure:
@@ -105,7 +111,9 @@ def classify(exc: Exception, secret: str, timeout_s: float) -> Failure:
         return Failure(f"timeout: no answer within {timeout_s:g} s", retry=True, maybe_billed=True)
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc
-        return Failure(redact(f"connection error: {type(cause).__name__}: {cause}", secret), retry=True, maybe_billed=True)
+        return Failure(
+            redact(f"connection error: {type(cause).__name__}: {cause}", secret), retry=True, maybe_billed=True
+        )
     if isinstance(exc, openai.APIStatusError):
         return _status_failure(exc, secret)
     if isinstance(exc, (MalformedResponse, openai.APIResponseValidationError, ValueError)):
@@ -126,7 +134,9 @@ def _status_failure(exc: openai.APIStatusError, secret: str) -> Failure:
     reason = f"HTTP {status}: {_body_message(exc)}"
     if retry and wait is not None and wait > MAX_RETRY_AFTER_S:
         retry, reason = False, f"{reason} (Retry-After {wait:.0f} s is longer than {MAX_RETRY_AFTER_S:.0f} s)"
-    return Failure(redact(reason, secret), retry=retry, maybe_billed=False, retry_after_s=wait, rate_limited=status == 429)
+    return Failure(
+        redact(reason, secret), retry=retry, maybe_billed=False, retry_after_s=wait, rate_limited=status == 429
+    )
 
 
 def _body_message(exc: openai.APIStatusError) -> str:

@@ -45,7 +45,9 @@ class BatchAPI:
 
     def create(self, input_file_id: str, metadata: dict[str, str]):
         """One attempt: on failure the caller looks for the batch before trying again."""
-        return self.client.batches.create(input_file_id=input_file_id, endpoint=self.endpoint, completion_window="24h", metadata=metadata)
+        return self.client.batches.create(
+            input_file_id=input_file_id, endpoint=self.endpoint, completion_window="24h", metadata=metadata
+        )
 
     def retrieve(self, batch_id: str):
         return self.retrying("retrieve", lambda: self.client.batches.retrieve(batch_id))
@@ -87,4 +89,6 @@ class BatchAPI:
 
     def uploads_named(self, names: set[str]) -> list[str]:
         """Ids of batch input files with one of `names` (uploads a crash left unrecorded)."""
-        return self.retrying("list files", lambda: [f.id for f in self.client.files.list(purpose="batch") if f.filename in names])
+        return self.retrying(
+            "list files", lambda: [f.id for f in self.client.files.list(purpose="batch") if f.filename in names]
+        )

@@ -60,7 +60,12 @@ class OpenAIBatchSynthConfig(SynthConfig):
         sampling = row["sampling"]
         # Arrow fills keys a message lacks with None; the API rejects those.
         messages = [{k: v for k, v in m.items() if v is not None} for m in row["messages"]]
-        body = {"model": model, "messages": messages, "temperature": sampling["temperature"], "top_p": sampling["top_p"]}
+        body = {
+            "model": model,
+            "messages": messages,
+            "temperature": sampling["temperature"],
+            "top_p": sampling["top_p"],
+        }
         body[self.max_tokens_field] = sampling["max_tokens"]
         if sampling.get("seed") is not None:
             body["seed"] = sampling["seed"]
@@ -90,7 +95,9 @@ class OpenAIBatchSynthConfig(SynthConfig):
         needed = {r["key"] for r in ds.select_columns(["key"]).iter_rows()}
         # A run that waited for the lock finds what the run before it stored.
         for key, answer in store.get_many(needed).items():
-            lifecycle.results[key] = {c: answer.get(c) for c in ("completion", "finish_reason", "usage")} | {"error": ""}
+            lifecycle.results[key] = {c: answer.get(c) for c in ("completion", "finish_reason", "usage")} | {
+                "error": ""
+            }
         needed -= set(lifecycle.results)
         lifecycle.reconcile(needed)
         todo = needed - lifecycle.covered()
@@ -103,7 +110,9 @@ class OpenAIBatchSynthConfig(SynthConfig):
         lifecycle.results.update({k: never for k in todo})
         return _with_results(ds, lifecycle.results, self.backend, target.model_name)
 
-    def _plan(self, ds: ray.data.Dataset, todo: set[str], lifecycle: BatchLifecycle, target: Target, round: int) -> None:
+    def _plan(
+        self, ds: ray.data.Dataset, todo: set[str], lifecycle: BatchLifecycle, target: Target, round: int
+    ) -> None:
         """Cut the `todo` rows into shards (written to the manifest's directory, recorded as planned)."""
         if not todo:
             return
@@ -112,7 +121,13 @@ class OpenAIBatchSynthConfig(SynthConfig):
             if row["key"] not in todo or row["key"] in planned:  # greedy samples of one prompt share a key
                 continue
             planned.add(row["key"])
-            req = batch_request(row["key"], self.url, self.request_body(row, target.model), row["messages"], row["sampling"]["max_tokens"])
+            req = batch_request(
+                row["key"],
+                self.url,
+                self.request_body(row, target.model),
+                row["messages"],
+                row["sampling"]["max_tokens"],
+            )
             if problem := too_large(req, self.limits):
                 lifecycle.results[req.key] = error_result(problem)
             elif full := cutter.add(req):

@@ -37,7 +37,12 @@ FILE_POLL_S = 5.0
 
 
 def error_result(reason: str) -> dict:
-    return {"completion": "", "finish_reason": "error", "usage": {"prompt_tokens": 0, "completion_tokens": 0}, "error": reason}
+    return {
+        "completion": "",
+        "finish_reason": "error",
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0},
+        "error": reason,
+    }
 
 
 class BatchLifecycle:
@@ -82,7 +87,9 @@ class BatchLifecycle:
             if rec.state == "submitted":
                 self.spend[rec.shard_id] = rec.est_cost_usd
             elif not set(self.manifest.keys(rec)) <= needed:
-                self._drop(rec, "rows changed since it was planned; the rows still needed were planned again", fail_rows=False)
+                self._drop(
+                    rec, "rows changed since it was planned; the rows still needed were planned again", fail_rows=False
+                )
         for rec in self.manifest.shards.values():
             if rec.state in ("collected", "dropped") and not rec.files_deleted:
                 self._clean(rec)
@@ -130,7 +137,10 @@ class BatchLifecycle:
                     return  # answers often cost less than estimated: wait for them
                 reason = f"spend_limit reached: ${spent:.4f} of ${self.spend_limit} spent or committed"
                 for shard in pending:
-                    self._drop(shard, f"{reason}; this shard of {shard.requests} requests would add up to ~${shard.est_cost_usd:.4f}")
+                    self._drop(
+                        shard,
+                        f"{reason}; this shard of {shard.requests} requests would add up to ~${shard.est_cost_usd:.4f}",
+                    )
                     done[shard.shard_id] = shard.requests
                 pending.clear()
                 return
@@ -164,7 +174,9 @@ class BatchLifecycle:
                 return ""
             if status in ("error", "deleted", "deleting"):
                 return f"input file {rec.input_file_id} was not processed ({status}: {details or 'no detail'})"
-            log.info("batch api: %s input file %s is %s; waiting before the create", rec.shard_id, rec.input_file_id, status)
+            log.info(
+                "batch api: %s input file %s is %s; waiting before the create", rec.shard_id, rec.input_file_id, status
+            )
             time.sleep(min(self.poll_interval_s, FILE_POLL_S))
 
     def _create(self, rec: ShardRecord):
@@ -196,14 +208,18 @@ class BatchLifecycle:
     def _collect(self, rec: ShardRecord, batch) -> set[str]:
         keys = self.manifest.keys(rec)
         if batch.status == "failed":
-            errors = "; ".join(f"{e.code}: {e.message}" for e in (batch.errors.data or [])) if batch.errors else "no detail"
+            errors = (
+                "; ".join(f"{e.code}: {e.message}" for e in (batch.errors.data or [])) if batch.errors else "no detail"
+            )
             joined = JoinedBatch(errors={k: f"batch failed: {errors}" for k in keys})
         else:
             files = [self.api.content(fid) for fid in (batch.output_file_id, batch.error_file_id) if fid]
             joined = join_output(keys, files, batch_ok=batch.status == "completed")
         for problem in joined.problems:
             log.error("batch api: %s %s: %s", rec.shard_id, batch.id, problem)
-        answers = [{"key": k, **a, "backend": self.backend, "model": self.model_name} for k, a in joined.answers.items()]
+        answers = [
+            {"key": k, **a, "backend": self.backend, "model": self.model_name} for k, a in joined.answers.items()
+        ]
         self.store.put_many(answers)  # before the manifest says collected: a crash here re-collects
         self.results.update({k: {**a, "error": ""} for k, a in joined.answers.items()})
         self.results.update({k: error_result(e) for k, e in joined.errors.items()})
@@ -232,6 +248,11 @@ class BatchLifecycle:
         for file_id in (rec.input_file_id, rec.output_file_id, rec.error_file_id):
             if file_id and (why := self.api.delete(file_id)):
                 left.append(file_id)
-                log.warning("batch api: could not delete file %s of %s (%s); it is recorded in the manifest and tried again on the next run", file_id, rec.shard_id, why)
+                log.warning(
+                    "batch api: could not delete file %s of %s (%s); it is recorded in the manifest and tried again on the next run",
+                    file_id,
+                    rec.shard_id,
+                    why,
+                )
         self.manifest.remove_local_files(rec)
         self.manifest.update(rec, files_deleted=not left, undeleted_files=left)

@@ -115,7 +115,11 @@ class BatchManifest:
             self.save()
 
     def save(self) -> None:
-        data = {"manifest_id": self.manifest_id, "next_shard": self._next, "shards": [s.model_dump() for s in self.shards.values()]}
+        data = {
+            "manifest_id": self.manifest_id,
+            "next_shard": self._next,
+            "shards": [s.model_dump() for s in self.shards.values()],
+        }
         self._write(self.path, json.dumps(data, indent=1).encode())
 
     def add_shard(self, content: ShardContent, est_cost_usd: float, round: int) -> ShardRecord:

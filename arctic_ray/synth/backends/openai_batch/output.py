@@ -27,7 +27,10 @@ def _answer(body: dict) -> dict:
     return {
         "completion": (choice.get("message") or {}).get("content") or "",
         "finish_reason": choice.get("finish_reason") or "",
-        "usage": {"prompt_tokens": int(usage.get("prompt_tokens") or 0), "completion_tokens": int(usage.get("completion_tokens") or 0)},
+        "usage": {
+            "prompt_tokens": int(usage.get("prompt_tokens") or 0),
+            "completion_tokens": int(usage.get("completion_tokens") or 0),
+        },
     }
 
 
@@ -56,7 +59,9 @@ def join_output(keys: list[str], files: list[bytes], batch_ok: bool) -> JoinedBa
                 joined.problems.append(f"custom_id {cid} answered more than once (none of its answers kept)")
                 joined.answers.pop(cid, None)
                 joined.not_run.discard(cid)
-                joined.errors[cid] = "the batch output answered this request more than once; none of its answers was kept"
+                joined.errors[cid] = (
+                    "the batch output answered this request more than once; none of its answers was kept"
+                )
                 continue
             seen.add(cid)
             response = line.get("response") or {}

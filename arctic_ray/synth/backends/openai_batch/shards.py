@@ -53,7 +53,9 @@ def too_large(req: BatchRequest, limits: ShardLimits) -> str:
     if len(req.line) > limits.max_bytes:
         return f"request is {len(req.line)} bytes, over the batch file limit of {limits.max_bytes}"
     if limits.max_enqueued_tokens and req.prompt_tokens > limits.max_enqueued_tokens:
-        return f"request has ~{req.prompt_tokens} prompt tokens, over the per-batch limit of {limits.max_enqueued_tokens}"
+        return (
+            f"request has ~{req.prompt_tokens} prompt tokens, over the per-batch limit of {limits.max_enqueued_tokens}"
+        )
     return ""
 
 

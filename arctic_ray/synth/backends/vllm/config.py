@@ -44,10 +44,17 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
         low, high = bounds(self.concurrency)
         return ds.map_batches(
             VLLMEngineStage,
-            fn_constructor_args=(ModelRef(target.model, target.model_key), self, self.sampling.model_dump(), target.store),
+            fn_constructor_args=(
+                ModelRef(target.model, target.model_key),
+                self,
+                self.sampling.model_dump(),
+                target.store,
+            ),
             batch_size=self.batch_size,
             batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(min_size=low, max_size=high, max_tasks_in_flight_per_actor=self.concurrent_batches),
+            compute=ray.data.ActorPoolStrategy(
+                min_size=low, max_size=high, max_tasks_in_flight_per_actor=self.concurrent_batches
+            ),
             max_concurrency=self.concurrent_batches,  # batches one engine works on at once
             num_cpus=self.cpus_per_engine,
             num_gpus=self.gpus_per_engine,

@@ -24,6 +24,7 @@ from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.backend import EXTRA_BODY, extra_body
 from arctic_ray.synth.sent_log import SentLog
 
+
 class VLLMEngineStage:
     def __init__(self, model: ModelRef, engine: Any, default_sampling: dict, store: str | None = None):
         from arctic_ray.engines.vllm.loop import EngineLoop
@@ -61,4 +62,6 @@ def _sampling_params(sampling: dict) -> Any:
 
     sampling = {**{k: v for k, v in sampling.items() if k != EXTRA_BODY}, **extra_body(sampling)}
     structured = sampling.pop("structured_outputs", None)
-    return SamplingParams(**sampling, structured_outputs=StructuredOutputsParams(**_given(structured)) if structured else None)
+    return SamplingParams(
+        **sampling, structured_outputs=StructuredOutputsParams(**_given(structured)) if structured else None
+    )

@@ -39,7 +39,9 @@ def save_eagle3(drafter: Eagle3Drafter, path: str | Path, identity: dict) -> Pat
     for name, tensor in drafter.state_dict().items():
         if name in ("d2t", "t2d") and not reduced:
             continue  # vLLM expects no mapping when the vocabularies are equal
-        state[_file_key(name)] = tensor.detach().to("cpu", torch.float32 if tensor.is_floating_point() else tensor.dtype).contiguous()
+        state[_file_key(name)] = (
+            tensor.detach().to("cpu", torch.float32 if tensor.is_floating_point() else tensor.dtype).contiguous()
+        )
     save_file(state, str(path / WEIGHTS_FILE), metadata={"format": "pt"})
     config = cfg.to_dict()
     config["architectures"] = ["LlamaForCausalLM"]

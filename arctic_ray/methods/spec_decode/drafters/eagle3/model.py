@@ -149,7 +149,13 @@ class Eagle3Drafter(Drafter):
         outputs = self._outputs(base, features, batch, self.config.ttt_steps)
         target = base.logits(hidden, self.draft_ids).detach()  # the target is what is aimed at, not trained
         loss, per_step, acc = eagle3_loss(
-            self, outputs, target, batch["input_ids"], batch["in_completion"], self.config.step_weight, getattr(self.config, "loss", "kl")
+            self,
+            outputs,
+            target,
+            batch["input_ids"],
+            batch["in_completion"],
+            self.config.step_weight,
+            getattr(self.config, "loss", "kl"),
         )
         return loss, {**per_position("loss", per_step), **per_position("acc", acc)}
 
@@ -158,4 +164,6 @@ class Eagle3Drafter(Drafter):
 
         # judged at the k it is served with, whatever depth it was trained to
         steps = getattr(self.config, "judged_steps", self.config.ttt_steps)
-        return eagle3_step_hits(self, self._outputs(base, features, batch, steps), batch["input_ids"], batch["in_completion"])
+        return eagle3_step_hits(
+            self, self._outputs(base, features, batch, steps), batch["input_ids"], batch["in_completion"]
+        )

@@ -132,7 +132,10 @@ class MLPDrafter(MLPSpeculator, Drafter):
         targets, valid = head_targets(batch["input_ids"], batch["in_completion"], self.spec.n_predict)
         logits = self(hidden.to(self.proj[0].weight.dtype), batch["input_ids"], valid)
         loss, per_head = speculator_loss(logits, targets, valid)
-        return loss, {**per_position("loss", per_head.detach()), **per_position("acc", head_accuracy(logits, targets, valid))}
+        return loss, {
+            **per_position("loss", per_head.detach()),
+            **per_position("acc", head_accuracy(logits, targets, valid)),
+        }
 
     def step_hits(self, base, features, batch):
         from arctic_ray.methods.spec_decode.drafters.mlp.objective import mlp_step_hits

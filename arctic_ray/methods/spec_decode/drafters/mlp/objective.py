@@ -21,14 +21,22 @@ def speculator_loss(logits: list[torch.Tensor], targets: torch.Tensor, valid: to
     """Cross-entropy averaged over heads. `logits` holds each head's [N_i, V] logits at its
     valid positions (`MLPSpeculator.forward(..., valid=valid)`). Returns (loss, per-head losses)."""
     per_head = torch.stack(
-        [F.cross_entropy(lg.float(), targets[i][valid[i]]) if lg.shape[0] else lg.sum() * 0.0 for i, lg in enumerate(logits)]
+        [
+            F.cross_entropy(lg.float(), targets[i][valid[i]]) if lg.shape[0] else lg.sum() * 0.0
+            for i, lg in enumerate(logits)
+        ]
     )
     return per_head.mean(), per_head
 
 
 def head_accuracy(logits: list[torch.Tensor], targets: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Top-1 accuracy per head at its valid positions, same inputs as `speculator_loss`."""
-    return torch.stack([(lg.argmax(-1) == targets[i][valid[i]]).float().mean() if lg.shape[0] else lg.new_zeros(()) for i, lg in enumerate(logits)])
+    return torch.stack(
+        [
+            (lg.argmax(-1) == targets[i][valid[i]]).float().mean() if lg.shape[0] else lg.new_zeros(())
+            for i, lg in enumerate(logits)
+        ]
+    )
 
 
 @torch.no_grad()

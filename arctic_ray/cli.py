@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-from arctic_ray.jobs import load_recipe, lookup_job, job_names
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.run_dir import RECIPE_FILE
 from arctic_ray.core.storage import location
+from arctic_ray.jobs import job_names, load_recipe, lookup_job
 
 # Errors that are the user's to fix: print the message, not a traceback from deep inside Ray.
 USER_ERRORS = (ArcticRayError, FileNotFoundError)

@@ -52,8 +52,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from arctic_ray.curate.dedup.config import DedupConfig  # noqa: E402
-from arctic_ray.curate.dedup.shingles import normalise, shingle_hashes  # noqa: E402
+from arctic_ray.curate.dedup.config import DedupConfig
+from arctic_ray.curate.dedup.shingles import normalise, shingle_hashes
 
 SITE = Path(np.__file__).resolve().parent.parent  # the venv's site-packages
 CFG = DedupConfig(field="text", threshold=0.7, num_perm=128, ngram=5, shingle="word")
@@ -114,7 +114,7 @@ def without_near_duplicates(docs: list[str], max_seen: float = 0.2) -> list[str]
     seen = np.bincount(owner, weights=first_owner < owner, minlength=len(docs))
     share = seen / np.maximum(np.bincount(owner, minlength=len(docs)), 1)
     long_enough = np.diff(sh.offsets) >= MIN_WORDS - 4  # 30 words once normalised (punctuation is not a word)
-    return [d for d, s, ok in zip(docs, share, long_enough) if ok and s <= max_seen]
+    return [d for d, s, ok in zip(docs, share, long_enough, strict=False) if ok and s <= max_seen]
 
 
 def spliced(docs: list[str], n: int, rng: np.random.Generator) -> list[str]:
@@ -201,7 +201,7 @@ class Corpus:
         # any first n rows are a sample with copies in it)
         rank = rng.permutation(n)
         ids = [f"d{r:07d}" for r in rank]
-        self.norm_of = dict(zip(ids, norm))
+        self.norm_of = dict(zip(ids, norm, strict=False))
         self.pairs = [(ids[i], ids[originals + k]) for k, i in enumerate(sources)]
         self.pair_jaccard = np.array([jaccard(self.norm_of[a], self.norm_of[b]) for a, b in self.pairs])
         by_id = np.argsort(rank)
@@ -221,7 +221,7 @@ class Corpus:
 def score(corpus: Corpus, duplicate_of: dict[str, str], root_of: dict[str, str]) -> tuple[float, float]:
     """(recall over planted pairs with Jaccard >= threshold, precision of reported pairs)."""
     root = lambda i: root_of.get(i, i)  # noqa: E731
-    due = [(a, b) for (a, b), j in zip(corpus.pairs, corpus.pair_jaccard) if j >= CFG.threshold]
+    due = [(a, b) for (a, b), j in zip(corpus.pairs, corpus.pair_jaccard, strict=False) if j >= CFG.threshold]
     recall = sum(root(a) == root(b) for a, b in due) / max(len(due), 1)
     good = sum(jaccard(corpus.norm_of[i], corpus.norm_of[of]) >= 0.6 for i, of in duplicate_of.items())
     return recall, good / max(len(duplicate_of), 1)
@@ -240,7 +240,7 @@ def datasketch_dedup(ids: list[str], texts: list[str]) -> dict[str, str]:
     duplicate_of: dict[str, str] = {}
     order = sorted(range(len(ids)), key=ids.__getitem__)
     norm = normalise(pa.array([texts[i] for i in order], pa.large_string())).to_pylist()
-    for i, text in zip(order, norm):
+    for i, text in zip(order, norm, strict=False):
         units = text.split()
         shingles = {" ".join(units[k : k + n]).encode() for k in range(max(len(units) - n + 1, 1))}
         m = MinHash(num_perm=CFG.num_perm)
@@ -362,7 +362,7 @@ def with_ray(workers: int, fn):
         try:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
             break
-        except Exception as err:  # noqa: BLE001 (Ray raises a bare Exception here)
+        except Exception as err:
             print(f"  ray.init failed ({err}); again", flush=True)
             ray.shutdown()
             if attempt == 2:
@@ -418,8 +418,8 @@ def main(argv=None) -> list[str]:
             return ours(table)
 
         seconds, dups, kept, rss = with_ray(workers, run)
-        root_of = dict(zip(dups.column("id").to_pylist(), dups.column("cluster").to_pylist()))
-        duplicate_of = dict(zip(dups.column("id").to_pylist(), dups.column("duplicate_of").to_pylist()))
+        root_of = dict(zip(dups.column("id").to_pylist(), dups.column("cluster").to_pylist(), strict=False))
+        duplicate_of = dict(zip(dups.column("id").to_pylist(), dups.column("duplicate_of").to_pylist(), strict=False))
         recall, precision = score(corpus, duplicate_of, root_of)
         rate = args.docs / seconds
         note = f" (oversubscribes {cores} cores)" if workers > cores else ""

@@ -22,10 +22,10 @@ import torch
 from torch.nn import functional as F
 
 from arctic_ray.data.chat import IGNORE
-from arctic_ray.models.tiny import build_tiny_model
-from arctic_ray.train.packed import packed_loss
 from arctic_ray.data.multipack import multipack, packing_efficiency, rank_imbalance
 from arctic_ray.data.packing import pad_bins
+from arctic_ray.models.tiny import build_tiny_model
+from arctic_ray.train.packed import packed_loss
 
 EXAMPLES, CAPACITY, BATCH, RANKS = 1000, 512, 8, 2
 
@@ -111,7 +111,7 @@ def main(n: int = EXAMPLES) -> dict:
         padded_batch([examples[i] for i in order[s * BATCH : (s + 1) * BATCH]], pad_id) for s in range(steps)
     ]
     cuts = np.linspace(0, len(bins), steps + 1).astype(int)
-    packed_steps = [pad_bins(bins[a:b], pad_id) for a, b in zip(cuts[:-1], cuts[1:])]
+    packed_steps = [pad_bins(bins[a:b], pad_id) for a, b in zip(cuts[:-1], cuts[1:], strict=False)]
 
     optimizers = [torch.optim.AdamW(m.parameters(), lr=1e-3) for m in models]
     for m in models:
@@ -120,7 +120,7 @@ def main(n: int = EXAMPLES) -> dict:
     timed_step(models[1], optimizers[1], packed_loss, packed_steps[0])
     padded_s = packed_s = 0.0
     padded_targets = packed_targets = 0
-    for padded, packed in zip(padded_steps, packed_steps):
+    for padded, packed in zip(padded_steps, packed_steps, strict=False):
         seconds, targets = timed_step(models[0], optimizers[0], padded_loss, padded)
         padded_s, padded_targets = padded_s + seconds, padded_targets + targets
         seconds, targets = timed_step(models[1], optimizers[1], packed_loss, packed)

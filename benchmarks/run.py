@@ -6,13 +6,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import dedup  # noqa: E402
-import packing  # noqa: E402
-import spec_decode  # noqa: E402
-import speculator_loss_step  # noqa: E402
-import store_lookup  # noqa: E402
-import swiftkv  # noqa: E402
-import synth  # noqa: E402
+import dedup
+import packing
+import spec_decode
+import speculator_loss_step
+import store_lookup
+import swiftkv
+import synth
 
 if __name__ == "__main__":
     speculator_loss_step.main()

@@ -17,14 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import ray  # noqa: E402
-import ray.data  # noqa: E402
+import ray
+import ray.data
 
-from arctic_ray.synth.backend import SamplingConfig, Target  # noqa: E402
-from arctic_ray.synth.backends.openai.config import OpenAISynthConfig  # noqa: E402
-from arctic_ray.synth.openai_connection import OpenAIConnection  # noqa: E402
-from arctic_ray.synth.keyed import generate_stored  # noqa: E402
-from tests.fake_openai import FakeOpenAI  # noqa: E402
+from arctic_ray.synth.backend import SamplingConfig, Target
+from arctic_ray.synth.backends.openai.config import OpenAISynthConfig
+from arctic_ray.synth.keyed import generate_stored
+from arctic_ray.synth.openai_connection import OpenAIConnection
+from tests.fake_openai import FakeOpenAI
 
 KEY_NAME = "FAKE_OPENAI_KEY"
 

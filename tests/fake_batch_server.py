@@ -92,7 +92,7 @@ class FakeBatchServer:
         self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
-    def start(self) -> "FakeBatchServer":
+    def start(self) -> FakeBatchServer:
         self._thread.start()
         while not self._server.started:
             time.sleep(0.01)

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import openai
-
 import pytest
 from fake_batch_server import FakeBatchServer, Faults
 
@@ -145,7 +144,7 @@ def test_azure_openai_synth_runs_the_blog_example_over_the_batch_api(ray_local, 
     extracted = client.extract_messages_from_responses(responses)
 
     assert_one_reply_per_chat(extracted)
-    for name, message in zip(NAMES, extracted):
+    for name, message in zip(NAMES, extracted, strict=False):
         assert message["choices"][0]["content"] == FakeBatchServer.answer_text(greeting(name))
     line = json.loads(responses[0])  # a Batch API output line, as their download returns it
     assert line["response"]["status_code"] == 200 and line["response"]["body"]["object"] == "chat.completion"
@@ -204,7 +203,7 @@ def test_openai_synth_samples_keywords_failures_and_a_key_kept_off_disk(ray_loca
     assert sorted(x["custom_id"] for x in lines) == sorted(f"t_{i}" for i in range(10))
     assert [x["custom_id"] for x in lines] == sorted(x["custom_id"] for x in lines)  # as their download sorts
     extracted = client.extract_messages_from_responses(responses)
-    for line, message in zip(lines, extracted):
+    for line, message in zip(lines, extracted, strict=False):
         if line["custom_id"] in failed:
             assert message["choices"] == [] and message["error"] and line["error"]["message"] == message["error"]
         else:
@@ -254,7 +253,7 @@ def test_cortex_synth_runs_the_example_set_based_and_a_second_execute_sends_noth
     extracted = client.extract_messages_from_responses(responses)
 
     assert_one_reply_per_chat(extracted)
-    for name, message in zip(NAMES, extracted):
+    for name, message in zip(NAMES, extracted, strict=False):
         assert (
             message["choices"][0]["content"] == fake_answer("llama3.2-1b", greeting(name), {})["choices"][0]["messages"]
         )

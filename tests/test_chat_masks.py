@@ -33,7 +33,7 @@ def tokenizer(tiny_model):
 
 def trained_spans(result) -> list[list[int]]:
     spans, current = [], []
-    for token, label in zip(result.input_ids, result.labels):
+    for token, label in zip(result.input_ids, result.labels, strict=False):
         if label != IGNORE:
             assert label == token
             current.append(token)
@@ -50,7 +50,7 @@ def check_chatml(tokenizer, chat):
     spans = trained_spans(result)
     assistant = [m["content"] for m in chat if m["role"] == "assistant"]
     assert len(spans) == len(assistant)  # one example, every assistant turn trained
-    for span, reply in zip(spans, assistant):
+    for span, reply in zip(spans, assistant, strict=False):
         # the reply, its end-of-turn token and the newline the turn renders, not the header
         assert tokenizer.decode(span) == reply + "<|im_end|>\n"
         assert end in span

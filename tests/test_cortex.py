@@ -11,15 +11,15 @@ import pyarrow as pa
 import pytest
 import ray.data
 
+from arctic_ray.data.snowflake_connection import SnowflakeConnectError
 from arctic_ray.data.snowflake_table import SnowflakePromptTable
 from arctic_ray.synth.backend import Target
 from arctic_ray.synth.backends.cortex.answer import parse_answer
 from arctic_ray.synth.backends.cortex.config import CortexSynthConfig
 from arctic_ray.synth.backends.cortex.session import CortexSession
 from arctic_ray.synth.backends.cortex.stage import CortexStage
-from arctic_ray.data.snowflake_connection import SnowflakeConnectError
-from arctic_ray.synth.store import SentLog
 from arctic_ray.synth.keyed import generate_stored, row_key
+from arctic_ray.synth.store import SentLog
 from tests.fake_snowflake import PASSWORD_ENV, POISON, REFUSAL, UNAVAILABLE_MODEL, fake_answer, snowflake_server  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result")  # fakesnow's own

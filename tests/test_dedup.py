@@ -13,10 +13,10 @@ from arctic_ray.curate.dedup.decontaminate import decontaminate, dedup_against
 from arctic_ray.curate.dedup.exact import exact_dedup
 from arctic_ray.curate.dedup.minhash import minhash_dedup
 from arctic_ray.curate.dedup.shingles import shingle_hashes, shingle_set, span_hash
-from arctic_ray.data.shuffle import STRATEGIES, shuffle_strategy
 from arctic_ray.curate.dedup.signatures import jaccard as sketch_jaccard
 from arctic_ray.curate.dedup.signatures import signatures, sketches
 from arctic_ray.curate.dedup.texts import DedupFieldError
+from arctic_ray.data.shuffle import STRATEGIES, shuffle_strategy
 
 WORDS = (
     "the water cycle moves water between oceans air and land while the sun heats the sea so water evaporates "

@@ -74,7 +74,7 @@ def test_parquet_directory_with_ids_and_a_survivor_score(ray_local, tmp_path, ca
     source = tmp_path / "table"
     source.mkdir()
     for i, rows in enumerate(files):
-        ids, texts, scores = zip(*rows)
+        ids, texts, scores = zip(*rows, strict=False)
         pq.write_table(
             pa.table({"id": ids, "completion": texts, "score": pa.array(scores, pa.float64())}),
             source / f"part-{i}.parquet",

@@ -22,12 +22,12 @@ def softmax(row):
 
 def by_hand(kind, truth):
     values = []
-    for d, t, y in zip(DRAFT, TARGET, truth):
+    for d, t, y in zip(DRAFT, TARGET, truth, strict=False):
         q, p = softmax(d), softmax(t)
         if kind == "kl":
-            values.append(sum(pi * math.log(pi / qi) for pi, qi in zip(p, q)))
+            values.append(sum(pi * math.log(pi / qi) for pi, qi in zip(p, q, strict=False)))
         elif kind == "tv":
-            values.append(0.5 * sum(abs(pi - qi) for pi, qi in zip(p, q)))
+            values.append(0.5 * sum(abs(pi - qi) for pi, qi in zip(p, q, strict=False)))
         elif y >= 0:
             values.append(-math.log(q[y]))
     return sum(values) / len(values)

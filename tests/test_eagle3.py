@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
-from arctic_ray.methods.spec_decode.drafters.eagle3.export import save_eagle3, load_eagle3
+from arctic_ray.methods.spec_decode.drafters.eagle3.export import load_eagle3, save_eagle3
 from arctic_ray.methods.spec_decode.drafters.eagle3.model import ttt_mask
 from arctic_ray.methods.spec_decode.frozen_base import FrozenBase, default_aux_layers
+from arctic_ray.methods.spec_decode.trainer import acceptance, accepted_per_position
 from arctic_ray.models.identity import IDENTITY_KEY, model_identity
 from arctic_ray.models.ref import ModelRef
-from arctic_ray.methods.spec_decode.trainer import accepted_per_position, acceptance
 
 
 def batch_of(rows):
@@ -101,7 +101,7 @@ def test_draft_vocab_and_export_roundtrip(tiny_model, tmp_path):
     loaded = load_eagle3(path)
     ids = torch.randint(0, 400, (2, 9))
     aux = torch.randn(2, 9, 3 * base.config.hidden_size)
-    for x, y in zip(drafter(aux, ids, base.embed, 3), loaded(aux, ids, base.embed, 3)):
+    for x, y in zip(drafter(aux, ids, base.embed, 3), loaded(aux, ids, base.embed, 3), strict=False):
         assert torch.equal(x, y)
     assert torch.equal(loaded.draft_ids, drafter.draft_ids)
 
@@ -112,7 +112,7 @@ def train_in_process(drafter, base, rows, epochs=10, lr=3e-3):
     features = [base.features(b["input_ids"], b["attention"], layers) for b in batches]
     opt = torch.optim.AdamW(drafter.parameters(), lr=lr)
     for _ in range(epochs):
-        for b, f in zip(batches, features):
+        for b, f in zip(batches, features, strict=False):
             loss, _ = drafter.loss(base, f, b)
             opt.zero_grad()
             loss.backward()
@@ -120,8 +120,8 @@ def train_in_process(drafter, base, rows, epochs=10, lr=3e-3):
 
 
 def test_vllm_serves_the_trained_drafter_as_trained(ray_local, tiny_model, tiny_generations, tmp_path):
-    from arctic_ray.methods.spec_decode.vllm_eval import Case, measure_speculative_decoding
     from arctic_ray.engines.vllm.settings import VLLMEngineConfig
+    from arctic_ray.methods.spec_decode.vllm_eval import Case, measure_speculative_decoding
 
     rows = list(tiny_generations)
     random.Random(0).shuffle(rows)
@@ -151,7 +151,7 @@ def test_vllm_serves_the_trained_drafter_as_trained(ray_local, tiny_model, tiny_
     # a mis-wired export (layer order, norms, positions) collapses to the untrained level
     assert vllm["accept_per_pos"][0] > vllm_untrained["accept_per_pos"][0] + 0.15
     assert sim["accept_per_pos"][0] > sim_untrained["accept_per_pos"][0] + 0.15
-    for v, s in zip(vllm["accept_per_pos"], sim["accept_per_pos"]):
+    for v, s in zip(vllm["accept_per_pos"], sim["accept_per_pos"], strict=False):
         assert abs(v - s) < 0.1 + 0.3 * s, (vllm["accept_per_pos"], sim["accept_per_pos"])
     assert result["trained"]["sampled"]["temperature"] == 0.7 and result["trained"]["sampled"]["drafts"] > 0
     assert result["trained"]["tok_s"][1] > 0 and result["none"]["greedy"] is None

@@ -12,7 +12,7 @@ import torch
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
 from arctic_ray.methods.spec_decode.frozen_base import FrozenBase
 from arctic_ray.methods.spec_decode.target_pieces import TargetPieces
-from tests.test_eagle3 import batch_of, simulate, train_in_process
+from tests.test_eagle3 import simulate, train_in_process
 
 LAYERS = [1, 2, 3]  # the tiny base's EAGLE-3 aux layers
 
@@ -40,7 +40,7 @@ def test_engine_features_equal_hf_hidden_states(feature_llm, tiny_model, tiny_ge
     sequences = [p + c for p, c in tiny_generations[:6]] + [tiny_generations[0][0] + tiny_generations[0][1]]
     got = engine_features(feature_llm, sequences, LAYERS)
     assert [g.shape for g in got] == [(len(s), 4 * base.config.hidden_size) for s in sequences]
-    for seq, feats in zip(sequences, got):
+    for seq, feats in zip(sequences, got, strict=False):
         ids = torch.tensor([seq])
         want = base.features(ids, torch.ones_like(ids), tuple(LAYERS))[0].numpy()
         np.testing.assert_allclose(feats, want, rtol=1e-4, atol=1e-5)
@@ -68,12 +68,12 @@ def test_a_drafter_trained_on_engine_features_matches_one_trained_on_hf(feature_
         def __init__(self, rows):
             seqs = [p + c for p, c in rows]
             self.by_seq = {
-                tuple(s): torch.from_numpy(f) for s, f in zip(seqs, engine_features(feature_llm, seqs, LAYERS))
+                tuple(s): torch.from_numpy(f) for s, f in zip(seqs, engine_features(feature_llm, seqs, LAYERS), strict=False)
             }
 
         def features(self, ids, attention, _layers):
             out = torch.zeros(*ids.shape, 4 * base.config.hidden_size)
-            for i, (row, n) in enumerate(zip(ids, attention.sum(-1))):
+            for i, (row, n) in enumerate(zip(ids, attention.sum(-1), strict=False)):
                 out[i, :n] = self.by_seq[tuple(row[:n].tolist())]
             return out
 

@@ -15,8 +15,8 @@ def fault_scenario(model: str) -> dict:
     from vllm import SamplingParams
     from vllm.v1.sample.logits_processor import LogitsProcessor
 
-    from arctic_ray.engines.vllm.settings import VLLMEngineConfig, start_llm
     from arctic_ray.engines.vllm.loop import EngineLoop
+    from arctic_ray.engines.vllm.settings import VLLMEngineConfig, start_llm
 
     class FailsMidGeneration(LogitsProcessor):
         """Breaks the engine once a request asking for `DOOMED` tokens has two of them."""

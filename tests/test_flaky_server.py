@@ -13,7 +13,8 @@ from collections import defaultdict
 
 import pytest
 import ray.data
-from fake_batch_server import FakeBatchServer, Faults as BatchFaults
+from fake_batch_server import FakeBatchServer
+from fake_batch_server import Faults as BatchFaults
 
 from arctic_ray.synth.backend import SamplingConfig, Target
 from arctic_ray.synth.backends.openai.config import OpenAISynthConfig
@@ -78,7 +79,7 @@ def test_online_every_row_accounted_for_nothing_bought_twice_budget_held(ray_loc
     for entry in sorted(log, key=lambda e: e.at):
         by_prompt[entry.prompt].append(entry)
     for attempts in by_prompt.values():
-        for before, after in zip(attempts, attempts[1:]):
+        for before, after in zip(attempts, attempts[1:], strict=False):
             if before.fault == "429":
                 assert after.at - before.at >= SCHEDULE.retry_after_s * 0.95
     # The budget held over every attempt (jitter between grant and arrival allowed, as elsewhere).

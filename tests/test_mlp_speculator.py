@@ -3,12 +3,12 @@ import json
 import torch
 from torch.nn import functional as F
 
-from arctic_ray.methods.spec_decode.frozen_base import FrozenBase
-from arctic_ray.models.identity import model_identity
-from arctic_ray.methods.spec_decode.drafters.mlp.arctic_format import save_arctic, ARCHITECTURE, load_arctic
+from arctic_ray.methods.spec_decode.drafters.mlp.arctic_format import ARCHITECTURE, load_arctic, save_arctic
 from arctic_ray.methods.spec_decode.drafters.mlp.config import MLPSpeculatorConfig
 from arctic_ray.methods.spec_decode.drafters.mlp.model import MLPDrafter, MLPSpeculatorSpec
 from arctic_ray.methods.spec_decode.drafters.mlp.objective import head_targets, mlp_step_hits, speculator_loss
+from arctic_ray.methods.spec_decode.frozen_base import FrozenBase
+from arctic_ray.models.identity import model_identity
 
 
 def small(n=3) -> MLPDrafter:

@@ -8,8 +8,6 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, MixtralConfig, Qwen3MoeConfig
 from transformers.models.qwen2_moe.modeling_qwen2_moe import load_balancing_loss_func
 
-from arctic_ray.models.resolve import resolve_model
-from arctic_ray.models.tiny_moe import tiny_moe_path
 from arctic_ray.methods.sft.moe import (
     freeze_moe,
     load_balance_losses,
@@ -18,6 +16,8 @@ from arctic_ray.methods.sft.moe import (
     router_top_k,
     theoretical_minimum,
 )
+from arctic_ray.models.resolve import resolve_model
+from arctic_ray.models.tiny_moe import tiny_moe_path
 
 E, K = 8, 2  # the tiny MoE's defaults
 TINY_DIMS = dict(
@@ -134,7 +134,7 @@ def test_padding_tokens_do_not_count():
     # counted, the padding adds 4 picks to experts 0 and 1: f = (6, 6, 2, ...)/12, and probability
     # 4 · (12/24, 6/24, 1/24, ...) to the real tokens' 1 per expert: P = (3, 2, 7/6, ...)/12
     f, p = [6 / 12, 6 / 12] + [2 / 12] * 6, [3 / 12, 2 / 12] + [7 / 72] * 6
-    expected = E * sum(fe * pe for fe, pe in zip(f, p))
+    expected = E * sum(fe * pe for fe, pe in zip(f, p, strict=False))
     assert load_balance_losses((flat,), K, None).item() == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match="attention mask has 6 tokens, router logits 12"):
         load_balance_losses((flat,), K, mask[:1])

@@ -18,14 +18,14 @@ import ray.data
 from pydantic import ValidationError
 
 from arctic_ray.synth.backend import PricingConfig, SamplingConfig, Target
+from arctic_ray.synth.backends.openai.config import AzureOpenAISynthConfig, OpenAISynthConfig
+from arctic_ray.synth.backends.openai.requests import redact, request_kwargs, retry_after_s
 from arctic_ray.synth.budget import RunBudget
 from arctic_ray.synth.budget_accounting import SPEND_LIMIT_REACHED, PromptTokenRatio, SlidingWindow, SpendLedger
-from arctic_ray.synth.backends.openai.config import AzureOpenAISynthConfig, OpenAISynthConfig
+from arctic_ray.synth.keyed import generate_stored
 from arctic_ray.synth.openai_connection import OpenAIConnection
-from arctic_ray.synth.backends.openai.requests import redact, request_kwargs, retry_after_s
 from arctic_ray.synth.schema import OUTPUT_COLUMNS
 from arctic_ray.synth.store import SentLog
-from arctic_ray.synth.keyed import generate_stored
 from arctic_ray.synth.token_estimate import estimate_prompt_tokens, text_tokens
 from tests.fake_openai import FakeOpenAI, Faults
 

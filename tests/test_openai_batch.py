@@ -16,10 +16,10 @@ import pytest
 from fake_batch_server import FakeBatchServer, Faults
 
 from arctic_ray.synth.backend import PricingConfig, Target
-from arctic_ray.synth.backends.openai_batch.shards import ShardCutter, ShardLimits, batch_request
 from arctic_ray.synth.backends.openai_batch.config import AzureOpenAIBatchSynthConfig, OpenAIBatchSynthConfig
-from arctic_ray.synth.store import GenerationStore
+from arctic_ray.synth.backends.openai_batch.shards import ShardCutter, ShardLimits, batch_request
 from arctic_ray.synth.keyed import generate_stored, row_key
+from arctic_ray.synth.store import GenerationStore
 
 KEY_ENV = "FAKE_BATCH_API_KEY"
 MODEL = "gpt-test"

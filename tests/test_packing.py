@@ -13,9 +13,9 @@ import torch
 from torch.nn import functional as F
 
 from arctic_ray.data.chat import IGNORE, tokenize_chat
-from arctic_ray.train.packed import packed_causal_mask, packed_loss, shifted_targets
 from arctic_ray.data.multipack import BIN_SCHEMA, multipack, packing_efficiency, rank_imbalance
 from arctic_ray.data.packing import PackingError, best_fit_decreasing, pack, pad_bins
+from arctic_ray.train.packed import packed_causal_mask, packed_loss, shifted_targets
 
 CHATS = [
     [{"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris."}],
@@ -156,7 +156,7 @@ def unpacked(bins) -> Counter:
     out = Counter()
     for b in bins:
         offsets = np.cumsum([0, *b["seq_lens"]])
-        for start, end in zip(offsets[:-1], offsets[1:]):
+        for start, end in zip(offsets[:-1], offsets[1:], strict=False):
             out[tuple(int(t) for t in b["input_ids"][start:end])] += 1
     return out
 
@@ -178,7 +178,7 @@ def test_bins_hold_every_example_once_within_capacity():
         assert b["num_examples"] == len(b["seq_lens"])
         assert b["position_ids"] == [p for n in b["seq_lens"] for p in range(n)]
         offsets = np.cumsum([0, *b["seq_lens"]])
-        for start, end in zip(offsets[:-1], offsets[1:]):
+        for start, end in zip(offsets[:-1], offsets[1:], strict=False):
             i = b["input_ids"][start]
             assert b["labels"][start:end] == [IGNORE] * 4 + [i] * (end - start - 4)  # first label IGNORE already
     with pytest.raises(PackingError, match="example 1 has 600 tokens"):

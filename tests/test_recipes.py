@@ -4,9 +4,9 @@ import yaml
 from arctic_ray.cli import main as cli_main
 from arctic_ray.core.recipe import RecipeError
 from arctic_ray.jobs import load_recipe, validate_recipe
-from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
 from arctic_ray.methods.spec_decode.drafters.mlp.config import MLPSpeculatorConfig
+from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
 from tests.conftest import ROOT
 
 

@@ -175,7 +175,7 @@ def test_a_long_conversation_keeps_its_last_max_length_tokens(reward_model, dire
         ModelRef.of(reward_model), "messages", "completion", "reward", "reward_truncated", max_length=8, use_gpu=False
     )
     out = scorer(pa.Table.from_pylist(GOOD[:2])).to_pylist()
-    for row, original in zip(out, GOOD[:2]):
+    for row, original in zip(out, GOOD[:2], strict=False):
         assert row["reward_truncated"] is True
         assert row["reward"] == pytest.approx(direct(original, keep_last=8)[0], abs=1e-4)
 

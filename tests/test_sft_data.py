@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from arctic_ray.core.recipe import RecipeError
-from arctic_ray.jobs import load_recipe
-from arctic_ray.train.config import OptimizerConfig, TrainConfig
 from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.core.recipe import RecipeError
 from arctic_ray.core.registry import registered
-from arctic_ray.methods.sft.config import SFTDataConfig, SFTSource
 from arctic_ray.data.chat_examples import held_out
+from arctic_ray.jobs import load_recipe
+from arctic_ray.methods.sft.config import SFTDataConfig, SFTSource
 from arctic_ray.methods.sft.examples import read_sft_rows, weighted
+from arctic_ray.train.config import OptimizerConfig, TrainConfig
 from arctic_ray.train.deepspeed_config import deepspeed_config
 from tests.conftest import ROOT
 

@@ -2,7 +2,6 @@ import ray.data
 
 from arctic_ray.methods.spec_decode.samples import response_generations, to_speculator_samples, training_columns
 
-
 ROWS = [
     {"id": "ok", "prompt_token_ids": [1, 2, 3], "completion_token_ids": [4, 5, 6, 7, 8]},
     {"id": "empty", "prompt_token_ids": [1, 2, 3], "completion_token_ids": []},

@@ -12,21 +12,21 @@ import ray.data
 from transformers import AutoTokenizer
 
 from arctic_ray.core.storage import location
-from arctic_ray.train.config import TrainConfig
-from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
-from arctic_ray.models.ref import ModelRef
-from arctic_ray.methods.spec_decode.samples import training_columns
-from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
-from arctic_ray.synth.keyed import STORED_COLUMNS, row_key
-from arctic_ray.synth.store import GenerationStore
-from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
+from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
+from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
+from arctic_ray.methods.spec_decode.teacher.feeder import TeacherFeeder
 from arctic_ray.methods.spec_decode.teacher.placement import reserve_node
 from arctic_ray.methods.spec_decode.teacher.prompts import teacher_prompts
-from arctic_ray.methods.spec_decode.teacher.feeder import TeacherFeeder
-from arctic_ray.train.feeder import ActorFeeder
+from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
+from arctic_ray.models.ref import ModelRef
+from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
+from arctic_ray.synth.keyed import STORED_COLUMNS, row_key
+from arctic_ray.synth.store import GenerationStore
 from arctic_ray.train.callbacks import Callback
+from arctic_ray.train.config import TrainConfig
+from arctic_ray.train.feeder import ActorFeeder
 from arctic_ray.train.spec import TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics
 from tests.conftest import example_prompts

@@ -13,12 +13,12 @@ import ray.data
 import torch
 
 from arctic_ray.core.storage import location
-from arctic_ray.train.config import TrainConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
-from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.callbacks import Callback
+from arctic_ray.train.config import TrainConfig
 from arctic_ray.train.spec import TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics
 
@@ -89,5 +89,5 @@ def test_a_killed_worker_resumes_from_the_latest_checkpoint(ray_local, tiny_mode
     assert resumed["steps"] == plain["steps"] == 8
     assert [h["step"] for h in resumed["history"]] == list(range(1, 9))  # history kept across the restart
     # from step 5 on, the resumed run trained on the same rows from the same state
-    for a, b in zip(resumed["history"][4:], plain["history"][4:]):
+    for a, b in zip(resumed["history"][4:], plain["history"][4:], strict=False):
         assert abs(a["loss"] - b["loss"]) <= 1e-3 * max(1.0, abs(b["loss"])), (a, b)

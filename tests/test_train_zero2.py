@@ -12,16 +12,16 @@ import torch
 import torch.distributed as dist
 
 from arctic_ray.core.storage import location
-from arctic_ray.train.config import TrainConfig
-from arctic_ray.methods.spec_decode.drafters.eagle3.export import load_eagle3
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
-from arctic_ray.models.ref import ModelRef
+from arctic_ray.methods.spec_decode.drafters.eagle3.export import load_eagle3
 from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.callbacks import Callback
+from arctic_ray.train.checkpoints import DEEPSPEED_DIR, EXPORT_DIR
+from arctic_ray.train.config import TrainConfig
 from arctic_ray.train.spec import Phase, TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics
-from arctic_ray.train.checkpoints import DEEPSPEED_DIR, EXPORT_DIR
 
 
 def row_id(ids) -> int:

@@ -6,12 +6,12 @@ import ray.data
 import torch
 from transformers import AutoModelForCausalLM
 
+from arctic_ray.engines.vllm.settings import EngineConfigError
 from arctic_ray.models.tiny import build_tiny_model
 from arctic_ray.synth.backend import SamplingConfig
-from arctic_ray.engines.vllm.settings import EngineConfigError
-from arctic_ray.synth.schema import OUTPUT_COLUMNS
-from arctic_ray.synth.keyed import generate_stored
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
+from arctic_ray.synth.keyed import generate_stored
+from arctic_ray.synth.schema import OUTPUT_COLUMNS
 from arctic_ray.synth.target import target_for
 
 

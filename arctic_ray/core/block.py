@@ -14,8 +14,8 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Discriminator, Tag
 
-from arctic_ray.core.strict_config import StrictConfig
 from arctic_ray.core.registry import home, lookup, names, register
+from arctic_ray.core.strict_config import StrictConfig
 
 
 class Block(StrictConfig):
@@ -37,7 +37,7 @@ class Block(StrictConfig):
         return getattr(self, self.discriminator)
 
     @classmethod
-    def members(cls) -> list[type["Block"]]:
+    def members(cls) -> list[type[Block]]:
         return [lookup(cls.block_kind, name) for name in names(cls.block_kind)]
 
     @classmethod
@@ -52,5 +52,5 @@ class Block(StrictConfig):
         def tag_of(value: Any) -> str:
             return value.get(key, default) if isinstance(value, dict) else getattr(value, key, default)
 
-        tagged = tuple(Annotated[m, Tag(getattr(m, "model_fields")[key].default)] for m in members)
+        tagged = tuple(Annotated[m, Tag(m.model_fields[key].default)] for m in members)
         return Annotated[Union[tagged], Discriminator(tag_of)]  # noqa: UP007

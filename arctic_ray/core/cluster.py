@@ -87,7 +87,7 @@ def _autoscaling() -> bool:
 
     try:
         status = kv._internal_kv_get("__autoscaling_status")
-    except Exception:  # noqa: BLE001 (no monitor reachable: take the cluster as fixed)
+    except Exception:
         return False
     mapping = (json.loads(status).get("autoscaler_report") or {}).get("node_type_mapping") or {} if status else {}
     return any(not re.fullmatch(r"node_[0-9a-f]+", name) for name in mapping.values())

@@ -8,9 +8,9 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402,F401  (the one pyplot every report uses)
+import matplotlib.pyplot as plt
 
-from arctic_ray.core.storage import Location  # noqa: E402
+from arctic_ray.core.storage import Location
 
 
 def save(fig, where: Location) -> str:

@@ -4,8 +4,8 @@ registers its job where the run function is defined (`@job("sft", SFTRecipe)`); 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from arctic_ray.core.registry import register
 from arctic_ray.core.strict_config import StrictConfig

@@ -14,8 +14,9 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from arctic_ray.core.errors import ArcticRayError
 

@@ -29,7 +29,7 @@ class Location:
     def is_local(self) -> bool:
         return isinstance(self.fs, pafs.LocalFileSystem)
 
-    def join(self, *names: str) -> "Location":
+    def join(self, *names: str) -> Location:
         path = "/".join([self.path.rstrip("/"), *names])
         if self.is_local:
             return Location(self.fs, path, path)

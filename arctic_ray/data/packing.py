@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from ray.data.collate_fn import NumpyBatchCollateFn
 
-from arctic_ray.data.chat import IGNORE
 from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.data.chat import IGNORE
 
 
 class PackingError(ArcticRayError):
@@ -157,7 +157,7 @@ def pad_bins(bins: list[dict] | Mapping[str, Sequence], pad_id: int) -> dict[str
 def _rows(bins: list[dict] | Mapping[str, Sequence]) -> list[Mapping]:
     if isinstance(bins, Mapping):
         keys = ("input_ids", "labels", "position_ids", "seq_lens")
-        return [dict(zip(keys, values)) for values in zip(*(bins[k] for k in keys))]
+        return [dict(zip(keys, values, strict=False)) for values in zip(*(bins[k] for k in keys), strict=False)]
     return list(bins)
 
 

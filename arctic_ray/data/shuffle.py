@@ -7,8 +7,8 @@ materialized and put back afterwards; the materialized result keeps a copy with 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import ray.data
 from ray.data.context import ShuffleStrategy

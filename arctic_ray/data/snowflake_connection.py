@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from arctic_ray.core.strict_config import StrictConfig
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.secrets import resolve_secret
+from arctic_ray.core.strict_config import StrictConfig
 
 
 class SnowflakeConnectError(ArcticRayError):
@@ -55,7 +55,7 @@ class SnowflakeConnection(StrictConfig):
     """Tags every statement, so Snowflake's query history and cost views can attribute the run."""
 
     @model_validator(mode="after")
-    def _one_credential(self) -> "SnowflakeConnection":
+    def _one_credential(self) -> SnowflakeConnection:
         if not self.private_key_path and not self.password_env:
             raise ValueError("a Snowflake connection needs `password_env` or `private_key_path`")
         return self

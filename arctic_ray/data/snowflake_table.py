@@ -40,7 +40,7 @@ class SnowflakePromptTable(StrictConfig):
     limit: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
-    def _check(self) -> "SnowflakePromptTable":
+    def _check(self) -> SnowflakePromptTable:
         if (self.messages_column is None) == (self.prompt_column is None):
             raise ValueError("give exactly one of messages_column or prompt_column")
         if not _TABLE.match(self.table):

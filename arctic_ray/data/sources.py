@@ -5,9 +5,9 @@ name its line; a line that is not JSON stops the read and names its line."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.strict_config import StrictConfig

@@ -19,7 +19,7 @@ class ModelRef:
     identity: dict = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
-    def of(cls, name: str) -> "ModelRef":
+    def of(cls, name: str) -> ModelRef:
         """In the driver: the identity from the model's config and tokenizer (and, for a model
         not on the Hub, its weights), without loading it."""
         identity = model_identity(model_files(name), name)

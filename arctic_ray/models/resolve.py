@@ -15,10 +15,13 @@ from pathlib import Path
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.registry import lookup, names, register
 from arctic_ray.models.identity import TOKENIZER_FILES, model_identity
-from arctic_ray.models.smollm2 import NAME as SMOLLM2, smollm2_path
+from arctic_ray.models.smollm2 import NAME as SMOLLM2
+from arctic_ray.models.smollm2 import smollm2_path
 from arctic_ray.models.tiny import tiny_model_path
-from arctic_ray.models.tiny_moe import NAME as TINY_MOE, tiny_moe_path
-from arctic_ray.models.tiny_reward import NAME as TINY_REWARD, tiny_reward_model_path
+from arctic_ray.models.tiny_moe import NAME as TINY_MOE
+from arctic_ray.models.tiny_moe import tiny_moe_path
+from arctic_ray.models.tiny_reward import NAME as TINY_REWARD
+from arctic_ray.models.tiny_reward import tiny_reward_model_path
 
 register("model", "tiny", tiny_model_path)
 register("model", "tiny2", lambda: tiny_model_path(num_layers=2))

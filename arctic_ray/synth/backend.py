@@ -15,8 +15,8 @@ from typing import ClassVar
 import ray.data
 from pydantic import Field
 
-from arctic_ray.core.strict_config import StrictConfig
 from arctic_ray.core.block import Block
+from arctic_ray.core.strict_config import StrictConfig
 
 
 class SamplingConfig(StrictConfig):

@@ -27,7 +27,7 @@ class SlidingWindow:
         self._tokens_by_permit: dict[int, list] = {}
         self._tokens = 0.0
 
-    def reconfigure(self, other: "SlidingWindow") -> None:
+    def reconfigure(self, other: SlidingWindow) -> None:
         """Take `other`'s limits, keeping what was granted (it still counts in the window)."""
         self.max_requests, self.max_tokens, self.window_s = other.max_requests, other.max_tokens, other.window_s
         self.spacing_s, self.burst_s = other.spacing_s, other.burst_s

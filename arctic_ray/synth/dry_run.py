@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from arctic_ray.synth.backend import SynthConfig, Target
+from arctic_ray.synth.keyed import row_key
 from arctic_ray.synth.requests import split_requests
 from arctic_ray.synth.store import GenerationStore
-from arctic_ray.synth.keyed import row_key
 from arctic_ray.synth.synthesize import expand_samples
 from arctic_ray.synth.token_estimate import estimate_prompt_tokens
 
@@ -43,7 +43,7 @@ def estimate_cost(rows: list[dict], synth: SynthConfig, target: Target, samples:
     keys = [row_key(synth, r, target.model_key) for r in requests]
     stored = GenerationStore(target.store).get_many(keys)
     prompt = completion = 0
-    for row, key in zip(requests, keys):
+    for row, key in zip(requests, keys, strict=False):
         if key in stored:
             continue
         prompt += estimate_prompt_tokens(row["messages"])

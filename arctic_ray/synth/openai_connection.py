@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from arctic_ray.core.strict_config import StrictConfig
 from arctic_ray.core.secrets import resolve_secret
+from arctic_ray.core.strict_config import StrictConfig
 
 
 class OpenAIConnection(StrictConfig):

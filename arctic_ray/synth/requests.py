@@ -3,7 +3,7 @@ same way as rows read from a file: refused rows come back with their reason, nev
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from arctic_ray.data.messages import row_problem
 

@@ -8,7 +8,8 @@ import json
 import logging
 import os
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pyarrow.fs as pafs
 

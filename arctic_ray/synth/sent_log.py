@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from arctic_ray.synth.segments import SENT_PREFIX, _Segments
 
@@ -107,7 +108,7 @@ class SentBatcher:
         keys, self._pending, self._written = self._pending, [], None
         try:
             await asyncio.to_thread(self.write, keys)
-        except Exception as exc:  # noqa: BLE001 - the waiting requests fail with it
+        except Exception as exc:
             done.set_exception(exc)
         else:
             done.set_result(None)

@@ -23,8 +23,8 @@ import json
 import logging
 import threading
 import time
-from typing import Any, Iterable
-
+from collections.abc import Iterable
+from typing import Any
 
 from arctic_ray.synth.segments import ANSWER_PREFIX, SENT_PREFIX, _Segments, open_fs  # noqa: F401 - open_fs, SENT_PREFIX: where callers find them
 from arctic_ray.synth.sent_log import SentLog  # noqa: F401 - where callers have always found it
@@ -120,5 +120,5 @@ class StoreWriter:
             if due:
                 try:
                     self.flush()
-                except Exception as exc:  # noqa: BLE001 - the next tick (or the batch's end) tries again
+                except Exception as exc:
                     log.warning("generation store: a timed flush failed (%s); retrying", exc)

@@ -79,11 +79,11 @@ def _tag_requests(batch: pa.Table) -> pa.Table:
 
 def _decide(group: pa.Table) -> pa.Table:
     kinds, payloads = group.column("kind").to_pylist(), group.column("payload").to_pylist()
-    answer = next((json.loads(p) for k, p in zip(kinds, payloads) if k == ANSWER), None)
-    events = [json.loads(p).get("event", "sent") for k, p in zip(kinds, payloads) if k == SENT]
+    answer = next((json.loads(p) for k, p in zip(kinds, payloads, strict=False) if k == ANSWER), None)
+    events = [json.loads(p).get("event", "sent") for k, p in zip(kinds, payloads, strict=False) if k == SENT]
     in_flight = events.count("sent") > events.count("settled")
     out = []
-    for kind, payload in zip(kinds, payloads):
+    for kind, payload in zip(kinds, payloads, strict=False):
         if kind != REQUEST:
             continue
         if answer is not None:

@@ -4,15 +4,15 @@ the rest through the backend, and keep every row: answered, or failed with its r
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import ray.data
 
 from arctic_ray.data.driver_rows import dataset_of
 from arctic_ray.synth.backend import SynthConfig, Target
-from arctic_ray.synth.requests import split_requests
 from arctic_ray.synth.keyed import StoredGeneration, generate_stored
+from arctic_ray.synth.requests import split_requests
 
 
 @dataclass

@@ -13,7 +13,8 @@ final metrics (it may add to them)."""
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 WRAPPED = ("collate", "loss", "evaluate", "export")
 EVENTS = ("pre-step", "post-step", "post-train")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from arctic_ray.core.recipe import merge_dicts
-from arctic_ray.train.config import TrainConfig
 from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.core.recipe import merge_dicts
 from arctic_ray.core.registry import lookup
+from arctic_ray.train.config import TrainConfig
 
 _BATCH_KEYS = ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps")
 

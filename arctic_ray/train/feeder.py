@@ -48,7 +48,7 @@ class Credits:
                 patience = max(5.0, 4 * self.ack_interval)
                 try:
                     await asyncio.wait_for(self.room.wait(), patience)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if self.last_ack and time.time() - self.last_ack >= patience:  # consumers wait for rows
                         self.counts["overruns"] += 1
                         break

@@ -14,8 +14,8 @@ from typing import NamedTuple
 import torch
 from torch.nn import functional as F
 
-from arctic_ray.data.chat import IGNORE
 from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.data.chat import IGNORE
 
 MASKED_IMPLEMENTATIONS = ("sdpa", "eager")
 

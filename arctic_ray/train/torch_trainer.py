@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
-from arctic_ray.train.data_config import ShardingDataConfig
-from arctic_ray.train.spec import TrainRun, WorkerPlan, streams, worker_plan
 from arctic_ray.core.storage import Location
 from arctic_ray.train.checkpoints import EXPORT_DIR, METRICS_FILE
+from arctic_ray.train.data_config import ShardingDataConfig
+from arctic_ray.train.spec import TrainRun, WorkerPlan, streams, worker_plan
 
 
 def _worker_entry(plan: WorkerPlan) -> None:

@@ -14,19 +14,19 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, ClassVar, Iterator
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import ray.train
 import torch
 import torch.distributed as dist
 
 from arctic_ray.core.registry import Registered, home
-from arctic_ray.train.callbacks import CallbackList, wrap_methods
 from arctic_ray.train import checkpoints
+from arctic_ray.train.callbacks import CallbackList, wrap_methods
 from arctic_ray.train.checkpoints import EXPORT_DIR, METRICS_FILE
 from arctic_ray.train.deepspeed_config import deepspeed_config
 from arctic_ray.train.spec import WorkerPlan
-
 
 home("trainer", "arctic_ray.methods")  # each method's folder defines its trainer
 
@@ -292,7 +292,7 @@ class Trainer(Registered):
         names = ["loss", *extra]
         values = torch.stack([loss.detach().float(), *(v.detach().float() for v in extra.values())]).cpu()
         dist.all_reduce(values)
-        return dict(zip(names, (values / self.world_size).tolist()))
+        return dict(zip(names, (values / self.world_size).tolist(), strict=False))
 
     def finish(self, train_seconds: float) -> None:
         waits = torch.tensor([self.data_wait_s], dtype=torch.float64)

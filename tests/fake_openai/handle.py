@@ -43,7 +43,7 @@ class FakeOpenAI:
     def base_url(self) -> str:
         return f"{self.url}/v1"
 
-    def start(self) -> "FakeOpenAI":
+    def start(self) -> FakeOpenAI:
         settings = {
             "api_key": self.api_key,
             "latency_s": self.latency_s,
@@ -77,7 +77,7 @@ class FakeOpenAI:
                 self._process.kill()
             self._process = None
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> FakeOpenAI:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -37,7 +37,7 @@ def bucket_edges(rows: pa.Table, threshold: float, cross_only: bool = False) -> 
     sketch = from_arrow(rows.column("sketch"))
     a, b = _distinct(*_all_pairs(owner[order], starts, sizes))  # pairs sharing several bands: once
     a, b = _verified(sketch, a, b, threshold)
-    for start, size in zip(starts[sizes > MAX_PAIRWISE], sizes[sizes > MAX_PAIRWISE]):
+    for start, size in zip(starts[sizes > MAX_PAIRWISE], sizes[sizes > MAX_PAIRWISE], strict=False):
         la, lb = _leader_pairs(rows, sketch, owner[order[start : start + size]], threshold)
         a, b = _distinct(np.concatenate([a, la]), np.concatenate([b, lb]))
     if cross_only:

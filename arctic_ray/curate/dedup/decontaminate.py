@@ -8,10 +8,10 @@ import numpy as np
 import pyarrow as pa
 import ray.data
 
-from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.band_rows import band_rows, band_rows_of
 from arctic_ray.curate.dedup.buckets import bucket_edges
 from arctic_ray.curate.dedup.components_local import local_components
+from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.near import near_duplicates, shuffle_partitions
 from arctic_ray.curate.dedup.nodes import REFERENCE
 from arctic_ray.curate.dedup.result import DedupResult
@@ -42,7 +42,7 @@ def dedup_against(rows: list[dict], text_of, reference: list[str], cfg: DedupCon
         pa.array([*reference, *(text_of(r) for r in rows)], pa.large_string()), pa.array(ids), rank, cfg, 1
     )
     dups, _ = local_duplicates(local_components(bucket_edges(table, cfg.verify_threshold)), cfg, guard=False)
-    original = dict(zip(dups.column("id").to_pylist(), dups.column("duplicate_of").to_pylist()))
+    original = dict(zip(dups.column("id").to_pylist(), dups.column("duplicate_of").to_pylist(), strict=False))
     kept, removed = [], []
     for row in rows:
         of = original.get(f"row:{row['id']}")

@@ -16,9 +16,9 @@ from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.near import gather, shuffle_partitions
 from arctic_ray.curate.dedup.nodes import order_codes, ranks
 from arctic_ray.curate.dedup.result import DedupResult
-from arctic_ray.data.shuffle import shuffle_strategy
 from arctic_ray.curate.dedup.tagging import split_rows
 from arctic_ray.curate.dedup.texts import DedupFieldError, check_columns, text_column
+from arctic_ray.data.shuffle import shuffle_strategy
 
 
 def exact_dedup(ds: ray.data.Dataset, cfg: DedupConfig) -> DedupResult:

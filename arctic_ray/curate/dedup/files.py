@@ -21,16 +21,16 @@ import ray
 import ray.data
 from pydantic import ValidationError
 
-from arctic_ray.curate.dedup.config import DedupConfig
+from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.ray_config import RayConfig
+from arctic_ray.core.run_dir import write_json
+from arctic_ray.core.runtime import init_ray
+from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.exact import exact_dedup
 from arctic_ray.curate.dedup.minhash import minhash_dedup
 from arctic_ray.curate.dedup.near import gather, shuffle_partitions
-from arctic_ray.data.shuffle import shuffle_strategy
 from arctic_ray.curate.dedup.texts import check_columns
-from arctic_ray.core.errors import ArcticRayError
-from arctic_ray.core.run_dir import write_json
-from arctic_ray.core.runtime import init_ray
+from arctic_ray.data.shuffle import shuffle_strategy
 
 OUTPUTS = ("kept", "duplicates")
 
@@ -92,7 +92,7 @@ def numbered(ds: ray.data.Dataset, keep_old: bool = False) -> ray.data.Dataset:
     refs = ds.to_arrow_refs()
     sizes = ray.get([_num_rows.remote(ref) for ref in refs])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
-    return ray.data.from_arrow_refs([_number.remote(ref, int(start), keep_old) for ref, start in zip(refs, starts)])
+    return ray.data.from_arrow_refs([_number.remote(ref, int(start), keep_old) for ref, start in zip(refs, starts, strict=False)])
 
 
 @ray.remote

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import ray.data
 
-from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.band_rows import band_rows
+from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.near import near_duplicates, shuffle_partitions
 from arctic_ray.curate.dedup.result import DedupResult
 from arctic_ray.curate.dedup.tagging import split_rows

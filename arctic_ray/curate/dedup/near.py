@@ -9,12 +9,12 @@ import pyarrow as pa
 import ray
 import ray.data
 
-from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.buckets import bucket_edges
 from arctic_ray.curate.dedup.components_local import local_components
 from arctic_ray.curate.dedup.components_star import star_components
-from arctic_ray.data.shuffle import shuffle_strategy
+from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.survivors import dataset_duplicates, local_duplicates
+from arctic_ray.data.shuffle import shuffle_strategy
 
 
 def shuffle_partitions(cfg: DedupConfig) -> int:

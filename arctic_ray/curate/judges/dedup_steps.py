@@ -10,10 +10,10 @@ import ray.data
 
 from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.exact import exact_dedup
-from arctic_ray.curate.judges.base import JudgeConfig
-from arctic_ray.curate.rejects import StepResult, reject_row
 from arctic_ray.curate.dedup.minhash import minhash_dedup
 from arctic_ray.curate.dedup.result import DedupResult
+from arctic_ray.curate.judges.base import JudgeConfig
+from arctic_ray.curate.rejects import StepResult, reject_row
 
 
 def _rejects(result: DedupResult, stage: str, kind: str) -> StepResult:

@@ -16,10 +16,10 @@ from pydantic import model_validator
 from arctic_ray.curate.id_join import join_by_id
 from arctic_ray.curate.judges.ask import AskingJudge
 from arctic_ray.curate.judges.llm import verdict_columns
-from arctic_ray.curate.rejects import RAW, REASON, StepResult, split_marked
 from arctic_ray.curate.judges.requests import judge_requests, unusable_reason, verdicts_by_row
 from arctic_ray.curate.judges.rubric import PAIR_TEMPLATE, REPAIR, SYSTEM, check_template, conversation_text
 from arctic_ray.curate.judges.verdict import PairVerdict, json_schema
+from arctic_ray.curate.rejects import RAW, REASON, StepResult, split_marked
 
 ORDERS = {"ab": ("a", "b"), "ba": ("b", "a")}
 """Request tag: which completion is shown first, which second."""
@@ -39,7 +39,7 @@ class PairwiseJudgeConfig(AskingJudge):
     """Keep pairs the judge could not order (a tie, or a preference that flipped with the order)."""
 
     @model_validator(mode="after")
-    def _check_templates(self) -> "PairwiseJudgeConfig":
+    def _check_templates(self) -> PairwiseJudgeConfig:
         check_template(self.template, "template", conversation="", first="", second="", schema="")
         check_template(self.repair, "repair", attempt=0, problem="", schema="")
         return self

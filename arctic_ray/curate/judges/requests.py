@@ -5,7 +5,7 @@ The verdicts of a row's tags meet again in one row (a shuffle on the key), ready
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pyarrow as pa
 import ray.data

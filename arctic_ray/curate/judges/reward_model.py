@@ -13,8 +13,8 @@ from pydantic import Field
 
 from arctic_ray.core.pool import PoolSize
 from arctic_ray.curate.judges.base import JudgeConfig
-from arctic_ray.curate.rejects import REASON, StepResult, split_marked
 from arctic_ray.curate.judges.reward_scorer import RewardScorer
+from arctic_ray.curate.rejects import REASON, StepResult, split_marked
 
 
 class RewardModelConfig(JudgeConfig):
@@ -89,7 +89,7 @@ def _below(min_score: float | None, score_field: str):
             return batch
         scores, reasons = batch[score_field].to_pylist(), batch[REASON].to_pylist()
         marked = [
-            r or (f"reward {s:.4g} < min_score {min_score:g}" if s < min_score else "") for s, r in zip(scores, reasons)
+            r or (f"reward {s:.4g} < min_score {min_score:g}" if s < min_score else "") for s, r in zip(scores, reasons, strict=False)
         ]
         return batch.set_column(batch.schema.get_field_index(REASON), REASON, pa.array(marked, pa.string()))
 

@@ -18,9 +18,9 @@ import math
 
 import pyarrow as pa
 
+from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.curate.rejects import RAW, REASON
 from arctic_ray.data.chat import chat_ids
-from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.models.ref import ModelRef
 
 
@@ -128,7 +128,7 @@ class RewardScorer:
                 truncated[i] = len(ids) > self.max_length
                 scorable[i] = ids[-self.max_length :]
         if scorable:
-            for i, score in zip(scorable, self.scores(list(scorable.values()))):
+            for i, score in zip(scorable, self.scores(list(scorable.values())), strict=False):
                 if math.isfinite(score):
                     scores[i] = score
                 else:

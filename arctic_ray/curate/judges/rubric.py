@@ -68,7 +68,7 @@ class Rubric(StrictConfig):
     """Fields: {attempt}, {problem}, {schema}."""
 
     @model_validator(mode="after")
-    def _check(self) -> "Rubric":
+    def _check(self) -> Rubric:
         if self.high <= self.low:
             raise ValueError(f"rubric high {self.high} must be above low {self.low}")
         if not self.criteria:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 # How a job adds its requests: (llm, prompts or conversations, params) -> the engine's request ids.
 Enqueue = Callable[[Any, list, list], list[str]]
@@ -61,7 +62,7 @@ class EngineLoop:
     def _serve(self, start: Callable[[], Any], started: Future) -> None:
         try:
             llm = start()
-        except BaseException as err:  # noqa: BLE001 (handed to the constructor's caller)
+        except BaseException as err:
             started.set_exception(err)
             return
         started.set_result(None)
@@ -79,7 +80,7 @@ class EngineLoop:
                 continue
             try:
                 outputs = engine.step()
-            except BaseException as err:  # noqa: BLE001 (the engine failed: every caller hears why)
+            except BaseException as err:
                 dead = err
                 for future, loop in waiting.values():
                     _settle(loop, future, err, failed=True)
@@ -105,14 +106,14 @@ class EngineLoop:
         if isinstance(enqueue, _Call):
             try:
                 _settle(loop, futures[0], enqueue.fn(llm))
-            except Exception as err:  # noqa: BLE001 (the caller hears why)
+            except Exception as err:
                 _settle(loop, futures[0], err, failed=True)
             return
         try:
             ids: list[str | Exception] = list(enqueue(llm, items, params))
-        except Exception:  # noqa: BLE001 (one bad request refuses the batch: add them one by one)
-            ids = [_one(enqueue, llm, item, param) for item, param in zip(items, params)]
-        for request_id, future in zip(ids, futures):
+        except Exception:
+            ids = [_one(enqueue, llm, item, param) for item, param in zip(items, params, strict=False)]
+        for request_id, future in zip(ids, futures, strict=False):
             if isinstance(request_id, Exception):
                 _settle(loop, future, request_id)
             else:
@@ -127,7 +128,7 @@ class _Call:
 def _one(enqueue: Enqueue, llm: Any, item: Any, param: Any) -> str | Exception:
     try:
         return enqueue(llm, [item], [param])[0]
-    except Exception as err:  # noqa: BLE001 (vLLM raises plain ValueErrors per request)
+    except Exception as err:
         return err
 
 

@@ -11,19 +11,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import ray.data
 
-from arctic_ray.core.job import job
-from arctic_ray.methods.sft.recipe import SFTRecipe
 from arctic_ray.core.cluster import current_cluster
+from arctic_ray.core.job import job
 from arctic_ray.core.run_dir import JobRun
-from arctic_ray.core.sizing import fill_unset, plan
-from arctic_ray.models.ref import ModelRef
 from arctic_ray.core.runtime import init_ray
+from arctic_ray.core.sizing import fill_unset, plan
 from arctic_ray.data.chat_examples import tokenized, usable
-from arctic_ray.methods.sft.examples import SFTRows, read_sft_rows
 from arctic_ray.data.multipack import BIN_SCHEMA, multipack
 from arctic_ray.data.packing import make_bin
+from arctic_ray.methods.sft.examples import SFTRows, read_sft_rows
+from arctic_ray.methods.sft.recipe import SFTRecipe
 from arctic_ray.methods.sft.report import render_report, write_plots
 from arctic_ray.methods.sft.trainer import SFTMethod
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.spec import Phase, TrainRun
 from arctic_ray.train.torch_trainer import export_location, run_trainer, train_metrics
 

@@ -3,10 +3,9 @@ layer against its theoretical minimum)."""
 
 from __future__ import annotations
 
-
-from arctic_ray.core.storage import Location
-from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.figures import plt, save
+from arctic_ray.core.run_dir import JobRun
+from arctic_ray.core.storage import Location
 
 
 def plot_loss(history: list[dict], eval_history: list[dict], path: Location) -> str:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import torch
 
-from arctic_ray.train.packed import packed_loss
 from arctic_ray.methods.sft.config import SFTModelConfig
-from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.sft.moe import freeze_moe, load_balance_losses, moe_layers, router_top_k, theoretical_minimum
+from arctic_ray.models.ref import ModelRef
+from arctic_ray.train.packed import packed_loss
 from arctic_ray.train.packed_trainer import PackedTrainer
 
 

@@ -21,7 +21,7 @@ FEATURES_DIR = "features"
 
 def row_sequences(batch: dict) -> list[list[int]]:
     """Each training row's real tokens (its padding is not part of the sequence)."""
-    return [list(map(int, ids[:n])) for ids, n in zip(batch["input_ids"], batch["length"])]
+    return [list(map(int, ids[:n])) for ids, n in zip(batch["input_ids"], batch["length"], strict=False)]
 
 
 def ragged(arrays: list[np.ndarray]) -> np.ndarray:

@@ -7,7 +7,7 @@ padding, which changes with the batch they land in) and kept on the CPU, unpadde
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -39,7 +39,7 @@ class HiddenStateCache:
         self.misses += len(missing)
         fresh = compute(ids[missing], attention[missing]) if missing else None
         out = None
-        for i, (key, n) in enumerate(zip(keys, lengths)):
+        for i, (key, n) in enumerate(zip(keys, lengths, strict=False)):
             if key in self.store:
                 row = self.store[key].to(ids.device)
             else:

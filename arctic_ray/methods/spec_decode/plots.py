@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-
-from arctic_ray.core.storage import Location
 from arctic_ray.core.figures import plt, save
+from arctic_ray.core.storage import Location
 
 
 def plot_training(history: list[dict], eval_history: list[dict], path: Location) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.methods.spec_decode.plots import plot_acceptance, plot_throughput, plot_training
 from arctic_ray.methods.spec_decode.serving import SERVING_KEY

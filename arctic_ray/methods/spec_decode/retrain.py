@@ -9,10 +9,10 @@ import numpy as np
 import ray.data
 import torch
 
-from arctic_ray.core.runtime import init_ray
-from arctic_ray.core.storage import location
 from arctic_ray.core.recipe import read_recipe, validate_against
 from arctic_ray.core.run_dir import RECIPE_FILE
+from arctic_ray.core.runtime import init_ray
+from arctic_ray.core.storage import location
 from arctic_ray.methods.spec_decode.engine_features import FEATURES_DIR
 from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
 from arctic_ray.methods.spec_decode.sizing import sized
@@ -26,7 +26,7 @@ def completion_token_counts(rows: ray.data.Dataset, vocab_size: int) -> torch.Te
     """How often each token id occurs in the rows' completions (what a draft vocabulary is chosen from)."""
 
     def count(batch: dict) -> dict:
-        ids = [row[s:n] for row, s, n in zip(batch["input_ids"], batch["completion_start"], batch["length"])]
+        ids = [row[s:n] for row, s, n in zip(batch["input_ids"], batch["completion_start"], batch["length"], strict=False)]
         return {"counts": [np.bincount(np.concatenate(ids).astype(np.int64), minlength=vocab_size)[:vocab_size]]}
 
     total = np.zeros(vocab_size, dtype=np.int64)

@@ -13,12 +13,12 @@ import torch
 
 from arctic_ray.methods.spec_decode.drafters.config import SpeculatorConfig
 from arctic_ray.methods.spec_decode.drafters.drafter import Drafter
-from arctic_ray.methods.spec_decode.frozen_base import FrozenBase
 from arctic_ray.methods.spec_decode.feature_rows import PadFeatureRows
+from arctic_ray.methods.spec_decode.frozen_base import FrozenBase
 from arctic_ray.methods.spec_decode.hidden_cache import HiddenStateCache
-from arctic_ray.models.ref import ModelRef
 from arctic_ray.methods.spec_decode.positions import attention_mask, completion_mask
 from arctic_ray.methods.spec_decode.target_pieces import TargetPieces
+from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.trainer import Trainer
 
 

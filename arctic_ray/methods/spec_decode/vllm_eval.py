@@ -88,7 +88,7 @@ def spec_stats(before: dict, after: dict) -> dict | None:
         return None
     delta = {k: after[k] - before.get(k, 0) for k in SPEC_COUNTERS}
     drafts, draft_tokens, accepted = (delta[k] for k in SPEC_COUNTERS)
-    per_pos = [a - b for a, b in zip(after.get(PER_POS, []), before.get(PER_POS, [0] * len(after.get(PER_POS, []))))]
+    per_pos = [a - b for a, b in zip(after.get(PER_POS, []), before.get(PER_POS, [0] * len(after.get(PER_POS, []))), strict=False)]
     return {
         "drafts": drafts,
         "draft_tokens": draft_tokens,
@@ -172,7 +172,7 @@ def _failed(case: Case, error: str) -> dict:
 def _measure_task(model: ModelRef, engine: VLLMEngineConfig, case: Case, *args) -> dict:
     try:
         return measure_case(model, engine, case, *args)
-    except Exception as e:  # noqa: BLE001 (returned, not raised: not every vLLM error pickles back through Ray)
+    except Exception as e:
         return _failed(case, f"{type(e).__name__}: {e}")
 
 
@@ -213,7 +213,7 @@ def measure_speculative_decoding(
     for r in results.values():
         if "error" in r or "error" in plain:
             continue
-        same = [a == b for a, b in zip(r["outputs"], plain["outputs"])]
+        same = [a == b for a, b in zip(r["outputs"], plain["outputs"], strict=False)]
         r["outputs_equal_plain"] = sum(same) / max(len(same), 1)
         r["speedup"] = {bs: r["tok_s"][bs] / plain["tok_s"][bs] for bs in r["tok_s"]}
     return results

@@ -5,8 +5,8 @@ call as PyTorch's own FLOP counter sees its matmuls and attention."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode

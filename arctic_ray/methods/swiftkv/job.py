@@ -12,7 +12,7 @@ from arctic_ray.core.runtime import init_ray
 from arctic_ray.core.storage import local_copy
 from arctic_ray.data.chat import chat_ids
 from arctic_ray.methods.swiftkv.config import check_trainable
-from arctic_ray.methods.swiftkv.data import read_chats, packed_examples
+from arctic_ray.methods.swiftkv.data import packed_examples, read_chats
 from arctic_ray.methods.swiftkv.load import load_swiftkv
 from arctic_ray.methods.swiftkv.measure import original_model, prefill_counts
 from arctic_ray.methods.swiftkv.recipe import SwiftKVRecipe

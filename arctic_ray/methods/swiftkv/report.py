@@ -5,9 +5,8 @@ prompts."""
 
 from __future__ import annotations
 
-
-from arctic_ray.core.storage import Location
 from arctic_ray.core.figures import plt, save
+from arctic_ray.core.storage import Location
 
 
 def plot_distill(history: list[dict], eval_history: list[dict], path: Location) -> str:

@@ -5,19 +5,18 @@ sends only what has no stored answer, and every row ends in `completions` or `er
 
 from __future__ import annotations
 
-
 from tqdm import tqdm
 
-from arctic_ray.curate.chain import run_chain
-from arctic_ray.data.prompts import read_prompts
 from arctic_ray.core.job import job
 from arctic_ray.core.run_dir import JobRun
-from arctic_ray.methods.synth.recipe import SynthRecipe
-from arctic_ray.core.tables import TableWriter
 from arctic_ray.core.runtime import init_ray
-from arctic_ray.synth.target import target_for
+from arctic_ray.core.tables import TableWriter
+from arctic_ray.curate.chain import run_chain
+from arctic_ray.data.prompts import read_prompts
+from arctic_ray.methods.synth.recipe import SynthRecipe
 from arctic_ray.synth.dry_run import estimate_cost
 from arctic_ray.synth.synthesize import Tally, synthesize
+from arctic_ray.synth.target import target_for
 
 OUTPUT_DROP = ("key", "from_store")
 

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from arctic_ray.core.strict_config import StrictConfig
 from arctic_ray.core.recipe import Recipe
+from arctic_ray.core.strict_config import StrictConfig
 from arctic_ray.curate.judges.base import JudgeConfig
 from arctic_ray.data.snowflake_table import SnowflakePromptTable
 from arctic_ray.synth.backend import SynthConfig

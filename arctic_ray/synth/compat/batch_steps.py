@@ -125,5 +125,5 @@ def _table(header: list[str], rows: list[tuple]) -> str:
     cells = [header, *[[str(c) for c in row] for row in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     line = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells]
+    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + " |" for r in cells]
     return "\n".join([line, body[0], line, *body[1:], line])

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import time
 
+from arctic_ray.data.snowflake_connection import SnowflakeConnection
+from arctic_ray.synth.backends.cortex.config import CortexSynthConfig
 from arctic_ray.synth.compat.base import BatchTaskClient
 from arctic_ray.synth.compat.keys import RayAlreadyRunning, key_env
-from arctic_ray.synth.backends.cortex.config import CortexSynthConfig
-from arctic_ray.data.snowflake_connection import SnowflakeConnection
 
 CONNECTOR_ALIASES = {"private_key_file": "private_key_path", "login_timeout": "login_timeout_s"}
 AUTHENTICATORS = ("snowflake", "snowflake_jwt")

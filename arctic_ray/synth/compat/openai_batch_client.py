@@ -19,9 +19,9 @@ import os
 import time
 from typing import Any
 
-from arctic_ray.synth.compat.base import BatchTaskClient, write_jsonl
 from arctic_ray.synth.backend import EXTRA_BODY, SamplingConfig
 from arctic_ray.synth.backends.openai_batch.config import OpenAIBatchSynthConfig
+from arctic_ray.synth.compat.base import BatchTaskClient, write_jsonl
 
 SAMPLING_KEYS = ("temperature", "top_p", "seed")
 BODY_KEYS = ("model", "messages", "max_tokens", "max_completion_tokens", "n", *SAMPLING_KEYS)

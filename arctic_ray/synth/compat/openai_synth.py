@@ -13,10 +13,10 @@ from typing import Any
 
 import openai
 
+from arctic_ray.synth.backends.openai_batch.config import OpenAIBatchSynthConfig
 from arctic_ray.synth.compat.batch_steps import BatchSteps
 from arctic_ray.synth.compat.keys import key_env, load_credentials
 from arctic_ray.synth.compat.openai_batch_client import OpenAIBatchClient
-from arctic_ray.synth.backends.openai_batch.config import OpenAIBatchSynthConfig
 
 
 class OpenAISynth(openai.OpenAI, BatchSteps, OpenAIBatchClient):

@@ -41,7 +41,7 @@ def identity_chats() -> list[dict]:
         "No. I am a language model: I write text that is likely to help, and I can be wrong.",
     ]
     out = []
-    for i, (ask, answer) in enumerate(zip(asks, answers)):
+    for i, (ask, answer) in enumerate(zip(asks, answers, strict=False)):
         out.append(
             {
                 "id": f"identity-{i}",

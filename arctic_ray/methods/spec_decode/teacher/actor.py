@@ -21,6 +21,7 @@ import time
 import numpy as np
 import ray
 
+from arctic_ray.engines.vllm.answers import answer_columns
 from arctic_ray.engines.vllm.hidden_states import (
     feature_engine_kwargs,
     match_features,
@@ -33,7 +34,6 @@ from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.sent_log import SentLog
 from arctic_ray.synth.store import GenerationStore
 from arctic_ray.train.feeder import Credits
-from arctic_ray.engines.vllm.answers import answer_columns
 
 
 @ray.remote(max_restarts=0)
@@ -47,8 +47,8 @@ class TeacherActor:
         layers: list[int] | None = None,
         features_dtype: str = "float32",
     ):
-        from arctic_ray.engines.vllm.settings import start_llm
         from arctic_ray.engines.vllm.loop import EngineLoop
+        from arctic_ray.engines.vllm.settings import start_llm
 
         self.model_name = model.name
         self.engine = engine
@@ -129,7 +129,7 @@ class TeacherActor:
         ]
         prompts = [{"prompt_token_ids": list(row["prompt_token_ids"])} for row in servable]
         results = await self.loop.generate(prompts, params) if servable else []
-        for row, result in zip(servable, results):
+        for row, result in zip(servable, results, strict=False):
             answers[row["key"]] = self._answer(row, result=result)
         return answers
 

@@ -3,7 +3,7 @@ consumed by the trainer while the teacher generates the next ones."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pyarrow as pa
 import ray.data

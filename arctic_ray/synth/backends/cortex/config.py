@@ -10,12 +10,12 @@ import ray.data
 from pydantic import Field, model_validator
 
 from arctic_ray.core.pool import PoolSize
+from arctic_ray.data.snowflake_connection import SnowflakeConnection
 from arctic_ray.synth.backend import SynthConfig, Target
-from arctic_ray.synth.budget import start_budget
 from arctic_ray.synth.backends.cortex.pricing import CortexPricing
 from arctic_ray.synth.backends.cortex.sql import check_model
 from arctic_ray.synth.backends.cortex.stage import CortexStage
-from arctic_ray.data.snowflake_connection import SnowflakeConnection
+from arctic_ray.synth.budget import start_budget
 
 CHUNK_LEASE_S = 3600.0
 """A chunk unsettled this long belongs to a dead actor: the budget charges what it reserved."""
@@ -54,7 +54,7 @@ class CortexSynthConfig(SynthConfig):
     whose workers cannot see it); still set-based, `max_chunks_in_flight` sessions."""
 
     @model_validator(mode="after")
-    def _check(self) -> "CortexSynthConfig":
+    def _check(self) -> CortexSynthConfig:
         if not (self.connection.database and self.connection.schema_):
             raise ValueError(
                 "cortex needs connection.database and connection.schema (its temporary staging table lives there)"

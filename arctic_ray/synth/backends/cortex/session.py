@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import time
 
+from arctic_ray.data.snowflake_connection import SnowflakeConnection
 from arctic_ray.synth.backends.cortex.sql import (
     COMPLETE,
     CREATE_STAGE,
@@ -26,7 +27,6 @@ from arctic_ray.synth.backends.cortex.sql import (
     staged_messages,
     staged_options,
 )
-from arctic_ray.data.snowflake_connection import SnowflakeConnection
 
 
 class Failed(str):

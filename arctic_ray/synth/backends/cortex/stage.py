@@ -15,11 +15,11 @@ import pyarrow as pa
 import ray
 
 from arctic_ray.synth.backend import SynthConfig, Target
-from arctic_ray.synth.budget import Grant
 from arctic_ray.synth.backends.cortex.answer import parse_answer
 from arctic_ray.synth.backends.cortex.session import CortexSession, Failed
-from arctic_ray.synth.store import GenerationStore, SentLog
+from arctic_ray.synth.budget import Grant
 from arctic_ray.synth.keyed import STORED_COLUMNS
+from arctic_ray.synth.store import GenerationStore, SentLog
 from arctic_ray.synth.token_estimate import estimate_prompt_tokens
 
 BACKEND = "cortex"
@@ -51,7 +51,7 @@ class CortexStage:
             answers = session.answer(rows)
         finally:
             self.sessions.put(session)
-        out = [self._row(r, a) for r, a in zip(rows, answers)]
+        out = [self._row(r, a) for r, a in zip(rows, answers, strict=False)]
         self.store.put_many([{"key": r["key"], **{c: r.get(c) for c in STORED_COLUMNS}} for r in out if not r["error"]])
         self.sent.settle([r["key"] for r in out if r["error"]])
         if self.budget:

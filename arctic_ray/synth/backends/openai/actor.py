@@ -14,9 +14,9 @@ import pyarrow as pa
 
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.backends.openai.requests import Answer, Failure, classify, complete, request_kwargs
+from arctic_ray.synth.keyed import STORED_COLUMNS
 from arctic_ray.synth.sent_log import SentBatcher, SentLog
 from arctic_ray.synth.store import StoreWriter
-from arctic_ray.synth.keyed import STORED_COLUMNS
 from arctic_ray.synth.token_estimate import estimate_prompt_tokens
 
 
@@ -84,7 +84,7 @@ class ChatCompletionsActor:
                 await self.sent.log(first_send)
             try:
                 answer = await complete(self.client, kwargs, self.synth.stream, estimate)
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a reason on the row
+            except Exception as exc:
                 failure = classify(exc, self.secret, self.synth.connection.timeout_s)
                 self.budget.settle(grant.permit, None, failure.maybe_billed)
                 return failure

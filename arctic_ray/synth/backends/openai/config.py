@@ -17,8 +17,8 @@ from pydantic import Field, model_validator
 
 from arctic_ray.core.pool import PoolSize, bounds
 from arctic_ray.synth.backend import SynthConfig, Target
-from arctic_ray.synth.budget import shared_budget
 from arctic_ray.synth.backends.openai.actor import ChatCompletionsActor
+from arctic_ray.synth.budget import shared_budget
 from arctic_ray.synth.openai_connection import OpenAIConnection
 
 LEASE_TIMEOUTS = 10
@@ -78,7 +78,7 @@ class OpenAISynthConfig(SynthConfig):
     """How `sampling.max_tokens` is sent: OpenAI's reasoning models accept only `max_completion_tokens`."""
 
     @model_validator(mode="after")
-    def _check(self) -> "OpenAISynthConfig":
+    def _check(self) -> OpenAISynthConfig:
         if self.connection.kind != self.connection_kind:
             raise ValueError(
                 f"backend {self.backend} needs connection.kind {self.connection_kind!r}, not {self.connection.kind!r}"

@@ -22,10 +22,10 @@ import logging
 import os
 import time
 import uuid
-from typing import Iterator, Literal
+from collections.abc import Iterator
+from typing import Literal
 
 import pyarrow.fs as pafs
-
 from pydantic import BaseModel
 
 from arctic_ray.synth.backends.openai_batch.shards import ShardContent

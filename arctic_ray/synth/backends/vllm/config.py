@@ -10,9 +10,9 @@ import ray.data
 from pydantic import Field
 
 from arctic_ray.core.pool import PoolSize, bounds
-from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
 from arctic_ray.models.ref import ModelRef
+from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.backends.vllm.stage import VLLMEngineStage
 
 

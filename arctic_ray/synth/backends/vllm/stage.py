@@ -45,7 +45,7 @@ class VLLMEngineStage:
         if self.sent_log:
             await asyncio.to_thread(self.sent_log.record, [row["key"] for row in rows if row.get("key")])
         outputs = await self.loop.chat([row["messages"] for row in rows], params)
-        out = [{**row, **answer_columns(o, self.model_name)} for row, o in zip(rows, outputs)]
+        out = [{**row, **answer_columns(o, self.model_name)} for row, o in zip(rows, outputs, strict=False)]
         if self.sent_log:
             await asyncio.to_thread(self.sent_log.settle, [r["key"] for r in out if r.get("error") and r.get("key")])
         return pa.Table.from_pylist(out)

@@ -49,7 +49,7 @@ def eagle3_loss(
     target's logits at each position. Returns (loss, per-step losses [steps], per-step top-1
     accuracy against the real token)."""
     losses, accs, weights = [], [], []
-    for j, (out, valid) in enumerate(zip(outputs, step_masks(in_completion, len(outputs)))):
+    for j, (out, valid) in enumerate(zip(outputs, step_masks(in_completion, len(outputs)), strict=False)):
         logits = drafter.lm_head(out[valid])
         truth = step_shift(input_ids, 2 + j)[valid]
         if logits.shape[0]:
@@ -73,7 +73,7 @@ def eagle3_step_hits(drafter, outputs: list[torch.Tensor], input_ids: torch.Tens
     running: a later draft only counts while every earlier one matched."""
     steps = len(outputs)
     hits = []
-    for j, (out, valid) in enumerate(zip(outputs, step_masks(in_completion, steps))):
+    for j, (out, valid) in enumerate(zip(outputs, step_masks(in_completion, steps), strict=False)):
         proposal = drafter.to_target_ids(drafter.lm_head(out).argmax(-1))
         hits.append((proposal == step_shift(input_ids, 2 + j)) & valid)
     return torch.stack(hits, dim=-1), decode_positions(in_completion)

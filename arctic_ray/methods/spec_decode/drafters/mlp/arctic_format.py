@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from arctic_ray.models.identity import IDENTITY_KEY
 from arctic_ray.methods.spec_decode.drafters.mlp.model import MLPDrafter, MLPSpeculatorSpec
+from arctic_ray.models.identity import IDENTITY_KEY
 
 WEIGHTS_FILE = "model.safetensors"
 ARCHITECTURE = "ArcticMLPSpeculatorPreTrainedModel"

@@ -22,6 +22,8 @@ def run_recipe(
     generations are found by key, so nothing already generated is generated again)."""
     if resume:
         path = location(resume).join(RECIPE_FILE).uri
+    if path is None:
+        raise ArcticRayError("give a recipe file or --resume RUN_DIR")
     recipe = load_recipe(path, overrides)
     if expect_job and recipe.type != expect_job:
         raise ArcticRayError(f"{path} is a {recipe.type} recipe, not {expect_job}")
@@ -139,7 +141,8 @@ def _cmd_retrain(args) -> int:
     m = retrain(args.run_dir, args.set, args.name)
     sim = m["eval_history"][-1]
     print(
-        f"arctic-ray retrain: tau_sim {sim['tau_sim']:.3f}, acceptance by position {[round(a, 3) for a in sim['accept_per_pos']]}"
+        f"arctic-ray retrain: tau_sim {sim['tau_sim']:.3f}, "
+        f"acceptance by position {[round(a, 3) for a in sim['accept_per_pos']]}"
     )
     print(f"arctic-ray retrain: drafter {m['drafter_dir']}")
     return 0

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from arctic_ray.core.job import Job
-from arctic_ray.core.recipe import RecipeError, read_recipe, validate_against
+from arctic_ray.core.recipe import Recipe, RecipeError, read_recipe, validate_against
 from arctic_ray.core.registry import home, lookup, names
-from arctic_ray.core.strict_config import StrictConfig
 
 home("job", "arctic_ray.methods")
 DEFAULT_JOB = "spec_decode"
@@ -24,7 +23,7 @@ def job_names() -> list[str]:
     return names("job")
 
 
-def validate_recipe(raw: Any, source: str = "recipe") -> StrictConfig:
+def validate_recipe(raw: Any, source: str = "recipe") -> Recipe:
     """A recipe mapping validated against the recipe class of the job its `type` names."""
     if not isinstance(raw, dict):
         raise RecipeError(f"{source}: a recipe is a YAML mapping, got {type(raw).__name__}")
@@ -36,9 +35,9 @@ def validate_recipe(raw: Any, source: str = "recipe") -> StrictConfig:
     return validate_against(lookup_job(kind).recipe, raw, source, kind)
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None) -> StrictConfig:
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     return validate_recipe(read_recipe(path, overrides), source=str(path))
 
 
-def run_recipe(recipe: StrictConfig, run_dir: str | None = None) -> dict:
+def run_recipe(recipe: Recipe, run_dir: str | None = None) -> dict:
     return lookup_job(recipe.type).run(recipe, run_dir)

@@ -220,7 +220,10 @@ class Corpus:
 
 def score(corpus: Corpus, duplicate_of: dict[str, str], root_of: dict[str, str]) -> tuple[float, float]:
     """(recall over planted pairs with Jaccard >= threshold, precision of reported pairs)."""
-    root = lambda i: root_of.get(i, i)  # noqa: E731
+
+    def root(i: str) -> str:
+        return root_of.get(i, i)
+
     due = [(a, b) for (a, b), j in zip(corpus.pairs, corpus.pair_jaccard, strict=False) if j >= CFG.threshold]
     recall = sum(root(a) == root(b) for a, b in due) / max(len(due), 1)
     good = sum(jaccard(corpus.norm_of[i], corpus.norm_of[of]) >= 0.6 for i, of in duplicate_of.items())
@@ -405,7 +408,8 @@ def main(argv=None) -> list[str]:
     base_rate = args.docs / base_s
     recall, precision = score(corpus, base_dups, base_dups)
     emit(
-        f"dedup-baseline: docs={args.docs} datasketch_docs_s={base_rate:.0f} recall={recall:.3f} precision={precision:.3f} reported={len(base_dups)}"
+        f"dedup-baseline: docs={args.docs} datasketch_docs_s={base_rate:.0f} recall={recall:.3f} "
+        f"precision={precision:.3f} reported={len(base_dups)}"
     )
     print(f"  datasketch: {base_s:.1f} s; {_load()}", flush=True)
 
@@ -436,7 +440,8 @@ def main(argv=None) -> list[str]:
     for n in sorted(memory):
         rss = memory[n]
         emit(
-            f"dedup-memory: docs={n} workers=2 driver_rss_peak_mb={rss.peak / 2**20:.0f} driver_rss_growth_mb={(rss.peak - rss.start) / 2**20:.0f}"
+            f"dedup-memory: docs={n} workers=2 driver_rss_peak_mb={rss.peak / 2**20:.0f} "
+            f"driver_rss_growth_mb={(rss.peak - rss.start) / 2**20:.0f}"
         )
     if args.stages:
         emit(with_ray(1, lambda: (ours(corpus.table(WARMUP_DOCS)), stages(table))[1]))

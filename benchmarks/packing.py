@@ -136,7 +136,8 @@ def main(n: int = EXAMPLES) -> dict:
     result["speedup"] = result["packed_tok_s"] / result["padded_tok_s"]
     print(
         f"packing: efficiency={result['efficiency']:.3f} padded_tok_s={result['padded_tok_s']:.0f} "
-        f"packed_tok_s={result['packed_tok_s']:.0f} speedup={result['speedup']:.2f} rank_imbalance={result['rank_imbalance']:.3f}",
+        f"packed_tok_s={result['packed_tok_s']:.0f} speedup={result['speedup']:.2f} "
+        f"rank_imbalance={result['rank_imbalance']:.3f}",
         flush=True,
     )
     return result

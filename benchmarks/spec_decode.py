@@ -3,9 +3,10 @@
 1. The main job (default recipe: SmolLM2-135M-Instruct, EAGLE-3): on its held-out prompts, output
    tok/s with no speculation (the baseline), ngram, suffix decoding and the drafter at each k,
    same engine settings, warm-up first, median of repeats. One line per batch size, the drafter
-   at the k that served best there:
+   at the k that served best there (one line, wrapped here):
 
-   specdec: batch=B tau_sim=T vllm_accept_len=A tok_s_none=X tok_s_ngram=Y tok_s_suffix=S tok_s_drafter=Z speedup=Z/X ngram_speedup=Y/X suffix_speedup=S/X best_k=K
+   specdec: batch=B tau_sim=T vllm_accept_len=A tok_s_none=X tok_s_ngram=Y tok_s_suffix=S tok_s_drafter=Z
+            speedup=Z/X ngram_speedup=Y/X suffix_speedup=S/X best_k=K
 
 2. Ablations: drafters retrained on the same run's stored target features, one recipe field
    changed at a time from the default (`arctic-ray retrain`), judged by the simulated tau on the
@@ -62,7 +63,8 @@ def specdec_lines(metrics: dict) -> list[str]:
         out.append(
             f"specdec: batch={bs} tau_sim={tau:.2f} vllm_accept_len={accept:.2f} tok_s_none={none:.1f} "
             f"tok_s_ngram={rate['ngram']:.1f} tok_s_suffix={rate['suffix']:.1f} tok_s_drafter={rate['drafter']:.1f} "
-            f"speedup={rate['drafter'] / none:.2f} ngram_speedup={rate['ngram'] / none:.2f} suffix_speedup={rate['suffix'] / none:.2f} best_k={k}"
+            f"speedup={rate['drafter'] / none:.2f} ngram_speedup={rate['ngram'] / none:.2f} "
+            f"suffix_speedup={rate['suffix'] / none:.2f} best_k={k}"
         )
     return out
 
@@ -70,11 +72,17 @@ def specdec_lines(metrics: dict) -> list[str]:
 def ablation_line(spec: dict, metrics: dict) -> str:
     ttt = spec.get("ttt_steps") or spec["n_predict"]
     tau = metrics["eval_history"][-1]["tau_sim"]
-    return f"specdec-ablation: loss={spec['loss']} ttt={ttt} draft_vocab={spec['draft_vocab_size']} init={spec['init']} tau_sim={tau:.3f}"
+    return (
+        f"specdec-ablation: loss={spec['loss']} ttt={ttt} draft_vocab={spec['draft_vocab_size']} "
+        f"init={spec['init']} tau_sim={tau:.3f}"
+    )
 
 
 def memory_line(m: dict) -> str:
-    return f"specdec-memory: features={m['target_features']} target_params_held={m['target_params_held']} drafter_params={m['drafter_params']} peak_rss_mb={m['peak_rss_mb']}"
+    return (
+        f"specdec-memory: features={m['target_features']} target_params_held={m['target_params_held']} "
+        f"drafter_params={m['drafter_params']} peak_rss_mb={m['peak_rss_mb']}"
+    )
 
 
 def main(argv=None) -> list[str]:

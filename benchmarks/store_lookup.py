@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from dedup import PeakRSS  # noqa: E402
+from dedup import PeakRSS
 
 REQUESTS = 4000
 SEGMENT = 1000
@@ -101,9 +101,13 @@ def main(argv: list[str]) -> None:
         ray.shutdown()
     for r in (small, large):
         print(
-            f"store-lookup: answers={r['answers']} driver_mb={r['driver_mb']:.1f} index_driver_mb={r['index_driver_mb']:.1f} seconds={r['seconds']:.1f}"
+            f"store-lookup: answers={r['answers']} driver_mb={r['driver_mb']:.1f} "
+            f"index_driver_mb={r['index_driver_mb']:.1f} seconds={r['seconds']:.1f}"
         )
-    grow = lambda k: large[k] / max(small[k], 0.1)  # noqa: E731
+
+    def grow(k: str) -> float:
+        return large[k] / max(small[k], 0.1)
+
     print(f"store-lookup: growth 4x store: join={grow('driver_mb'):.2f} index={grow('index_driver_mb'):.2f}")
 
 

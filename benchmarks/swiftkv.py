@@ -85,9 +85,10 @@ def main(argv=None) -> dict:
         f"top1_agreement={result['top1_agreement']:.3f} kl={result['kl']:.4f}"
     )
     print(
-        f"  (model {recipe.model.name_or_path}; {metrics['train']['steps']} training steps; prefill of {len(prompt)} tokens: "
-        f"{swift_s * 1000:.1f} ms vs {full_s * 1000:.1f} ms original; agreement over {quality['tokens']} held-out assistant tokens "
-        f"of {len(held_out)} chats; run {metrics['run_dir']})",
+        f"  (model {recipe.model.name_or_path}; {metrics['train']['steps']} training steps; "
+        f"prefill of {len(prompt)} tokens: {swift_s * 1000:.1f} ms vs {full_s * 1000:.1f} ms original; "
+        f"agreement over {quality['tokens']} held-out assistant tokens of {len(held_out)} chats; "
+        f"run {metrics['run_dir']})",
         flush=True,
     )
     return result

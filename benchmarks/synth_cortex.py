@@ -16,13 +16,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import ray  # noqa: E402
-import ray.data  # noqa: E402
+import ray
+import ray.data
 
-from arctic_ray.synth.backend import Target  # noqa: E402
-from arctic_ray.synth.backends.cortex.config import CortexSynthConfig  # noqa: E402
-from arctic_ray.synth.keyed import generate_stored  # noqa: E402
-from tests.fake_snowflake import PASSWORD_ENV, fake_snowflake  # noqa: E402
+from arctic_ray.synth.backend import Target
+from arctic_ray.synth.backends.cortex.config import CortexSynthConfig
+from arctic_ray.synth.keyed import generate_stored
+from tests.fake_snowflake import PASSWORD_ENV, fake_snowflake
 
 MODEL = "mistral-large2"
 

@@ -93,8 +93,10 @@ def run(rows: int = 648, overrides: list[str] | None = None) -> str:
     ray_s, ray_tokens = through_ray(rows, synth)
     ray_tok_s, bare_tok_s = ray_tokens / ray_s, bare_tokens / bare_s
     return (
-        f"synth: backend=vllm rows={rows} ray_tok_s={ray_tok_s:.0f} bare_vllm_tok_s={bare_tok_s:.0f} ratio={ray_tok_s / bare_tok_s:.2f}"
-        f" (engines={synth.concurrency}x{synth.threads_per_engine or cores} threads vs 1x{cores}; tokens {ray_tokens} vs {bare_tokens})"
+        f"synth: backend=vllm rows={rows} ray_tok_s={ray_tok_s:.0f} bare_vllm_tok_s={bare_tok_s:.0f} "
+        f"ratio={ray_tok_s / bare_tok_s:.2f}"
+        f" (engines={synth.concurrency}x{synth.threads_per_engine or cores} threads vs 1x{cores}; "
+        f"tokens {ray_tokens} vs {bare_tokens})"
     )
 
 

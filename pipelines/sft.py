@@ -18,6 +18,7 @@ from pathlib import Path
 from arctic_ray.cli import USER_ERRORS, run_recipe
 from arctic_ray.jobs import load_recipe, lookup_job
 from arctic_ray.methods.sft.config import SFTSource
+from arctic_ray.methods.sft.recipe import SFTRecipe
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -41,7 +42,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         recipe = load_recipe(args.recipe, args.set)
-        if recipe.type != "sft":
+        if not isinstance(recipe, SFTRecipe):
             raise ValueError(f"{args.recipe} is a {recipe.type} recipe, not sft")
         if args.synth:
             recipe.data.sources.append(synthesized_source(args.synth, args.synth_set))

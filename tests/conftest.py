@@ -68,6 +68,15 @@ def ray_local(tmp_path_factory, session_cache):
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def snowflake_server():
+    """A local fake Snowflake (tests/fake_snowflake.py) for the whole session."""
+    from tests.fake_snowflake import fake_snowflake
+
+    with fake_snowflake() as fake:
+        yield fake
+
+
 def example_prompts(n: int | None = None) -> list[dict]:
     rows = [json.loads(line) for line in (ROOT / "examples/data/prompts.jsonl").read_text().splitlines()]
     return rows[:n] if n else rows

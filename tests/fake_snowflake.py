@@ -22,8 +22,6 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import pytest
-
 from arctic_ray.data.snowflake_connection import SnowflakeConnection
 
 POISON = "POISON"
@@ -65,7 +63,8 @@ CORTEX_SQL = [
     "CREATE OR REPLACE MACRO SNOWFLAKE.CORTEX.COMPLETE(m, p, o) AS "
     f"CASE WHEN m = '{UNAVAILABLE_MODEL}' THEN {_DOWN} ELSE CAST(fake_cortex(m, p::VARCHAR, o::VARCHAR) AS JSON) END",
     "CREATE OR REPLACE MACRO SNOWFLAKE.CORTEX.TRY_COMPLETE(m, p, o) AS "
-    f"CASE WHEN m = '{UNAVAILABLE_MODEL}' THEN {_DOWN} ELSE TRY_CAST(fake_cortex(m, p::VARCHAR, o::VARCHAR) AS JSON) END",
+    f"CASE WHEN m = '{UNAVAILABLE_MODEL}' THEN {_DOWN} "
+    "ELSE TRY_CAST(fake_cortex(m, p::VARCHAR, o::VARCHAR) AS JSON) END",
 ]
 
 
@@ -144,9 +143,3 @@ def fake_snowflake() -> Iterator[FakeSnowflake]:
     finally:
         server.should_exit = True
         thread.join()
-
-
-@pytest.fixture(scope="session")
-def snowflake_server() -> Iterator[FakeSnowflake]:
-    with fake_snowflake() as fake:
-        yield fake

@@ -89,7 +89,8 @@ class LocalCluster:
                 [
                     sys.executable,
                     "-c",
-                    f"import ray; ray.init(address='{self.address}', logging_level='ERROR', log_to_driver=False); print('ALIVE', sum(1 for x in ray.nodes() if x['Alive']))",
+                    f"import ray; ray.init(address='{self.address}', logging_level='ERROR', log_to_driver=False); "
+                    "print('ALIVE', sum(1 for x in ray.nodes() if x['Alive']))",
                 ],
                 capture_output=True,
                 text=True,

@@ -13,7 +13,7 @@ import openai
 import pytest
 from fake_batch_server import FakeBatchServer, Faults
 
-from tests.fake_snowflake import PASSWORD_ENV, fake_answer, snowflake_server  # noqa: F401
+from tests.fake_snowflake import PASSWORD_ENV, fake_answer
 
 NAMES = ["Alice", "Bob", "Charlie"]
 
@@ -30,7 +30,10 @@ def assert_one_reply_per_chat(extracted):
 
 
 def test_import_is_light_and_names_the_five_classes():
-    code = "import sys, arctic_ray.synth as s; print(sorted(s.__all__)); print(any(m in sys.modules for m in ('vllm', 'openai', 'ray.data')))"
+    code = (
+        "import sys, arctic_ray.synth as s; print(sorted(s.__all__)); "
+        "print(any(m in sys.modules for m in ('vllm', 'openai', 'ray.data')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert (
         out[0] == "['AzureOpenAISynth', 'CortexSynth', 'MultiReplicaVllmSynth', 'OpenAISynth', 'VllmSynth']"
@@ -178,7 +181,8 @@ def test_openai_synth_samples_keywords_failures_and_a_key_kept_off_disk(ray_loca
         for i in range(10):
             client.add_chat_to_batch_task(
                 task_name="t", model="gpt-4o", messages=[{"role": "user", "content": f"q{i}"}], n=2, temperature=0.7,
-                max_completion_tokens=32, stop=["\n"], response_format={"type": "json_object"},  # their body keywords, verbatim
+                # their body keywords, verbatim
+                max_completion_tokens=32, stop=["\n"], response_format={"type": "json_object"},
             )  # fmt: skip
         responses = client.execute_batch_task("t")
         lines = [json.loads(r) for r in responses]

@@ -59,7 +59,7 @@ def alive_workers(cluster: LocalCluster) -> int:
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **cluster.env}, timeout=120
     )
     # the driver also prints the autoscaler's events: read the marked line
-    (line,) = [l for l in out.stdout.splitlines() if l.startswith("ALIVE ")]
+    (line,) = [ln for ln in out.stdout.splitlines() if ln.startswith("ALIVE ")]
     return int(line.split()[1])
 
 

@@ -19,8 +19,8 @@ from arctic_ray.synth.backends.cortex.config import CortexSynthConfig
 from arctic_ray.synth.backends.cortex.session import CortexSession
 from arctic_ray.synth.backends.cortex.stage import CortexStage
 from arctic_ray.synth.keyed import generate_stored, row_key
-from arctic_ray.synth.store import SentLog
-from tests.fake_snowflake import PASSWORD_ENV, POISON, REFUSAL, UNAVAILABLE_MODEL, fake_answer, snowflake_server  # noqa: F401
+from arctic_ray.synth.sent_log import SentLog
+from tests.fake_snowflake import PASSWORD_ENV, POISON, REFUSAL, UNAVAILABLE_MODEL, fake_answer
 
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result")  # fakesnow's own
 

@@ -42,7 +42,8 @@ def jaccard(a: str, b: str, n: int = 5) -> float:
     return len(sa & sb) / len(sa | sb)
 
 
-def run(rows, cfg=DedupConfig(), blocks=3):
+def run(rows, cfg=None, blocks=3):
+    cfg = cfg if cfg is not None else DedupConfig()
     result = minhash_dedup(ray.data.from_items(rows, override_num_blocks=blocks), cfg)
     kept = sorted(r["id"] for r in result.kept.take_all())
     dups = {d["id"]: (d["duplicate_of"], d["cluster"]) for d in result.duplicates.take_all()}

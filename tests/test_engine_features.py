@@ -68,7 +68,8 @@ def test_a_drafter_trained_on_engine_features_matches_one_trained_on_hf(feature_
         def __init__(self, rows):
             seqs = [p + c for p, c in rows]
             self.by_seq = {
-                tuple(s): torch.from_numpy(f) for s, f in zip(seqs, engine_features(feature_llm, seqs, LAYERS), strict=False)
+                tuple(s): torch.from_numpy(f)
+                for s, f in zip(seqs, engine_features(feature_llm, seqs, LAYERS), strict=False)
             }
 
         def features(self, ids, attention, _layers):

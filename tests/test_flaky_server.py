@@ -52,7 +52,8 @@ def test_online_every_row_accounted_for_nothing_bought_twice_budget_held(ray_loc
     with FakeOpenAI(api_key=KEY, faults=SCHEDULE) as server:
         connection = OpenAIConnection(base_url=server.base_url, api_key_env=KEY_ENV, timeout_s=0.5)
         cfg = OpenAISynthConfig(
-            connection=connection, sampling=SamplingConfig(max_tokens=6), concurrency=2, max_concurrency=8, batch_size=8,
+            connection=connection, sampling=SamplingConfig(max_tokens=6),
+            concurrency=2, max_concurrency=8, batch_size=8,
             max_attempts=4, backoff_s=0.05, max_backoff_s=0.2, requests_per_minute=per_window * 60, window_s=1.0,
             budget_name=f"flaky-{uuid.uuid4().hex[:8]}",
         )  # fmt: skip

@@ -151,7 +151,8 @@ def test_synth_job_by_hub_name_gives_the_same_answers_on_one_node_and_on_two(
     recipe = tmp_path / "synth.yaml"
     recipe.write_text(
         f"type: synth\nmodel: {hub_model}\ninput: {{prompts: {prompts}, limit: 12}}\n"
-        "synth: {backend: vllm, sampling: {temperature: 0, max_tokens: 16}, max_model_len: 256, kv_cache_bytes: 67108864}\n"
+        "synth: {backend: vllm, sampling: {temperature: 0, max_tokens: 16}, max_model_len: 256, "
+        "kv_cache_bytes: 67108864}\n"
     )
     here = run_recipe(str(recipe), [f"output_dir={tmp_path / 'one'}", f"store={tmp_path / 'store-one'}"])
     one = sorted(

@@ -25,7 +25,7 @@ from arctic_ray.synth.budget_accounting import SPEND_LIMIT_REACHED, PromptTokenR
 from arctic_ray.synth.keyed import generate_stored
 from arctic_ray.synth.openai_connection import OpenAIConnection
 from arctic_ray.synth.schema import OUTPUT_COLUMNS
-from arctic_ray.synth.store import SentLog
+from arctic_ray.synth.sent_log import SentLog
 from arctic_ray.synth.token_estimate import estimate_prompt_tokens, text_tokens
 from tests.fake_openai import FakeOpenAI, Faults
 
@@ -315,8 +315,9 @@ def vllm_server(tiny_model, tmp_path_factory):
         port = sock.getsockname()[1]
     env = {**os.environ, "VLLM_API_KEY": KEY, "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
     log = tmp_path_factory.mktemp("vllm") / "server.log"
-    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", tiny_model, "--served-model-name", "tiny",
-           "--host", "127.0.0.1", "--port", str(port), "--max-model-len", "256", "--enforce-eager", "--dtype", "float32",
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+           "--model", tiny_model, "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port),
+           "--max-model-len", "256", "--enforce-eager", "--dtype", "float32",
            "--kv-cache-memory-bytes", str(64 << 20), "--distributed-executor-backend", "uni"]  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -374,7 +375,9 @@ pathlib.Path(os.environ["TEST_READY"]).touch()
 while not os.path.exists(os.environ["TEST_GO"]):  # both jobs start sending together
     time.sleep(0.02)
 out = generate_stored(rows, synth, Target(**json.loads(os.environ["TEST_TARGET"]))).rows.take_all()
-assert len(out) == len(json.loads(os.environ["TEST_ROWS"])) and all(r["error"] == "" for r in out), [r["error"] for r in out]
+assert len(out) == len(json.loads(os.environ["TEST_ROWS"])) and all(r["error"] == "" for r in out), [
+    r["error"] for r in out
+]
 """
 
 

@@ -33,10 +33,14 @@ GOOD = [
             {"role": "system", "content": "You are a helpful assistant."},
             {
                 "role": "user",
-                "content": "Explain how photosynthesis works, then summarize the history of computers in a few sentences.",
+                "content": (
+                    "Explain how photosynthesis works, then summarize the history of computers in a few sentences."
+                ),
             },
         ],
-        "completion": "Plants turn light, water and carbon dioxide into sugar and oxygen. Machines grew from rooms to pockets. "
+        "completion": (
+            "Plants turn light, water and carbon dioxide into sugar and oxygen. Machines grew from rooms to pockets. "
+        )
         * 3,
     },
     {

@@ -118,7 +118,8 @@ def test_optimizer_and_schedule_are_registered_blocks():
 def test_sft_recipe_takes_arctic_training_names_and_names_a_typo(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(
-        "type: sft\nmodel: {name_or_path: tiny}\nmicro_batch_size: 3\noptimizer: {lr: 0.01}\ncheckpoint: {save_every_n_steps: 5}\n"
+        "type: sft\nmodel: {name_or_path: tiny}\nmicro_batch_size: 3\noptimizer: {lr: 0.01}\n"
+        "checkpoint: {save_every_n_steps: 5}\n"
     )
     train = load_recipe(str(recipe), ["scheduler.name=linear"])
     got = (

@@ -83,7 +83,10 @@ def test_recipe_fields_win_and_a_gpu_recipe_without_gpus_stops_at_once(ray_local
     assert laptop.workers.num_workers == 2 and laptop.teacher.gpus == 0  # planned: nothing set, CPU sizes
     with pytest.raises(
         ArcticRayError,
-        match="needs one node with 8 CPUs and 1 GPUs; this cluster.s nodes and node types offer 8 CPUs/0 GPUs .a GPU recipe on a machine without GPUs",
+        match=(
+            "needs one node with 8 CPUs and 1 GPUs; this cluster.s nodes and node types offer 8 CPUs/0 GPUs "
+            ".a GPU recipe on a machine without GPUs"
+        ),
     ):
         sized(load_recipe(ROOT / "examples/spec_decode_gpu.yaml"))
 

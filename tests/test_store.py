@@ -3,7 +3,8 @@ every process that opens the same directory."""
 
 import json
 
-from arctic_ray.synth.store import GenerationStore, SentLog, StoreWriter, request_key
+from arctic_ray.synth.sent_log import SentLog
+from arctic_ray.synth.store import GenerationStore, StoreWriter, request_key
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

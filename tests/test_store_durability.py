@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from arctic_ray.synth.store import GenerationStore, SentLog
+from arctic_ray.synth.sent_log import SentLog
+from arctic_ray.synth.store import GenerationStore
 
 
 @pytest.fixture

@@ -7,18 +7,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from arctic_ray.core.recipe import Recipe
 from arctic_ray.core.registry import register
-from arctic_ray.core.strict_config import StrictConfig
 
 
 @dataclass(frozen=True)
 class Job:
     name: str
-    recipe: type[StrictConfig]
+    recipe: type[Recipe]
     run: Callable[..., dict]
 
 
-def job(name: str, recipe: type[StrictConfig]):
+def job(name: str, recipe: type[Recipe]):
     """Decorator on the function that runs a recipe of `recipe`'s class."""
 
     def wrap(fn):

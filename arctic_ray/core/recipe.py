@@ -109,7 +109,8 @@ def _describe(err: ValidationError, raw: Any) -> str:
             for key in e["loc"]:
                 node = node.get(key, {}) if isinstance(node, dict) else {}
             field = next((k for k in ("type", "backend") if k in node), "type")
-            lines.append(f"  {where}.{field}: unknown {e['ctx']['tag']!r}; registered: {e['ctx']['expected_tags']}")
+            ctx = e.get("ctx", {})
+            lines.append(f"  {where}.{field}: unknown {ctx.get('tag')!r}; registered: {ctx.get('expected_tags')}")
         elif e["type"] == "extra_forbidden":
             lines.append(f"  {where}: unknown field")
         elif not e["loc"]:  # a rule over the whole recipe: its message names the fields
@@ -119,7 +120,7 @@ def _describe(err: ValidationError, raw: Any) -> str:
     return "\n".join(lines)
 
 
-def validate_against(recipe_cls: type[StrictConfig], raw: dict[str, Any], source: str, kind: str) -> StrictConfig:
+def validate_against(recipe_cls: type[Recipe], raw: dict[str, Any], source: str, kind: str) -> Recipe:
     try:
         return recipe_cls.model_validate(raw)
     except ValidationError as err:

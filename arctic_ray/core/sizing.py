@@ -44,7 +44,8 @@ class Plan:
     def lines(self) -> list[str]:
         out = [
             f"training workers: {self.workers} x ({self.cpus_per_worker:g} CPU, {self.gpus_per_worker:g} GPU)",
-            f"engines: {self.engines[0]}..{self.engines[1]} x ({self.cpus_per_engine:g} CPU, {self.gpus_per_engine:g} GPU, vLLM memory {self.engine_memory:g})",
+            f"engines: {self.engines[0]}..{self.engines[1]} x ({self.cpus_per_engine:g} CPU, "
+            f"{self.gpus_per_engine:g} GPU, vLLM memory {self.engine_memory:g})",
             f"teacher: {self.teacher_cpus:g} CPU, {self.teacher_gpus:g} GPU, vLLM memory {self.teacher_memory:g}",
         ]
         if self.node:

@@ -6,12 +6,15 @@ hand because Ray Data's own join needs polars."""
 
 from __future__ import annotations
 
+from functools import partial
+from typing import cast
+
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import ray
 import ray.data
 
+from arctic_ray.curate.arrow_compute import pc
 from arctic_ray.curate.dedup.nodes import id_hash
 
 
@@ -21,13 +24,13 @@ def join_by_id(
     """`ds` with `columns` of `table` (keyed by its `id`, at most one row per id) appended; null
     where the table has no row for an id."""
     if isinstance(table, pa.Table):
-        return ds.map_batches(_attach_from, fn_args=(ray.put(table), columns), batch_format="pyarrow")
+        return ds.map_batches(_attach_from, fn_args=(ray.put(table), columns), batch_format="pyarrow")  # pyright: ignore[reportArgumentType]  # fn_args fill the extra parameters
     partitions = max(partitions, 2)  # _split returns a list per block
     parts = _partitioned(table, partitions)
     return (
-        ds.map_batches(_with_part, fn_args=(partitions,), batch_format="pyarrow")
+        ds.map_batches(partial(_with_part, partitions=partitions), batch_format="pyarrow")
         .groupby("_part", num_partitions=partitions)
-        .map_groups(_attach_part, fn_args=(parts, columns), batch_format="pyarrow")
+        .map_groups(partial(_attach_part, parts=parts, columns=columns), batch_format="pyarrow")
     )
 
 
@@ -73,7 +76,11 @@ def _concat(*tables: pa.Table) -> pa.Table:
 
 def _partitioned(table: ray.data.Dataset, partitions: int) -> list:
     """One object ref per partition of the table; only refs reach the driver."""
-    pieces = [_split.options(num_returns=partitions).remote(block, partitions) for block in table.to_arrow_refs()]
+    # with num_returns, remote() gives a ref per partition, not the one ref its type says
+    pieces = [
+        cast("list[ray.ObjectRef[pa.Table]]", _split.options(num_returns=partitions).remote(block, partitions))
+        for block in table.to_arrow_refs()
+    ]
     return [_concat.remote(*(p[i] for p in pieces)) for i in range(partitions)]
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import pyarrow as pa
 import ray.data
 
-from arctic_ray.data.chat import tokenize_chat
+from arctic_ray.data.chat import Overlong, tokenize_chat
 from arctic_ray.data.messages import row_problem
 from arctic_ray.data.sources import SourceConfig, SourceError, read_source
 
@@ -90,7 +90,7 @@ def _tokenizer(model):
     return AutoTokenizer.from_pretrained(model.files())  # once per worker process, on its node
 
 
-def _tokenize(batch: pa.Table, model, max_length: int, overlong: str) -> pa.Table:
+def _tokenize(batch: pa.Table, model, max_length: int, overlong: Overlong) -> pa.Table:
     tok = _tokenizer(model)
     rows = []
     for row in batch.to_pylist():
@@ -123,9 +123,8 @@ def tokenized(rows: list[dict], model, cfg) -> ray.data.Dataset:
     packer and the rejects. `model`: the run's `ModelRef` (its tokenizer is resolved where each
     task runs); `cfg`: a data block with `max_length` and `overlong`."""
     ds = ray.data.from_items(rows, override_num_blocks=max(1, min(16, len(rows) // 256)))
-    return ds.map_batches(
-        _tokenize, fn_args=(model, cfg.max_length, cfg.overlong), batch_format="pyarrow", batch_size=256
-    ).materialize()
+    tokenize = partial(_tokenize, model=model, max_length=cfg.max_length, overlong=cfg.overlong)
+    return ds.map_batches(tokenize, batch_format="pyarrow", batch_size=256).materialize()
 
 
 def usable(examples: ray.data.Dataset) -> ray.data.Dataset:

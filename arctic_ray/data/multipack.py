@@ -12,6 +12,7 @@ rather than give one rank a step fewer."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import pyarrow as pa
 import ray
@@ -35,9 +36,9 @@ def multipack(
     """Bins (BIN_SCHEMA) of the examples of `ds` (rows with `input_ids` and `labels`; other
     columns are left behind). Pass micro_batch_size * gradient_accumulation_steps as
     `micro_batch_size` to keep whole optimizer steps equal too."""
+    pack_block = partial(_pack_block, capacity=capacity, multiple_of=num_ranks * micro_batch_size)
     return ds.select_columns(["input_ids", "labels"]).map_batches(
-        _pack_block,
-        fn_kwargs={"capacity": capacity, "multiple_of": num_ranks * micro_batch_size},
+        pack_block,
         batch_size=batch_rows,
         batch_format="pyarrow",
         zero_copy_batch=True,

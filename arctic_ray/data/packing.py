@@ -35,7 +35,8 @@ def assign_bins(lengths: Sequence[int], capacity: int, multiple_of: int = 1) -> 
     for i, n in enumerate(lengths):
         if not 0 < n <= capacity:
             raise PackingError(
-                f"example {i} has {n} tokens; packing needs 1..{capacity} (filter dropped examples, truncate to max_length)"
+                f"example {i} has {n} tokens; packing needs 1..{capacity} "
+                "(filter dropped examples, truncate to max_length)"
             )
     bins = best_fit_decreasing(lengths, capacity)
     bins += [[] for _ in range(-len(bins) % multiple_of)]
@@ -70,7 +71,7 @@ def even_out(bins: list[list[int]], lengths: Sequence[int]) -> list[list[int]]:
     while True:
         while emptiest[0][0] != loads[emptiest[0][1]]:
             heapq.heappop(emptiest)  # stale entries: those bins have changed since
-        taker, tried, moved = emptiest[0][1], [], 0
+        taker, tried, moved, giver = emptiest[0][1], [], 0, -1  # giver: set whenever moved is
         while fullest and not moved:
             entry = heapq.heappop(fullest)
             giver = entry[1]
@@ -94,7 +95,10 @@ def even_out(bins: list[list[int]], lengths: Sequence[int]) -> list[list[int]]:
 def _exchange(giver: list[int], taker: list[int], lengths: Sequence[int], most: int) -> int:
     """Make the exchange that moves the most tokens, at most `most`, from giver to taker (both
     kept longest first); return how many moved (0: none possible)."""
-    size = lambda i: -lengths[i]  # noqa: E731
+
+    def size(i: int) -> int:
+        return -lengths[i]
+
     best, best_k, best_j = 0, -1, None
     for j in [None, *range(len(taker))]:  # None: move one over, j: swap it with taker[j]
         back = 0 if j is None else lengths[taker[j]]

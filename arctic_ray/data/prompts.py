@@ -4,6 +4,7 @@ assistant turn is a prompt (the turns before it) that also carries a reference r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,14 +22,14 @@ class PromptSet:
         return [r for r in self.rows if r.get("response")]
 
 
-def _rows(sources: list[str | Path | SourceConfig]):
+def _rows(sources: Sequence[str | Path | SourceConfig]):
     for source in sources:
         yield from read_source(source.path, source.split) if isinstance(source, SourceConfig) else read_source(source)
 
 
-def read_prompts(sources: str | Path | list[str | Path | SourceConfig], limit: int | None = None) -> PromptSet:
+def read_prompts(sources: str | Path | Sequence[str | Path | SourceConfig], limit: int | None = None) -> PromptSet:
     """Prompt rows of one source or of several in order (ids unique across them)."""
-    sources = sources if isinstance(sources, list) else [sources]
+    sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
     out = PromptSet()
     seen: dict[str, str] = {}
     for src in _rows(sources):

@@ -23,7 +23,7 @@ class SnowflakeConnectError(ArcticRayError):
 
 
 class SnowflakeConnection(StrictConfig):
-    model_config = ConfigDict(**StrictConfig.model_config, populate_by_name=True)
+    model_config = ConfigDict(**{**StrictConfig.model_config, "populate_by_name": True})
 
     account: str
     """Account identifier (`orgname-account`)."""
@@ -96,7 +96,8 @@ class SnowflakeConnection(StrictConfig):
     def _credentials(self) -> dict[str, str]:
         """The connector's credential keywords, each secret looked up by name here and now."""
         if not self.private_key_path:
-            return {"password": resolve_secret(self.password_env, self.secrets_file).get_secret_value()}
+            password_env = self.password_env or ""  # set whenever there is no key (the validator says so)
+            return {"password": resolve_secret(password_env, self.secrets_file).get_secret_value()}
         credentials = {"private_key_file": str(self.private_key_path)}
         if self.private_key_passphrase_env:
             credentials["private_key_file_pwd"] = resolve_secret(

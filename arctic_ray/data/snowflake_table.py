@@ -45,7 +45,7 @@ class SnowflakePromptTable(StrictConfig):
             raise ValueError("give exactly one of messages_column or prompt_column")
         if not _TABLE.match(self.table):
             raise ValueError(f"table {self.table!r} is not a Snowflake table name")
-        for column in (self.id_column, self.messages_column or self.prompt_column):
+        for column in (self.id_column, self.messages_column or self.prompt_column or ""):
             if not _COLUMN.match(column):
                 raise ValueError(f"column {column!r} is not a Snowflake column name")
         return self
@@ -59,7 +59,8 @@ class SnowflakePromptTable(StrictConfig):
         out, seen = PromptSet(), set()
         conn = self.connection.connect()
         try:
-            cur = conn.cursor().execute(self.sql())
+            cur = conn.cursor()
+            cur.execute(self.sql())
             while batch := cur.fetchmany(FETCH_ROWS):
                 for row_id, value in batch:
                     row, reason = self._prompt(row_id, value)
@@ -93,8 +94,8 @@ class SnowflakePromptTable(StrictConfig):
                 return {}, f"{self.messages_column} is not JSON: {exc}"
         row = {"id": "" if row_id is None else str(row_id), "messages": messages}
         reason = row_problem(row)
-        if reason:
-            return row, reason
+        if reason or not isinstance(messages, list):  # (row_problem refuses anything but a list)
+            return row, reason or "messages is not a list"
         messages, response = [{"role": m["role"], "content": m["content"]} for m in messages], ""
         if messages[-1]["role"] == "assistant":
             messages, response = messages[:-1], messages[-1]["content"]

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.strict_config import StrictConfig
@@ -41,7 +42,8 @@ class SourceRow:
     line: int | None
     raw: str | None
     """The line as read (JSONL), kept with a reject."""
-    row: object
+    row: Any
+    """The parsed value (a JSON value: each reader checks its shape)."""
 
 
 def _jsonl(path: Path) -> Iterator[SourceRow]:
@@ -71,7 +73,7 @@ def _hf_on_disk(path: Path, split: str) -> Iterator[SourceRow]:
     loaded = datasets.load_from_disk(str(path))
     if isinstance(loaded, datasets.DatasetDict):
         if split not in loaded:
-            raise SourceError(f"{path}: no split {split!r} (splits: {', '.join(loaded)})")
+            raise SourceError(f"{path}: no split {split!r} (splits: {', '.join(map(str, loaded))})")
         loaded = loaded[split]
     for i, row in enumerate(loaded):
         yield SourceRow(f"{path}#{i}", None, None, row)

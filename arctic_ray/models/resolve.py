@@ -61,7 +61,8 @@ def _hub(name: str, light: bool) -> str:
         return snapshot_download(name, allow_patterns=_LIGHT_FILES if light else None)
     except HFValidationError:
         raise ModelNotFoundError(
-            f"model {name!r}: not a built-in name ({', '.join(builtin_models())}), a local directory or a Hugging Face name"
+            f"model {name!r}: not a built-in name ({', '.join(builtin_models())}), "
+            "a local directory or a Hugging Face name"
         ) from None
     except (LocalEntryNotFoundError, OSError) as err:
         raise ModelNotFoundError(

@@ -47,7 +47,7 @@ def _convert(directory: Path) -> None:
         # The GGUF loader marks the model quantized, which save_pretrained refuses; the weights
         # are already plain float tensors, so move them into an ordinary model.
         config = dequantized.config
-        del config.quantization_config
+        delattr(config, "quantization_config")
         model = AutoModelForCausalLM.from_config(config)
         model.load_state_dict(dequantized.state_dict())
         model.generation_config = dequantized.generation_config

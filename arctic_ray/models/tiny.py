@@ -70,7 +70,7 @@ def tiny_llama_config(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        torch_dtype="float32",
+        dtype="float32",
         **extra,
     )
 
@@ -110,5 +110,8 @@ def build_tiny_model(
 def tiny_model_path(num_layers: int = 4, seed: int = 0) -> Path:
     """A cached tiny model, built on first use. Four layers by default: an EAGLE-3 drafter reads
     three distinct ones."""
-    build = lambda path: build_tiny_model(path, num_layers=num_layers, seed=seed)  # noqa: E731
+
+    def build(path: Path) -> None:
+        build_tiny_model(path, num_layers=num_layers, seed=seed)
+
     return built_once(f"tiny-llama-l{num_layers}-s{seed}", build, builder="tiny", num_layers=num_layers, seed=seed)

@@ -6,6 +6,7 @@ ChatML template, seeded random weights."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from arctic_ray.models.cache import built_once
 from arctic_ray.models.tiny import tiny_tokenizer
@@ -53,9 +54,9 @@ def build_tiny_moe_model(
         decoder_sparse_step=sparse_step,
         mlp_only_layers=[],
         max_position_embeddings=max_positions,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=cast(int, tokenizer.bos_token_id),
+        eos_token_id=cast(int, tokenizer.eos_token_id),
+        pad_token_id=cast(int, tokenizer.pad_token_id),
         tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
@@ -74,7 +75,10 @@ def tiny_moe_path(
     """A cached tiny MoE model, built on first use. Defaults: 4 layers, MoE on layers 1 and 3,
     8 experts, top-2."""
     meta = dict(num_layers=num_layers, num_experts=num_experts, top_k=top_k, sparse_step=sparse_step, seed=seed)
-    build = lambda path: build_tiny_moe_model(path, **meta)  # noqa: E731
+
+    def build(path: Path) -> None:
+        build_tiny_moe_model(path, **meta)
+
     return built_once(
         f"tiny-moe-l{num_layers}-e{num_experts}-k{top_k}-step{sparse_step}-s{seed}", build, builder=NAME, **meta
     )

@@ -48,5 +48,8 @@ def build_tiny_reward_model(
 
 def tiny_reward_model_path(num_layers: int = 2, seed: int = 0) -> Path:
     """A cached tiny reward model, built on first use."""
-    build = lambda path: build_tiny_reward_model(path, num_layers=num_layers, seed=seed)  # noqa: E731
+
+    def build(path: Path) -> None:
+        build_tiny_reward_model(path, num_layers=num_layers, seed=seed)
+
     return built_once(f"tiny-reward-l{num_layers}-s{seed}", build, builder=NAME, num_layers=num_layers, seed=seed)

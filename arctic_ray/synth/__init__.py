@@ -4,9 +4,14 @@ loaded on first use so `import arctic_ray.synth` stays light."""
 
 from __future__ import annotations
 
-ARCTIC_API = ("OpenAISynth", "AzureOpenAISynth", "VllmSynth", "CortexSynth", "MultiReplicaVllmSynth")
+from typing import TYPE_CHECKING
 
-__all__ = list(ARCTIC_API)
+if TYPE_CHECKING:  # for type checkers; at run time `__getattr__` loads them
+    from arctic_ray.synth.compat import AzureOpenAISynth, CortexSynth, MultiReplicaVllmSynth, OpenAISynth, VllmSynth
+
+__all__ = ["OpenAISynth", "AzureOpenAISynth", "VllmSynth", "CortexSynth", "MultiReplicaVllmSynth"]
+
+ARCTIC_API = tuple(__all__)
 
 
 def __getattr__(name: str):

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import ray
 
@@ -179,11 +180,11 @@ def start_budget(
     pricing: PricingConfig,
     spend_limit: float | None,
     lease_s: float,
-) -> ray.actor.ActorHandle:
+) -> BudgetHandle:
     """A budget actor owned by the caller: it lives as long as a handle to it does (the Dataset
     that carries it), with no name to collide with another run's (Cortex's spend limit: a
     statement is not a request, there is no rate to share)."""
-    actor = ray.remote(num_cpus=0, max_concurrency=100_000)(RunBudget)
+    actor = ray.remote(num_cpus=0, max_concurrency=100_000)(RunBudget)  # pyright: ignore[reportCallIssue]  # Ray types only task options here
     return BudgetHandle(actor.remote(requests_per_minute, tokens_per_minute, window_s, pricing, spend_limit, lease_s))
 
 
@@ -195,7 +196,8 @@ BUDGET_NAMESPACE = "arctic_ray_budgets"
 class BudgetHandle:
     """What request actors hold: the budget actor and the run they spend for."""
 
-    actor: ray.actor.ActorHandle
+    actor: Any
+    """The `RunBudget` actor's handle (Any: Ray types a handle's methods as Never)."""
     run: str = ""
 
     def acquire(self, prompt_estimate: int, max_tokens: int):
@@ -227,7 +229,7 @@ def shared_budget(
     import uuid
 
     actor = (
-        ray.remote(num_cpus=0, max_concurrency=100_000)(RunBudget)
+        ray.remote(num_cpus=0, max_concurrency=100_000)(RunBudget)  # pyright: ignore[reportCallIssue]  # Ray types only task options here
         .options(name=name, namespace=BUDGET_NAMESPACE, lifetime="detached", get_if_exists=True)
         .remote(requests_per_minute, tokens_per_minute, window_s, pricing, None, lease_s)
     )

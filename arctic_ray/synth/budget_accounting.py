@@ -85,7 +85,10 @@ class SpendLedger:
         """Why a request costing up to `cost` can never go ("" when it can, now or later)."""
         if self.limit is None or self._reserved or self.spent + cost <= self.limit:
             return ""
-        return f"{SPEND_LIMIT_REACHED}: ${self.spent:.4f} of ${self.limit:.4f} spent, the next request may cost ${cost:.4f}"
+        return (
+            f"{SPEND_LIMIT_REACHED}: ${self.spent:.4f} of ${self.limit:.4f} spent, "
+            f"the next request may cost ${cost:.4f}"
+        )
 
     def fits(self, cost: float) -> bool:
         return self.limit is None or self.spent + self.reserved + cost <= self.limit

@@ -5,12 +5,15 @@ with the client's own retries off: every retry goes through the project's budget
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, overload
 
 from pydantic import Field
 
 from arctic_ray.core.secrets import resolve_secret
 from arctic_ray.core.strict_config import StrictConfig
+
+if TYPE_CHECKING:
+    import openai
 
 
 class OpenAIConnection(StrictConfig):
@@ -33,7 +36,13 @@ class OpenAIConnection(StrictConfig):
     timeout_s: float = Field(default=60.0, gt=0)
     """Per request: a slower answer counts as a failed attempt and is retried."""
 
-    def client(self, sync: bool = False):
+    @overload
+    def client(self, sync: Literal[False] = False) -> openai.AsyncOpenAI: ...
+    @overload
+    def client(self, sync: Literal[True]) -> openai.OpenAI: ...
+
+    def client(self, sync: bool = False) -> openai.OpenAI | openai.AsyncOpenAI:
+        """An Azure client for `kind: azure` (a subclass of the OpenAI one)."""
         import openai
 
         key = resolve_secret(self.api_key_env, self.secrets_file).get_secret_value()

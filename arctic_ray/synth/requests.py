@@ -13,11 +13,11 @@ def split_requests(rows: Iterable[object]) -> tuple[list[dict], list[dict]]:
     ok, refused, seen = [], [], set()
     for row in rows:
         reason = row_problem(row)
-        if reason is None and str(row["id"]) in seen:
+        if reason is None and isinstance(row, dict):  # a row without a problem is a dict
+            if str(row["id"]) not in seen:
+                seen.add(str(row["id"]))
+                ok.append(row)
+                continue
             reason = f"duplicate id {row['id']!r}"
-        if reason:
-            refused.append({"id": row.get("id") if isinstance(row, dict) else None, "reason": reason, "row": row})
-            continue
-        seen.add(str(row["id"]))
-        ok.append(row)
+        refused.append({"id": row.get("id") if isinstance(row, dict) else None, "reason": reason, "row": row})
     return ok, refused

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from arctic_ray.synth.segments import SENT_PREFIX, _Segments
@@ -89,7 +89,7 @@ class SentLog:
 class SentBatcher:
     """Async group commit over a `SentLog`, for an actor with many requests in flight."""
 
-    def __init__(self, write):
+    def __init__(self, write: Callable[[list[str]], None]):
         """`write`: `SentLog.record` (requests leaving) or `SentLog.settle`."""
         self.write = write
         self._pending: list[str] = []

@@ -26,8 +26,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from arctic_ray.synth.segments import ANSWER_PREFIX, SENT_PREFIX, _Segments, open_fs  # noqa: F401 - open_fs, SENT_PREFIX: where callers find them
-from arctic_ray.synth.sent_log import SentLog  # noqa: F401 - where callers have always found it
+from arctic_ray.synth.segments import ANSWER_PREFIX, _Segments
 
 log = logging.getLogger(__name__)
 

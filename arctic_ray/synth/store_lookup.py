@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute
 import pyarrow.fs as pafs
 import ray.data
 
 from arctic_ray.data.shuffle import shuffle_strategy
 from arctic_ray.synth.segments import ANSWER_PREFIX, SENT_PREFIX, open_fs
+
+pc: Any = pyarrow.compute  # its functions are generated at import: unknown to a type checker
 
 REQUEST, ANSWER, SENT = 0, 1, 2
 TAGGED = pa.schema([("key", pa.string()), ("kind", pa.int8()), ("payload", pa.large_string())])
@@ -53,7 +57,7 @@ def _segments(root: str, prefix: str) -> ray.data.Dataset | None:
     if not files:
         return None
     kind = ANSWER if prefix == ANSWER_PREFIX else SENT
-    return ray.data.read_text(files, filesystem=fs).map_batches(_tag_lines, fn_args=(kind,), batch_format="pyarrow")
+    return ray.data.read_text(files, filesystem=fs).map_batches(partial(_tag_lines, kind=kind), batch_format="pyarrow")
 
 
 def _tag_lines(batch: pa.Table, kind: int) -> pa.Table:
@@ -128,10 +132,10 @@ def lookup(keyed: ray.data.Dataset, store: str) -> Lookup:
     total = {name: sum(r[name] for r in per_block) for name in ("hit", "miss", "in_flight")}
     in_flight = set()
     if total["in_flight"]:
-        caught = decided.map_batches(_keys_where, fn_args=("in_flight",), batch_format="pyarrow")
+        caught = decided.map_batches(partial(_keys_where, flag="in_flight"), batch_format="pyarrow")
         in_flight = {r["key"] for r in caught.take_all()}
-    hits = decided.map_batches(_rows_where, fn_args=("hit",), batch_format="pyarrow")
-    misses = decided.map_batches(_rows_where, fn_args=("miss",), batch_format="pyarrow")
+    hits = decided.map_batches(partial(_rows_where, flag="hit"), batch_format="pyarrow")
+    misses = decided.map_batches(partial(_rows_where, flag="miss"), batch_format="pyarrow")
     return Lookup(hits, misses, reused=total["hit"], sent=total["miss"], in_flight=in_flight)
 
 

@@ -71,7 +71,7 @@ def with_callbacks(name: str, method: Callable) -> Callable:
         finally:
             active.discard(name)
 
-    wrapped.__callbacks__ = name
+    wrapped.__callbacks__ = name  # pyright: ignore[reportAttributeAccessIssue]  # a marker on the function object
     return wrapped
 
 

@@ -30,7 +30,8 @@ def deepspeed_config(cfg: TrainConfig, total_steps: int, use_gpu: bool) -> dict[
     for key in _BATCH_KEYS:
         if key in cfg.deepspeed and cfg.deepspeed[key] != generated[key]:
             raise ArcticRayError(
-                f"deepspeed.{key} is {cfg.deepspeed[key]} but the recipe's batch fields say {generated[key]}: set it in one place"
+                f"deepspeed.{key} is {cfg.deepspeed[key]} but the recipe's batch fields say {generated[key]}: "
+                "set it in one place"
             )
     if "train_batch_size" in cfg.deepspeed:
         raise ArcticRayError(

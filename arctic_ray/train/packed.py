@@ -9,10 +9,13 @@ mask (a [B, 1, T, T] mask would also cost T^2 memory that flash attention exists
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import torch
 from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedModel
 
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.data.chat import IGNORE
@@ -56,7 +59,7 @@ def packed_loss(
     """Run a causal LM on a batch from `pad_bins` (input_ids, labels, position_ids, segment_ids)
     and return the summed token cross-entropy, the number of target tokens, and (MoE, when
     asked) the router logits. Divide by the global batch's target tokens, not per micro-batch."""
-    implementation = _config(model)._attn_implementation or "eager"
+    implementation: str = _config(model)._attn_implementation or "eager"
     segment_ids = batch["segment_ids"]
     if "flash" in implementation:
         mask = None
@@ -71,23 +74,25 @@ def packed_loss(
     # projects only the positions that have a target ([N, V], not [B, T, V]).
     extra = {"output_router_logits": True} if output_router_logits else {}
     inner = _unwrapped(model)
-    out = inner.get_decoder()(
+    decoder = cast(torch.nn.Module, inner.get_decoder())
+    out = decoder(
         input_ids=batch["input_ids"], position_ids=batch["position_ids"], attention_mask=mask, use_cache=False, **extra
     )
     targets = shifted_targets(batch["labels"], segment_ids)
     trained = targets != IGNORE
-    logits = inner.get_output_embeddings()(out.last_hidden_state[:, :-1][trained]).float()
+    head = cast(torch.nn.Module, inner.get_output_embeddings())
+    logits = head(out.last_hidden_state[:, :-1][trained]).float()
     loss_sum = F.cross_entropy(logits, targets[trained], reduction="sum")
     return PackedLoss(loss_sum, trained.sum(), out.router_logits if output_router_logits else None)
 
 
-def _unwrapped(model: torch.nn.Module) -> torch.nn.Module:
+def _unwrapped(model: torch.nn.Module) -> PreTrainedModel:
     while not hasattr(model, "config") and hasattr(model, "module"):  # DeepSpeed / DDP wrappers
-        model = model.module
-    return model
+        model = cast(torch.nn.Module, model.module)
+    return cast("PreTrainedModel", model)
 
 
-def _config(model: torch.nn.Module):
+def _config(model: torch.nn.Module) -> PretrainedConfig:
     return _unwrapped(model).config
 
 

@@ -28,7 +28,7 @@ class PackedTrainer(Trainer):
 
     def begin_step(self, batches) -> None:
         """The global batch's target tokens, before its first forward (one all-reduce)."""
-        local = sum((shifted_targets(b["labels"], b["segment_ids"]) != IGNORE).sum() for b in batches)
+        local = torch.stack([(shifted_targets(b["labels"], b["segment_ids"]) != IGNORE).sum() for b in batches]).sum()
         total = local.double().reshape(1).cpu()  # the step's one host sync
         dist.all_reduce(total)
         self.step_targets = total.clamp(min=1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
@@ -15,7 +16,8 @@ from arctic_ray.train.data_config import ShardingDataConfig
 from arctic_ray.train.spec import TrainRun, WorkerPlan, streams, worker_plan
 
 
-def _worker_entry(plan: WorkerPlan) -> None:
+def _worker_entry(config: dict) -> None:
+    plan: WorkerPlan = config["plan"]
     plan.trainer(plan).fit()  # the class itself travels: a worker needs no registry of trainers
 
 
@@ -35,14 +37,15 @@ def run_trainer(run: TrainRun):
         resources_per_worker=resources,
         label_selector={"ray.io/node-id": run.node_id} if run.node_id else None,
     )
+    datasets: dict[str, Any] = {**run.datasets}  # Ray types the values as Dataset | factory, invariantly
     trainer = TorchTrainer(
         train_loop_per_worker=_worker_entry,
-        train_loop_config=worker_plan(run),
+        train_loop_config={"plan": worker_plan(run)},
         # The loop's own collectives (step flags, token counts, logged means) are on small CPU
         # tensors, which NCCL alone refuses: gloo takes those, NCCL DeepSpeed's CUDA gradients.
         torch_config=TorchConfig(backend="cpu:gloo,cuda:nccl" if workers.gpus_per_worker else "gloo"),
         scaling_config=scaling,
-        datasets=run.datasets,
+        datasets=datasets,
         dataset_config=ShardingDataConfig(
             fixed=[p.dataset for p in run.phases if p.dataset not in stream_names], streams=stream_names
         ),

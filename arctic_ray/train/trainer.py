@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 import ray.train
 import torch
 import torch.distributed as dist
+from ray.data import DataIterator
+from ray.data.collate_fn import NumpyBatchCollateFn
 
 from arctic_ray.core.registry import Registered, home
 from arctic_ray.train import checkpoints
@@ -72,7 +74,7 @@ class Trainer(Registered):
         """Turn a batch as read from the dataset into the model's inputs."""
         return batch
 
-    def batch_collate_fn(self):
+    def batch_collate_fn(self) -> NumpyBatchCollateFn | None:
         """A Ray Data collate_fn (`NumpyBatchCollateFn`) for rows that are not fixed-size arrays
         (e.g. ragged packed sequences); None: Ray turns the columns into tensors itself."""
         return None
@@ -110,7 +112,7 @@ class Trainer(Registered):
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.engine, _, _, self.scheduler = deepspeed.initialize(
             model=model,
-            model_parameters=trainable,
+            model_parameters=trainable,  # pyright: ignore[reportArgumentType]  # DeepSpeed takes parameters, typed as a Module
             config=deepspeed_config(self.train_cfg, self.total_steps, self.use_gpu),
             dist_init_required=False,
         )
@@ -136,19 +138,24 @@ class Trainer(Registered):
         mbs = self.train_cfg.micro_batch_size
         # a rank reads the same rows every epoch, in another order; a stream is read as it comes
         # (a shuffle buffer would hold its first batch back until the buffer fills)
-        shuffle = (
-            {}
-            if dataset in self.plan.streams
-            else {
-                "local_shuffle_buffer_size": 8 * mbs,
-                "local_shuffle_seed": self.plan.seed + 1000 * epoch + self.rank,
-            }
-        )
+        stream = dataset in self.plan.streams
         return iter(
-            ray.train.get_dataset_shard(dataset).iter_torch_batches(
-                batch_size=mbs, drop_last=True, device=self.device, collate_fn=self.batch_collate_fn(), **shuffle
+            self._shard(dataset).iter_torch_batches(
+                batch_size=mbs,
+                drop_last=True,
+                device=self.device,
+                collate_fn=self.batch_collate_fn(),
+                local_shuffle_buffer_size=None if stream else 8 * mbs,
+                local_shuffle_seed=None if stream else self.plan.seed + 1000 * epoch + self.rank,
             )
         )
+
+    @staticmethod
+    def _shard(dataset: str) -> DataIterator:
+        shard = ray.train.get_dataset_shard(dataset)
+        if shard is None:
+            raise ValueError(f"no dataset {dataset!r} was given to this training run")
+        return shard
 
     def micro_batches(self) -> Iterator[dict[str, torch.Tensor]]:
         """Micro-batches phase by phase, the same number on every rank: a rank that runs out
@@ -177,7 +184,8 @@ class Trainer(Registered):
                         # while it waits for the others must not keep the producer from making
                         # the rows they wait for
                         self.plan.feeder.consumed(self.train_cfg.micro_batch_size)
-                    if not self._all_ranks_have(batch is not None):
+                    everyone_has_one = self._all_ranks_have(batch is not None)
+                    if batch is None or not everyone_has_one:
                         break
                     got_any = True
                     micro += 1
@@ -211,7 +219,7 @@ class Trainer(Registered):
         started, window_tokens, window_start = time.time(), 0, time.time()
         for batches in self.steps():
             self.begin_step(batches)
-            step_loss, step_extra = 0.0, {}
+            step_loss, step_extra = torch.zeros((), device=self.device), {}
             for batch in batches:
                 self.callbacks.fire("pre-step", self, batch=batch)
                 loss, extra = self.loss(batch)
@@ -263,7 +271,7 @@ class Trainer(Registered):
         if not self.plan.has_eval:
             return
         sums: dict[str, torch.Tensor] = {}
-        shard = ray.train.get_dataset_shard("eval")
+        shard = self._shard("eval")
         with torch.no_grad():
             batches = shard.iter_torch_batches(
                 batch_size=self.train_cfg.micro_batch_size, device=self.device, collate_fn=self.batch_collate_fn()

@@ -22,13 +22,13 @@ class FakeOpenAI:
         self,
         api_key: str | None = None,
         latency_s: float = 0.0,
-        faults: Faults = Faults(),
+        faults: Faults | None = None,
         answer_words: int = 8,
         scripts: dict[str, list[str]] | None = None,
     ):
         self.api_key = api_key
         self.latency_s = latency_s
-        self.faults = faults
+        self.faults = faults if faults is not None else Faults()
         self.answer_words = answer_words
         self.scripts = scripts or {}
         """Replies by name, for conversations that contain `[script:NAME]` (see server.py)."""

@@ -7,6 +7,8 @@ by dense codes of (rank, id), so any id type works."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pyarrow as pa
 import ray.data
@@ -29,7 +31,7 @@ def star_components(edges: ray.data.Dataset, partitions: int) -> ray.data.Datase
 def _step(edges: ray.data.Dataset, kind: str, partitions: int) -> tuple[ray.data.Dataset, int]:
     reducer = _large_star if kind == "large" else _small_star
     out = (
-        edges.map_batches(_directed, fn_args=(kind, partitions), batch_format="pyarrow")
+        edges.map_batches(partial(_directed, kind=kind, partitions=partitions), batch_format="pyarrow")
         .groupby("part", num_partitions=partitions)
         .map_groups(reducer, batch_format="pyarrow")
         .materialize()

@@ -4,6 +4,8 @@ removed in its favour, and only edges between a reference and a row count."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pyarrow as pa
 import ray.data
@@ -23,9 +25,15 @@ def decontaminate(ds: ray.data.Dataset, reference: ray.data.Dataset, cfg: DedupC
     """DedupResult of `ds` without the rows that near-duplicate a row of `reference` (the same
     `id` and text columns); `duplicate_of` and `cluster` name the reference row, as text."""
     partitions = shuffle_partitions(cfg)
-    rows = ds.map_batches(band_rows, fn_args=(cfg, partitions, False, True), batch_format="pyarrow", batch_size=1024)
+    rows = ds.map_batches(
+        partial(band_rows, cfg=cfg, partitions=partitions, reference=False, ids_as_text=True),
+        batch_format="pyarrow",
+        batch_size=1024,
+    )
     refs = reference.map_batches(
-        band_rows, fn_args=(cfg, partitions, True, True), batch_format="pyarrow", batch_size=1024
+        partial(band_rows, cfg=cfg, partitions=partitions, reference=True, ids_as_text=True),
+        batch_format="pyarrow",
+        batch_size=1024,
     )
     dups, _ = near_duplicates(rows.union(refs), cfg, partitions, cross_only=True, guard=False)
     kept, duplicates = split_rows(ds, dups, partitions, cfg.shuffle)

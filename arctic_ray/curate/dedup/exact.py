@@ -6,12 +6,13 @@ then smallest id). Cheap enough to run before paying for a judge."""
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import ray.data
 
+from arctic_ray.curate.arrow_compute import pc
 from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.near import gather, shuffle_partitions
 from arctic_ray.curate.dedup.nodes import order_codes, ranks
@@ -26,7 +27,7 @@ def exact_dedup(ds: ray.data.Dataset, cfg: DedupConfig) -> DedupResult:
     partitions = shuffle_partitions(cfg)
     with shuffle_strategy(ds, cfg.shuffle):
         dups = (
-            ds.map_batches(_keys, fn_args=(cfg, partitions), batch_format="pyarrow")
+            ds.map_batches(partial(_keys, cfg=cfg, partitions=partitions), batch_format="pyarrow")
             .groupby("part", num_partitions=partitions)
             .map_groups(_all_but_first, batch_format="pyarrow")
             .materialize()

@@ -12,19 +12,23 @@ old id as `source_id`)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import ray
 import ray.data
+import ray.types
 from pydantic import ValidationError
 
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.ray_config import RayConfig
 from arctic_ray.core.run_dir import write_json
 from arctic_ray.core.runtime import init_ray
+from arctic_ray.core.storage import location
+from arctic_ray.curate.arrow_compute import pc
 from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.exact import exact_dedup
 from arctic_ray.curate.dedup.minhash import minhash_dedup
@@ -62,7 +66,8 @@ class DedupSummary:
         for g in self.giant_clusters[:5]:
             out.append(f"  giant cluster {g['cluster']!r}: {g['size']} rows")
         out.append(
-            f"wrote {Path(self.output) / 'kept'}/ and {Path(self.output) / 'duplicates'}/ (parquet), {Path(self.output) / 'summary.json'}"
+            f"wrote {Path(self.output) / 'kept'}/ and {Path(self.output) / 'duplicates'}/ (parquet), "
+            f"{Path(self.output) / 'summary.json'}"
         )
         return out
 
@@ -92,7 +97,9 @@ def numbered(ds: ray.data.Dataset, keep_old: bool = False) -> ray.data.Dataset:
     refs = ds.to_arrow_refs()
     sizes = ray.get([_num_rows.remote(ref) for ref in refs])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
-    return ray.data.from_arrow_refs([_number.remote(ref, int(start), keep_old) for ref, start in zip(refs, starts, strict=False)])
+    tables = [_number.remote(ref, int(start), keep_old) for ref, start in zip(refs, starts, strict=False)]
+    # Ray Data types refs as ray.types.ObjectRef, a stand-in for ray.ObjectRef
+    return ray.data.from_arrow_refs(cast("list[ray.types.ObjectRef[pa.Table]]", tables))
 
 
 @ray.remote
@@ -130,14 +137,14 @@ def _check_output(output: Path) -> None:
 
 
 def _labelled(ds: ray.data.Dataset, kind: str) -> ray.data.Dataset:
-    return ds.map_batches(_label, fn_args=(kind,), batch_format="pyarrow")
+    return ds.map_batches(partial(_label, kind=kind), batch_format="pyarrow")
 
 
 def _label(rows: pa.Table, kind: str) -> pa.Table:
     return rows.append_column("dedup", pa.array([kind] * rows.num_rows, pa.string()))
 
 
-def _follow(rows: pa.Table, near_ref) -> pa.Table:
+def _follow(rows: pa.Table, near_ref: ray.ObjectRef[pa.Table]) -> pa.Table:
     """An exact duplicate whose survivor was then removed as a near-duplicate points at the
     near-duplicate's survivor, the row that is kept in its place."""
     near = ray.get(near_ref)
@@ -164,9 +171,9 @@ def _write(ds: ray.data.Dataset, path: Path) -> int:
 
         path.mkdir(parents=True, exist_ok=True)
         schema = ds.schema()
-        pq.write_table(
-            (schema.base_schema if schema is not None else pa.schema([])).empty_table(), path / "empty.parquet"
-        )
+        # the blocks are arrow (read from files, mapped as pyarrow), so the schema is too
+        base = cast(pa.Schema, schema.base_schema) if schema is not None else pa.schema([])
+        pq.write_table(base.empty_table(), path / "empty.parquet")
     return rows
 
 
@@ -178,10 +185,11 @@ def dedup_files(
     _check_output(output)
     ds = read_table(input)
     summary = DedupSummary(str(input), str(output))
-    if ds.schema() is None:
+    schema = ds.schema()
+    if schema is None:
         raise DedupInputError(f"{input}: no rows")
     check_columns(ds, cfg)  # the field (and survivor score) before any work
-    if renumber or "id" not in ds.schema().names:
+    if renumber or "id" not in schema.names:
         ds, summary.ids_added = numbered(ds, keep_old=renumber), True
     else:
         ds = ds.materialize()  # read once: the id check, exact and near dedup all read it again
@@ -194,15 +202,16 @@ def dedup_files(
     summary.rows = ds.count()
 
     duplicates = []
+    exact_dups = None
     if exact:
         first = exact_dedup(ds, cfg)
         ds, exact_dups = first.kept, first.duplicates
     near = minhash_dedup(ds, cfg)
     near_dups = near.duplicates.materialize()
-    if exact:
+    if exact_dups is not None:
         pointers = gather(near_dups.select_columns(["id", "cluster"]))
         if pointers.num_rows:  # (id, survivor) of the near-duplicates only: small beside the rows
-            exact_dups = exact_dups.map_batches(_follow, fn_args=(ray.put(pointers),), batch_format="pyarrow")
+            exact_dups = exact_dups.map_batches(_follow, fn_args=(ray.put(pointers),), batch_format="pyarrow")  # pyright: ignore[reportArgumentType]  # fn_args fill the extra parameters
         duplicates.append(_labelled(exact_dups, "exact"))
     duplicates.append(_labelled(near_dups, "near"))
 
@@ -213,7 +222,7 @@ def dedup_files(
     summary.near_duplicates = near_dups.count()
     summary.exact_duplicates = removed - summary.near_duplicates
     summary.giant_clusters = near.giant_clusters
-    write_json(output / "summary.json", asdict(summary))
+    write_json(location(output / "summary.json"), asdict(summary))
     return summary
 
 

@@ -8,6 +8,8 @@ refuses repeated ids)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import ray.data
 
 from arctic_ray.curate.dedup.band_rows import band_rows
@@ -21,7 +23,7 @@ from arctic_ray.curate.dedup.texts import check_columns
 def minhash_dedup(ds: ray.data.Dataset, cfg: DedupConfig) -> DedupResult:
     check_columns(ds, cfg)
     partitions = shuffle_partitions(cfg)
-    rows = ds.map_batches(band_rows, fn_args=(cfg, partitions), batch_format="pyarrow", batch_size=1024)
+    rows = ds.map_batches(partial(band_rows, cfg=cfg, partitions=partitions), batch_format="pyarrow", batch_size=1024)
     dups, giants = near_duplicates(rows, cfg, partitions)
     kept, duplicates = split_rows(ds, dups, partitions, cfg.shuffle)
     return DedupResult(kept, duplicates, giants)

@@ -5,6 +5,9 @@ duplicates table. No step gathers all signatures or rows anywhere."""
 
 from __future__ import annotations
 
+from functools import partial
+from typing import cast
+
 import pyarrow as pa
 import ray
 import ray.data
@@ -29,7 +32,9 @@ def near_duplicates(
     with shuffle_strategy(band_rows, cfg.shuffle):
         edges = (
             band_rows.groupby("part", num_partitions=partitions)
-            .map_groups(bucket_edges, fn_args=(cfg.verify_threshold, cross_only), batch_format="pyarrow")
+            .map_groups(
+                partial(bucket_edges, threshold=cfg.verify_threshold, cross_only=cross_only), batch_format="pyarrow"
+            )
             .materialize()
         )
     num_edges = edges.count()
@@ -46,5 +51,6 @@ NO_DUPLICATES = pa.table({name: pa.array([], pa.null()) for name in ("id", "dupl
 
 def gather(ds: ray.data.Dataset) -> pa.Table:
     """A small materialized Dataset as one table, on the driver."""
-    tables = [t for t in ray.get(ds.to_arrow_refs()) if t.num_rows]
+    refs = cast("list[ray.ObjectRef[pa.Table]]", ds.to_arrow_refs())  # Ray Data's refs are typed as a stand-in
+    tables = [t for t in ray.get(refs) if t.num_rows]
     return pa.concat_tables(tables) if tables else NO_DUPLICATES

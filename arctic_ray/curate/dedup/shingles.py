@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from arctic_ray.curate.arrow_compute import pc
 
 _NOT_WORD = r"[^\p{L}\p{N}_]+"  # Python's \W, in RE2
 _MOD = 1 << 64
@@ -94,10 +95,11 @@ def _grown_powers(m: int) -> tuple[np.ndarray, np.ndarray]:
     global _powers
     if len(_powers[0]) < m:
         size = max(m, 2 * len(_powers[0]))
-        _powers = tuple(
+        power, inverse = (
             np.cumprod(np.concatenate([np.ones(1, np.uint64), np.full(size - 1, x, np.uint64)]))
             for x in (_BASE, _BASE_INV)
         )
+        _powers = power, inverse
     return _powers
 
 

@@ -24,7 +24,7 @@ _COLLIDE = 2.0**-SKETCH_BITS
 
 @lru_cache
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    a, b = np.asarray(MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations)  # typed ArrayLike
     return a.astype(np.uint32), b.astype(np.uint32)
 
 

@@ -6,18 +6,20 @@ of rows."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pyarrow as pa
-import pyarrow.compute as pc
 import ray.data
 
+from arctic_ray.curate.arrow_compute import pc
 from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.nodes import REFERENCE
 
 
 def local_duplicates(members: pa.Table, cfg: DedupConfig, guard: bool = True) -> tuple[pa.Table, list[dict]]:
     """members: (id, rank, root_id) of one process."""
-    counts = pc.value_counts(members.column("root_id").combine_chunks()) if members.num_rows else []
-    giants = [{"cluster": c["values"], "size": c["counts"] + 1} for c in counts.to_pylist()] if len(counts) else []
+    counts = pc.value_counts(members.column("root_id").combine_chunks()).to_pylist() if members.num_rows else []
+    giants = [{"cluster": c["values"], "size": c["counts"] + 1} for c in counts]
     giants = [g for g in giants if guard and g["size"] > cfg.max_cluster_size]
     return _duplicate_rows(members, _kept_roots(giants, cfg)), sorted(giants, key=lambda g: -g["size"])
 
@@ -31,13 +33,12 @@ def dataset_duplicates(
         sizes = (
             members.groupby("root_id")
             .count()
-            .map_batches(_over, fn_args=(cfg.max_cluster_size,), batch_format="pyarrow")
+            .map_batches(partial(_over, limit=cfg.max_cluster_size), batch_format="pyarrow")
         )
         giants = [{"cluster": row["root_id"], "size": row["count()"] + 1} for row in sizes.take_all()]
     kept_roots = _kept_roots(giants, cfg)
-    return members.map_batches(_duplicate_rows, fn_args=(kept_roots,), batch_format="pyarrow").materialize(), sorted(
-        giants, key=lambda g: -g["size"]
-    )
+    dups = members.map_batches(partial(_duplicate_rows, kept_roots=kept_roots), batch_format="pyarrow")
+    return dups.materialize(), sorted(giants, key=lambda g: -g["size"])
 
 
 def _over(sizes: pa.Table, limit: int) -> pa.Table:

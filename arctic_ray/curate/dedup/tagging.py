@@ -3,10 +3,12 @@ cluster): a left join on `id` (`id_join.py`), then one half each way."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pyarrow as pa
-import pyarrow.compute as pc
 import ray.data
 
+from arctic_ray.curate.arrow_compute import pc
 from arctic_ray.curate.id_join import join_by_id
 from arctic_ray.data.shuffle import shuffle_strategy
 
@@ -20,8 +22,8 @@ def split_rows(
         tagged = join_by_id(ds, dups, TAGS, partitions)
         if isinstance(dups, ray.data.Dataset):
             tagged = tagged.materialize()  # a shuffle: not twice, once for each half
-    kept = tagged.map_batches(_half, fn_args=(False,), batch_format="pyarrow")
-    return kept, tagged.map_batches(_half, fn_args=(True,), batch_format="pyarrow")
+    kept = tagged.map_batches(partial(_half, duplicates=False), batch_format="pyarrow")
+    return kept, tagged.map_batches(partial(_half, duplicates=True), batch_format="pyarrow")
 
 
 def _half(rows: pa.Table, duplicates: bool) -> pa.Table:

@@ -4,9 +4,9 @@ contents, one per line) or several of them joined by newlines (the whole convers
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.curate.arrow_compute import pc
 
 
 class DedupFieldError(ArcticRayError):

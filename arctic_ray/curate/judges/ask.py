@@ -43,7 +43,7 @@ prompt alone."""
 class AskingJudge(JudgeConfig):
     """The fields of every judge that asks a model (no `type`: not a recipe member itself)."""
 
-    synth: SynthConfig.union(default="vllm") = Field(default_factory=VLLMSynthConfig)
+    synth: SynthConfig.union(default="vllm") = Field(default_factory=VLLMSynthConfig)  # pyright: ignore[reportInvalidTypeForm]  # every registered backend, a union built at import
     """The synthesis backend the judge is asked through (its `sampling` is overridden: temperature 0)."""
 
     model: str = "smollm2-135m-instruct"

@@ -89,7 +89,8 @@ def _below(min_score: float | None, score_field: str):
             return batch
         scores, reasons = batch[score_field].to_pylist(), batch[REASON].to_pylist()
         marked = [
-            r or (f"reward {s:.4g} < min_score {min_score:g}" if s < min_score else "") for s, r in zip(scores, reasons, strict=False)
+            r or (f"reward {s:.4g} < min_score {min_score:g}" if s < min_score else "")
+            for s, r in zip(scores, reasons, strict=False)
         ]
         return batch.set_column(batch.schema.get_field_index(REASON), REASON, pa.array(marked, pa.string()))
 

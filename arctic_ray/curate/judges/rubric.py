@@ -8,7 +8,10 @@ from pydantic import model_validator
 
 from arctic_ray.core.strict_config import StrictConfig
 
-SYSTEM = "You are a strict, fair judge of answers written by an AI assistant. You reply with a single JSON object and nothing else."
+SYSTEM = (
+    "You are a strict, fair judge of answers written by an AI assistant. "
+    "You reply with a single JSON object and nothing else."
+)
 
 TEMPLATE = """Rate the assistant's final answer to the conversation below.
 
@@ -40,7 +43,8 @@ PAIR_TEMPLATE = """Compare two answers to the conversation below and say which i
 {second}
 
 Judge helpfulness, correctness and clarity; the order of the answers says nothing about their quality.
-Reply with only a JSON object with "better" ("first", "second" or "tie") and a one-sentence "rationale", matching this JSON schema:
+Reply with only a JSON object with "better" ("first", "second" or "tie") and a one-sentence "rationale", \
+matching this JSON schema:
 {schema}"""
 
 

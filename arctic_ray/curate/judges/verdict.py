@@ -6,7 +6,7 @@ and raw control characters inside its strings are accepted."""
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
@@ -15,7 +15,7 @@ PROBLEM_CHARS = 200
 
 def rubric_verdict(criteria: list[str], low: int, high: int) -> type[BaseModel]:
     """{criterion: integer score in [low, high], ..., "rationale": text}."""
-    fields = {name: (int, Field(ge=low, le=high)) for name in criteria}
+    fields: dict[str, Any] = {name: (int, Field(ge=low, le=high)) for name in criteria}
     return create_model("RubricVerdict", rationale=(str, ...), **fields)
 
 

@@ -16,7 +16,7 @@ def answer_columns(out: Any, model_name: str, prompt_ids: list[int] | None = Non
         out, error = None, f"engine refused the request: {out}"
     completion = out.outputs[0] if out is not None else None
     if prompt_ids is None:
-        prompt_ids = (out.prompt_token_ids or []) if out is not None else []
+        prompt_ids = list(out.prompt_token_ids or []) if out is not None else []
     completion_ids = list(completion.token_ids) if completion else []
     return {
         "completion": completion.text if completion else "",

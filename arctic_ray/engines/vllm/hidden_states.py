@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 EXTENSION = "arctic_ray.engines.vllm.hidden_states.HiddenStateCapture"
 
@@ -33,6 +34,8 @@ def feature_engine_kwargs(max_model_len: int) -> dict[str, Any]:
 class HiddenStateCapture:
     """Mixed into vLLM's worker class; its methods run in the worker, called through
     `LLM.collective_rpc`. The model's tensors never leave the worker, only the captured states."""
+
+    model_runner: Any  # the worker's, which this class is mixed into
 
     def arctic_capture_start(self, layers: list[int]) -> None:
         import torch
@@ -114,7 +117,7 @@ def prefill_params():
 
 
 def match_features(
-    records: list[dict], sequences: list[list[int]], layers: list[int], dtype=np.float32
+    records: list[dict], sequences: list[list[int]], layers: list[int], dtype: npt.DTypeLike = np.float32
 ) -> list[np.ndarray]:
     """Per sequence, [T, (len(layers) + 1) * H]: the chosen layers' input states in the order
     given, then the final normed state; what `FrozenBase.features` computes in HF. Forwards of
@@ -133,15 +136,18 @@ def match_features(
             )
             for i in idx:
                 out[i] = row
-    missing = [i for i, o in enumerate(out) if o is None]
-    if missing:
+    found = [o for o in out if o is not None]
+    if len(found) < len(out):
         raise RuntimeError(
-            f"the engine computed no hidden states for {len(missing)} of {len(sequences)} sequences (chunked prefill or prefix caching on?)"
+            f"the engine computed no hidden states for {len(out) - len(found)} of {len(sequences)} sequences "
+            "(chunked prefill or prefix caching on?)"
         )
-    return out  # type: ignore[return-value]
+    return found
 
 
-def engine_features(llm, sequences: list[list[int]], layers: list[int], dtype=np.float32) -> list[np.ndarray]:
+def engine_features(
+    llm, sequences: list[list[int]], layers: list[int], dtype: npt.DTypeLike = np.float32
+) -> list[np.ndarray]:
     """`match_features` of one prefill of `sequences` in an engine this thread owns."""
     if not sequences:
         return []

@@ -6,6 +6,7 @@ a Hugging Face export with its tokenizer and chat template, a report with loss c
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,11 +64,18 @@ def packed(examples: ray.data.Dataset, recipe: SFTRecipe) -> ray.data.Dataset:
     return multipack(examples, recipe.data.max_length, recipe.workers.num_workers, per_step).materialize()
 
 
+def _lengths(block: pa.Table) -> pa.Table:
+    # pyarrow.compute makes its functions at import: the stubs do not list them
+    return pa.table({"n": pc.list_value_length(block.column("input_ids"))})  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def _column_sum(ds: ray.data.Dataset, column: str) -> int:
+    """The sum of one column, 0 for an empty dataset (Ray types `sum` for a list of columns too)."""
+    return int(cast(float | None, ds.sum(column)) or 0)
+
+
 def real_tokens(bins: ray.data.Dataset) -> int:
-    counts = bins.map_batches(
-        lambda b: pa.table({"n": pc.list_value_length(b.column("input_ids"))}), batch_format="pyarrow"
-    )
-    return int(counts.sum("n") or 0)
+    return _column_sum(bins.map_batches(_lengths, batch_format="pyarrow"), "n")
 
 
 def phase_steps(bins: int, recipe: SFTRecipe) -> int:
@@ -95,14 +103,15 @@ def run_sft(recipe: SFTRecipe, run_dir: str | None = None) -> dict:
         }
     )
     print(f"[sft] {p.lines()[0]} (fields the recipe sets win)", flush=True)
-    datasets, phases, data = {}, [], {"bins": 0, "examples": 0, "tokens": 0, "max_length": recipe.data.max_length}
+    datasets, phases = {}, []
+    data: dict[str, Any] = {"bins": 0, "examples": 0, "tokens": 0, "max_length": recipe.data.max_length}
     with run.stage("pack", "tokenize (assistant tokens only) and pack"):
         groups = rows.groups if recipe.data.mix == "phased" else {"all": [r for g in rows.groups.values() for r in g]}
         for i, (group, group_rows) in enumerate(groups.items()):
             bins = packed(examples_of(run, group_rows, model, recipe, rows.counts), recipe)
             n = bins.count()
             data["bins"] += n
-            data["examples"] += int(bins.sum("num_examples") or 0)
+            data["examples"] += _column_sum(bins, "num_examples")
             data["tokens"] += real_tokens(bins)
             datasets[f"train{i}"] = bins
             phases.append(Phase(f"train{i}", None if i == len(groups) - 1 else phase_steps(n, recipe)))

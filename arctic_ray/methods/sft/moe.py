@@ -4,6 +4,8 @@ routed experts and/or the routers (the instruction-tuning seed's "Solution No. 3
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -69,7 +71,9 @@ def moe_layers(model: nn.Module) -> list[str]:
     ]
 
 
-def load_balance_losses(router_logits: tuple[Tensor, ...], top_k: int, attention_mask: Tensor | None = None) -> Tensor:
+def load_balance_losses(
+    router_logits: tuple[Tensor, ...] | None, top_k: int, attention_mask: Tensor | None = None
+) -> Tensor:
     """The normalised GShard/Switch load-balancing loss of each MoE layer, shape [num_moe_layers].
 
     For one layer with E experts, over the non-padding tokens t = 1..T:
@@ -133,8 +137,9 @@ def freeze_moe(model: nn.Module, experts: bool, router: bool) -> dict[str, int]:
     blocks = [model.get_submodule(name) for name in moe_layers(model)]
     if not blocks:
         raise ValueError(f"{type(model).__name__}: no sparse MoE block found to freeze")
-    expert_params = [p for block in blocks for p in block.experts.parameters()]
-    router_params = [p for block in blocks for p in _router(block, n_experts).parameters()]
+    # moe_layers keeps only the blocks with an experts module and a router
+    expert_params = [p for block in blocks for p in cast(nn.Module, block.experts).parameters()]
+    router_params = [p for block in blocks for p in cast(nn.Module, _router(block, n_experts)).parameters()]
     for chosen, params in ((experts, expert_params), (router, router_params)):
         if chosen:
             for param in params:

@@ -10,7 +10,8 @@ from arctic_ray.train.config import TrainConfig
 
 
 class SFTRecipe(TrainConfig):
-    type: Literal["sft"] = "sft"
-    model: SFTModelConfig = SFTModelConfig()
-    data: SFTDataConfig = SFTDataConfig()
+    # pydantic narrows the base's fields; pyright wants a mutable field's type unchanged
+    type: Literal["sft"] = "sft"  # pyright: ignore[reportIncompatibleVariableOverride]
+    model: SFTModelConfig = SFTModelConfig()  # pyright: ignore[reportIncompatibleVariableOverride]
+    data: SFTDataConfig = SFTDataConfig()  # pyright: ignore[reportIncompatibleVariableOverride]
     output_dir: str = "runs/sft"

@@ -51,7 +51,8 @@ def render_report(m: dict) -> str:
         f"# sft run: {m['model']}",
         "",
         f"**eval loss {first.get('eval_loss', float('nan')):.4f} -> {last.get('eval_loss', float('nan')):.4f}** "
-        f"on {last.get('eval_tokens', 0)} held-out target tokens; train loss {t['history'][0]['loss']:.4f} -> {t['final_loss']:.4f} "
+        f"on {last.get('eval_tokens', 0)} held-out target tokens; "
+        f"train loss {t['history'][0]['loss']:.4f} -> {t['final_loss']:.4f} "
         f"in {t['steps']} steps ({t['train_seconds']:.0f} s)."
         if t["history"]
         else "no training step ran",
@@ -60,18 +61,21 @@ def render_report(m: dict) -> str:
         "",
         "## Data",
         "",
-        "| source | rows | rejected | held out | used (after weight) | truncated | dropped (too long) | dropped (no assistant token) |",
+        "| source | rows | rejected | held out | used (after weight) | truncated | dropped (too long) "
+        "| dropped (no assistant token) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, s in d["sources"].items():
         lines.append(
-            f"| {name} | {s.get('rows', 0)} | {s.get('rejected', 0)} | {s.get('held_out', 0)} | {s.get('used', 0)} | {s.get('truncated', 0)} "
+            f"| {name} | {s.get('rows', 0)} | {s.get('rejected', 0)} | {s.get('held_out', 0)} | {s.get('used', 0)} "
+            f"| {s.get('truncated', 0)} "
             f"| {s.get('dropped_overlong', 0)} | {s.get('dropped_no_assistant_tokens', 0)} |"
         )
     lines += [
         "",
         f"Packing: {d['bins']} sequences of up to {d['max_length']} tokens from {d['examples']} examples, "
-        f"efficiency {d['efficiency']:.3f}, padding fraction in training {t.get('padding_fraction', 0):.3f}. Phases: {', '.join(d['phases'])}.",
+        f"efficiency {d['efficiency']:.3f}, padding fraction in training {t.get('padding_fraction', 0):.3f}. "
+        f"Phases: {', '.join(d['phases'])}.",
         f"Parameters: {t['parameters']['trainable']:,} trainable of {t['parameters']['total']:,}.",
         "",
     ]
@@ -81,9 +85,11 @@ def render_report(m: dict) -> str:
         lines += [
             "## MoE",
             "",
-            f"{moe['layers']} MoE layers, top-{moe['top_k']}: load-balancing loss {final:.3f} at the end, theoretical minimum "
+            f"{moe['layers']} MoE layers, top-{moe['top_k']}: load-balancing loss {final:.3f} at the end, "
+            "theoretical minimum "
             f"{moe['balance_loss_minimum']:g} (top-k x MoE layers); aux loss coefficient {moe['aux_loss_coef']:g}. "
-            f"Frozen: {t['parameters']['frozen_experts']:,} expert and {t['parameters']['frozen_router']:,} router parameters.",
+            f"Frozen: {t['parameters']['frozen_experts']:,} expert and "
+            f"{t['parameters']['frozen_router']:,} router parameters.",
             "",
             "![MoE balance](moe_balance.png)",
             "",

@@ -8,6 +8,7 @@ and/or routers frozen."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import torch
 
@@ -16,6 +17,9 @@ from arctic_ray.methods.sft.moe import freeze_moe, load_balance_losses, moe_laye
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.packed import packed_loss
 from arctic_ray.train.packed_trainer import PackedTrainer
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 @dataclass
@@ -45,10 +49,15 @@ class SFTTrainer(PackedTrainer):
             (getattr(model.config, "router_aux_loss_coef", 0.0) if coef is None else coef) if self.moe else 0.0
         )
         self.top_k = router_top_k(model) if self.moe else 0
-        return model.to(self.device)
+        return cast(torch.nn.Module, model).to(self.device)  # (pyright cannot bind transformers' @wraps'd `to`)
+
+    @property
+    def _model(self) -> PreTrainedModel:
+        """The Hugging Face model inside the DeepSpeed engine."""
+        return cast("PreTrainedModel", self.engine.module)
 
     def loss(self, batch):
-        loss_sum, _, router_logits = packed_loss(self.engine.module, batch, output_router_logits=self.moe)
+        loss_sum, _, router_logits = packed_loss(self._model, batch, output_router_logits=self.moe)
         # DeepSpeed divides by the accumulation steps and averages over ranks: undo both, so the
         # gradient is d(sum of token losses)/d(theta) / (target tokens of the global batch).
         scale = self.loss_scale()
@@ -65,7 +74,7 @@ class SFTTrainer(PackedTrainer):
         return loss, extra
 
     def eval_batch(self, batch):
-        loss_sum, targets, _ = packed_loss(self.engine.module, batch, output_router_logits=False)
+        loss_sum, targets, _ = packed_loss(self._model, batch, output_router_logits=False)
         return {"loss_sum": loss_sum.detach(), "targets": targets.detach().double()}
 
     def eval_metrics(self, sums):
@@ -79,13 +88,13 @@ class SFTTrainer(PackedTrainer):
     def export(self, path: str) -> None:
         from transformers import AutoTokenizer
 
-        self.engine.module.save_pretrained(path, safe_serialization=True)
+        self._model.save_pretrained(path, safe_serialization=True)
         AutoTokenizer.from_pretrained(self.method.base.files()).save_pretrained(path)  # with its chat template
 
     def summary(self) -> dict:
         out = {"parameters": self.params}
         if self.moe:
-            layers = len(moe_layers(self.engine.module))
+            layers = len(moe_layers(self._model))
             out["moe"] = {
                 "layers": layers,
                 "top_k": self.top_k,

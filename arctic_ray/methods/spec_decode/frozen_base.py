@@ -6,19 +6,23 @@ final normed hidden state, in one tensor so it can be cached as one."""
 
 from __future__ import annotations
 
-import torch
+from typing import cast
 
-from arctic_ray.methods.spec_decode.target_pieces import TargetView
+import torch
+from torch import nn
+
+from arctic_ray.methods.spec_decode.target_pieces import TargetView, Weighted
 
 
 class FrozenBase(TargetView):
     def __init__(self, model_path: str, device: torch.device, dtype: torch.dtype = torch.float32):
         from transformers import AutoModelForCausalLM
 
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(device).eval()
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+        self.model = model.to(device).eval()  # pyright: ignore[reportArgumentType]  # HF's @wraps(Module.to) is unbound
         self.model.requires_grad_(False)
         self.config = self.model.config
-        self.embed = self.model.get_input_embeddings()
+        self.embed = cast(nn.Embedding, self.model.get_input_embeddings())
         self.lm_head = self.model.get_output_embeddings()
 
     @torch.no_grad()
@@ -30,10 +34,11 @@ class FrozenBase(TargetView):
         return torch.cat([*chosen, out.last_hidden_state], dim=-1)
 
     def layer_state(self, index: int) -> dict[str, torch.Tensor]:
-        return dict(self.model.get_decoder().layers[index].state_dict())
+        layers = cast(nn.ModuleList, self.model.get_decoder().layers)
+        return dict(layers[index].state_dict())
 
     def final_norm(self) -> torch.Tensor:
-        return self.model.get_decoder().norm.weight
+        return cast(Weighted, self.model.get_decoder().norm).weight
 
     def held(self) -> dict[str, int]:
         return {"whole_base": self.total_params()}

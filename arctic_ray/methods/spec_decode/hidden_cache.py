@@ -43,6 +43,7 @@ class HiddenStateCache:
             if key in self.store:
                 row = self.store[key].to(ids.device)
             else:
+                assert fresh is not None  # a row not in the store was missing, so computed
                 row = fresh[missing.index(i), :n]
                 size = row.numel() * row.element_size()
                 if self.used_bytes + size <= self.budget_bytes:
@@ -51,4 +52,5 @@ class HiddenStateCache:
             if out is None:
                 out = row.new_zeros(b, t, row.shape[-1])
             out[i, :n] = row
+        assert out is not None  # batches are never empty
         return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import ray
 import ray.data
@@ -40,6 +41,10 @@ from arctic_ray.synth.schema import failed
 from arctic_ray.train.spec import Phase, TrainRun
 from arctic_ray.train.torch_trainer import export_location, run_trainer, train_metrics
 
+if TYPE_CHECKING:
+    import torch
+    from transformers import PretrainedConfig, PreTrainedTokenizerBase
+
 
 @dataclass
 class Context:
@@ -47,8 +52,8 @@ class Context:
     run: JobRun
     model: ModelRef
     """The base: resolved by name where it loads, with the identity that keys the store."""
-    tokenizer: object
-    target_config: object
+    tokenizer: PreTrainedTokenizerBase
+    target_config: PretrainedConfig
     store: str
 
     @property
@@ -68,7 +73,7 @@ class Context:
 
     @property
     def pad_id(self) -> int:
-        return self.tokenizer.pad_token_id or 0
+        return cast("int | None", self.tokenizer.pad_token_id) or 0  # typed for any special token
 
     @property
     def target(self) -> Target:
@@ -93,7 +98,7 @@ class Context:
 class TrainingData:
     datasets: dict
     num_rows: int | None = None
-    token_counts: object = None
+    token_counts: torch.Tensor | None = None
     teacher: TeacherFeeder | None = None
 
 
@@ -184,8 +189,9 @@ def online_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Trai
         teacher = start_teacher(t, recipe.synth, recipe.workers, ctx.model, ctx.store, layers, spec.features_dtype)
         eval_cols = eval_columns(ctx, teacher.answer(generation_requests(eval_ready, {**sampling, "temperature": 0.0})))
         eval_ds = ctx.rows_of(teacher.with_features(eval_cols))
+        max_steps = cast(int, recipe.max_steps)  # the recipe checks that online mode sets it
         repeats = max(
-            1, math.ceil(1.25 * recipe.max_steps * recipe.rows_per_step / max(len(ready), 1))
+            1, math.ceil(1.25 * max_steps * recipe.rows_per_step / max(len(ready), 1))
         )  # new samples when sampling
         stream_rows = teacher.keyed([r for k in range(repeats) for r in generation_requests(ready, sampling, k)])
         counts = None

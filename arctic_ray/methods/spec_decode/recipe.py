@@ -21,7 +21,7 @@ from arctic_ray.train.config import ModelConfig, OptimizerConfig, SchedulerConfi
 
 
 class SpecDecodeRecipe(TrainConfig):
-    type: Literal["spec_decode"] = "spec_decode"
+    type: Literal["spec_decode"] = "spec_decode"  # pyright: ignore[reportIncompatibleVariableOverride]  # pydantic: this job's tag
     model: ModelConfig = ModelConfig(name_or_path="smollm2-135m-instruct")
     """The base model the drafter is for."""
 
@@ -30,15 +30,15 @@ class SpecDecodeRecipe(TrainConfig):
     """The generation store (content-keyed), a local directory or a pyarrow filesystem URI: a
     rerun, or any job asking the same, reuses it."""
 
-    data: PromptDataConfig = PromptDataConfig()
+    data: PromptDataConfig = PromptDataConfig()  # pyright: ignore[reportIncompatibleVariableOverride]  # pydantic: this job's data block
     micro_batch_size: int = Field(default=4, gt=0)
     optimizer: OptimizerConfig = OptimizerConfig(lr=1e-3, betas=(0.9, 0.999))
     scheduler: SchedulerConfig = SchedulerConfig(name="linear", warmup_ratio=None, warmup_steps=5)
     self_instruct: SelfInstructConfig = SelfInstructConfig()
-    synth: SynthConfig.union(default="vllm") = VLLMSynthConfig()  # type: ignore[valid-type]
+    synth: SynthConfig.union(default="vllm") = VLLMSynthConfig()  # pyright: ignore[reportInvalidTypeForm]  # every registered backend, a union built at import
     teacher: TeacherConfig = TeacherConfig()
     dedup: DedupConfig = DedupConfig()
-    speculator: SpeculatorConfig.union(default="eagle3") = Eagle3Config()  # type: ignore[valid-type]
+    speculator: SpeculatorConfig.union(default="eagle3") = Eagle3Config()  # pyright: ignore[reportInvalidTypeForm]  # every registered drafter, a union built at import
     eval: SpecDecodeEvalConfig = Field(default_factory=SpecDecodeEvalConfig)
 
     moved = {
@@ -53,7 +53,8 @@ class SpecDecodeRecipe(TrainConfig):
         t = self.teacher
         if t.gen_prompt_length >= t.gen_seq_length:
             raise ValueError(
-                f"teacher.gen_prompt_length ({t.gen_prompt_length}) must be below teacher.gen_seq_length ({t.gen_seq_length})"
+                f"teacher.gen_prompt_length ({t.gen_prompt_length}) must be below "
+                f"teacher.gen_seq_length ({t.gen_seq_length})"
             )
         max_len = getattr(self.synth, "max_model_len", None)
         longest = max(t.gen_seq_length, t.gen_prompt_length + self.eval.max_tokens)
@@ -68,10 +69,12 @@ class SpecDecodeRecipe(TrainConfig):
                 raise ValueError("teacher.mode online runs a vLLM engine: synth.backend must be vllm")
         if self.speculator.target_features == "engine" and not isinstance(self.synth, VLLMSynthConfig):
             raise ValueError(
-                "speculator.target_features engine takes the target's states from a vLLM engine: synth.backend must be vllm (or set target_features: hf)"
+                "speculator.target_features engine takes the target's states from a vLLM engine: "
+                "synth.backend must be vllm (or set target_features: hf)"
             )
         if self.data.max_length < t.gen_seq_length:
             raise ValueError(
-                f"data.max_length ({self.data.max_length}) is below teacher.gen_seq_length ({t.gen_seq_length}): generations would be cut"
+                f"data.max_length ({self.data.max_length}) is below teacher.gen_seq_length "
+                f"({t.gen_seq_length}): generations would be cut"
             )
         return self

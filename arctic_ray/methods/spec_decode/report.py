@@ -71,7 +71,8 @@ def _vllm_lines(vllm: dict) -> list[str]:
     drafter = _measured(vllm).get("drafter")
     if drafter:
         lines.append(
-            f"Greedy outputs with the drafter equal the plain ones on {drafter['outputs_equal_plain']:.0%} of the prompts."
+            f"Greedy outputs with the drafter equal the plain ones on {drafter['outputs_equal_plain']:.0%} "
+            "of the prompts."
         )
         if drafter.get("sampled"):
             s = drafter["sampled"]
@@ -106,7 +107,8 @@ def _serving_lines(serving: dict) -> list[str]:
     choice = ", ".join(f"batch {bs}: k={k}" for bs, k in best.items())
     return lines + [
         "",
-        f"Best k (bold; in the export's config.json under `{SERVING_KEY}`): {choice}. Measured on {serving['measured_on']}.",
+        f"Best k (bold; in the export's config.json under `{SERVING_KEY}`): {choice}. "
+        f"Measured on {serving['measured_on']}.",
         "",
     ]
 
@@ -123,7 +125,7 @@ def _baseline_sentence(vllm: dict, serving: dict) -> str | None:
     rates = {name: v for name, v in rates.items() if v is not None}
     if not rates:
         return None
-    name = max(rates, key=rates.get)
+    name = max(rates, key=lambda n: rates[n])
     k = serving["best_num_speculative_tokens"][bs]
     drafter = serving["tok_s"][bs][str(k)]
     if rates[name] <= drafter:
@@ -156,33 +158,35 @@ def render_report(m: dict) -> str:
     lines = head + [
         "## Simulated greedy verification (held-out prompts)",
         "",
-        f"tau (tokens per base forward): {sim['untrained']['tau_sim']:.3f} untrained -> **{sim['trained']['tau_sim']:.3f} trained** "
-        f"over {sim['trained']['drafts']} decode positions",
-        f"acceptance by position: {_fmt(sim['untrained']['accept_per_pos'])} -> {_fmt(sim['trained']['accept_per_pos'])}",
+        f"tau (tokens per base forward): {sim['untrained']['tau_sim']:.3f} untrained -> "
+        f"**{sim['trained']['tau_sim']:.3f} trained** over {sim['trained']['drafts']} decode positions",
+        f"acceptance by position: {_fmt(sim['untrained']['accept_per_pos'])} -> "
+        f"{_fmt(sim['trained']['accept_per_pos'])}",
         "",
     ]
     if vllm:
         lines += _vllm_lines(vllm)
     if m.get("serving"):
         lines += _serving_lines(m["serving"])
-        sentence = _baseline_sentence(vllm, m["serving"])
+        sentence = _baseline_sentence(vllm or {}, m["serving"])
         lines += [sentence, ""] if sentence else []
     first_loss = train["history"][0]["loss"] if train["history"] else float("nan")
     lines += [
         "## Training",
         "",
-        f"{train['steps']} steps in {train['train_seconds']:.0f} s, loss {first_loss:.3f} -> {train['final_loss']:.3f}; "
-        f"the trainer waited {train['data_wait_s']:.1f} s for data",
+        f"{train['steps']} steps in {train['train_seconds']:.0f} s, loss {first_loss:.3f} -> "
+        f"{train['final_loss']:.3f}; the trainer waited {train['data_wait_s']:.1f} s for data",
         "",
-        f"Each training worker held {train['target_params_held']:,} of the target's {train['target_params_total']:,} parameters "
-        f"({train['target_features']} features) beside the drafter's {train['drafter_params']:,}; peak memory {train['peak_rss_mb']} MiB.",
+        f"Each training worker held {train['target_params_held']:,} of the target's "
+        f"{train['target_params_total']:,} parameters ({train['target_features']} features) beside the "
+        f"drafter's {train['drafter_params']:,}; peak memory {train['peak_rss_mb']} MiB.",
     ]
     if "teacher" in train:
         tt = train["teacher"]
         lines.append(
             f"teacher: {tt['generated']} generated, {tt['reused']} from the store, {tt['errors']} errors; busy "
-            f"{tt['busy_fraction']:.0%} of its working span ({tt['busy_s']:.0f} s generating); at most {tt['max_ahead']} rows "
-            f"ahead of the trainer (bound {tt['max_ahead_rows']}, {tt['overruns']} overruns)"
+            f"{tt['busy_fraction']:.0%} of its working span ({tt['busy_s']:.0f} s generating); at most "
+            f"{tt['max_ahead']} rows ahead of the trainer (bound {tt['max_ahead_rows']}, {tt['overruns']} overruns)"
         )
     lines += [
         "",

@@ -5,6 +5,8 @@ training workers. The benchmark's ablations use it; so can a user trying setting
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import ray.data
 import torch
@@ -25,14 +27,16 @@ from arctic_ray.train.torch_trainer import export_location, run_trainer, train_m
 def completion_token_counts(rows: ray.data.Dataset, vocab_size: int) -> torch.Tensor:
     """How often each token id occurs in the rows' completions (what a draft vocabulary is chosen from)."""
 
-    def count(batch: dict) -> dict:
-        ids = [row[s:n] for row, s, n in zip(batch["input_ids"], batch["completion_start"], batch["length"], strict=False)]
+    def count(batch: dict[str, np.ndarray]) -> dict:
+        ids = [
+            row[s:n] for row, s, n in zip(batch["input_ids"], batch["completion_start"], batch["length"], strict=False)
+        ]
         return {"counts": [np.bincount(np.concatenate(ids).astype(np.int64), minlength=vocab_size)[:vocab_size]]}
 
     total = np.zeros(vocab_size, dtype=np.int64)
     for row in (
         rows.select_columns(["input_ids", "completion_start", "length"])
-        .map_batches(count, batch_format="numpy")
+        .map_batches(count, batch_format="numpy")  # pyright: ignore[reportArgumentType]  # Ray types fn for any batch format
         .iter_rows()
     ):
         total += row["counts"]
@@ -46,11 +50,14 @@ def retrain(run_dir: str, overrides: list[str], name: str) -> dict:
 
     run = location(run_dir)
     source = run.join(RECIPE_FILE).uri
-    recipe = validate_against(SpecDecodeRecipe, read_recipe(source, overrides), source, "spec_decode")
+    recipe = cast(
+        SpecDecodeRecipe, validate_against(SpecDecodeRecipe, read_recipe(source, overrides), source, "spec_decode")
+    )
     features = run.join(FEATURES_DIR)
     if not features.join("train").exists():
         raise FileNotFoundError(
-            f"{run_dir}: no stored target features ({FEATURES_DIR}/train); run the job with speculator.target_features: engine, offline"
+            f"{run_dir}: no stored target features ({FEATURES_DIR}/train); "
+            "run the job with speculator.target_features: engine, offline"
         )
     init_ray(recipe.ray)
     recipe = sized(recipe)

@@ -32,7 +32,7 @@ def best_k(vllm: dict) -> dict | None:
         str(bs): {str(k): r["tok_s"][bs] for k, r in sorted(sweep.items()) if bs in r["tok_s"]} for bs in batch_sizes
     }
     table = {
-        "best_num_speculative_tokens": {bs: int(max(rates, key=rates.get)) for bs, rates in tok_s.items()},
+        "best_num_speculative_tokens": {bs: int(max(rates, key=lambda k: rates[k])) for bs, rates in tok_s.items()},
         "tok_s": tok_s,
         "measured_on": next(iter(sweep.values()))["measured_on"],
     }

@@ -53,7 +53,8 @@ def check_fits(recipe, view: ClusterView) -> None:
         if view.types_known and not view.fits(cpus, gpus):
             have = ", ".join(f"{s.cpus:g} CPUs/{s.gpus:g} GPUs" for s in view.shapes) or "no node"
             raise PlacementError(
-                f"{what} needs one node with {cpus:g} CPUs and {gpus:g} GPUs; this cluster's nodes and node types offer {have}"
+                f"{what} needs one node with {cpus:g} CPUs and {gpus:g} GPUs; "
+                f"this cluster's nodes and node types offer {have}"
                 + (
                     " (a GPU recipe on a machine without GPUs: run it on a GPU cluster, cluster/*.yaml)"
                     if gpus and not view.ceiling("gpus")

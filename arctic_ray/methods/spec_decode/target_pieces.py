@@ -10,18 +10,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, cast
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
+
+
+class Weighted(Protocol):
+    """A module read only for its weight (an LM head, a norm)."""
+
+    weight: torch.Tensor
 
 
 class TargetView:
     """What drafters read from the target: `config`, `hidden_size`, `embed`, `lm_head` (until
     `keep_head_rows`), `split`, `logits`, and `layer_state`/`final_norm` for initialisation."""
 
-    config: object
+    config: PretrainedConfig
     embed: nn.Embedding
-    lm_head: nn.Module | None
+    lm_head: Weighted | None
     head_ids: torch.Tensor | None = None
     head_rows: torch.Tensor | None = None
 
@@ -37,12 +47,18 @@ class TargetView:
         """Keep only LM-head rows `ids` (None: the whole head stays)."""
         if ids is None:
             return
+        assert self.lm_head is not None  # runs once, while the whole head is held
         self.head_ids = ids.to(self.embed.weight.device)
         self.head_rows = self.lm_head.weight[self.head_ids].detach().clone()
 
     def logits(self, hidden: torch.Tensor, vocab_ids: torch.Tensor | None = None) -> torch.Tensor:
         """The target's logits from its final hidden state, over `vocab_ids` only when given."""
-        if vocab_ids is not None and self.head_ids is not None and torch.equal(vocab_ids, self.head_ids):
+        if (
+            vocab_ids is not None
+            and self.head_ids is not None
+            and self.head_rows is not None  # set together with head_ids
+            and torch.equal(vocab_ids, self.head_ids)
+        ):
             weight = self.head_rows
         elif self.lm_head is None:
             raise ValueError("only the draft vocabulary's LM-head rows are held")
@@ -63,12 +79,12 @@ class TargetPieces(TargetView):
             self._tensor(_one_named(self._where, "embed_tokens.weight")), freeze=True
         )
         head = [n for n in self._where if n.endswith("lm_head.weight")]
-        # a tied head is the embedding itself: nothing more to hold
-        self.lm_head = nn.Module() if head else None
         if head:
-            self.lm_head.weight = nn.Parameter(self._tensor(head[0]), requires_grad=False)
+            holder = nn.Module()
+            holder.weight = nn.Parameter(self._tensor(head[0]), requires_grad=False)
+            self.lm_head = cast(Weighted, holder)
         else:
-            self.lm_head = self.embed
+            self.lm_head = self.embed  # a tied head is the embedding itself: nothing more to hold
 
     def keep_head_rows(self, ids):
         super().keep_head_rows(ids)

@@ -2,12 +2,13 @@
 features (the default) the rows carry the target's hidden states, computed by the vLLM engine
 that generated them, and a worker holds only the target's embeddings and draft-vocabulary head
 rows (`TargetPieces`); with `target_features: hf` each worker runs the whole base
-(`FrozenBase`, its states cached across epochs). Its eval is the simulated greedy verification on held-out sequences: acceptance per
-draft position and tau, the tokens per base forward."""
+(`FrozenBase`, its states cached across epochs). Its eval is the simulated greedy verification
+on held-out sequences: acceptance per draft position and tau, the tokens per base forward."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 
@@ -62,20 +63,25 @@ class SpeculatorTrainer(Trainer):
         self.layers = drafter.base_layers()
         return drafter.to(self.device)
 
+    @property
+    def _drafter(self) -> Drafter:
+        """The drafter inside the DeepSpeed engine."""
+        return cast(Drafter, self.engine.module)
+
     def batch_collate_fn(self):
         return PadFeatureRows() if self.engine_features else None
 
-    def collate(self, raw):
+    def collate(self, batch):
         # rows are padded to train.seq_len; a batch needs only its longest row
-        length = raw["length"]
+        length = batch["length"]
         seq_len = int(length.max())
-        ids = raw["input_ids"][:, :seq_len]
+        ids = batch["input_ids"][:, :seq_len]
         return {
             "input_ids": ids,
             "length": length,
             "attention": attention_mask(length, seq_len),
-            "in_completion": completion_mask(raw["completion_start"], length, seq_len),
-            **({"features": raw["features"][:, :seq_len]} if "features" in raw else {}),
+            "in_completion": completion_mask(batch["completion_start"], length, seq_len),
+            **({"features": batch["features"][:, :seq_len]} if "features" in batch else {}),
         }
 
     def tokens_in(self, batch) -> torch.Tensor:
@@ -84,20 +90,21 @@ class SpeculatorTrainer(Trainer):
     def _features(self, batch) -> torch.Tensor:
         if self.engine_features:
             return batch["features"].float()
-        return self.cache(lambda i, a: self.base.features(i, a, self.layers), batch["input_ids"], batch["length"])
+        base = cast(FrozenBase, self.base)  # hf features: the whole base
+        return self.cache(lambda i, a: base.features(i, a, self.layers), batch["input_ids"], batch["length"])
 
     def loss(self, batch):
-        return self.engine.module.loss(self.base, self._features(batch), batch)
+        return self._drafter.loss(self.base, self._features(batch), batch)
 
     def eval_batch(self, batch):
-        hits, decode = self.engine.module.step_hits(self.base, self._features(batch), batch)
+        hits, decode = self._drafter.step_hits(self.base, self._features(batch), batch)
         return {"accepted_per_pos": accepted_per_position(hits, decode), "drafts": decode.sum()}
 
     def eval_metrics(self, sums):
         return acceptance(sums["accepted_per_pos"], sums["drafts"])
 
     def export(self, path: str) -> None:
-        self.method.speculator.export(self.engine.module, path, self.method.base.identity)
+        self.method.speculator.export(self._drafter, path, self.method.base.identity)
 
     def summary(self) -> dict:
         import resource
@@ -108,6 +115,6 @@ class SpeculatorTrainer(Trainer):
             "target_features": self.method.speculator.target_features,
             "target_params_held": sum(self.base.held().values()),
             "target_params_total": self.base.total_params(),
-            "drafter_params": sum(p.numel() for p in self.engine.module.parameters()),
+            "drafter_params": sum(p.numel() for p in self._drafter.parameters()),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
+import ray.exceptions
 
 from arctic_ray.core.storage import local_copy
 from arctic_ray.engines.vllm.device import engine_device
@@ -88,7 +89,8 @@ def spec_stats(before: dict, after: dict) -> dict | None:
         return None
     delta = {k: after[k] - before.get(k, 0) for k in SPEC_COUNTERS}
     drafts, draft_tokens, accepted = (delta[k] for k in SPEC_COUNTERS)
-    per_pos = [a - b for a, b in zip(after.get(PER_POS, []), before.get(PER_POS, [0] * len(after.get(PER_POS, []))), strict=False)]
+    after_pos = after.get(PER_POS, [])
+    per_pos = [a - b for a, b in zip(after_pos, before.get(PER_POS, [0] * len(after_pos)), strict=False)]
     return {
         "drafts": drafts,
         "draft_tokens": draft_tokens,
@@ -160,7 +162,9 @@ def measure_case(
         before = _counters(llm)
         sampled = engine.sampling_params({"max_tokens": max_tokens, "temperature": sampled_temperature, "seed": 0})
         _generate(llm, prompts, SamplingParams(**sampled), 1)
-        result["sampled"] = {"temperature": sampled_temperature, **spec_stats(before, _counters(llm))}
+        stats = spec_stats(before, _counters(llm))
+        assert stats is not None  # a speculative engine has the counters
+        result["sampled"] = {"temperature": sampled_temperature, **stats}
     return result
 
 
@@ -179,12 +183,13 @@ def _measure_task(model: ModelRef, engine: VLLMEngineConfig, case: Case, *args) 
 def _measured_or_error(task, case: Case, *args) -> dict:
     """A case whose engine fails (to start, or while it runs) is recorded as its error."""
     try:
-        result = ray.get(task.remote(*args))
+        result: dict = ray.get(task.remote(*args))
     except ray.exceptions.RayError as e:  # the process itself died (a crash, out of memory)
         result = _failed(case, f"{type(e).__name__}: {e}")
     if "error" in result:
         print(
-            f"[vllm-eval] {case.name}: the engine failed, recorded as an error; the other cases go on: {result['error']}",
+            f"[vllm-eval] {case.name}: the engine failed, recorded as an error; "
+            f"the other cases go on: {result['error']}",
             flush=True,
         )
     return result

@@ -60,7 +60,8 @@ def check_base(model: SwiftKVModelConfig, base_config) -> None:
     kind = getattr(base_config, "model_type", None)
     if kind not in LLAMA_FAMILY:
         raise RecipeError(
-            f"model.name_or_path: SwiftKV needs a Llama-family base (model_type {', '.join(LLAMA_FAMILY)}), {model.name_or_path} is {kind!r}"
+            f"model.name_or_path: SwiftKV needs a Llama-family base (model_type {', '.join(LLAMA_FAMILY)}), "
+            f"{model.name_or_path} is {kind!r}"
         )
     layers, k, g = base_config.num_hidden_layers, model.num_key_value_layers, model.key_value_group_size
     if k > layers:
@@ -77,5 +78,6 @@ def check_trainable(model: SwiftKVModelConfig, base_config) -> None:
     check_base(model, base_config)
     if model.num_key_value_layers == base_config.num_hidden_layers:
         raise RecipeError(
-            f"model.num_key_value_layers: {model.num_key_value_layers} is every layer of the base; nothing would train (use fewer)"
+            f"model.num_key_value_layers: {model.num_key_value_layers} is every layer of the base; "
+            "nothing would train (use fewer)"
         )

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import torch
 from safetensors.torch import save_file
+from transformers import PretrainedConfig
 
 from arctic_ray.methods.swiftkv.model import SwiftKVModel
 
@@ -23,7 +25,7 @@ WEIGHTS = "model.safetensors"
 
 
 def swiftkv_config(model: SwiftKVModel) -> dict:
-    cfg = model.base.config.to_dict()
+    cfg = cast(PretrainedConfig, model.base.config).to_dict()
     for key in ("architectures", "model_type", "transformers_version", "dtype", "torch_dtype", "_name_or_path"):
         cfg.pop(key, None)
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
@@ -39,7 +41,7 @@ def swiftkv_config(model: SwiftKVModel) -> dict:
 
 def swiftkv_weights(model: SwiftKVModel) -> dict[str, torch.Tensor]:
     state = {k: v for k, v in model.base.state_dict().items()}
-    if model.base.config.tie_word_embeddings:
+    if cast(PretrainedConfig, model.base.config).tie_word_embeddings:
         state.pop("lm_head.weight", None)
     out = {}
     for name, tensor in state.items():

@@ -43,7 +43,8 @@ class CachedDecoder:
     def __init__(self, model: SwiftKVModel, swiftkv: bool = True):
         if not swiftkv and not model.has_teacher:
             raise ValueError(
-                "the original model's path needs the later layers' own projections (a model built with keep_teacher=True)"
+                "the original model's path needs the later layers' own projections "
+                "(a model built with keep_teacher=True)"
             )
         self.model, self.swiftkv = model, swiftkv
         self.kv_layers = model.num_key_value_layers if swiftkv else model.num_layers
@@ -58,7 +59,7 @@ class CachedDecoder:
         """Logits [B, V] of the last position of `input_ids` [B, T], which follow the cache's
         tokens; the cache grows by T. T > 1 is a prefill (only the last position goes past the
         KV layers); T == 1 a decode step."""
-        m = self.model.base.model
+        m = self.model.decoder
         start = cache.length
         positions = torch.arange(start, start + input_ids.shape[1], device=input_ids.device)[None].expand(
             input_ids.shape[0], -1

@@ -54,7 +54,10 @@ def run_swiftkv(recipe: SwiftKVRecipe, run_dir: str | None = None) -> dict:
         train, dropped = packed_examples(chats.train, model, recipe.data, recipe.workers.num_workers, per_rank_step)
         held, dropped_eval = packed_examples(chats.eval, model, recipe.data, recipe.workers.num_workers, 1)
         run.set_aside(dropped + dropped_eval)
-    title = f"distil SwiftKV ({recipe.model.num_key_value_layers} KV layers) on {recipe.workers.num_workers} workers (DeepSpeed ZeRO-{recipe.workers.zero_stage})"
+    title = (
+        f"distil SwiftKV ({recipe.model.num_key_value_layers} KV layers) on {recipe.workers.num_workers} workers "
+        f"(DeepSpeed ZeRO-{recipe.workers.zero_stage})"
+    )
     with run.stage("train", title):
         result = run_trainer(
             TrainRun(

@@ -44,7 +44,8 @@ def load_swiftkv(path: str | Path, dtype: torch.dtype = torch.float32) -> SwiftK
                 copy = weights.pop(f"model.layers.{i}.self_attn.{proj}.{suffix}", None)
                 if copy is not None and not torch.equal(copy, weights[f"model.layers.{o}.self_attn.{proj}.{suffix}"]):
                     raise SwiftKVExportError(
-                        f"{path}: layer {i}'s {proj} differs from its group's (layer {o}); not an AcrossKV export of group size {g}"
+                        f"{path}: layer {i}'s {proj} differs from its group's (layer {o}); "
+                        f"not an AcrossKV export of group size {g}"
                     )
     missing, unexpected = base.load_state_dict(weights, strict=False, assign=True)
     if config.tie_word_embeddings:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from functools import partial
 
 import torch
 
@@ -33,8 +34,8 @@ def prefill_counts(student: SwiftKVModel, original: SwiftKVModel, prompts: list[
         for ids in prompts:
             x = torch.tensor([ids])
             cs, co = KVCache(), KVCache()
-            f_s += flops(lambda: swift.forward(x, cs))
-            f_o += flops(lambda: full.forward(x, co))
+            f_s += flops(partial(swift.forward, x, cs))
+            f_o += flops(partial(full.forward, x, co))
             bytes_s, bytes_o = bytes_s + cs.nbytes, bytes_o + co.nbytes
     k = student.num_key_value_layers
     return {

@@ -14,11 +14,12 @@ of the weights, and the frozen first layers run once for both."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 from torch import nn
-from transformers.models.llama.modeling_llama import LlamaRMSNorm
+from transformers.models.llama.configuration_llama import LlamaConfig
+from transformers.models.llama.modeling_llama import LlamaDecoderLayer, LlamaRMSNorm
 
 from arctic_ray.methods.swiftkv.ops import swiftkv_kv, swiftkv_layer
 
@@ -39,18 +40,18 @@ class SwiftKVModel(nn.Module):
         """`keep_teacher=False` (a reloaded export): the later layers' own q/k/v projections,
         which only the teacher uses, are dropped."""
         super().__init__()
-        cfg = base.config
+        cfg = cast(LlamaConfig, base.config)
         self.base, self.num_key_value_layers, self.group_size = base, num_key_value_layers, key_value_group_size
         self.num_layers = cfg.num_hidden_layers
         self.has_teacher = keep_teacher
         bias = bool(getattr(cfg, "attention_bias", False))
         for i in self.swiftkv_layers:
-            attn = self.layers[i].self_attn
+            attn: Any = self.layers[i].self_attn  # the SwiftKV projections are plain attributes on it
             attn.q_proj_swiftkv = nn.Linear(cfg.hidden_size, attn.q_proj.out_features, bias=bias)
             if self.owner(i) == i:
                 attn.k_proj_swiftkv = nn.Linear(cfg.hidden_size, attn.k_proj.out_features, bias=bias)
                 attn.v_proj_swiftkv = nn.Linear(cfg.hidden_size, attn.v_proj.out_features, bias=bias)
-        base.model.norm_swiftkv = LlamaRMSNorm(cfg.hidden_size, eps=cfg.rms_norm_eps)
+        self.decoder.norm_swiftkv = LlamaRMSNorm(cfg.hidden_size, eps=cfg.rms_norm_eps)
         dtype = next(base.parameters()).dtype
         base.to(dtype)
         if not keep_teacher:
@@ -59,8 +60,13 @@ class SwiftKVModel(nn.Module):
                     delattr(self.layers[i].self_attn, name)
 
     @property
+    def decoder(self) -> Any:
+        """The base's HF decoder (`base.model`); Any, as `norm_swiftkv` is a plain attribute on it."""
+        return self.base.model
+
+    @property
     def layers(self) -> nn.ModuleList:
-        return self.base.model.layers
+        return self.decoder.layers
 
     @property
     def swiftkv_layers(self) -> range:
@@ -77,7 +83,7 @@ class SwiftKVModel(nn.Module):
     @torch.no_grad()
     def init_from_teacher(self) -> None:
         for i in self.swiftkv_layers:
-            attn = self.layers[i].self_attn
+            attn: Any = self.layers[i].self_attn
             attn.q_proj_swiftkv.load_state_dict(attn.q_proj.state_dict())
             if self.owner(i) == i:
                 for name in ("k_proj", "v_proj"):
@@ -87,7 +93,8 @@ class SwiftKVModel(nn.Module):
                     if target.bias is not None:
                         target.bias.copy_(torch.stack([m.bias for m in members]).mean(0))
         if self.num_key_value_layers < self.num_layers:
-            self.base.model.norm_swiftkv.weight.copy_(self.layers[self.num_key_value_layers].input_layernorm.weight)
+            first = cast(LlamaDecoderLayer, self.layers[self.num_key_value_layers])
+            self.decoder.norm_swiftkv.weight.copy_(first.input_layernorm.weight)
 
     def freeze_all_but_swiftkv(self) -> dict[str, int]:
         """Only the SwiftKV modules train; returns the parameter counts."""
@@ -106,7 +113,7 @@ class SwiftKVModel(nn.Module):
     ) -> SwiftKVOutput:
         """Every token through the student (and the teacher when asked), as in training:
         `attention_mask` is additive [B, 1, T, T] (None: causal)."""
-        m = self.base.model
+        m = self.decoder
         h = m.embed_tokens(input_ids)
         cos, sin = m.rotary_emb(h, position_ids)
         causal = attention_mask is None
@@ -123,13 +130,15 @@ class SwiftKVModel(nn.Module):
                         t, attention_mask=attention_mask, position_embeddings=(cos, sin), position_ids=position_ids
                     )
                 taught = m.norm(t)
-        normed, kv = (m.norm_swiftkv(h) if self.num_key_value_layers < self.num_layers else None), {}
-        for i in self.swiftkv_layers:
-            o = self.owner(i)
-            if o not in kv:
-                kv[o] = swiftkv_kv(self.layers[o].self_attn, normed, cos, sin)
-            h = swiftkv_layer(self.layers[i], h, *kv[o], cos, sin, attention_mask, causal)
+        if self.num_key_value_layers < self.num_layers:  # (else there is no SwiftKV layer)
+            normed = m.norm_swiftkv(h)
+            kv: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+            for i in self.swiftkv_layers:
+                o = self.owner(i)
+                if o not in kv:
+                    kv[o] = swiftkv_kv(self.layers[o].self_attn, normed, cos, sin)
+                h = swiftkv_layer(self.layers[i], h, *kv[o], cos, sin, attention_mask, causal)
         return SwiftKVOutput(m.norm(h), taught)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.base.lm_head(hidden)
+        return cast(nn.Module, self.base.lm_head)(hidden)

@@ -34,21 +34,28 @@ def render_report(m: dict) -> str:
     lines = [
         f"# swiftkv run: {m['model']}",
         "",
-        f"**{t['num_key_value_layers']} of {pre['layers']} layers keep their KV** (AcrossKV group size {t['key_value_group_size']}). "
+        f"**{t['num_key_value_layers']} of {pre['layers']} layers keep their KV** "
+        f"(AcrossKV group size {t['key_value_group_size']}). "
         f"Held-out KL to the teacher {first['eval_kl']:.4f} -> {last['eval_kl']:.4f}, top-1 agreement "
-        f"{first['eval_top1_agreement']:.3f} -> {last['eval_top1_agreement']:.3f}, eval loss {first['eval_loss']:.4f} -> "
-        f"{last['eval_loss']:.4f} (teacher {last['teacher_eval_loss']:.4f}) on {last['eval_tokens']} held-out completion tokens; "
+        f"{first['eval_top1_agreement']:.3f} -> {last['eval_top1_agreement']:.3f}, "
+        f"eval loss {first['eval_loss']:.4f} -> "
+        f"{last['eval_loss']:.4f} (teacher {last['teacher_eval_loss']:.4f}) "
+        f"on {last['eval_tokens']} held-out completion tokens; "
         f"{t['steps']} steps in {t['train_seconds']:.0f} s.",
         "",
         "![distillation](distill.png)",
         "",
-        f"Parameters: {p['trainable']:,} trained (the SwiftKV projections and norm), {p['frozen']:,} frozen, of {p['total']:,}.",
+        f"Parameters: {p['trainable']:,} trained (the SwiftKV projections and norm), "
+        f"{p['frozen']:,} frozen, of {p['total']:,}.",
         "",
         "## Prefill of the reloaded export",
         "",
-        f"On {pre['prompts']} held-out prompts ({pre['prompt_tokens']} tokens): the MLP of layers 0..{t['num_key_value_layers'] - 1} ran on "
-        f"{pre['kv_layer_tokens']} tokens, each later layer's on {pre['later_layer_tokens']} (the last position of each prompt); "
-        f"prefill FLOPs {pre['flops_ratio']:.3f} of the original model's, KV cache {pre['kv_cache_ratio']:.3f} of its size.",
+        f"On {pre['prompts']} held-out prompts ({pre['prompt_tokens']} tokens): "
+        f"the MLP of layers 0..{t['num_key_value_layers'] - 1} ran on "
+        f"{pre['kv_layer_tokens']} tokens, each later layer's on {pre['later_layer_tokens']} "
+        "(the last position of each prompt); "
+        f"prefill FLOPs {pre['flops_ratio']:.3f} of the original model's, "
+        f"KV cache {pre['kv_cache_ratio']:.3f} of its size.",
         "",
         f"Export (`model_type: llama_swiftkv`, tokenizer and chat template included): `{m['export_dir']}`",
         f"Rejected rows with their reasons: `rejects.jsonl` ({m['counts'].get('rejected', 0)}).",

@@ -9,6 +9,7 @@ teacher, and both models' cross-entropy on the chats' own tokens."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch.nn import functional as F
@@ -58,7 +59,7 @@ class SwiftKVTrainer(PackedTrainer):
     def _forward(self, batch):
         """Student and teacher logits (and final hidden states) at the positions that predict a
         completion token, and those tokens."""
-        model: SwiftKVModel = self.engine.module
+        model = cast(SwiftKVModel, self.engine.module)
         mask = packed_causal_mask(batch["segment_ids"], next(model.parameters()).dtype)
         out = self.engine(batch["input_ids"], batch["position_ids"], mask, teacher=True)
         targets = shifted_targets(batch["labels"], batch["segment_ids"])
@@ -100,7 +101,7 @@ class SwiftKVTrainer(PackedTrainer):
         }
 
     def export(self, path: str) -> None:
-        export_swiftkv(self.engine.module, self.method.base.files(), path)
+        export_swiftkv(cast(SwiftKVModel, self.engine.module), self.method.base.files(), path)
 
     def summary(self) -> dict:
         m = self.method.model

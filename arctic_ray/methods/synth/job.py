@@ -26,12 +26,14 @@ def render_summary(metrics: dict) -> str:
     lines = [
         f"# synth: {metrics['backend']} / {metrics['model']}",
         "",
-        "| ok | failed | refused | from store | sent | re-sent after a crash | prompt tokens | completion tokens | spend (USD) |",
+        "| ok | failed | refused | from store | sent | re-sent after a crash | prompt tokens | completion tokens "
+        "| spend (USD) |",
         "|---|---|---|---|---|---|---|---|---|",
         f"| {t['ok']} | {t['failed']} | {t['refused']} | {t['from_store']} | {t['sent']} | {t['resent_after_crash']} "
         f"| {t['prompt_tokens']} | {t['completion_tokens']} | {t['spend_usd']:.4f} |",
         "",
-        "Completions: `completions.jsonl`, `completions/` (parquet). Failed and refused rows, with their reason: `errors.jsonl`, `errors/`.",
+        "Completions: `completions.jsonl`, `completions/` (parquet). "
+        "Failed and refused rows, with their reason: `errors.jsonl`, `errors/`.",
     ]
     if metrics.get("curation"):
         lines += [

@@ -29,7 +29,8 @@ class SynthInputConfig(StrictConfig):
 
 
 class SynthRecipe(Recipe):
-    type: Literal["synth"] = "synth"
+    # pydantic narrows the base's `type`; pyright wants a mutable field's type unchanged
+    type: Literal["synth"] = "synth"  # pyright: ignore[reportIncompatibleVariableOverride]
 
     model: str = "smollm2-135m-instruct"
     """vllm: a built-in name, HF name or local path; APIs: the model (Azure: the deployment) name."""
@@ -46,8 +47,8 @@ class SynthRecipe(Recipe):
     dry_run: bool = False
     """Estimate tokens and cost of what would be sent, send nothing."""
 
-    synth: SynthConfig.union(default="vllm") = VLLMSynthConfig()  # type: ignore[valid-type]
-    curate: list[JudgeConfig.union(default="rules")] = []  # type: ignore[valid-type]
+    synth: SynthConfig.union(default="vllm") = VLLMSynthConfig()  # pyright: ignore[reportInvalidTypeForm]  # every registered backend, a union built at import
+    curate: list[JudgeConfig.union(default="rules")] = []  # pyright: ignore[reportInvalidTypeForm]  # every registered judge, a union built at import
     """Judge steps run over the completions in this order (`rules`, `exact_dedup`,
     `near_dedup`, `reward_model`, `llm`, `pairwise`): what they keep is written to `curated/`,
     what they remove to `curation_rejects/` with its stage and reason."""

@@ -5,6 +5,14 @@ Each class is imported on first use, so naming one loads only its backend."""
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for type checkers; at run time `__getattr__` imports each on first use
+    from arctic_ray.synth.compat.azure_openai_synth import AzureOpenAISynth
+    from arctic_ray.synth.compat.cortex_synth import CortexSynth
+    from arctic_ray.synth.compat.multi_replica_vllm_synth import MultiReplicaVllmSynth
+    from arctic_ray.synth.compat.openai_synth import OpenAISynth
+    from arctic_ray.synth.compat.vllm_synth import VllmSynth
 
 CLASSES = {
     "OpenAISynth": "openai_synth",
@@ -14,7 +22,7 @@ CLASSES = {
     "MultiReplicaVllmSynth": "multi_replica_vllm_synth",
 }
 
-__all__ = list(CLASSES)
+__all__ = ["OpenAISynth", "AzureOpenAISynth", "VllmSynth", "CortexSynth", "MultiReplicaVllmSynth"]  # CLASSES' keys
 
 
 def __getattr__(name: str):

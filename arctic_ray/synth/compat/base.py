@@ -16,19 +16,23 @@ import os
 import re
 import tempfile
 from collections import defaultdict
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.synthesize import expand_samples, synthesize
 
 log = logging.getLogger(__name__)
 
+S = TypeVar("S", bound=SynthConfig)
+
 STORE_DIR = ".generation_store"
 """Under the work dir: one content-keyed store shared by every task there."""
 
 
-class BatchTaskClient:
-    def __init__(self, synth: SynthConfig, work_dir: str | None):
+class BatchTaskClient(Generic[S]):
+    """`S`: the backend config a subclass runs on."""
+
+    def __init__(self, synth: S, work_dir: str | None):
         self.synth = synth
         self.work_dir = work_dir
         self.requests: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -56,7 +60,7 @@ class BatchTaskClient:
         """Their response for a request that failed: its place kept, with the reason."""
         return {"custom_id": request["custom_id"], "response": None, "error": reason}
 
-    def _synth_for(self, requests: list[dict]) -> SynthConfig:
+    def _synth_for(self, requests: list[dict]) -> S:
         """The backend config for executing these requests."""
         return self.synth
 
@@ -68,7 +72,10 @@ class BatchTaskClient:
 
     @property
     def _root(self) -> str:
-        return self.work_dir if self.work_dir else self._scratch.name
+        if self.work_dir:
+            return self.work_dir
+        assert self._scratch is not None  # made in __init__ when there is no work dir
+        return self._scratch.name
 
     def _new_custom_id(self, task_name: str) -> str:
         return f"{task_name}_{len(self.requests[task_name])}"
@@ -129,7 +136,7 @@ class BatchTaskClient:
                 continue
             counts["sent"] += result.generation.sent
             counts["from_store"] += result.generation.reused
-            for row in result.rows.iter_rows():
+            for row in result.generation.rows.iter_rows():
                 answers[_custom_id(row)].append(row)
             for name, n in synth.report(self._target(model, store, run_dir)).items():  # e.g. files left on the provider
                 if n:

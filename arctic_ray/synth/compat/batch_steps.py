@@ -16,12 +16,32 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from openai.resources.batches import Batches
+    from openai.resources.files import Files
 
 
 class BatchSteps:
+    """Mixed into an `openai.OpenAI` subclass that is an `OpenAIBatchClient` too: what it uses
+    of them is declared here."""
+
     chat_api_url: str
     file_expiry_seconds: int
     polling_interval: float
+
+    if TYPE_CHECKING:
+
+        @property
+        def files(self) -> Files: ...
+
+        @property
+        def batches(self) -> Batches: ...
+
+        def _task_dir(self, task_name: str) -> str: ...
+
+        def save_batch_task(self, task_name: str) -> None: ...
 
     def _task_file(self, task_name: str, name: str) -> str:
         return os.path.join(self._task_dir(task_name), name)
@@ -70,7 +90,7 @@ class BatchSteps:
                 break
             time.sleep(self.polling_interval)
         batch_ids = [
-            self.batches.create(input_file_id=fid, endpoint=self.chat_api_url, completion_window="24h").id
+            self.batches.create(input_file_id=fid, endpoint=self.chat_api_url, completion_window="24h").id  # pyright: ignore[reportArgumentType]  # Azure's /chat/completions is not in its Literal
             for fid in file_ids
         ]
         _write_lines(self._task_file(task_name, "batch_ids.txt"), batch_ids)
@@ -107,12 +127,6 @@ class BatchSteps:
         lines.sort(key=lambda line: json.loads(line)["custom_id"])
         _write_lines(self._task_file(task_name, "results.jsonl"), lines)
         return lines
-
-    def _status_table(self, task_name: str) -> str:
-        rows = [(e["custom_id"], e["error"][:60]) for e in self.errors.get(task_name, [])]
-        counts = self.counts.get(task_name, {})
-        head = ", ".join(f"{k}: {v}" for k, v in counts.items())
-        return f"task {task_name}: {head}" + ("\n" + _table(["Failed request", "Reason"], rows) if rows else "")
 
 
 def _write_lines(path: str, lines: list[str]) -> None:

@@ -29,7 +29,7 @@ CORTEX_MAX_TOKENS = 4096
 """COMPLETE's own default when options leave max_tokens out."""
 
 
-class CortexSynth(BatchTaskClient):
+class CortexSynth(BatchTaskClient[CortexSynthConfig]):
     def __init__(self, connection_params: dict, work_dir: str | None = None):
         try:
             connection, in_driver = _connection(connection_params, read_by_workers=True), False
@@ -97,7 +97,8 @@ def _connection(params: dict, read_by_workers: bool) -> SnowflakeConnection:
     authenticator = str(params.pop("authenticator", "snowflake")).lower()
     if authenticator not in AUTHENTICATORS:
         raise ValueError(
-            f"authenticator {authenticator!r} needs a person at a browser; Cortex runs in Ray actors: use a password or private_key_file"
+            f"authenticator {authenticator!r} needs a person at a browser; "
+            "Cortex runs in Ray actors: use a password or private_key_file"
         )
     fields = {
         CONNECTOR_ALIASES.get(k, k): v for k, v in params.items() if k not in ("password", "private_key_file_pwd")

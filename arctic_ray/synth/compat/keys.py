@@ -30,7 +30,8 @@ def key_env(api_key: str | None, default_env: str, read_by_workers: bool = False
         if ray.is_initialized():
             raise RayAlreadyRunning(
                 f"Ray is already running, so its workers cannot see a secret handed to this constructor: "
-                f"set ${default_env} before Ray starts, or keep it in a secrets file (`secrets_file`, or ${SECRETS_FILE_ENV})"
+                f"set ${default_env} before Ray starts, "
+                f"or keep it in a secrets file (`secrets_file`, or ${SECRETS_FILE_ENV})"
             )
     name = f"ARCTIC_SYNTH_KEY_{uuid.uuid4().hex[:12].upper()}"
     os.environ[name] = api_key

@@ -10,6 +10,7 @@ request. `teardown()` is accepted: the engines end with the task's Dataset."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from arctic_ray.synth.compat.vllm_synth import VllmSynth
@@ -22,7 +23,7 @@ class MultiReplicaVllmSynth(VllmSynth):
         sampling_params: Any = None,
         work_dir: str | None = None,
         tensor_parallel: int = 1,
-        gpu_ids: list[int] = (0, 1, 2, 3, 4, 5, 6, 7),
+        gpu_ids: Sequence[int] = (0, 1, 2, 3, 4, 5, 6, 7),
     ):
         import torch
 

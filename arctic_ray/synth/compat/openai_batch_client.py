@@ -22,6 +22,7 @@ from typing import Any
 from arctic_ray.synth.backend import EXTRA_BODY, SamplingConfig
 from arctic_ray.synth.backends.openai_batch.config import OpenAIBatchSynthConfig
 from arctic_ray.synth.compat.base import BatchTaskClient, write_jsonl
+from arctic_ray.synth.compat.batch_steps import _table
 
 SAMPLING_KEYS = ("temperature", "top_p", "seed")
 BODY_KEYS = ("model", "messages", "max_tokens", "max_completion_tokens", "n", *SAMPLING_KEYS)
@@ -31,7 +32,7 @@ DEFAULT_MAX_TOKENS = 4096
 """The API's own default is the model's whole output budget; a request row needs a number."""
 
 
-class OpenAIBatchClient(BatchTaskClient):
+class OpenAIBatchClient(BatchTaskClient[OpenAIBatchSynthConfig]):
     chat_api_url: str
     config_class: type[OpenAIBatchSynthConfig]
     client_keywords: tuple[str, ...]
@@ -39,11 +40,13 @@ class OpenAIBatchClient(BatchTaskClient):
 
     def __init__(self, connection: dict, work_dir: str, batch_size: int, polling_interval: float):
         sampling = SamplingConfig(**API_DEFAULTS, max_tokens=DEFAULT_MAX_TOKENS)
-        synth = self.config_class(
-            connection=connection,
-            limits={"max_requests": batch_size},
-            poll_interval_s=polling_interval,
-            sampling=sampling,
+        synth = self.config_class.model_validate(
+            {
+                "connection": connection,
+                "limits": {"max_requests": batch_size},
+                "poll_interval_s": polling_interval,
+                "sampling": sampling,
+            }
         )
         os.makedirs(work_dir, exist_ok=True)
         super().__init__(synth, work_dir)
@@ -55,7 +58,8 @@ class OpenAIBatchClient(BatchTaskClient):
         unknown = sorted(set(kwargs) - set(cls.client_keywords))
         if unknown:
             raise TypeError(
-                f"{cls.__name__}: {', '.join(unknown)} not supported (arctic_ray's connection takes {', '.join(cls.client_keywords)})"
+                f"{cls.__name__}: {', '.join(unknown)} not supported "
+                f"(arctic_ray's connection takes {', '.join(cls.client_keywords)})"
             )
 
     def add_chat_to_batch_task(self, task_name: str, **kwargs: Any) -> None:
@@ -161,6 +165,12 @@ class OpenAIBatchClient(BatchTaskClient):
         if print_status:
             print(self._status_table(task_name))
         return responses
+
+    def _status_table(self, task_name: str) -> str:
+        rows = [(e["custom_id"], e["error"][:60]) for e in self.errors.get(task_name, [])]
+        counts = self.counts.get(task_name, {})
+        head = ", ".join(f"{k}: {v}" for k, v in counts.items())
+        return f"task {task_name}: {head}" + ("\n" + _table(["Failed request", "Reason"], rows) if rows else "")
 
     @staticmethod
     def extract_messages_from_responses(responses: list) -> list[dict]:

@@ -26,7 +26,7 @@ VLLM_DEFAULTS = {"temperature": 1.0, "top_p": 1.0, "max_tokens": 16, "seed": Non
 """vLLM's own `SamplingParams()` defaults, for a dict that leaves some out."""
 
 
-class VllmSynth(BatchTaskClient):
+class VllmSynth(BatchTaskClient[VLLMSynthConfig]):
     def __init__(self, model_params: dict, sampling_params: Any = None, work_dir: str | None = None):
         params = dict(model_params)
         if "model" not in params:

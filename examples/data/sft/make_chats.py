@@ -73,7 +73,10 @@ def general_chats() -> list[dict]:
     for row in prompts:
         q = row["messages"][-1]["content"]
         topic = q.rstrip("?.").split(" about ")[-1].split(" of ")[-1]
-        answer = f"Here is a short answer. {q} In brief: it is a topic worth learning step by step, starting from the basic idea and then the details."
+        answer = (
+            f"Here is a short answer. {q} In brief: it is a topic worth learning step by step, "
+            "starting from the basic idea and then the details."
+        )
         messages = [{"role": "user", "content": q}, {"role": "assistant", "content": answer}]
         if rng.random() < 0.4:
             messages += [

@@ -11,12 +11,12 @@ import torch
 def count_tokens(ds: ray.data.Dataset, column: str, vocab_size: int) -> torch.Tensor:
     """How often each token id occurs in `column` (lists of ids), counted in parallel."""
 
-    def count(batch: dict) -> dict:
+    def count(batch: dict[str, np.ndarray]) -> dict:
         ids = np.concatenate([np.asarray(x, dtype=np.int64) for x in batch[column]] or [np.zeros(0, np.int64)])
         return {"counts": [np.bincount(ids, minlength=vocab_size)[:vocab_size]]}
 
     total = np.zeros(vocab_size, dtype=np.int64)
-    for row in ds.map_batches(count, batch_format="numpy").iter_rows():
+    for row in ds.map_batches(count, batch_format="numpy").iter_rows():  # pyright: ignore[reportArgumentType]  # Ray types fn for any batch format
         total += row["counts"]
     return torch.from_numpy(total)
 

@@ -100,9 +100,11 @@ class TeacherActor:
         """The target's hidden states of each sequence ([T, F] arrays, `match_features`)."""
         if not sequences:
             return []
+        layers = self.layers
+        assert layers is not None  # only a teacher started with `layers` is asked for features
         async with self.engine_lock:  # nothing else runs on the engine while the hooks are on
             start = time.time()
-            await self.loop.call(lambda llm: start_capture(llm, self.layers))
+            await self.loop.call(lambda llm: start_capture(llm, layers))
             try:
                 await self.loop.generate(
                     [{"prompt_token_ids": s} for s in sequences], [prefill_params()] * len(sequences)
@@ -110,7 +112,7 @@ class TeacherActor:
             finally:
                 records = await self.loop.call(stop_capture)
             self.features_s += time.time() - start
-        return match_features(records, sequences, self.layers, np.dtype(self.features_dtype))
+        return match_features(records, sequences, layers, np.dtype(self.features_dtype))
 
     async def _generate(self, rows: list[dict]) -> dict[str, dict]:
         from vllm import SamplingParams

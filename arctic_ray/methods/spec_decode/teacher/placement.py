@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-import ray
+from ray._private.state import available_resources_per_node  # no public per-node view of what is free
 from ray.util.placement_group import placement_group, placement_group_table, remove_placement_group
 
 from arctic_ray.core.errors import ArcticRayError
@@ -32,9 +32,10 @@ def reserve_node(teacher: tuple[float, float], workers: int, per_worker: tuple[f
         if not group.wait(timeout_s):
             need = {k: sum(b.get(k, 0) for b in bundles) for k in ("CPU", "GPU")}
             raise PlacementError(
-                f"waited {timeout_s:g} s for one node with {need['CPU']:g} CPUs and {need['GPU']:g} GPUs for the teacher and "
-                f"{workers} training workers together; no such node came up (is there a node type that large, below its "
-                "max_workers?). Lower workers.num_workers or the teacher's share, or raise teacher.placement_timeout_s"
+                f"waited {timeout_s:g} s for one node with {need['CPU']:g} CPUs and {need['GPU']:g} GPUs "
+                f"for the teacher and {workers} training workers together; no such node came up (is there a "
+                "node type that large, below its max_workers?). Lower workers.num_workers or the teacher's "
+                "share, or raise teacher.placement_timeout_s"
             )
         return placement_group_table(group)["bundles_to_node_id"][0]
     finally:
@@ -45,7 +46,7 @@ def wait_until_free(node_id: str, cpus: float, gpus: float, timeout_s: float = 6
     """Removing a placement group returns its resources a moment later."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
-        free = ray._private.state.available_resources_per_node().get(node_id, {})
+        free = available_resources_per_node().get(node_id, {})
         if free.get("CPU", 0) >= cpus and free.get("GPU", 0) >= gpus:
             return
         time.sleep(0.2)

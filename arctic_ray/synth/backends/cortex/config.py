@@ -30,7 +30,7 @@ class CortexSynthConfig(SynthConfig):
     connection: SnowflakeConnection
     """Where Cortex runs; its database and schema hold the session's temporary staging table."""
 
-    pricing: CortexPricing = CortexPricing()
+    pricing: CortexPricing = CortexPricing()  # pyright: ignore[reportIncompatibleVariableOverride]  # Cortex prices may be in credits
 
     chunk_rows: int = Field(default=100, gt=0)
     """Prompts answered by one statement."""

@@ -6,15 +6,17 @@ Rows left NULL are asked again with COMPLETE, which either answers them (a passi
 raises with the reason. A statement that fails is retried, then its rows are split in halves,
 recursively down to single rows, so no row's failure sinks another row; a single row that still
 fails carries the statement's error as its reason. (A COMPLETE over several rows is split at once:
-its failure is most likely one of its rows', and only a single row's retry can tell.) TRY_COMPLETE fails a statement only for the
-statement's sake (warehouse, network, timeout), so there, once a first half has failed whole with
-its parent's very error, the second half is given that error unsent: a broken warehouse costs a
-few statements per chunk, not two per row."""
+its failure is most likely one of its rows', and only a single row's retry can tell.) TRY_COMPLETE
+fails a statement only for the statement's sake (warehouse, network, timeout), so there, once a
+first half has failed whole with its parent's very error, the second half is given that error
+unsent: a broken warehouse costs a few statements per chunk, not two per row."""
 
 from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from arctic_ray.data.snowflake_connection import SnowflakeConnection
 from arctic_ray.synth.backends.cortex.sql import (
@@ -27,6 +29,8 @@ from arctic_ray.synth.backends.cortex.sql import (
     staged_messages,
     staged_options,
 )
+
+T = TypeVar("T")
 
 
 class Failed(str):
@@ -65,7 +69,9 @@ class CortexSession:
         params = [chunk] if whole else [chunk, *positions]
         retries = self.retries if function == TRY_COMPLETE or len(positions) == 1 else 0
         try:
-            got = dict(self._with_retries(lambda cur: cur.execute(sql, params).fetchall(), retries))
+            got: dict[int, str | Failed] = dict(
+                self._with_retries(lambda cur: cur.execute(sql, params).fetchall(), retries)
+            )
         except Exception as exc:
             failed = Failed(f"cortex statement failed: {_reason(exc)}")
             if len(positions) == 1:
@@ -82,14 +88,13 @@ class CortexSession:
             got.update({p: Failed("cortex returned no answer") for p in empty})
         return got
 
-    def _with_retries(self, statement, retries: int):
-        for attempt in range(retries + 1):
+    def _with_retries(self, statement: Callable[[Any], T], retries: int) -> T:
+        for attempt in range(retries):
             try:
                 return statement(self.conn.cursor())
             except Exception:
-                if attempt == retries:
-                    raise
                 time.sleep(self.backoff_s * 2**attempt)
+        return statement(self.conn.cursor())  # the last try: its error is the caller's
 
     def _drop(self, chunk: int) -> None:
         try:
@@ -100,8 +105,6 @@ class CortexSession:
 
 def _reason(exc: Exception) -> str:
     """The error without its query id, so two statements failing alike give the same reason."""
-    msg = getattr(exc, "msg", None)
-    text = (
-        f"{exc.errno:06d} ({exc.sqlstate}): {msg}" if msg and isinstance(getattr(exc, "errno", None), int) else str(exc)
-    )
+    msg, errno = getattr(exc, "msg", None), getattr(exc, "errno", None)
+    text = f"{errno:06d} ({getattr(exc, 'sqlstate', None)}): {msg}" if msg and isinstance(errno, int) else str(exc)
     return " ".join(text.split())[:500]

@@ -10,24 +10,28 @@ from __future__ import annotations
 
 import queue
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import ray
 
-from arctic_ray.synth.backend import SynthConfig, Target
+from arctic_ray.synth.backend import Target
 from arctic_ray.synth.backends.cortex.answer import parse_answer
 from arctic_ray.synth.backends.cortex.session import CortexSession, Failed
 from arctic_ray.synth.budget import Grant
 from arctic_ray.synth.keyed import STORED_COLUMNS
-from arctic_ray.synth.store import GenerationStore, SentLog
+from arctic_ray.synth.sent_log import SentLog
+from arctic_ray.synth.store import GenerationStore
 from arctic_ray.synth.token_estimate import estimate_prompt_tokens
+
+if TYPE_CHECKING:  # the config module imports this one
+    from arctic_ray.synth.backends.cortex.config import CortexSynthConfig
 
 BACKEND = "cortex"
 
 
 class CortexStage:
-    def __init__(self, config: SynthConfig, target: Target, budget=None):
-        """`config`: the backend's `CortexSynthConfig`."""
+    def __init__(self, config: CortexSynthConfig, target: Target, budget=None):
         self.cfg, self.target, self.budget = config, target, budget
         self.sessions: queue.Queue[CortexSession] = queue.Queue()
         for _ in range(config.max_chunks_in_flight):  # connecting here fails fast on bad credentials

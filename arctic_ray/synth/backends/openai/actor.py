@@ -9,19 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from arctic_ray.synth.backend import SynthConfig, Target
+from arctic_ray.synth.backend import Target
 from arctic_ray.synth.backends.openai.requests import Answer, Failure, classify, complete, request_kwargs
 from arctic_ray.synth.keyed import STORED_COLUMNS
 from arctic_ray.synth.sent_log import SentBatcher, SentLog
 from arctic_ray.synth.store import StoreWriter
 from arctic_ray.synth.token_estimate import estimate_prompt_tokens
 
+if TYPE_CHECKING:  # the config module imports this one
+    import openai
+
+    from arctic_ray.synth.backends.openai.config import OpenAISynthConfig
+
 
 class ChatCompletionsActor:
-    def __init__(self, synth: SynthConfig, target: Target, budget):
+    def __init__(self, synth: OpenAISynthConfig, target: Target, budget):
         """`synth`: the backend's `OpenAISynthConfig` (or Azure's)."""
         self.synth = synth
         self.target = target
@@ -32,7 +38,7 @@ class ChatCompletionsActor:
         log = SentLog(target.store)
         self.sent, self.settled = SentBatcher(log.record), SentBatcher(log.settle)
         self.slots = asyncio.Semaphore(synth.max_concurrency)
-        self.client = None
+        self.client: openai.AsyncOpenAI | None = None
         self.secret = ""
 
     async def __call__(self, batch: pa.Table) -> pa.Table:
@@ -71,9 +77,11 @@ class ChatCompletionsActor:
                 reason = outcome.reason if not outcome.retry else f"{outcome.reason} (gave up after {attempt} attempts)"
                 return self._row(row, error=reason)
             await self._wait_before_retry(outcome, attempt)
+        raise AssertionError("unreachable: max_attempts >= 1, and the last attempt returns")
 
     async def _attempt(self, kwargs: dict, estimate: int, max_tokens: int, first_send: str | None) -> Answer | Failure:
         """`first_send`: the row's key when no attempt of it has left yet (it is logged as sent)."""
+        assert self.client is not None  # made by __call__ before any request
         async with self.slots:
             # The permit is taken only when the request can leave at once, so the window the
             # budget booked is the window the provider sees.

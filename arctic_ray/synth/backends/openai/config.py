@@ -85,7 +85,8 @@ class OpenAISynthConfig(SynthConfig):
             )
         if self.requests_per_minute is not None and self.requests_per_minute * self.window_s / 60 < 1:
             raise ValueError(
-                f"requests_per_minute {self.requests_per_minute:g} allows less than one request per window_s {self.window_s:g}: lengthen window_s"
+                f"requests_per_minute {self.requests_per_minute:g} allows less than one request "
+                f"per window_s {self.window_s:g}: lengthen window_s"
             )
         priced = self.pricing.input_per_million or self.pricing.output_per_million
         if self.spend_limit is not None and not priced:
@@ -140,7 +141,7 @@ class AzureOpenAISynthConfig(OpenAISynthConfig):
     """The same over Azure OpenAI: `connection.endpoint`, `connection.api_version`, and the
     target model is the deployment name (/openai/deployments/{model}/chat/completions)."""
 
-    backend: Literal["azure_openai"] = "azure_openai"
+    backend: Literal["azure_openai"] = "azure_openai"  # pyright: ignore[reportIncompatibleVariableOverride]  # each backend's own discriminator tag
     """Generation backend (registered name)."""
 
     connection_kind: ClassVar[str] = "azure"

@@ -24,7 +24,8 @@ from arctic_ray.synth.backends.openai_batch.lifecycle import BatchLifecycle, err
 from arctic_ray.synth.backends.openai_batch.manifest import BatchManifest, lock
 from arctic_ray.synth.backends.openai_batch.shards import ShardCutter, ShardLimits, batch_request, too_large
 from arctic_ray.synth.openai_connection import OpenAIConnection
-from arctic_ray.synth.store import GenerationStore, SentLog
+from arctic_ray.synth.sent_log import SentLog
+from arctic_ray.synth.store import GenerationStore
 
 
 class OpenAIBatchSynthConfig(SynthConfig):
@@ -137,7 +138,7 @@ class OpenAIBatchSynthConfig(SynthConfig):
 
 
 class AzureOpenAIBatchSynthConfig(OpenAIBatchSynthConfig):
-    backend: Literal["azure_openai_batch"] = "azure_openai_batch"  # type: ignore[assignment]
+    backend: Literal["azure_openai_batch"] = "azure_openai_batch"  # pyright: ignore[reportIncompatibleVariableOverride]  # each backend's own discriminator tag
     """Generation backend (registered name); `Target.model` is the Azure deployment name."""
 
     connection_kind: ClassVar[str] = "azure"

@@ -27,7 +27,8 @@ from arctic_ray.synth.backends.openai_batch.api import TRANSIENT, BatchAPI
 from arctic_ray.synth.backends.openai_batch.manifest import BatchManifest, ShardRecord
 from arctic_ray.synth.backends.openai_batch.output import JoinedBatch, join_output
 from arctic_ray.synth.backends.openai_batch.shards import ShardContent
-from arctic_ray.synth.store import GenerationStore, SentLog
+from arctic_ray.synth.sent_log import SentLog
+from arctic_ray.synth.store import GenerationStore
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class BatchLifecycle:
             while pending or active:
                 self._submit_within_budget(pending, active, done)
                 for rec in list(active.values()):
+                    assert rec.batch_id is not None  # set with state "submitted"
                     batch = self.api.retrieve(rec.batch_id)
                     counts = batch.request_counts
                     done[rec.shard_id] = (counts.completed + counts.failed) if counts else 0
@@ -168,6 +170,7 @@ class BatchLifecycle:
 
     def _wait_processed(self, rec: ShardRecord) -> str:
         """Wait until the provider has processed the shard's input file; why not, if it failed."""
+        assert rec.input_file_id is not None  # set with state "uploaded", before this wait
         while True:
             status, details = self.api.file_status(rec.input_file_id)
             if status == "processed":
@@ -182,6 +185,7 @@ class BatchLifecycle:
     def _create(self, rec: ShardRecord):
         """The batch for `rec`: created once; after a failed call, found before trying again."""
         metadata = self._metadata(rec)
+        assert rec.input_file_id is not None  # uploaded and processed (_wait_processed)
         for attempt in range(self.api.attempts):
             try:
                 return self.api.create(rec.input_file_id, metadata)
@@ -249,7 +253,8 @@ class BatchLifecycle:
             if file_id and (why := self.api.delete(file_id)):
                 left.append(file_id)
                 log.warning(
-                    "batch api: could not delete file %s of %s (%s); it is recorded in the manifest and tried again on the next run",
+                    "batch api: could not delete file %s of %s (%s); "
+                    "it is recorded in the manifest and tried again on the next run",
                     file_id,
                     rec.shard_id,
                     why,

@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from arctic_ray.synth.backends.openai_batch.shards import ShardContent
 from arctic_ray.synth.durable import write_atomic
-from arctic_ray.synth.store import open_fs
+from arctic_ray.synth.segments import open_fs
 
 ShardState = Literal["planned", "uploaded", "submitted", "collected", "dropped"]
 """planned: input file written locally; uploaded: the provider has the file, create is next (or was

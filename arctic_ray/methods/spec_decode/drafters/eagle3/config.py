@@ -1,4 +1,4 @@
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from pydantic import Field
@@ -84,11 +84,13 @@ class Eagle3Config(SpeculatorConfig):
         counts = token_counts if token_counts is not None else torch.zeros(vocab, dtype=torch.long)
         eos = bc.eos_token_id if isinstance(bc.eos_token_id, list) else [bc.eos_token_id]
         drafter.set_draft_vocab(choose_draft_vocab(counts, cfg.draft_vocab_size, [t for t in eos if t is not None]))
+        head = base.lm_head
+        assert head is not None  # the whole head is held until the drafter is built
         with torch.no_grad():  # start from the base's own output layer, restricted to the draft vocabulary
-            drafter.lm_head.weight.copy_(base.lm_head.weight[drafter.draft_ids].to(drafter.lm_head.weight.dtype))
+            drafter.lm_head.weight.copy_(head.weight[drafter.draft_ids].to(drafter.lm_head.weight.dtype))
         if self.init == "target":
             init_from_target(drafter, base)
         return drafter
 
     def export(self, drafter, path, identity):
-        return save_eagle3(drafter, path, identity)
+        return save_eagle3(cast(Eagle3Drafter, drafter), path, identity)  # the drafter `build` made

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import torch
 from transformers import LlamaConfig
@@ -46,8 +47,9 @@ def save_eagle3(drafter: Eagle3Drafter, path: str | Path, identity: dict) -> Pat
     config = cfg.to_dict()
     config["architectures"] = ["LlamaForCausalLM"]
     config["torch_dtype"] = "float32"
-    # transformers 4.x readers (stock vLLM on older stacks) look for rope_theta at the top level
-    config["rope_theta"] = cfg.rope_parameters["rope_theta"]
+    # transformers 4.x readers (stock vLLM on older stacks) look for rope_theta at the top level;
+    # LlamaConfig always fills rope_parameters in
+    config["rope_theta"] = cast(dict, cfg.rope_parameters)["rope_theta"]
     config[IDENTITY_KEY] = identity
     (path / "config.json").write_text(json.dumps(config, indent=2, default=str))
     return path

@@ -14,6 +14,8 @@ drafts it made itself), so later steps learn on the drafter's own hidden states,
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -31,8 +33,10 @@ from arctic_ray.methods.spec_decode.drafters.drafter import Drafter, per_positio
 class Eagle3Attention(nn.Module):
     def __init__(self, config: LlamaConfig):
         super().__init__()
-        h, self.n_heads, self.n_kv = config.hidden_size, config.num_attention_heads, config.num_key_value_heads
-        self.head_dim = config.head_dim
+        h, self.n_heads = config.hidden_size, config.num_attention_heads
+        # LlamaConfig's post-init fills these in when the config leaves them out
+        self.n_kv = cast(int, config.num_key_value_heads)
+        self.head_dim = cast(int, config.head_dim)
         self.q_proj = nn.Linear(2 * h, self.n_heads * self.head_dim, bias=False)
         self.k_proj = nn.Linear(2 * h, self.n_kv * self.head_dim, bias=False)
         self.v_proj = nn.Linear(2 * h, self.n_kv * self.head_dim, bias=False)
@@ -65,6 +69,9 @@ class Eagle3Drafter(Drafter):
     """`config` is the drafter's own Llama config plus `draft_vocab_size`, `target_hidden_size`,
     `eagle_aux_hidden_state_layer_ids`, `norm_before_residual` (False), `ttt_steps` (the depth
     trained) and `judged_steps` (n_predict: the depth served and judged)."""
+
+    d2t: torch.Tensor
+    t2d: torch.Tensor
 
     def __init__(self, config: LlamaConfig):
         super().__init__()

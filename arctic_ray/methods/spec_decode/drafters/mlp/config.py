@@ -1,4 +1,4 @@
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from pydantic import Field
@@ -32,8 +32,10 @@ class MLPSpeculatorConfig(SpeculatorConfig):
         )
         drafter = MLPDrafter(spec)
         if self.tie_weights:
-            drafter.tie_to_base(base.embed.weight.detach(), base.lm_head.weight.detach())
+            head = base.lm_head
+            assert head is not None  # the whole head is held until the drafter is built
+            drafter.tie_to_base(base.embed.weight.detach(), head.weight.detach())
         return drafter
 
     def export(self, drafter, path, identity):
-        return save_arctic(drafter, path, identity)
+        return save_arctic(cast(MLPDrafter, drafter), path, identity)  # the drafter `build` made

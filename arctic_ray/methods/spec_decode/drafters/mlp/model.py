@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -59,8 +60,8 @@ class MLPSpeculator(nn.Module):
     def reset_parameters(self) -> None:
         d = self.spec.inner_dim
         for emb in self.emb:
-            nn.init.normal_(emb.weight, std=1 / math.sqrt(d))
-        for lin in [*self.proj, *self.head]:
+            nn.init.normal_(cast(nn.Embedding, emb).weight, std=1 / math.sqrt(d))
+        for lin in cast(list[nn.Linear], [*self.proj, *self.head]):
             nn.init.normal_(lin.weight, std=1 / math.sqrt(lin.in_features))
 
     def tie_to_base(self, embed: torch.Tensor, lm_head: torch.Tensor) -> None:
@@ -68,10 +69,11 @@ class MLPSpeculator(nn.Module):
         if self.spec.inner_dim != self.spec.emb_dim:
             raise ValueError("tie_weights needs inner_dim equal to the base hidden size")
         for i in range(self.spec.n_predict):
-            self.emb[i].weight.data.copy_(embed)
-            self.head[i].weight.data.copy_(lm_head)
-            self.emb[i].weight.requires_grad_(False)
-            self.head[i].weight.requires_grad_(False)
+            emb, head = cast(nn.Embedding, self.emb[i]), cast(nn.Linear, self.head[i])
+            emb.weight.data.copy_(embed)
+            head.weight.data.copy_(lm_head)
+            emb.weight.requires_grad_(False)
+            head.weight.requires_grad_(False)
 
     def advance(self, i: int, state: torch.Tensor, prev_tokens: torch.Tensor) -> torch.Tensor:
         """Head i's new running state from the current one and the previous token ids."""
@@ -120,6 +122,11 @@ class MLPSpeculator(nn.Module):
             out.append(prev)
         return torch.stack(out, dim=-1)
 
+    @property
+    def weight_dtype(self) -> torch.dtype:
+        """The heads' parameter dtype, which the base's hidden states are cast to."""
+        return cast(nn.Linear, self.proj[0]).weight.dtype
+
 
 class MLPDrafter(MLPSpeculator, Drafter):
     """The MLP speculator as a drafter: trained on the base's final hidden state, exported in
@@ -130,7 +137,7 @@ class MLPDrafter(MLPSpeculator, Drafter):
 
         _, hidden = base.split(features)
         targets, valid = head_targets(batch["input_ids"], batch["in_completion"], self.spec.n_predict)
-        logits = self(hidden.to(self.proj[0].weight.dtype), batch["input_ids"], valid)
+        logits = self(hidden.to(self.weight_dtype), batch["input_ids"], valid)
         loss, per_head = speculator_loss(logits, targets, valid)
         return loss, {
             **per_position("loss", per_head.detach()),
@@ -141,4 +148,4 @@ class MLPDrafter(MLPSpeculator, Drafter):
         from arctic_ray.methods.spec_decode.drafters.mlp.objective import mlp_step_hits
 
         _, hidden = base.split(features)
-        return mlp_step_hits(self, hidden.to(self.proj[0].weight.dtype), batch["input_ids"], batch["in_completion"])
+        return mlp_step_hits(self, hidden.to(self.weight_dtype), batch["input_ids"], batch["in_completion"])

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 EXTRAS ?= cpu,test
 
-.PHONY: install demo demo-tiny test bench clean
+.PHONY: install demo demo-tiny check test test-fast bench clean
 
 install: $(STAMP)
 
@@ -31,8 +31,20 @@ demo: install
 demo-tiny: install
 	$(PY) pipelines/spec_decode.py --tiny
 
+# Code health, as pre-commit runs it: formatting, lint, types, the import contracts.
+check: install
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pyright
+	$(VENV)/bin/lint-imports
+
+# The whole suite: unit, integration (real Ray, DeepSpeed, vLLM, fakesnow, moto), e2e (jobs, clusters).
 test: install
-	$(PY) -m pytest -q --durations=15 tests
+	$(PY) -m pytest -q --durations=25 tests
+
+# The unit tier alone: no Ray, no vLLM engine, no subprocess (its conftest refuses them).
+test-fast: install
+	$(PY) -m pytest -q --durations=10 tests/unit
 
 bench: install
 	$(PY) benchmarks/run.py

@@ -40,7 +40,7 @@ check: install
 
 # The whole suite: unit, integration (real Ray, DeepSpeed, vLLM, fakesnow, moto), e2e (jobs, clusters).
 test: install
-	$(PY) -m pytest -q --durations=25 tests
+	$(PY) -m pytest -q --durations=25 tests/unit tests/integration tests/e2e
 
 # The unit tier alone: no Ray, no vLLM engine, no subprocess (its conftest refuses them).
 test-fast: install

@@ -3,13 +3,13 @@ models built once into a session cache, and greedy generations of the 4-layer ti
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.files import example_prompts
+
 # No model hub here: Hugging Face names resolve from this session's own cache (tests put models
 # there in the Hub's layout). Set before any Ray worker starts, so every worker sees the same.
 HF_HOME = Path(f"/tmp/arctic-ray-hf-{os.getpid()}")
@@ -35,7 +35,7 @@ def tiny_model(session_cache) -> str:
 @pytest.fixture(scope="session")
 def hub_model(tiny_model) -> str:
     """The tiny model as a Hugging Face name, from the session's HF cache."""
-    from tests.hub_cache import HUB_NAME, put_in_hub_cache
+    from tests.support.hub_cache import HUB_NAME, put_in_hub_cache
 
     put_in_hub_cache(tiny_model, HF_HOME)
     return HUB_NAME
@@ -70,16 +70,11 @@ def ray_local(tmp_path_factory, session_cache):
 
 @pytest.fixture(scope="session")
 def snowflake_server():
-    """A local fake Snowflake (tests/fake_snowflake.py) for the whole session."""
-    from tests.fake_snowflake import fake_snowflake
+    """A local fake Snowflake (tests/support/fake_snowflake.py) for the whole session."""
+    from tests.support.fake_snowflake import fake_snowflake
 
     with fake_snowflake() as fake:
         yield fake
-
-
-def example_prompts(n: int | None = None) -> list[dict]:
-    rows = [json.loads(line) for line in (ROOT / "examples/data/prompts.jsonl").read_text().splitlines()]
-    return rows[:n] if n else rows
 
 
 @pytest.fixture(scope="session")
@@ -100,8 +95,3 @@ def tiny_generations(tiny_model) -> list[tuple[list[int], list[int]]]:
             ids = model.generate(torch.tensor([prompt]), max_new_tokens=48, do_sample=False)[0, len(prompt) :].tolist()
             out.append((prompt, ids))
     return out
-
-
-def write_jsonl(path: Path, lines: list[str]) -> Path:
-    path.write_text("".join(line + "\n" for line in lines))
-    return path

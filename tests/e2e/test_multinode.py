@@ -1,0 +1,171 @@
+"""Nothing assumes one node: a real Ray cluster of a head that runs no work and a worker node
+that cannot read the driver's cache or run directories (its own mount namespace, a tmpfs over
+them), storage on a real S3-protocol server (moto in server mode). The main job (offline with
+the vLLM eval, and online with the teacher) and the synth job run there and finish with the
+results they give on one node; models resolve on the worker node by name (the tiny model built
+there, a Hub name from that node's own HF cache), checked against the driver's identity."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.fs as pafs
+import pytest
+
+from tests.support.files import ROOT, write_jsonl
+from tests.support.hub_cache import put_in_hub_cache
+from tests.support.local_cluster import LocalCluster, free_port
+from tests.support.spec_decode_runs import FAST, check_run
+
+BUCKET = "arctic-ray-test"
+AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """A moto S3 server on 127.0.0.1 and a bucket; yields a function giving URIs in it."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    os.environ.update(AWS)
+    fs = pafs.S3FileSystem(
+        endpoint_override=f"127.0.0.1:{port}",
+        scheme="http",
+        access_key="testing",
+        secret_key="testing",
+        region="us-east-1",
+        allow_bucket_creation=True,
+    )
+    fs.create_dir(BUCKET)
+    yield lambda path: f"s3://{BUCKET}/{path}?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, session_cache, tiny_model):
+    root = Path("/tmp") / f"mn-{os.getpid()}"  # outside the hidden directories
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    c = LocalCluster(
+        root, {**AWS, "HF_HUB_OFFLINE": "1", "RAY_DATA_DISABLE_PROGRESS_BARS": "1", "RAY_AUTH_MODE": "disabled"}
+    )
+    c.start_head()
+    hidden = [
+        str(Path(tmp_path_factory.getbasetemp()).parent)
+    ]  # every pytest directory: the driver's cache, runs, data
+    assert str(session_cache).startswith(hidden[0])
+    c.add_worker("worker0", cpus=6, hide=hidden)
+    # the Hub model as that node's own `huggingface-cli download` would have left it
+    put_in_hub_cache(tiny_model, root / "worker0" / "hf")
+    try:
+        c.wait_for_nodes(2)
+        yield c
+    finally:
+        c.stop()
+
+
+def _run_job(cluster: LocalCluster, script: str, args: list[str], log: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAY_ADDRESS": cluster.address, "PYTHONUNBUFFERED": "1", "RAY_AUTH_MODE": "disabled"}
+    proc = subprocess.run(
+        [sys.executable, script, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200
+    )
+    log.write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
+    return proc
+
+
+def _download(uri: str, to: Path) -> Path:
+    fs, path = pafs.FileSystem.from_uri(uri)
+    pafs.copy_files(path, str(to), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+    return to
+
+
+def _only_run(s3, runs: str, tmp_path: Path) -> tuple[str, Path]:
+    fs, path = pafs.FileSystem.from_uri(s3(runs))
+    (run,) = [i.base_name for i in fs.get_file_info(pafs.FileSelector(path)) if i.type == pafs.FileType.Directory]
+    return s3(f"{runs}/{run}"), _download(s3(f"{runs}/{run}"), tmp_path / "run")
+
+
+@pytest.fixture(scope="module")
+def prompts(tmp_path_factory) -> Path:
+    lines = ['{"id": "bad", "messages": []}'] + (ROOT / "examples/data/prompts.jsonl").read_text().splitlines()[:40]
+    return write_jsonl(tmp_path_factory.mktemp("mn-data") / "prompts.jsonl", lines)
+
+
+def _overrides(s3, name: str, prompts: Path, extra=()) -> list[str]:
+    items = [
+        *FAST,
+        f"output_dir={s3(name + '/runs')}",
+        f"store={s3('store')}",
+        f"data.sources=[{{path: {prompts}}}]",
+        *extra,
+    ]
+    return [a for item in items for a in ("--set", item)]
+
+
+def test_main_job_offline_on_a_worker_node_with_storage_on_s3(cluster, s3, prompts, tmp_path):
+    proc = _run_job(
+        cluster, "pipelines/spec_decode.py", ["--tiny", *_overrides(s3, "offline", prompts)], tmp_path / "log"
+    )
+    uri, local = _only_run(s3, "offline/runs", tmp_path)
+    metrics = check_run(local, vllm=True, run_uri=uri)
+    assert metrics["drafter_dir"].startswith(f"s3://{BUCKET}/offline/runs/")
+    assert "resource plan" in proc.stdout
+    # a rerun reads every answer from the store on S3 and generates nothing
+    again = _run_job(
+        cluster,
+        "pipelines/spec_decode.py",
+        ["--resume", uri, "--set", "eval.vllm=false", "--set", "max_steps=2"],
+        tmp_path / "log2",
+    )
+    rerun = json.loads(_download(f"{uri}", tmp_path / "again").joinpath("metrics.json").read_text())
+    assert (
+        rerun["counts"]["generations_sent"] == 0
+        and rerun["counts"]["generations_reused"] == metrics["counts"]["generations_sent"]
+    ), again.stdout[-2000:]
+
+
+def test_main_job_online_places_the_teacher_beside_the_trainers_on_the_worker_node(cluster, s3, prompts, tmp_path):
+    extra = ["teacher.mode=online", "max_steps=4", "eval.vllm=false", "workers.cpus_per_worker=1", "teacher.cpus=1"]
+    _run_job(
+        cluster, "pipelines/spec_decode.py", ["--tiny", *_overrides(s3, "online", prompts, extra)], tmp_path / "log"
+    )
+    _, local = _only_run(s3, "online/runs", tmp_path)
+    metrics = json.loads((local / "metrics.json").read_text())
+    assert metrics["train"]["steps"] == 4 and metrics["teacher_mode"] == "online"
+    assert metrics["train"]["teacher"]["consumed"] == 4 * 2 * 8  # steps x workers x micro-batch rows
+
+
+def test_synth_job_by_hub_name_gives_the_same_answers_on_one_node_and_on_two(
+    cluster, s3, hub_model, prompts, ray_local, tmp_path
+):
+    from arctic_ray.cli import run_recipe
+
+    recipe = tmp_path / "synth.yaml"
+    recipe.write_text(
+        f"type: synth\nmodel: {hub_model}\ninput: {{prompts: {prompts}, limit: 12}}\n"
+        "synth: {backend: vllm, sampling: {temperature: 0, max_tokens: 16}, max_model_len: 256, "
+        "kv_cache_bytes: 67108864}\n"
+    )
+    here = run_recipe(str(recipe), [f"output_dir={tmp_path / 'one'}", f"store={tmp_path / 'store-one'}"])
+    one = sorted(
+        (json.loads(line) for line in Path(here["run_dir"], "completions.jsonl").open()), key=lambda r: r["id"]
+    )
+    _run_job(
+        cluster,
+        "pipelines/synth.py",
+        ["--recipe", str(recipe), "--set", f"output_dir={s3('synth/runs')}", "--set", f"store={s3('synth-store')}"],
+        tmp_path / "log",
+    )
+    _, local = _only_run(s3, "synth/runs", tmp_path)
+    two = sorted((json.loads(line) for line in (local / "completions.jsonl").open()), key=lambda r: r["id"])
+    assert len(one) == 12 and [(r["id"], r["completion"], r["completion_token_ids"]) for r in one] == [
+        (r["id"], r["completion"], r["completion_token_ids"]) for r in two
+    ]

@@ -1,0 +1,207 @@
+"""The main job end to end on the tiny model: plain `python pipelines/spec_decode.py` (with
+self-instruct and the vLLM measurement) and `ray job submit` against a local head."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.files import ROOT, write_jsonl
+from tests.support.job_api import wait_until_jobs_run
+from tests.support.spec_decode_runs import check_run, overrides, run_env
+
+
+@pytest.fixture(scope="module")
+def prompts_with_a_bad_row(tmp_path_factory) -> Path:
+    lines = (ROOT / "examples/data/prompts.jsonl").read_text().splitlines()[:40]
+    path = tmp_path_factory.mktemp("data") / "prompts.jsonl"
+    return write_jsonl(path, [json.dumps({"id": "broken", "messages": "not a list"}), *lines])
+
+
+def test_plain_python_run_then_rerun(tmp_path, session_cache, prompts_with_a_bad_row):
+    topics = tmp_path / "topics.txt"
+    topics.write_text("volcanoes\nbaking bread\n")
+    extra = [
+        f"data.sources=[{{path: {prompts_with_a_bad_row}}}]",
+        "self_instruct.enabled=true",
+        f"self_instruct.topics={topics}",
+        "self_instruct.per_topic=2",
+    ]
+    cmd = [sys.executable, "pipelines/spec_decode.py", "--tiny", *overrides(tmp_path, extra)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=run_env(session_cache), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    metrics = check_run(run_dir, vllm=True)
+    assert metrics["counts"]["self_instruct_asked"] == 4
+    assert "vLLM at batch 1: drafter" in proc.stdout and f"run directory: {run_dir}" in proc.stdout
+    assert metrics["counts"]["generations_sent"] > 0
+
+    # --resume: the same recipe into the same directory finds every generation in the store
+    cmd = [sys.executable, "pipelines/spec_decode.py", "--resume", str(run_dir), "--set", "eval.vllm=false"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=run_env(session_cache), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    again = json.loads((run_dir / "metrics.json").read_text())
+    assert again["counts"]["generations_sent"] == 0
+    c = metrics["counts"]
+    assert again["counts"]["generations_reused"] == c["train_prompts"] + c["eval_prompts"] == c["generations_sent"]
+
+
+def test_user_errors_are_one_clear_line(tmp_path, session_cache):
+    bad = write_jsonl(tmp_path / "p.jsonl", ['{"id": "a", "messages": [{"role": "user", "content": "x"}]}', "{oops"])
+    cases = {
+        f"data.sources=[{{path: {bad}}}]": f"{bad}:2: not valid JSON",
+        f"data.sources=[{{path: {tmp_path / 'absent.jsonl'}}}]": "data source not found",
+        "optimizer.learning_rate=1": "optimizer.learning_rate: unknown field",
+        "train.lr=1": "train.lr: moved to optimizer.lr",
+        "speculator.type=medusa": "speculator.type",
+    }
+    for override, message in cases.items():
+        cmd = [
+            sys.executable,
+            "pipelines/spec_decode.py",
+            "--tiny",
+            "--set",
+            override,
+            "--set",
+            f"output_dir={tmp_path}/runs",
+        ]
+        proc = subprocess.run(cmd, cwd=ROOT, env=run_env(session_cache), capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()  # nothing was started for a run that could not start
+
+
+def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
+    """The main job, then a synthesis job that uses an API key, submitted to a local head. The key
+    reaches the job the way a cluster gives it (the environment of `ray start` and of the
+    submitter), and appears in no job metadata, runtime env, log line or output file."""
+    import uuid
+
+    from tests.support.fake_openai import FakeOpenAI
+    from tests.support.synth_inputs import KEY_ENV, write_inputs
+
+    secret = f"sk-submit-{uuid.uuid4().hex}"  # made here: no source file the job uploads holds it
+
+    ray_bin = Path(sys.executable).parent / "ray"
+    # The job's `python` is the head's: put this environment's first on its PATH.
+    env = {**run_env(session_cache), "RAY_AUTH_MODE": "disabled", KEY_ENV: secret}
+    env["PATH"] = f"{ray_bin.parent}{os.pathsep}{env['PATH']}"
+    port = "8275"
+    # `ray start --block` in its own session: stopping it touches only this head, never the test
+    # session's own cluster (`ray stop` would end every Ray process on the machine).
+    head = subprocess.Popen(
+        [
+            str(ray_bin),
+            "start",
+            "--head",
+            "--block",
+            "--num-cpus=8",
+            f"--temp-dir=/tmp/ray-job-{os.getpid()}",
+            "--port=6390",
+            f"--dashboard-port={port}",
+            "--include-dashboard=true",
+            "--disable-usage-stats",
+            # fixed ports of their own: the test session's cluster already holds Ray's defaults
+            "--dashboard-agent-listen-port=52465",
+            "--dashboard-agent-grpc-port=52466",
+            "--metrics-export-port=52467",
+            "--runtime-env-agent-port=52468",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        # vLLM measurement is covered by the plain run; here the job path is what is tested
+        submit = [
+            str(ray_bin),
+            "job",
+            "submit",
+            f"--address=http://127.0.0.1:{port}",
+            "--working-dir",
+            ".",
+            "--",
+            "python",
+            "pipelines/spec_decode.py",
+            "--tiny",
+            *overrides(tmp_path, [f"data.sources=[{{path: {prompts_with_a_bad_row}}}]", "eval.vllm=false"]),
+        ]
+        probe = wait_until_jobs_run(f"http://127.0.0.1:{port}")
+        proc = subprocess.run(submit, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        assert "succeeded" in proc.stdout
+        (run_dir,) = list((tmp_path / "runs").iterdir())
+        check_run(run_dir, vllm=False)
+        with FakeOpenAI(api_key=secret) as server:
+            (tmp_path / "synth").mkdir()
+            recipe = write_inputs(tmp_path / "synth", server)
+            synth = [
+                str(ray_bin),
+                "job",
+                "submit",
+                f"--address=http://127.0.0.1:{port}",
+                "--working-dir",
+                ".",
+                "--",
+                "python",
+                "pipelines/synth.py",
+                "--recipe",
+                str(recipe),
+            ]
+            proc = subprocess.run(synth, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+            assert proc.returncode == 0 and "succeeded" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
+            assert sum(server.sends().values()) > 0  # the key worked: the server accepted the requests
+        from ray.job_submission import JobSubmissionClient
+
+        client = JobSubmissionClient(f"http://127.0.0.1:{port}")
+        jobs = [j for j in client.list_jobs() if j.submission_id != probe]
+        assert len(jobs) == 2 and all(j.status == "SUCCEEDED" for j in jobs)
+        seen = [json.dumps(j.dict(), default=str) for j in jobs] + [client.get_job_logs(j.submission_id) for j in jobs]
+        assert not any(secret in text for text in seen), "the key is in the job metadata, runtime env or logs"
+        leaked = [
+            p
+            for root in (tmp_path, Path(f"/tmp/ray-job-{os.getpid()}"))
+            for p in root.rglob("*")
+            if p.is_file() and secret.encode() in p.read_bytes()
+        ]
+        assert not leaked, f"the key leaked into {leaked[:5]}"
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+
+
+def test_the_gpu_recipe_with_a_hub_name_resolves_then_stops_where_it_needs_a_gpu(
+    tmp_path, session_cache, hub_model, prompts_with_a_bad_row
+):
+    """`examples/spec_decode_gpu.yaml` on this CPU machine, its model a Hugging Face name in the
+    HF cache (offline): model resolution passes (config and tokenizer from the snapshot), and the
+    run stops at once with the reason when no node can hold what the recipe asks for."""
+    sets = [
+        f"model.name_or_path={hub_model}",
+        f"data.sources=[{{path: {prompts_with_a_bad_row}}}]",
+        f"output_dir={tmp_path}/runs",
+        "ray.local_num_cpus=4",
+    ]
+    cmd = [
+        sys.executable,
+        "pipelines/spec_decode.py",
+        "--recipe",
+        "examples/spec_decode_gpu.yaml",
+        *[a for s in sets for a in ("--set", s)],
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=run_env(session_cache), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "not in this node's Hugging Face cache" not in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        "needs one node with" in proc.stderr
+        and "0 GPUs" in proc.stderr
+        and "a GPU recipe on a machine without GPUs" in proc.stderr
+    )

@@ -1,7 +1,0 @@
-"""A small OpenAI-compatible server for tests and benchmarks (server.py), started and read
-through `FakeOpenAI` (handle.py)."""
-
-from tests.fake_openai.handle import FakeOpenAI
-from tests.fake_openai.server import Faults, Logged
-
-__all__ = ["FakeOpenAI", "Faults", "Logged"]

@@ -1,0 +1,135 @@
+"""SFT data and settings without a cluster: sources checked and mixed by weight, a held-out
+split no copy leaks into, synthesis rows turned into chats, the DeepSpeed config a recipe makes
+(schedules and optimizers as registered blocks, the `deepspeed:` block winning, batch sizes that
+must agree), recipe field names."""
+
+import json
+
+import pytest
+
+from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.core.recipe import RecipeError
+from arctic_ray.core.registry import registered
+from arctic_ray.data.chat_examples import held_out
+from arctic_ray.jobs import load_recipe
+from arctic_ray.methods.sft.config import SFTDataConfig, SFTSource
+from arctic_ray.methods.sft.examples import read_sft_rows, weighted
+from arctic_ray.train.config import OptimizerConfig, TrainConfig
+from arctic_ray.train.deepspeed_config import deepspeed_config
+from tests.support.files import ROOT
+
+
+def chats(n: int, prefix: str) -> list[dict]:
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "messages": [{"role": "user", "content": f"q {i}"}, {"role": "assistant", "content": f"a {i}"}],
+        }
+        for i in range(n)
+    ]
+
+
+def write(path, rows) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_sources_are_checked_weighted_and_held_out_without_leaks(tmp_path):
+    bad = [
+        {"id": "x1", "messages": [{"role": "user", "content": "no answer"}]},
+        {"id": "x2", "messages": [{"role": "wizard", "content": "hi"}]},
+        {"id": "a0", "messages": [{"role": "user", "content": "dup"}, {"role": "assistant", "content": "dup"}]},
+    ]
+    a = write(tmp_path / "a.jsonl", chats(200, "a") + bad)
+    b = write(
+        tmp_path / "b.jsonl",
+        [{"messages": [{"role": "user", "content": "p"}], "completion": f"c{i}"} for i in range(40)],
+    )
+    cfg = SFTDataConfig(
+        sources=[SFTSource(path=a, weight=2.0, group="one"), SFTSource(path=b, weight=0.5, name="synth", group="two")],
+        eval_fraction=0.1,
+        mix="phased",
+    )
+    rows = read_sft_rows(cfg)
+
+    reasons = sorted(r["reason"] for r in rows.rejects)
+    assert reasons == [
+        "duplicate id 'a0'",
+        "messages[0].role 'wizard' is not one of system, developer, user, assistant",
+        "no assistant turn to train on",
+    ]
+    a_counts, b_counts = rows.counts["a"], rows.counts["synth"]
+    assert a_counts["rows"] == 203 and a_counts["rejected"] == 3
+    assert a_counts["used"] == 2 * (200 - a_counts["held_out"]) and 5 <= a_counts["held_out"] <= 40
+    assert b_counts["used"] == round(0.5 * (40 - b_counts["held_out"]))
+    assert list(rows.groups) == ["one", "two"]
+    # a synthesis row (prompt + completion) is one chat with the completion as the assistant turn
+    last = rows.groups["two"][0]["messages"][-1]
+    assert last["role"] == "assistant" and last["content"] in {f"c{i}" for i in range(40)}
+    # no held-out conversation is trained on, under any copy's id
+    eval_ids = {r["id"] for r in rows.eval}
+    trained = {r["id"].split("#")[0] for g in rows.groups.values() for r in g}
+    assert eval_ids and not eval_ids & trained
+    assert all(held_out(i, 0.1) for i in eval_ids)
+
+
+def test_weights_repeat_and_subsample_with_distinct_ids():
+    rows = [{"id": str(i)} for i in range(10)]
+    assert len(weighted(rows, 2.5, 0)) == 25 and len({r["id"] for r in weighted(rows, 2.5, 0)}) == 25
+    assert len(weighted(rows, 0.3, 0)) == 3 and weighted(rows, 0.3, 0) == weighted(rows, 0.3, 0)
+
+
+def test_deepspeed_config_schedules_passthrough_and_conflicts():
+    cfg = TrainConfig(
+        scheduler={"name": "cosine", "warmup_ratio": 0.1},
+        optimizer={"betas": (0.9, 0.95), "lr": 2e-4},
+        deepspeed={"zero_optimization": {"reduce_bucket_size": 1000}, "gradient_clipping": 0.5},
+    )
+    ds = deepspeed_config(cfg, 100, use_gpu=False)
+    assert ds["scheduler"]["type"] == "WarmupCosineLR" and ds["scheduler"]["params"]["warmup_num_steps"] == 10
+    assert ds["optimizer"]["params"]["betas"] == [0.9, 0.95]
+    assert ds["zero_optimization"] == {
+        "stage": 2,
+        "contiguous_gradients": True,
+        "overlap_comm": False,
+        "reduce_bucket_size": 1000,
+    }
+    assert ds["gradient_clipping"] == 0.5  # the deepspeed block wins
+    assert deepspeed_config(TrainConfig(scheduler={"name": "constant"}), 10, False)["scheduler"]["type"] == "WarmupLR"
+    with pytest.raises(ArcticRayError, match="gradient_accumulation_steps is 4"):
+        deepspeed_config(TrainConfig(deepspeed={"gradient_accumulation_steps": 4}), 10, False)
+
+
+def test_optimizer_and_schedule_are_registered_blocks():
+    with pytest.raises(
+        RecipeError,
+        match="scheduler.name: .*unknown scheduler 'cosin'; registered schedulers: constant, cosine, linear",
+    ):
+        load_recipe(ROOT / "examples" / "sft.yaml", ["scheduler.name=cosin"])
+
+    @registered("optimizer", "sgd_for_this_test")
+    def sgd(cfg: OptimizerConfig) -> dict:
+        return {"type": "SGD", "params": {"lr": cfg.lr}}
+
+    recipe = load_recipe(ROOT / "examples" / "sft.yaml", ["optimizer.name=sgd_for_this_test", "optimizer.lr=0.5"])
+    assert deepspeed_config(recipe, 10, False)["optimizer"] == {"type": "SGD", "params": {"lr": 0.5}}
+
+
+def test_sft_recipe_takes_arctic_training_names_and_names_a_typo(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "type: sft\nmodel: {name_or_path: tiny}\nmicro_batch_size: 3\noptimizer: {lr: 0.01}\n"
+        "checkpoint: {save_every_n_steps: 5}\n"
+    )
+    train = load_recipe(str(recipe), ["scheduler.name=linear"])
+    got = (
+        train.micro_batch_size,
+        train.optimizer.lr,
+        train.checkpoint.save_every_n_steps,
+        train.scheduler.name,
+        train.optimizer.betas,
+    )
+    assert got == (3, 0.01, 5, "linear", (0.9, 0.95))
+    recipe.write_text("type: sft\noptimizer: {learning_rate: 0.01}\n")
+    with pytest.raises(ArcticRayError, match="optimizer.learning_rate: unknown field"):
+        load_recipe(str(recipe), [])

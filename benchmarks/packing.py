@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from arctic_ray.data.chat import IGNORE
+from arctic_ray.data.chat import IGNORE_INDEX
 from arctic_ray.data.multipack import multipack, packing_efficiency, rank_imbalance
 from arctic_ray.data.packing import pad_bins
 from arctic_ray.models.tiny import build_tiny_model
@@ -37,14 +37,14 @@ def skewed_examples(n: int, vocab: int, seed: int = 0) -> list[dict]:
     for length in lengths:
         ids = rng.integers(3, vocab, length).tolist()
         prompt = int(length * 0.3)
-        out.append({"input_ids": ids, "labels": [IGNORE] * prompt + ids[prompt:]})
+        out.append({"input_ids": ids, "labels": [IGNORE_INDEX] * prompt + ids[prompt:]})
     return out
 
 
 def padded_batch(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     width = max(len(e["input_ids"]) for e in examples)
     ids = torch.full((len(examples), width), pad_id)
-    labels = torch.full((len(examples), width), IGNORE)
+    labels = torch.full((len(examples), width), IGNORE_INDEX)
     mask = torch.zeros((len(examples), width), dtype=torch.long)
     for i, e in enumerate(examples):
         n = len(e["input_ids"])
@@ -55,8 +55,8 @@ def padded_batch(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
 def padded_loss(model, batch) -> tuple[torch.Tensor, torch.Tensor]:
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
     targets = batch["labels"][:, 1:]
-    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="sum"), (
-        targets != IGNORE
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="sum"), (
+        targets != IGNORE_INDEX
     ).sum()
 
 

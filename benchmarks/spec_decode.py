@@ -29,8 +29,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from arctic_ray.cli import run_recipe
 from arctic_ray.methods.spec_decode.retrain import retrain
+from arctic_ray.pipeline import run_file
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -98,7 +98,7 @@ def main(argv=None) -> list[str]:
     args = p.parse_args(argv)
     recipe = EXAMPLES / ("spec_decode_tiny.yaml" if args.tiny else "spec_decode.yaml")
     overrides = ["eval.batch_sizes=[1, 8]", "output_dir=runs/bench_spec_decode", *args.set]
-    metrics = run_recipe(str(recipe), overrides)
+    metrics = run_file(str(recipe), overrides)
     out = specdec_lines(metrics)
     print("\n".join(out), flush=True)
     if not args.no_ablations:

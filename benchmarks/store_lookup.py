@@ -89,8 +89,7 @@ def measure(n: int) -> dict:
 def main(argv: list[str]) -> None:
     import ray
 
-    from arctic_ray.core.ray_config import RayConfig
-    from arctic_ray.core.runtime import init_ray
+    from arctic_ray.core.runtime import RayConfig, init_ray
 
     n = int(argv[0]) if argv else 50_000
     init_ray(RayConfig())

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from arctic_ray.data.chat import chat_ids
-from arctic_ray.jobs import load_recipe, run_recipe
-from arctic_ray.methods.swiftkv.data import read_chats
+from arctic_ray.data.chat_examples import read_chat_sources
+from arctic_ray.job_table import load_recipe, run_recipe
 from arctic_ray.methods.swiftkv.load import load_swiftkv
 from arctic_ray.methods.swiftkv.measure import agreement, original_model, prefill_counts, prefill_seconds
 from arctic_ray.models.resolve import resolve_model
@@ -66,7 +66,7 @@ def main(argv=None) -> dict:
     model_path = str(resolve_model(recipe.model.name_or_path))
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     student, original = load_swiftkv(metrics["export_dir"]), original_model(model_path)
-    held_out = read_chats(recipe.data).eval
+    held_out = read_chat_sources(recipe.data.sources, recipe.data.eval_fraction, recipe.seed).eval
     quality = agreement(student, original, tokenizer, [r["messages"] for r in held_out], recipe.data.max_length)
     prompt = long_prompt(tokenizer, held_out, args.prompt_len)
     counts = prefill_counts(student, original, [prompt])

@@ -50,12 +50,11 @@ def through_ray(n: int, synth) -> tuple[float, int]:
     import ray
     import ray.data
 
-    from arctic_ray.core.ray_config import RayConfig
-    from arctic_ray.core.runtime import init_ray
+    from arctic_ray.core.runtime import RayConfig, init_ray
     from arctic_ray.data.driver_rows import dataset_of
     from arctic_ray.models.resolve import resolve_model
+    from arctic_ray.synth.backend import target_for
     from arctic_ray.synth.keyed import generate_stored
-    from arctic_ray.synth.target import target_for
 
     resolve_model(MODEL)  # built or converted before the clock starts
     init_ray(RayConfig())  # the local cluster the pipelines start

@@ -8,32 +8,9 @@
 
 The stages are in arctic_ray/methods/spec_decode/job.py; the recipe in examples/spec_decode.yaml."""
 
-import argparse
 import sys
-from pathlib import Path
 
-from arctic_ray.cli import USER_ERRORS, run_recipe
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--recipe", help="recipe YAML (default: examples/spec_decode.yaml)")
-    p.add_argument("--tiny", action="store_true", help="use examples/spec_decode_tiny.yaml")
-    p.add_argument(
-        "--resume", metavar="RUN_DIR", help="run the recipe of RUN_DIR again, into it (stored generations are reused)"
-    )
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
-    args = p.parse_args(argv)
-    recipe = args.recipe or EXAMPLES / ("spec_decode_tiny.yaml" if args.tiny else "spec_decode.yaml")
-    try:
-        run_recipe(None if args.resume else str(recipe), args.set, args.resume)
-    except USER_ERRORS as err:
-        print(f"spec_decode: error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
+from arctic_ray.pipeline import script_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(job="spec_decode", recipe="spec_decode.yaml", doc=__doc__, tiny="spec_decode_tiny.yaml"))

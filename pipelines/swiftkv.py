@@ -8,35 +8,9 @@ reloaded and its prefill measured against the original.
     ray job submit --working-dir . -- python pipelines/swiftkv.py --recipe examples/swiftkv_gpu.yaml
 """
 
-import argparse
 import sys
-from pathlib import Path
 
-from arctic_ray.cli import USER_ERRORS
-from arctic_ray.jobs import load_recipe, lookup_job
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--recipe",
-        default=str(EXAMPLES / "swiftkv_smollm2.yaml"),
-        help="recipe YAML (default: examples/swiftkv_smollm2.yaml)",
-    )
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
-    args = p.parse_args(argv)
-    try:
-        recipe = load_recipe(args.recipe, args.set)
-        if recipe.type != "swiftkv":
-            raise ValueError(f"{args.recipe} is a {recipe.type} recipe, not swiftkv")
-        lookup_job("swiftkv").run(recipe)
-    except (*USER_ERRORS, ValueError) as err:
-        print(f"swiftkv: error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
+from arctic_ray.pipeline import script_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(job="swiftkv", recipe="swiftkv_smollm2.yaml", doc=__doc__, tiny="swiftkv_tiny.yaml"))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.files import example_prompts
+from tests.support.reward_rows import GOOD
 
 # No model hub here: Hugging Face names resolve from this session's own cache (tests put models
 # there in the Hub's layout). Set before any Ray worker starts, so every worker sees the same.
@@ -95,3 +96,35 @@ def tiny_generations(tiny_model) -> list[tuple[list[int], list[int]]]:
             ids = model.generate(torch.tensor([prompt]), max_new_tokens=48, do_sample=False)[0, len(prompt) :].tolist()
             out.append((prompt, ids))
     return out
+
+
+@pytest.fixture(scope="module")
+def reward_model(session_cache) -> str:
+    from arctic_ray.models.resolve import resolve_model
+
+    return resolve_model("tiny-reward")
+
+
+@pytest.fixture(scope="module")
+def direct(reward_model):
+    """Each row's score from a plain in-process forward of that row alone, rendered as text."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(reward_model)
+    model = AutoModelForSequenceClassification.from_pretrained(reward_model).eval()
+
+    def score(row: dict, keep_last: int | None = None) -> tuple[float, int]:
+        text = tokenizer.apply_chat_template(
+            row["messages"] + [{"role": "assistant", "content": row["completion"]}], tokenize=False
+        )
+        ids = tokenizer(text, return_tensors="pt")["input_ids"][:, -keep_last if keep_last else 0 :]
+        with torch.no_grad():
+            return model(input_ids=ids).logits[0, 0].item(), ids.shape[1]
+
+    return score
+
+
+@pytest.fixture(scope="module")
+def expected(direct) -> dict[str, float]:
+    return {row["id"]: direct(row)[0] for row in GOOD}

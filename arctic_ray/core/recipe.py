@@ -1,18 +1,24 @@
-"""The YAML loader shared by every recipe: overrides, validation against a recipe class (the
-job table, `arctic_ray/jobs.py`, picks the class), errors that name the field."""
+"""Recipes and the jobs that run them: the `Recipe` base every job's recipe extends, the `Job`
+record a method registers where its run function is defined (`@job("sft", SFTRecipe)`; the job
+table, `arctic_ray/job_table.py`, finds them by discovery), and the YAML loader shared by every
+recipe: `--set` overrides, validation against a recipe class, errors that name the field."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self, TypeVar, cast
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from arctic_ray.core.config import StrictConfig
 from arctic_ray.core.errors import ArcticRayError
-from arctic_ray.core.ray_config import RayConfig
+from arctic_ray.core.registry import register
+from arctic_ray.core.run_dir import RECIPE_FILE
+from arctic_ray.core.runtime import RayConfig
 from arctic_ray.core.storage import location
-from arctic_ray.core.strict_config import StrictConfig
 
 
 class RecipeError(ArcticRayError, ValueError):
@@ -36,6 +42,12 @@ class Recipe(StrictConfig):
 
     moved: ClassVar[dict[str, str]] = {}
 
+    def after(self, previous: dict[str, Any]) -> Self:
+        """This recipe, run after another job whose final metrics are `previous` (a pipeline of
+        two recipes: synthesis then SFT, preference data then DPO): a job that can take the earlier
+        run's output as its input overrides this and says how."""
+        raise RecipeError(f"a {self.type} recipe cannot follow a {previous.get('type', '?')} run")
+
     @model_validator(mode="before")
     @classmethod
     def _no_old_spelling(cls, raw: Any) -> Any:
@@ -44,6 +56,27 @@ class Recipe(StrictConfig):
             if found:
                 raise ValueError("; ".join(found))
         return raw
+
+
+R = TypeVar("R", bound=Recipe)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    recipe: type[Recipe]
+    run: Callable[..., dict]
+    """`run(recipe, run_dir=None) -> metrics`: a new run, or `run_dir` again (resume)."""
+
+
+def job(name: str, recipe: type[Recipe]):
+    """Decorator on the function that runs a recipe of `recipe`'s class."""
+
+    def wrap(fn):
+        register("job", name, Job(name, recipe, fn))
+        return fn
+
+    return wrap
 
 
 def _given(raw: dict, dotted: str) -> bool:
@@ -142,3 +175,18 @@ def read_recipe(path: str | Path, overrides: list[str] | None = None) -> Any:
             raise RecipeError(f"{path}: a recipe is a YAML mapping")
         raw = merge_dicts(raw, parse_overrides(overrides))
     return raw
+
+
+def recipe_source(path: str | Path | None, resume: str | None) -> str:
+    """The recipe file to read: `path`, or the recipe a run directory was run with (`resume`)."""
+    if resume:
+        return location(resume).join(RECIPE_FILE).uri
+    if path is None:
+        raise RecipeError("give a recipe file or --resume RUN_DIR")
+    return str(path)
+
+
+def load_as(recipe_cls: type[R], path: str | Path | None, overrides: list[str], resume: str | None = None) -> R:
+    """A recipe of `recipe_cls` from a file or a run directory, with `--set` overrides."""
+    source = recipe_source(path, resume)
+    return cast(R, validate_against(recipe_cls, read_recipe(source, overrides), source, recipe_cls.__name__))

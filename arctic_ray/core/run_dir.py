@@ -35,6 +35,7 @@ class JobRun:
     def __init__(self, recipe, run_dir: str | None = None):
         """A new timestamped directory under `recipe.output_dir`, or `run_dir` when resuming."""
         self.started = time.time()
+        self.type = recipe.type
         self.loc = location(run_dir) if run_dir else new_run_dir(location(recipe.output_dir))
         self.loc.mkdir()
         self.dir = self.loc.uri
@@ -81,6 +82,7 @@ class JobRun:
     def finish(self, metrics: dict, render_report) -> dict:
         """Write `metrics.json` and `report.md` (`render_report(metrics)`), print the report."""
         metrics = {
+            "type": self.type,
             **metrics,
             "counts": self.counts,
             "timings_s": self.timings,

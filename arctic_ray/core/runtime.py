@@ -1,12 +1,23 @@
-"""Joining Ray: the cluster a submitted job runs in, a given address, or a new local one."""
+"""Joining Ray: the recipe's `ray:` block, and the cluster a submitted job runs in, a given address,
+or a new local one."""
 
 from __future__ import annotations
 
 import os
 
 import ray
+from pydantic import Field
 
-from arctic_ray.core.ray_config import RayConfig
+from arctic_ray.core.config import StrictConfig
+
+
+class RayConfig(StrictConfig):
+    address: str | None = None
+    """Cluster to join; None: the one a submitted job runs in, else a new local one."""
+
+    local_num_cpus: int = Field(default=8, gt=0)
+    """Logical CPUs of a new local cluster. More than the cores on purpose: on a small machine a
+    Ray Data read needs a CPU beside the training workers and the vLLM engine."""
 
 
 def init_ray(cfg: RayConfig) -> None:

@@ -14,8 +14,8 @@ import pyarrow as pa
 import ray
 import ray.data
 
-from arctic_ray.curate.arrow_compute import pc
 from arctic_ray.curate.dedup.nodes import id_hash
+from arctic_ray.data.arrow_compute import pc
 
 
 def join_by_id(

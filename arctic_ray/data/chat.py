@@ -15,7 +15,7 @@ from typing import Literal
 
 from arctic_ray.core.errors import ArcticRayError
 
-IGNORE = -100
+IGNORE_INDEX = -100
 """Label of a token that carries no loss (PyTorch's cross-entropy ignore_index)."""
 
 Overlong = Literal["truncate", "drop"]
@@ -34,7 +34,7 @@ def chat_ids(tokenizer, messages: list[dict], add_generation_prompt: bool) -> li
 class TokenizedChat:
     input_ids: list[int]
     labels: list[int]
-    """input_ids where the token is trained, IGNORE elsewhere (not shifted)."""
+    """input_ids where the token is trained, IGNORE_INDEX elsewhere (not shifted)."""
     truncated: bool = False
     dropped: str | None = None
     """Why the example is not used ("overlong", "no_assistant_tokens"), None when it is."""
@@ -60,7 +60,7 @@ def _prefix_len(tokenizer, full: list[int], messages: list[dict], generation_pro
 def assistant_labels(tokenizer, messages: list[dict]) -> tuple[list[int], list[int]]:
     """The whole chat's token ids and labels with every assistant turn trained."""
     full = chat_ids(tokenizer, messages, add_generation_prompt=False)
-    labels = [IGNORE] * len(full)
+    labels = [IGNORE_INDEX] * len(full)
     for i, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
@@ -71,7 +71,7 @@ def assistant_labels(tokenizer, messages: list[dict]) -> tuple[list[int], list[i
 
 
 def tokenize_chat(tokenizer, messages: list[dict], max_length: int, overlong: Overlong = "truncate") -> TokenizedChat:
-    """One SFT example from a whole conversation: `input_ids` and `labels` (IGNORE where no
+    """One SFT example from a whole conversation: `input_ids` and `labels` (IGNORE_INDEX where no
     loss). Longer than `max_length`: cut to it, or dropped (`overlong="drop"`); an example with no
     trained token left is dropped. Raises ChatTemplateError for a template that is not
     prefix-stable."""
@@ -81,6 +81,6 @@ def tokenize_chat(tokenizer, messages: list[dict], max_length: int, overlong: Ov
         if overlong == "drop":
             return TokenizedChat([], [], truncated=False, dropped="overlong")
         ids, labels = ids[:max_length], labels[:max_length]
-    if all(label == IGNORE for label in labels):
+    if all(label == IGNORE_INDEX for label in labels):
         return TokenizedChat([], [], truncated=truncated, dropped="no_assistant_tokens")
     return TokenizedChat(ids, labels, truncated=truncated)

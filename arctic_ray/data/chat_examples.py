@@ -1,21 +1,80 @@
-"""Chat rows as training examples, shared by every method that trains on chats (SFT, SwiftKV
-distillation): a held-out share chosen by a stable hash of the row id, synthesis rows (prompt +
+"""Chat rows as training examples, the one reader every method that trains on chats uses (SFT,
+SwiftKV distillation): each source's rows checked (a row that cannot be used goes to rejects with
+its reason), a held-out share chosen by a stable hash of the row id (before any row is repeated,
+so no copy leaks into eval), the rest taken by the source's weight, synthesis rows (prompt +
 `completion`) read as one chat, and each conversation tokenized as ONE example with all its
 assistant turns trained (`tokenize_chat`) in a Ray Data stage, its outcome (kept, truncated,
-dropped and why) kept beside it."""
+dropped and why) counted per source and the dropped ones set aside with the reason."""
 
 from __future__ import annotations
 
+import random
 import zlib
 from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
+from typing import TypeVar
 
 import pyarrow as pa
 import ray.data
+from pydantic import Field
 
 from arctic_ray.data.chat import Overlong, tokenize_chat
 from arctic_ray.data.messages import row_problem
+from arctic_ray.data.sample_ids import sample_id
 from arctic_ray.data.sources import SourceConfig, SourceError, read_source
+
+
+class ChatSource(SourceConfig):
+    """Chat rows (`messages`, optional `id`; or prompt `messages` + `completion`)."""
+
+    weight: float = Field(default=1.0, gt=0)
+    """Share of the source used: 0.5 takes half of its rows, 2 takes each row twice."""
+
+
+Source = TypeVar("Source", bound=ChatSource)
+
+
+@dataclass
+class ChatRows:
+    groups: dict[str, list[dict]] = field(default_factory=dict)
+    """Training rows (id, source, messages) by group, in recipe order."""
+    eval: list[dict] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)
+    counts: dict[str, Counter] = field(default_factory=dict)
+    """Per source: rows, rejected, held_out, used, then each tokenizing outcome."""
+
+    @property
+    def train(self) -> list[dict]:
+        return [r for rows in self.groups.values() for r in rows]
+
+
+def read_chat_sources(
+    sources: Sequence[Source],
+    eval_fraction: float,
+    seed: int = 0,
+    group_of: Callable[[Source], str] | None = None,
+) -> ChatRows:
+    """Every source's usable chats: a held-out share, and the rest taken by weight, by group."""
+    out, seen = ChatRows(), set()
+    for source in sources:
+        counts = out.counts.setdefault(source.label, Counter())
+        train, held = split_source(source, counts, out.rejects, seen, eval_fraction)
+        out.eval += held
+        taken = weighted(train, source.weight, seed)
+        counts.update(used=len(taken))
+        out.groups.setdefault(group_of(source) if group_of else "all", []).extend(taken)
+    return out
+
+
+def weighted(rows: list[dict], weight: float, seed: int) -> list[dict]:
+    """Each row floor(weight) times, plus a seeded share (weight - floor) of the rows once more;
+    the k-th copy of a row is `id#k` (`data/sample_ids.py`)."""
+    whole, part = int(weight), weight - int(weight)
+    out = [{**r, "id": sample_id(r["id"], k)} for k in range(whole) for r in rows]
+    extra = random.Random(seed).sample(rows, round(part * len(rows)))
+    return out + [{**r, "id": sample_id(r["id"], whole)} for r in extra]
 
 
 def held_out(row_id: str, fraction: float) -> bool:
@@ -129,3 +188,14 @@ def tokenized(rows: list[dict], model, cfg) -> ray.data.Dataset:
 
 def usable(examples: ray.data.Dataset) -> ray.data.Dataset:
     return examples.filter(lambda r: not r["outcome"].startswith("dropped"))
+
+
+def examples_of(rows: list[dict], model, cfg, counts: dict[str, Counter]) -> tuple[ray.data.Dataset, list[dict]]:
+    """The usable examples of `rows` and the dropped ones as rejects (`stage: tokenize`, with the
+    reason); every outcome is counted per source in `counts`."""
+    examples, dropped = tokenized(rows, model, cfg), []
+    for row in examples.select_columns(["id", "source", "outcome"]).iter_rows():  # one pass: counts and rejects
+        counts.setdefault(row["source"], Counter())[row["outcome"]] += 1
+        if row["outcome"].startswith("dropped"):
+            dropped.append({"stage": "tokenize", "id": row["id"], "source": row["source"], "reason": row["outcome"]})
+    return usable(examples), dropped

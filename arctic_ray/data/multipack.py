@@ -17,7 +17,7 @@ from functools import partial
 import pyarrow as pa
 import ray
 
-from arctic_ray.data.packing import pack
+from arctic_ray.data.packing import make_bin, pack
 
 BIN_SCHEMA = pa.schema(
     [
@@ -78,3 +78,23 @@ def rank_imbalance(bins: Sequence[dict], num_ranks: int, micro_batch_size: int) 
         if mean:
             worst = max(worst, max(loads) / mean - 1)
     return worst
+
+
+def one_per_bin(examples: ray.data.Dataset) -> ray.data.Dataset:
+    """One example per bin (BIN_SCHEMA): for a recipe that packs nothing (padded per micro-batch)."""
+    return examples.select_columns(["input_ids", "labels"]).map_batches(_one_per_bin, batch_format="pyarrow")
+
+
+def _one_per_bin(block: pa.Table) -> pa.Table:
+    return pa.Table.from_pylist([make_bin([e]) for e in block.to_pylist()], schema=BIN_SCHEMA)
+
+
+def bins_of(
+    examples: ray.data.Dataset, pack: bool, capacity: int, num_ranks: int, rows_per_rank_step: int
+) -> ray.data.Dataset:
+    """Training sequences of `examples`, materialized: multipacked in whole optimizer steps per
+    rank (`rows_per_rank_step`: micro_batch_size x gradient_accumulation_steps), or one example
+    per sequence when `pack` is off."""
+    if not pack:
+        return one_per_bin(examples).materialize()
+    return multipack(examples, capacity, num_ranks, rows_per_rank_step).materialize()

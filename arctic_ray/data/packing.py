@@ -22,7 +22,7 @@ import torch
 from ray.data.collate_fn import NumpyBatchCollateFn
 
 from arctic_ray.core.errors import ArcticRayError
-from arctic_ray.data.chat import IGNORE
+from arctic_ray.data.chat import IGNORE_INDEX
 
 
 class PackingError(ArcticRayError):
@@ -116,7 +116,7 @@ def _exchange(giver: list[int], taker: list[int], lengths: Sequence[int], most: 
 def pack(examples: list[dict], capacity: int, *, multiple_of: int = 1) -> list[dict]:
     """Bins of examples (each with `input_ids` and `labels`, lists or arrays of equal length):
     `input_ids`, `labels`, `position_ids` (from 0 in each example), `seq_lens`, `num_examples`.
-    Each example's first label is IGNORE in the bin: nothing of its own precedes it, and the
+    Each example's first label is IGNORE_INDEX in the bin: nothing of its own precedes it, and the
     previous example's last token must not learn to predict it."""
     lengths = [len(e["input_ids"]) for e in examples]
     for i, e in enumerate(examples):
@@ -129,7 +129,7 @@ def make_bin(examples: list[dict]) -> dict:
     seq_lens = [len(e["input_ids"]) for e in examples]
     return {
         "input_ids": [int(t) for t in chain.from_iterable(e["input_ids"] for e in examples)],
-        "labels": [int(t) for e in examples for t in chain([IGNORE], e["labels"][1:])],
+        "labels": [int(t) for e in examples for t in chain([IGNORE_INDEX], e["labels"][1:])],
         "position_ids": [p for n in seq_lens for p in range(n)],
         "seq_lens": seq_lens,
         "num_examples": len(examples),
@@ -138,14 +138,14 @@ def make_bin(examples: list[dict]) -> dict:
 
 def pad_bins(bins: list[dict] | Mapping[str, Sequence], pad_id: int) -> dict[str, torch.Tensor]:
     """One micro-batch of bins as equal-length LongTensors [B, T], T the longest bin: input_ids
-    (pad_id after the end), labels (IGNORE), position_ids (0), and segment_ids (1..n for the
+    (pad_id after the end), labels (IGNORE_INDEX), position_ids (0), and segment_ids (1..n for the
     examples of a row, 0 for padding). `bins` is a list of bin dicts or one dict of columns, as
     Ray Data hands a batch to a `collate_fn`."""
     rows = _rows(bins)
     width = max([len(r["input_ids"]) for r in rows] + [1])  # an all-empty batch still has one column
     out = {
         "input_ids": np.full((len(rows), width), pad_id, dtype=np.int64),
-        "labels": np.full((len(rows), width), IGNORE, dtype=np.int64),
+        "labels": np.full((len(rows), width), IGNORE_INDEX, dtype=np.int64),
         "position_ids": np.zeros((len(rows), width), dtype=np.int64),
         "segment_ids": np.zeros((len(rows), width), dtype=np.int64),
     }

@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from arctic_ray.core.config import StrictConfig
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.secrets import resolve_secret
-from arctic_ray.core.strict_config import StrictConfig
 
 
 class SnowflakeConnectError(ArcticRayError):

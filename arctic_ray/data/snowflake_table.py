@@ -10,7 +10,7 @@ import re
 
 from pydantic import Field, model_validator
 
-from arctic_ray.core.strict_config import StrictConfig
+from arctic_ray.core.config import StrictConfig
 from arctic_ray.data.messages import row_problem
 from arctic_ray.data.prompts import PromptSet
 from arctic_ray.data.snowflake_connection import SnowflakeConnection

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from arctic_ray.core.config import StrictConfig
 from arctic_ray.core.errors import ArcticRayError
-from arctic_ray.core.strict_config import StrictConfig
 
 
 class SourceError(ArcticRayError):

@@ -15,8 +15,9 @@ from typing import ClassVar
 import ray.data
 from pydantic import Field
 
-from arctic_ray.core.block import Block
-from arctic_ray.core.strict_config import StrictConfig
+from arctic_ray.core.config import Block, StrictConfig
+from arctic_ray.models.identity import model_identity
+from arctic_ray.models.resolve import model_files
 
 
 class SamplingConfig(StrictConfig):
@@ -107,3 +108,9 @@ class SynthConfig(Block):
     def report(self, target: Target) -> dict:
         """Counts a run's summary adds once the rows are out (e.g. provider files left behind)."""
         return {}
+
+
+def target_for(model: str, synth: SynthConfig, store: str, run_dir: str | None = None) -> Target:
+    if synth.loads_weights:
+        return Target(model, model, model_identity(model_files(model), model)["store_key"], store, run_dir)
+    return Target(model, model, model, store, run_dir)

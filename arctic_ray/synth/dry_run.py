@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.keyed import row_key
-from arctic_ray.synth.requests import split_requests
+from arctic_ray.synth.schema import split_requests
 from arctic_ray.synth.store import GenerationStore
 from arctic_ray.synth.synthesize import expand_samples
 from arctic_ray.synth.token_estimate import estimate_prompt_tokens

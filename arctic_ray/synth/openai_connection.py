@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Literal, overload
 
 from pydantic import Field
 
+from arctic_ray.core.config import StrictConfig
 from arctic_ray.core.secrets import resolve_secret
-from arctic_ray.core.strict_config import StrictConfig
 
 if TYPE_CHECKING:
     import openai

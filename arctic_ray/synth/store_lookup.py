@@ -13,17 +13,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute
 import pyarrow.fs as pafs
 import ray.data
 
+from arctic_ray.data.arrow_compute import pc
 from arctic_ray.data.shuffle import shuffle_strategy
 from arctic_ray.synth.segments import ANSWER_PREFIX, SENT_PREFIX, open_fs
-
-pc: Any = pyarrow.compute  # its functions are generated at import: unknown to a type checker
 
 REQUEST, ANSWER, SENT = 0, 1, 2
 TAGGED = pa.schema([("key", pa.string()), ("kind", pa.int8()), ("payload", pa.large_string())])

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 import ray.data
 
 from arctic_ray.data.driver_rows import dataset_of
+from arctic_ray.data.sample_ids import nth
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.keyed import StoredGeneration, generate_stored
-from arctic_ray.synth.requests import split_requests
+from arctic_ray.synth.schema import split_requests
 
 
 @dataclass
@@ -64,7 +65,7 @@ def expand_samples(rows: Iterable[dict], samples: int) -> list[dict]:
     """n samples of one prompt: n rows with `sample` 0..n-1 (each its own store key when sampling)."""
     if samples == 1:
         return list(rows)
-    return [{**r, "id": f"{r['id']}#{i}", "source_id": r["id"], "sample": i} for r in rows for i in range(samples)]
+    return [nth(r, i) for r in rows for i in range(samples)]
 
 
 def synthesize(rows: Iterable[dict], synth: SynthConfig, target: Target, samples: int = 1) -> Synthesis:

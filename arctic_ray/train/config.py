@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
+from arctic_ray.core.config import StrictConfig
 from arctic_ray.core.recipe import Recipe
 from arctic_ray.core.registry import UnknownBlockError, home, lookup
-from arctic_ray.core.strict_config import StrictConfig
 
 home("optimizer", "arctic_ray.train.optim_blocks")
 home("scheduler", "arctic_ray.train.optim_blocks")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from transformers import PretrainedConfig, PreTrainedModel
 
 from arctic_ray.core.errors import ArcticRayError
-from arctic_ray.data.chat import IGNORE
+from arctic_ray.data.chat import IGNORE_INDEX
 
 MASKED_IMPLEMENTATIONS = ("sdpa", "eager")
 
@@ -48,9 +48,9 @@ def packed_causal_mask(segment_ids: torch.Tensor, dtype: torch.dtype) -> torch.T
 
 def shifted_targets(labels: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
     """[B, T-1]: the label token t is trained to predict, i.e. labels[t+1] when token t+1 belongs
-    to the same example as token t, IGNORE across a boundary and in padding."""
+    to the same example as token t, IGNORE_INDEX across a boundary and in padding."""
     same = (segment_ids[:, 1:] == segment_ids[:, :-1]) & (segment_ids[:, 1:] > 0)
-    return torch.where(same, labels[:, 1:], torch.full_like(labels[:, 1:], IGNORE))
+    return torch.where(same, labels[:, 1:], torch.full_like(labels[:, 1:], IGNORE_INDEX))
 
 
 def packed_loss(
@@ -79,7 +79,7 @@ def packed_loss(
         input_ids=batch["input_ids"], position_ids=batch["position_ids"], attention_mask=mask, use_cache=False, **extra
     )
     targets = shifted_targets(batch["labels"], segment_ids)
-    trained = targets != IGNORE
+    trained = targets != IGNORE_INDEX
     head = cast(torch.nn.Module, inner.get_output_embeddings())
     logits = head(out.last_hidden_state[:, :-1][trained]).float()
     loss_sum = F.cross_entropy(logits, targets[trained], reduction="sum")

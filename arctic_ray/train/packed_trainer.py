@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
-from arctic_ray.data.chat import IGNORE
+from arctic_ray.data.chat import IGNORE_INDEX
 from arctic_ray.data.packing import PadBins
 from arctic_ray.train.packed import shifted_targets
 from arctic_ray.train.trainer import Trainer
@@ -28,7 +28,8 @@ class PackedTrainer(Trainer):
 
     def begin_step(self, batches) -> None:
         """The global batch's target tokens, before its first forward (one all-reduce)."""
-        local = torch.stack([(shifted_targets(b["labels"], b["segment_ids"]) != IGNORE).sum() for b in batches]).sum()
+        targets = [(shifted_targets(b["labels"], b["segment_ids"]) != IGNORE_INDEX).sum() for b in batches]
+        local = torch.stack(targets).sum()
         total = local.double().reshape(1).cpu()  # the step's one host sync
         dist.all_reduce(total)
         self.step_targets = total.clamp(min=1.0)

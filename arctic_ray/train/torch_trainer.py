@@ -12,8 +12,8 @@ from ray.train.torch import TorchConfig, TorchTrainer
 
 from arctic_ray.core.storage import Location
 from arctic_ray.train.checkpoints import EXPORT_DIR, METRICS_FILE
-from arctic_ray.train.data_config import ShardingDataConfig
-from arctic_ray.train.spec import TrainRun, WorkerPlan, streams, worker_plan
+from arctic_ray.train.run import TrainRun, WorkerPlan, streams, worker_plan
+from arctic_ray.train.sharding import ShardingDataConfig
 
 
 def _worker_entry(config: dict) -> None:

@@ -28,7 +28,7 @@ from arctic_ray.train import checkpoints
 from arctic_ray.train.callbacks import CallbackList, wrap_methods
 from arctic_ray.train.checkpoints import EXPORT_DIR, METRICS_FILE
 from arctic_ray.train.deepspeed_config import deepspeed_config
-from arctic_ray.train.spec import WorkerPlan
+from arctic_ray.train.run import WorkerPlan
 
 home("trainer", "arctic_ray.methods")  # each method's folder defines its trainer
 

@@ -146,7 +146,7 @@ def test_main_job_online_places_the_teacher_beside_the_trainers_on_the_worker_no
 def test_synth_job_by_hub_name_gives_the_same_answers_on_one_node_and_on_two(
     cluster, s3, hub_model, prompts, ray_local, tmp_path
 ):
-    from arctic_ray.cli import run_recipe
+    from arctic_ray.pipeline import run_file
 
     recipe = tmp_path / "synth.yaml"
     recipe.write_text(
@@ -154,7 +154,7 @@ def test_synth_job_by_hub_name_gives_the_same_answers_on_one_node_and_on_two(
         "synth: {backend: vllm, sampling: {temperature: 0, max_tokens: 16}, max_model_len: 256, "
         "kv_cache_bytes: 67108864}\n"
     )
-    here = run_recipe(str(recipe), [f"output_dir={tmp_path / 'one'}", f"store={tmp_path / 'store-one'}"])
+    here = run_file(str(recipe), [f"output_dir={tmp_path / 'one'}", f"store={tmp_path / 'store-one'}"])
     one = sorted(
         (json.loads(line) for line in Path(here["run_dir"], "completions.jsonl").open()), key=lambda r: r["id"]
     )

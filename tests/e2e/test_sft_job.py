@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from arctic_ray.cli import run_recipe
+from arctic_ray.pipeline import run_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,7 +17,7 @@ def test_sft_trains_packed_chats_and_exports_a_model_transformers_and_vllm_load(
     ray_local, tiny_model, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(ROOT)
-    m = run_recipe(
+    m = run_file(
         str(ROOT / "examples/sft.yaml"),
         [
             f"output_dir={tmp_path}",
@@ -68,7 +68,7 @@ def test_sft_trains_packed_chats_and_exports_a_model_transformers_and_vllm_load(
 
 def test_moe_sft_logs_balance_against_its_minimum_with_routers_frozen(ray_local, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
-    m = run_recipe(
+    m = run_file(
         str(ROOT / "examples/sft_moe.yaml"),
         [
             f"output_dir={tmp_path}",

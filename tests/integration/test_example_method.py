@@ -1,7 +1,7 @@
 """A new method is one folder: a method defined in tests/support/example_method registers a trainer
 and a job and runs a training step on real Ray Train with no edit to the package."""
 
-from arctic_ray.jobs import job_names, run_recipe, validate_recipe
+from arctic_ray.job_table import job_names, run_recipe, validate_recipe
 
 
 def test_a_method_outside_the_package_is_one_folder(ray_local, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 def test_recipe_fields_win_and_a_gpu_recipe_without_gpus_stops_at_once(ray_local):
     from arctic_ray.core.errors import ArcticRayError
-    from arctic_ray.jobs import load_recipe
+    from arctic_ray.job_table import load_recipe
     from arctic_ray.methods.spec_decode.sizing import sized
     from tests.support.files import ROOT
 

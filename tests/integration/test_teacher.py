@@ -27,7 +27,7 @@ from arctic_ray.synth.store import GenerationStore
 from arctic_ray.train.callbacks import Callback
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.train.feeder import ActorFeeder
-from arctic_ray.train.spec import TrainRun
+from arctic_ray.train.run import TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics
 from tests.support.files import example_prompts
 

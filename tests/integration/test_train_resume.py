@@ -19,7 +19,7 @@ from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.callbacks import Callback
 from arctic_ray.train.config import TrainConfig
-from arctic_ray.train.spec import TrainRun
+from arctic_ray.train.run import TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])

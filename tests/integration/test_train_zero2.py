@@ -20,7 +20,7 @@ from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.callbacks import Callback
 from arctic_ray.train.checkpoints import DEEPSPEED_DIR, EXPORT_DIR
 from arctic_ray.train.config import TrainConfig
-from arctic_ray.train.spec import Phase, TrainRun
+from arctic_ray.train.run import Phase, TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics
 
 

@@ -8,11 +8,10 @@ from transformers import AutoModelForCausalLM
 
 from arctic_ray.engines.vllm.settings import EngineConfigError
 from arctic_ray.models.tiny import build_tiny_model
-from arctic_ray.synth.backend import SamplingConfig
+from arctic_ray.synth.backend import SamplingConfig, target_for
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 from arctic_ray.synth.keyed import generate_stored
 from arctic_ray.synth.schema import OUTPUT_COLUMNS
-from arctic_ray.synth.target import target_for
 
 
 def test_generates_in_the_shared_row_schema_and_stores_answers(ray_local, tiny_model, tmp_path):

@@ -7,16 +7,10 @@ from collections import Counter
 import pytest
 from transformers import AutoTokenizer
 
-from arctic_ray.data.chat import IGNORE, ChatTemplateError, chat_ids, tokenize_chat
+from arctic_ray.data.chat import IGNORE_INDEX, ChatTemplateError, chat_ids, tokenize_chat
+from tests.support.chat_masks import CHAT, check_chatml
 
 # The reply "Paris." also appears in the user's turn: a text search would find it there first.
-CHAT = [
-    {"role": "system", "content": "You are a helpful assistant."},
-    {"role": "user", "content": "Say Paris. then tell me the capital of France."},
-    {"role": "assistant", "content": "Paris."},
-    {"role": "user", "content": "And again?"},
-    {"role": "assistant", "content": "Paris."},
-]
 # Keeps only the last assistant turn's reasoning, as reasoning-model templates do.
 DROPS_REASONING = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
@@ -31,36 +25,10 @@ def tokenizer(tiny_model):
     return AutoTokenizer.from_pretrained(tiny_model)
 
 
-def trained_spans(result) -> list[list[int]]:
-    spans, current = [], []
-    for token, label in zip(result.input_ids, result.labels, strict=False):
-        if label != IGNORE:
-            assert label == token
-            current.append(token)
-        elif current:
-            spans.append(current)
-            current = []
-    return spans + ([current] if current else [])
-
-
-def check_chatml(tokenizer, chat):
-    result = tokenize_chat(tokenizer, chat, max_length=512)
-    assert result.input_ids == chat_ids(tokenizer, chat, add_generation_prompt=False)
-    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    spans = trained_spans(result)
-    assistant = [m["content"] for m in chat if m["role"] == "assistant"]
-    assert len(spans) == len(assistant)  # one example, every assistant turn trained
-    for span, reply in zip(spans, assistant, strict=False):
-        # the reply, its end-of-turn token and the newline the turn renders, not the header
-        assert tokenizer.decode(span) == reply + "<|im_end|>\n"
-        assert end in span
-    return result
-
-
 def test_every_assistant_turn_trained_by_position_not_text(tokenizer):
     result = check_chatml(tokenizer, CHAT)
     # the user's "Paris." is not trained: the first trained token comes after the first user turn
-    first_trained = next(i for i, label in enumerate(result.labels) if label != IGNORE)
+    first_trained = next(i for i, label in enumerate(result.labels) if label != IGNORE_INDEX)
     user_end = len(chat_ids(tokenizer, CHAT[:2], add_generation_prompt=True))
     assert first_trained == user_end
     assert result.outcome == "kept"
@@ -89,7 +57,7 @@ def test_overlong_truncated_or_dropped_and_counted(tokenizer):
     dropped = tokenize_chat(tokenizer, CHAT, max_length=n - 2, overlong="drop")
     assert dropped.dropped == "overlong" and not dropped.input_ids
     # cut before the first reply: nothing left to train on
-    first_trained = next(i for i, label in enumerate(full.labels) if label != IGNORE)
+    first_trained = next(i for i, label in enumerate(full.labels) if label != IGNORE_INDEX)
     empty = tokenize_chat(tokenizer, CHAT, max_length=first_trained)
     assert empty.dropped == "no_assistant_tokens"
     no_reply = tokenize_chat(tokenizer, CHAT[:2], max_length=512)

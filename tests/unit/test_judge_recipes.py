@@ -14,7 +14,7 @@ os.environ[KEY_ENV] = KEY  # before the session's Ray starts, so its workers inh
 
 
 def test_judge_recipes_name_a_wrong_field():
-    from arctic_ray.core.strict_config import StrictConfig
+    from arctic_ray.core.config import StrictConfig
     from arctic_ray.curate.judges.base import JudgeConfig
 
     class Recipe(StrictConfig):

@@ -9,8 +9,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from arctic_ray.models import identity as ident
+from arctic_ray.synth.backend import target_for
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
-from arctic_ray.synth.target import target_for
 
 
 def _fine_tune(src: str, dst: Path) -> Path:

@@ -13,8 +13,8 @@ import pytest
 from pydantic import ValidationError
 
 from arctic_ray.synth.backend import PricingConfig
+from arctic_ray.synth.backends.openai.attempt import redact, request_kwargs, retry_after_s
 from arctic_ray.synth.backends.openai.config import AzureOpenAISynthConfig, OpenAISynthConfig
-from arctic_ray.synth.backends.openai.requests import redact, request_kwargs, retry_after_s
 from arctic_ray.synth.budget import RunBudget
 from arctic_ray.synth.budget_accounting import SPEND_LIMIT_REACHED, PromptTokenRatio, SlidingWindow, SpendLedger
 from arctic_ray.synth.openai_connection import OpenAIConnection

@@ -11,10 +11,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from arctic_ray.data.chat import IGNORE, tokenize_chat
+from arctic_ray.data.chat import IGNORE_INDEX, tokenize_chat
 from arctic_ray.data.multipack import packing_efficiency
 from arctic_ray.data.packing import PackingError, best_fit_decreasing, pack, pad_bins
 from arctic_ray.train.packed import packed_causal_mask, packed_loss, shifted_targets
+from tests.support.packing_examples import skewed_examples, unpacked
 
 CHATS = [
     [{"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris."}],
@@ -73,8 +74,8 @@ def one_by_one(model, examples):
     for ex in examples:
         logits = model(input_ids=torch.tensor([ex["input_ids"]])).logits[0, :-1]
         targets = torch.tensor(ex["labels"][1:])
-        total = total + F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum")
-        count += int((targets != IGNORE).sum())
+        total = total + F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX, reduction="sum")
+        count += int((targets != IGNORE_INDEX).sum())
     return total, count
 
 
@@ -109,7 +110,7 @@ def test_packed_loss_and_grads_equal_one_by_one(tiny_model, examples, attn):
     ref_grads = grads(model, names)
 
     assert router is None
-    assert int(targets) == ref_count == int((batch["labels"] != IGNORE).sum())  # what a trainer counts
+    assert int(targets) == ref_count == int((batch["labels"] != IGNORE_INDEX).sum())  # what a trainer counts
     assert abs(loss_sum.item() / ref_sum.item() - 1) < 1e-5
     for name in names:
         scale = ref_grads[name].abs().max()
@@ -144,22 +145,6 @@ def test_no_token_sees_another_example(tiny_model, examples):
         assert not torch.allclose(logits(batch, causal)[n:], logits(changed, causal)[n:])
 
 
-def skewed_examples(n: int, capacity: int, seed: int = 0) -> list[dict]:
-    """Log-normal lengths clipped to [16, capacity]; example i's tokens are all i, so it is found again."""
-    rng = np.random.default_rng(seed)
-    lengths = np.clip(rng.lognormal(mean=np.log(120), sigma=0.8, size=n), 16, capacity).astype(int)
-    return [{"input_ids": [i] * int(n_), "labels": [IGNORE] * 4 + [i] * (int(n_) - 4)} for i, n_ in enumerate(lengths)]
-
-
-def unpacked(bins) -> Counter:
-    out = Counter()
-    for b in bins:
-        offsets = np.cumsum([0, *b["seq_lens"]])
-        for start, end in zip(offsets[:-1], offsets[1:], strict=False):
-            out[tuple(int(t) for t in b["input_ids"][start:end])] += 1
-    return out
-
-
 def test_bins_hold_every_example_once_within_capacity():
     capacity = 512
     examples = skewed_examples(300, capacity)
@@ -179,7 +164,7 @@ def test_bins_hold_every_example_once_within_capacity():
         offsets = np.cumsum([0, *b["seq_lens"]])
         for start, end in zip(offsets[:-1], offsets[1:], strict=False):
             i = b["input_ids"][start]
-            assert b["labels"][start:end] == [IGNORE] * 4 + [i] * (end - start - 4)  # first label IGNORE already
+            assert b["labels"][start:end] == [IGNORE_INDEX] * 4 + [i] * (end - start - 4)  # first label ignored already
     with pytest.raises(PackingError, match="example 1 has 600 tokens"):
         pack([examples[0], {"input_ids": [1] * 600, "labels": [1] * 600}], capacity)
 
@@ -187,14 +172,14 @@ def test_bins_hold_every_example_once_within_capacity():
 def test_pad_bins_pads_to_the_longest_bin():
     examples = [
         {"input_ids": [5, 6, 7, 3], "labels": [5, 6, 7, 3]},
-        {"input_ids": [8, 9], "labels": [IGNORE, 9]},
+        {"input_ids": [8, 9], "labels": [IGNORE_INDEX, 9]},
         {"input_ids": [4], "labels": [4]},
     ]
     bins = pack(examples, 4)
     assert [b["seq_lens"] for b in bins] == [[4], [2, 1]]
     batch = pad_bins(bins, pad_id=0)
     assert batch["input_ids"].tolist() == [[5, 6, 7, 3], [8, 9, 4, 0]]
-    assert batch["labels"].tolist() == [[IGNORE, 6, 7, 3], [IGNORE, 9, IGNORE, IGNORE]]
+    assert batch["labels"].tolist() == [[IGNORE_INDEX, 6, 7, 3], [IGNORE_INDEX, 9, IGNORE_INDEX, IGNORE_INDEX]]
     assert batch["position_ids"].tolist() == [[0, 1, 2, 3], [0, 1, 0, 0]]
     assert batch["segment_ids"].tolist() == [[1, 1, 1, 1], [1, 1, 2, 0]]
     columns = {k: np.array([np.asarray(b[k]) for b in bins], dtype=object) for k in bins[0]}  # as Ray Data hands them
@@ -204,6 +189,6 @@ def test_pad_bins_pads_to_the_longest_bin():
 def test_targets_never_cross_an_example_boundary():
     """Even for bins not made by pack (whose first labels are trained): the last token of an
     example predicts nothing, nor does padding."""
-    labels = torch.tensor([[5, 6, 7, 4], [8, 9, 4, IGNORE]])
+    labels = torch.tensor([[5, 6, 7, 4], [8, 9, 4, IGNORE_INDEX]])
     segments = torch.tensor([[1, 1, 1, 2], [1, 1, 2, 0]])
-    assert shifted_targets(labels, segments).tolist() == [[6, 7, IGNORE], [9, IGNORE, IGNORE]]
+    assert shifted_targets(labels, segments).tolist() == [[6, 7, IGNORE_INDEX], [9, IGNORE_INDEX, IGNORE_INDEX]]

@@ -3,7 +3,7 @@ import yaml
 
 from arctic_ray.cli import main as cli_main
 from arctic_ray.core.recipe import RecipeError
-from arctic_ray.jobs import load_recipe, validate_recipe
+from arctic_ray.job_table import load_recipe, validate_recipe
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
 from arctic_ray.methods.spec_decode.drafters.mlp.config import MLPSpeculatorConfig
 from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
@@ -149,7 +149,7 @@ def test_cli_validate(tmp_path, capsys):
     ],
 )
 def test_shipped_synth_recipes_pick_their_backend(name, backend):
-    from arctic_ray.methods.synth.recipe import SynthRecipe
+    from arctic_ray.methods.synth_curate.recipe import SynthRecipe
 
     recipe = load_recipe(ROOT / "examples" / name)
     assert isinstance(recipe, SynthRecipe) and recipe.synth.backend == backend

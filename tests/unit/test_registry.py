@@ -27,8 +27,8 @@ def test_a_name_cannot_be_taken_twice():
 
 
 def test_project_blocks_are_registered():
-    import arctic_ray.models.resolve  # noqa: F401
-    from arctic_ray.jobs import job_names
+    import arctic_ray.models.resolve  # noqa: F401  (registers the built-in models)
+    from arctic_ray.job_table import job_names
 
     assert "speculator" in names("trainer")
     assert "spec_decode" in job_names()

@@ -10,10 +10,9 @@ import pytest
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.recipe import RecipeError
 from arctic_ray.core.registry import registered
-from arctic_ray.data.chat_examples import held_out
-from arctic_ray.jobs import load_recipe
-from arctic_ray.methods.sft.config import SFTDataConfig, SFTSource
-from arctic_ray.methods.sft.examples import read_sft_rows, weighted
+from arctic_ray.data.chat_examples import held_out, read_chat_sources, weighted
+from arctic_ray.job_table import load_recipe
+from arctic_ray.methods.sft.recipe import SFTDataConfig, SFTSource, group_of
 from arctic_ray.train.config import OptimizerConfig, TrainConfig
 from arctic_ray.train.deepspeed_config import deepspeed_config
 from tests.support.files import ROOT
@@ -50,7 +49,7 @@ def test_sources_are_checked_weighted_and_held_out_without_leaks(tmp_path):
         eval_fraction=0.1,
         mix="phased",
     )
-    rows = read_sft_rows(cfg)
+    rows = read_chat_sources(cfg.sources, cfg.eval_fraction, cfg.seed, group_of)
 
     reasons = sorted(r["reason"] for r in rows.rejects)
     assert reasons == [

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from arctic_ray.core.recipe import RecipeError
-from arctic_ray.jobs import validate_recipe
+from arctic_ray.job_table import validate_recipe
 from arctic_ray.methods.spec_decode.eval_config import SpecDecodeEvalConfig
 from arctic_ray.methods.spec_decode.serving import SERVING_KEY, best_k, record_serving
 from arctic_ray.methods.spec_decode.vllm_eval import spec_cases

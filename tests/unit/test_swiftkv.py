@@ -14,15 +14,14 @@ import pytest
 import torch
 
 from arctic_ray.core.recipe import RecipeError
-from arctic_ray.jobs import load_recipe, validate_recipe
-from arctic_ray.methods.swiftkv.config import SwiftKVModelConfig, check_base, check_trainable
+from arctic_ray.job_table import load_recipe, validate_recipe
 from arctic_ray.methods.swiftkv.counting import flops, layer_tokens
 from arctic_ray.methods.swiftkv.export import export_swiftkv
 from arctic_ray.methods.swiftkv.inference import CachedDecoder, KVCache
 from arctic_ray.methods.swiftkv.load import SwiftKVExportError, load_swiftkv
 from arctic_ray.methods.swiftkv.model import SwiftKVModel
 from arctic_ray.methods.swiftkv.ops import heads, rotate
-from arctic_ray.methods.swiftkv.recipe import SwiftKVRecipe
+from arctic_ray.methods.swiftkv.recipe import SwiftKVModelConfig, SwiftKVRecipe, check_base, check_trainable
 from arctic_ray.methods.swiftkv.trainer import build_swiftkv
 from arctic_ray.train.packed import packed_causal_mask
 from tests.support.files import ROOT

@@ -12,13 +12,13 @@ import numpy as np
 import pyarrow as pa
 import ray.data
 
-from arctic_ray.curate.arrow_compute import pc
 from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.near import gather, shuffle_partitions
 from arctic_ray.curate.dedup.nodes import order_codes, ranks
 from arctic_ray.curate.dedup.result import DedupResult
 from arctic_ray.curate.dedup.tagging import split_rows
 from arctic_ray.curate.dedup.texts import DedupFieldError, check_columns, text_column
+from arctic_ray.data.arrow_compute import pc
 from arctic_ray.data.shuffle import shuffle_strategy
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from arctic_ray.curate.arrow_compute import pc
 from arctic_ray.curate.dedup.shingles import fmix64, span_hashes, string_bytes
 from arctic_ray.curate.dedup.texts import DedupFieldError
+from arctic_ray.data.arrow_compute import pc
 
 REFERENCE = -np.inf
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from arctic_ray.curate.arrow_compute import pc
+from arctic_ray.data.arrow_compute import pc
 
 _NOT_WORD = r"[^\p{L}\p{N}_]+"  # Python's \W, in RE2
 _MOD = 1 << 64

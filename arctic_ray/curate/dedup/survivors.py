@@ -11,9 +11,9 @@ from functools import partial
 import pyarrow as pa
 import ray.data
 
-from arctic_ray.curate.arrow_compute import pc
 from arctic_ray.curate.dedup.config import DedupConfig
 from arctic_ray.curate.dedup.nodes import REFERENCE
+from arctic_ray.data.arrow_compute import pc
 
 
 def local_duplicates(members: pa.Table, cfg: DedupConfig, guard: bool = True) -> tuple[pa.Table, list[dict]]:

@@ -8,8 +8,8 @@ from functools import partial
 import pyarrow as pa
 import ray.data
 
-from arctic_ray.curate.arrow_compute import pc
 from arctic_ray.curate.id_join import join_by_id
+from arctic_ray.data.arrow_compute import pc
 from arctic_ray.data.shuffle import shuffle_strategy
 
 TAGS = ["duplicate_of", "cluster"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from arctic_ray.core.errors import ArcticRayError
-from arctic_ray.curate.arrow_compute import pc
+from arctic_ray.data.arrow_compute import pc
 
 
 class DedupFieldError(ArcticRayError):

@@ -17,10 +17,9 @@ from pydantic import BaseModel, Field
 
 from arctic_ray.curate.judges.base import JudgeConfig
 from arctic_ray.curate.judges.verdict import json_schema, parse
-from arctic_ray.synth.backend import SynthConfig, Target
+from arctic_ray.synth.backend import SynthConfig, Target, target_for
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 from arctic_ray.synth.keyed import generate_stored
-from arctic_ray.synth.target import target_for
 
 VERDICTS = pa.schema(
     [

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import ray.data
 
-from arctic_ray.core.block import Block
+from arctic_ray.core.config import Block
 from arctic_ray.curate.rejects import StepResult
 
 

@@ -16,7 +16,7 @@ from pydantic import model_validator
 from arctic_ray.curate.id_join import join_by_id
 from arctic_ray.curate.judges.ask import AskingJudge
 from arctic_ray.curate.judges.llm import verdict_columns
-from arctic_ray.curate.judges.requests import judge_requests, unusable_reason, verdicts_by_row
+from arctic_ray.curate.judges.request_rows import judge_requests, unusable_reason, verdicts_by_row
 from arctic_ray.curate.judges.rubric import PAIR_TEMPLATE, REPAIR, SYSTEM, check_template, conversation_text
 from arctic_ray.curate.judges.verdict import PairVerdict, json_schema
 from arctic_ray.curate.rejects import RAW, REASON, StepResult, split_marked

@@ -11,7 +11,7 @@ import pyarrow as pa
 import ray.data
 from pydantic import Field
 
-from arctic_ray.core.pool import PoolSize
+from arctic_ray.core.config import PoolSize
 from arctic_ray.curate.judges.base import JudgeConfig
 from arctic_ray.curate.judges.reward_scorer import RewardScorer
 from arctic_ray.curate.rejects import REASON, StepResult, split_marked

@@ -21,6 +21,7 @@ import pyarrow as pa
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.curate.rejects import RAW, REASON
 from arctic_ray.data.chat import chat_ids
+from arctic_ray.models.causal_lm import pad_token_id
 from arctic_ray.models.ref import ModelRef
 
 
@@ -74,11 +75,10 @@ class RewardScorer:
             )
         config = self.model.config.get_text_config()
         if config.pad_token_id is None:  # batches need a pad id the classifier knows to skip
-            config.pad_token_id = (
-                self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-            )
-        if config.pad_token_id is None:
-            raise NotARewardModelError(f"{model} has no pad, nor eos, token id: its batches cannot be scored")
+            try:
+                config.pad_token_id = pad_token_id(self.tokenizer)
+            except ArcticRayError as err:
+                raise NotARewardModelError(f"{model}: {err}: its batches cannot be scored") from None
         self.pad_id = config.pad_token_id
         self.text_config = config
         self.vocab_size = int(getattr(config, "vocab_size", 0) or len(self.tokenizer))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from arctic_ray.core.strict_config import StrictConfig
+from arctic_ray.core.config import StrictConfig
 
 SYSTEM = (
     "You are a strict, fair judge of answers written by an AI assistant. "

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from arctic_ray.core.config import StrictConfig
 from arctic_ray.core.errors import ArcticRayError
-from arctic_ray.core.strict_config import StrictConfig
 
 
 class EngineConfigError(ArcticRayError):

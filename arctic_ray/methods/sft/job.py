@@ -5,68 +5,39 @@ a Hugging Face export with its tokenizer and chat template, a report with loss c
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, cast
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import ray.data
 
 from arctic_ray.core.cluster import current_cluster
-from arctic_ray.core.job import job
+from arctic_ray.core.recipe import job
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.core.sizing import fill_unset, plan
-from arctic_ray.data.chat_examples import tokenized, usable
-from arctic_ray.data.multipack import BIN_SCHEMA, multipack
-from arctic_ray.data.packing import make_bin
-from arctic_ray.methods.sft.examples import SFTRows, read_sft_rows
-from arctic_ray.methods.sft.recipe import SFTRecipe
+from arctic_ray.data.arrow_compute import pc
+from arctic_ray.data.chat_examples import examples_of, read_chat_sources
+from arctic_ray.data.multipack import bins_of
+from arctic_ray.methods.sft.recipe import SFTRecipe, group_of
 from arctic_ray.methods.sft.report import render_report, write_plots
 from arctic_ray.methods.sft.trainer import SFTMethod
+from arctic_ray.models.causal_lm import tokenizer_pad_id
 from arctic_ray.models.ref import ModelRef
-from arctic_ray.train.spec import Phase, TrainRun
+from arctic_ray.train.run import Phase, TrainRun
 from arctic_ray.train.torch_trainer import export_location, run_trainer, train_metrics
 
 
-def pad_id(model: ModelRef) -> int:
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model.files())
-    return tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-
-
-def examples_of(
-    run: JobRun, rows: list[dict], model: ModelRef, recipe: SFTRecipe, counts: dict[str, Counter]
-) -> ray.data.Dataset:
-    """Tokenized examples of `rows`; the dropped ones go to rejects, every outcome is counted."""
-    examples, set_aside = tokenized(rows, model, recipe.data), []
-    for row in examples.select_columns(["id", "source", "outcome"]).iter_rows():  # one pass: counts and rejects
-        counts[row["source"]][row["outcome"]] += 1
-        if row["outcome"].startswith("dropped"):
-            set_aside.append({"stage": "tokenize", "id": row["id"], "source": row["source"], "reason": row["outcome"]})
-    run.set_aside(set_aside)
-    return usable(examples)
-
-
-def _one_per_bin(block: pa.Table) -> pa.Table:
-    return pa.Table.from_pylist(
-        [make_bin([e]) for e in block.select(["input_ids", "labels"]).to_pylist()], schema=BIN_SCHEMA
-    )
-
-
-def packed(examples: ray.data.Dataset, recipe: SFTRecipe) -> ray.data.Dataset:
-    """Multipacked sequences, in whole optimizer steps per rank; with `data.pack: false`, one
-    example per sequence (padded per micro-batch)."""
-    if not recipe.data.pack:
-        return examples.map_batches(_one_per_bin, batch_format="pyarrow").materialize()
+def packed(run: JobRun, rows: list[dict], model: ModelRef, recipe: SFTRecipe, counts) -> ray.data.Dataset:
+    """Packed sequences of `rows` (in whole optimizer steps per rank); dropped examples go to
+    rejects, every outcome is counted."""
+    examples, dropped = examples_of(rows, model, recipe.data, counts)
+    run.set_aside(dropped)
     per_step = recipe.micro_batch_size * recipe.gradient_accumulation_steps
-    return multipack(examples, recipe.data.max_length, recipe.workers.num_workers, per_step).materialize()
+    return bins_of(examples, recipe.data.pack, recipe.data.max_length, recipe.workers.num_workers, per_step)
 
 
 def _lengths(block: pa.Table) -> pa.Table:
-    # pyarrow.compute makes its functions at import: the stubs do not list them
-    return pa.table({"n": pc.list_value_length(block.column("input_ids"))})  # pyright: ignore[reportAttributeAccessIssue]
+    return pa.table({"n": pc.list_value_length(block.column("input_ids"))})
 
 
 def _column_sum(ds: ray.data.Dataset, column: str) -> int:
@@ -86,9 +57,9 @@ def phase_steps(bins: int, recipe: SFTRecipe) -> int:
 def run_sft(recipe: SFTRecipe, run_dir: str | None = None) -> dict:
     run = JobRun(recipe, run_dir)
     model = ModelRef.of(recipe.model.name_or_path)
-    pad = pad_id(model)
+    pad = tokenizer_pad_id(model)
     with run.stage("read", "read and check the chat sources"):
-        rows: SFTRows = read_sft_rows(recipe.data)
+        rows = read_chat_sources(recipe.data.sources, recipe.data.eval_fraction, recipe.data.seed, group_of)
         run.set_aside(rows.rejects)
     init_ray(recipe.ray)
     p = plan(current_cluster(), online=False)
@@ -106,9 +77,9 @@ def run_sft(recipe: SFTRecipe, run_dir: str | None = None) -> dict:
     datasets, phases = {}, []
     data: dict[str, Any] = {"bins": 0, "examples": 0, "tokens": 0, "max_length": recipe.data.max_length}
     with run.stage("pack", "tokenize (assistant tokens only) and pack"):
-        groups = rows.groups if recipe.data.mix == "phased" else {"all": [r for g in rows.groups.values() for r in g]}
+        groups = rows.groups if recipe.data.mix == "phased" else {"all": rows.train}
         for i, (group, group_rows) in enumerate(groups.items()):
-            bins = packed(examples_of(run, group_rows, model, recipe, rows.counts), recipe)
+            bins = packed(run, group_rows, model, recipe, rows.counts)
             n = bins.count()
             data["bins"] += n
             data["examples"] += _column_sum(bins, "num_examples")
@@ -117,7 +88,7 @@ def run_sft(recipe: SFTRecipe, run_dir: str | None = None) -> dict:
             phases.append(Phase(f"train{i}", None if i == len(groups) - 1 else phase_steps(n, recipe)))
             print(f"[sft] {group}: {n} sequences", flush=True)
         if rows.eval:
-            datasets["eval"] = packed(examples_of(run, rows.eval, model, recipe, rows.counts), recipe)
+            datasets["eval"] = packed(run, rows.eval, model, recipe, rows.counts)
     efficiency = data["tokens"] / max(data["bins"] * recipe.data.max_length, 1)
     data.update(sources={k: dict(v) for k, v in rows.counts.items()}, phases=list(groups), efficiency=efficiency)
     with run.stage(

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, cast
 
 import torch
 
-from arctic_ray.methods.sft.config import SFTModelConfig
 from arctic_ray.methods.sft.moe import freeze_moe, load_balance_losses, moe_layers, router_top_k, theoretical_minimum
+from arctic_ray.methods.sft.recipe import SFTModelConfig
+from arctic_ray.models.causal_lm import export_causal_lm, load_causal_lm
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.packed import packed_loss
 from arctic_ray.train.packed_trainer import PackedTrainer
@@ -34,14 +35,8 @@ class SFTTrainer(PackedTrainer):
     name = "sft"
 
     def build_model(self) -> torch.nn.Module:
-        from transformers import AutoModelForCausalLM
-
         m: SFTMethod = self.method
-        dtype = torch.bfloat16 if self.use_gpu else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(
-            m.base.path(), dtype=dtype, attn_implementation=m.model.attn_implementation
-        )
-        model.config.use_cache = False
+        model = load_causal_lm(m.base, self.device, m.model.attn_implementation)
         self.moe = bool(moe_layers(model))
         self.params = freeze_moe(model, m.model.freeze_experts, m.model.freeze_router) if self.moe else _counts(model)
         coef = m.model.aux_loss_coef
@@ -49,7 +44,7 @@ class SFTTrainer(PackedTrainer):
             (getattr(model.config, "router_aux_loss_coef", 0.0) if coef is None else coef) if self.moe else 0.0
         )
         self.top_k = router_top_k(model) if self.moe else 0
-        return cast(torch.nn.Module, model).to(self.device)  # (pyright cannot bind transformers' @wraps'd `to`)
+        return model
 
     @property
     def _model(self) -> PreTrainedModel:
@@ -86,10 +81,7 @@ class SFTTrainer(PackedTrainer):
         }
 
     def export(self, path: str) -> None:
-        from transformers import AutoTokenizer
-
-        self._model.save_pretrained(path, safe_serialization=True)
-        AutoTokenizer.from_pretrained(self.method.base.files()).save_pretrained(path)  # with its chat template
+        export_causal_lm(self._model, self.method.base, path)
 
     def summary(self) -> dict:
         out = {"parameters": self.params}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import ray.data
 
-from arctic_ray.core.pool import bounds
+from arctic_ray.core.config import bounds
 from arctic_ray.engines.vllm.hidden_states import engine_features, feature_engine_kwargs
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig, start_llm
 from arctic_ray.models.ref import ModelRef

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 import ray
 import ray.data
 
-from arctic_ray.core.job import job
+from arctic_ray.core.recipe import job
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.curate.dedup.decontaminate import dedup_against
@@ -23,9 +23,9 @@ from arctic_ray.data.driver_rows import dataset_of
 from arctic_ray.data.prompts import PromptSet, read_prompts
 from arctic_ray.methods.spec_decode.drafters.draft_vocab import count_tokens
 from arctic_ray.methods.spec_decode.engine_features import FEATURES_DIR, with_engine_features
+from arctic_ray.methods.spec_decode.engine_requests import generation_requests, prompt_text, split_eval_prompts
 from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
 from arctic_ray.methods.spec_decode.report import render_report, write_plots
-from arctic_ray.methods.spec_decode.requests import generation_requests, prompt_text, split_eval_prompts
 from arctic_ray.methods.spec_decode.samples import response_generations, to_speculator_samples, training_columns
 from arctic_ray.methods.spec_decode.self_instruct import self_instruct
 from arctic_ray.methods.spec_decode.serving import record_serving
@@ -34,11 +34,12 @@ from arctic_ray.methods.spec_decode.teacher.feeder import TeacherFeeder, start_t
 from arctic_ray.methods.spec_decode.teacher.prompts import teacher_prompts
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.methods.spec_decode.vllm_eval import measure_speculative_decoding, spec_cases
+from arctic_ray.models.causal_lm import pad_token_id
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.backend import Target
 from arctic_ray.synth.keyed import generate_stored
 from arctic_ray.synth.schema import failed
-from arctic_ray.train.spec import Phase, TrainRun
+from arctic_ray.train.run import Phase, TrainRun
 from arctic_ray.train.torch_trainer import export_location, run_trainer, train_metrics
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class Context:
 
     @property
     def pad_id(self) -> int:
-        return cast("int | None", self.tokenizer.pad_token_id) or 0  # typed for any special token
+        return pad_token_id(self.tokenizer)
 
     @property
     def target(self) -> Target:

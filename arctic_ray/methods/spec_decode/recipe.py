@@ -4,12 +4,13 @@ drafter (`speculator:`) and the vLLM eval."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from arctic_ray.curate.dedup.config import DedupConfig
-from arctic_ray.methods.spec_decode.data_config import PromptDataConfig
+from arctic_ray.data.sources import SourceConfig
 from arctic_ray.methods.spec_decode.drafters.config import SpeculatorConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
 from arctic_ray.methods.spec_decode.eval_config import SpecDecodeEvalConfig
@@ -17,11 +18,23 @@ from arctic_ray.methods.spec_decode.self_instruct import SelfInstructConfig
 from arctic_ray.methods.spec_decode.teacher.config import TeacherConfig
 from arctic_ray.synth.backend import SynthConfig
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
-from arctic_ray.train.config import ModelConfig, OptimizerConfig, SchedulerConfig, TrainConfig
+from arctic_ray.train.config import ModelConfig, OptimizerConfig, SchedulerConfig, TrainConfig, TrainDataConfig
+
+
+class PromptDataConfig(TrainDataConfig):
+    sources: list[SourceConfig] = [SourceConfig(path=Path("examples/data/prompts.jsonl"))]
+    """Prompt rows (`id` + `messages`), read in order; ids are unique across sources. A
+    conversation ending with an assistant turn also carries that turn as a reference response."""
+
+    limit: int | None = Field(default=None, gt=0)
+    """Use only the first N prompts (None: all)."""
+
+    max_length: int = Field(default=256, ge=8)
+    """Tokens per training sequence (prompt and continuation); at least `teacher.gen_seq_length`."""
 
 
 class SpecDecodeRecipe(TrainConfig):
-    type: Literal["spec_decode"] = "spec_decode"  # pyright: ignore[reportIncompatibleVariableOverride]  # pydantic: this job's tag
+    type: Literal["spec_decode"] = "spec_decode"
     model: ModelConfig = ModelConfig(name_or_path="smollm2-135m-instruct")
     """The base model the drafter is for."""
 
@@ -30,7 +43,7 @@ class SpecDecodeRecipe(TrainConfig):
     """The generation store (content-keyed), a local directory or a pyarrow filesystem URI: a
     rerun, or any job asking the same, reuses it."""
 
-    data: PromptDataConfig = PromptDataConfig()  # pyright: ignore[reportIncompatibleVariableOverride]  # pydantic: this job's data block
+    data: PromptDataConfig = PromptDataConfig()
     micro_batch_size: int = Field(default=4, gt=0)
     optimizer: OptimizerConfig = OptimizerConfig(lr=1e-3, betas=(0.9, 0.999))
     scheduler: SchedulerConfig = SchedulerConfig(name="linear", warmup_ratio=None, warmup_steps=5)

@@ -5,12 +5,14 @@ training workers. The benchmark's ablations use it; so can a user trying setting
 
 from __future__ import annotations
 
+import argparse
 from typing import cast
 
 import numpy as np
 import ray.data
 import torch
 
+from arctic_ray.core.commands import command
 from arctic_ray.core.recipe import read_recipe, validate_against
 from arctic_ray.core.run_dir import RECIPE_FILE
 from arctic_ray.core.runtime import init_ray
@@ -20,7 +22,7 @@ from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
 from arctic_ray.methods.spec_decode.sizing import sized
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.models.ref import ModelRef
-from arctic_ray.train.spec import TrainRun
+from arctic_ray.train.run import TrainRun
 from arctic_ray.train.torch_trainer import export_location, run_trainer, train_metrics
 
 
@@ -86,3 +88,31 @@ def retrain(run_dir: str, overrides: list[str], name: str) -> dict:
         "drafter_dir": export_location(result, storage),
         "speculator": recipe.speculator.model_dump(),
     }
+
+
+def _retrain_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("run_dir", help="a finished spec_decode run directory (offline, engine features)")
+    cmd.add_argument("--name", default="drafter", help="writes RUN_DIR/retrain/NAME (default drafter)")
+    cmd.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field, e.g. speculator.loss=tv",
+    )
+
+
+@command(
+    "retrain",
+    help="train another drafter on a spec_decode run's stored target features",
+    configure=_retrain_arguments,
+)
+def _run_retrain(args: argparse.Namespace) -> int:
+    m = retrain(args.run_dir, args.set, args.name)
+    sim = m["eval_history"][-1]
+    print(
+        f"arctic-ray retrain: tau_sim {sim['tau_sim']:.3f}, "
+        f"acceptance by position {[round(a, 3) for a in sim['accept_per_pos']]}"
+    )
+    print(f"arctic-ray retrain: drafter {m['drafter_dir']}")
+    return 0

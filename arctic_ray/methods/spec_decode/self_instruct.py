@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from arctic_ray.core.strict_config import StrictConfig
+from arctic_ray.core.config import StrictConfig
 from arctic_ray.data.driver_rows import dataset_of
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.keyed import generate_stored

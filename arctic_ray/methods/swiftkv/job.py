@@ -6,20 +6,21 @@ measured against the original on held-out prompts -> a report with the distillat
 
 from __future__ import annotations
 
-from arctic_ray.core.job import job
+from arctic_ray.core.recipe import job
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.core.storage import local_copy
 from arctic_ray.data.chat import chat_ids
-from arctic_ray.methods.swiftkv.config import check_trainable
-from arctic_ray.methods.swiftkv.data import packed_examples, read_chats
+from arctic_ray.data.chat_examples import examples_of, read_chat_sources
+from arctic_ray.data.multipack import bins_of
 from arctic_ray.methods.swiftkv.load import load_swiftkv
 from arctic_ray.methods.swiftkv.measure import original_model, prefill_counts
-from arctic_ray.methods.swiftkv.recipe import SwiftKVRecipe
+from arctic_ray.methods.swiftkv.recipe import SwiftKVRecipe, check_trainable
 from arctic_ray.methods.swiftkv.report import plot_distill, render_report
 from arctic_ray.methods.swiftkv.trainer import SwiftKVMethod
+from arctic_ray.models.causal_lm import pad_token_id
 from arctic_ray.models.ref import ModelRef
-from arctic_ray.train.spec import TrainRun
+from arctic_ray.train.run import TrainRun
 from arctic_ray.train.torch_trainer import export_location, run_trainer, train_metrics
 
 PREFILL_PROMPTS = 4
@@ -44,15 +45,18 @@ def run_swiftkv(recipe: SwiftKVRecipe, run_dir: str | None = None) -> dict:
     check_trainable(recipe.model, AutoConfig.from_pretrained(model.files()))
     run = JobRun(recipe, run_dir)
     tokenizer = AutoTokenizer.from_pretrained(model.files())
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad = pad_token_id(tokenizer)
     with run.stage("read", "read and check the chat sources"):
-        chats = read_chats(recipe.data)
+        chats = read_chat_sources(recipe.data.sources, recipe.data.eval_fraction, recipe.seed)
         run.set_aside(chats.rejects)
     init_ray(recipe.ray)
     per_rank_step = recipe.micro_batch_size * recipe.gradient_accumulation_steps
     with run.stage("pack", "tokenize (assistant tokens only) and pack"):
-        train, dropped = packed_examples(chats.train, model, recipe.data, recipe.workers.num_workers, per_rank_step)
-        held, dropped_eval = packed_examples(chats.eval, model, recipe.data, recipe.workers.num_workers, 1)
+        examples, dropped = examples_of(chats.train, model, recipe.data, chats.counts)
+        held_examples, dropped_eval = examples_of(chats.eval, model, recipe.data, chats.counts)
+        workers, pack, capacity = recipe.workers.num_workers, recipe.data.pack, recipe.data.max_length
+        train = bins_of(examples, pack, capacity, workers, per_rank_step)
+        held = bins_of(held_examples, pack, capacity, workers, 1)
         run.set_aside(dropped + dropped_eval)
     title = (
         f"distil SwiftKV ({recipe.model.num_key_value_layers} KV layers) on {recipe.workers.num_workers} workers "

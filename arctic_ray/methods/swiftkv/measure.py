@@ -12,7 +12,7 @@ from functools import partial
 
 import torch
 
-from arctic_ray.data.chat import IGNORE, tokenize_chat
+from arctic_ray.data.chat import IGNORE_INDEX, tokenize_chat
 from arctic_ray.methods.swiftkv.counting import flops, layer_tokens
 from arctic_ray.methods.swiftkv.inference import CachedDecoder, KVCache
 from arctic_ray.methods.swiftkv.loss import kl_sum, top1_agreements
@@ -80,7 +80,7 @@ def agreement(
             continue
         ids = torch.tensor([ex.input_ids])
         pos = torch.arange(ids.shape[1])[None]
-        trained = torch.tensor(ex.labels[1:]) != IGNORE
+        trained = torch.tensor(ex.labels[1:]) != IGNORE_INDEX
         s = student.logits(student(ids, pos, None).student[0, :-1][trained])
         t = original.logits(original(ids, pos, None).student[0, :-1][trained])
         agree += float(top1_agreements(s, t))

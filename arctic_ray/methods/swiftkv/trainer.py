@@ -14,11 +14,11 @@ from typing import cast
 import torch
 from torch.nn import functional as F
 
-from arctic_ray.data.chat import IGNORE
-from arctic_ray.methods.swiftkv.config import DistillConfig, SwiftKVModelConfig
+from arctic_ray.data.chat import IGNORE_INDEX
 from arctic_ray.methods.swiftkv.export import export_swiftkv
 from arctic_ray.methods.swiftkv.loss import hidden_mse_sum, kl_sum, top1_agreements
 from arctic_ray.methods.swiftkv.model import SwiftKVModel
+from arctic_ray.methods.swiftkv.recipe import DistillConfig, SwiftKVModelConfig
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.packed import packed_causal_mask, shifted_targets
 from arctic_ray.train.packed_trainer import PackedTrainer
@@ -63,7 +63,7 @@ class SwiftKVTrainer(PackedTrainer):
         mask = packed_causal_mask(batch["segment_ids"], next(model.parameters()).dtype)
         out = self.engine(batch["input_ids"], batch["position_ids"], mask, teacher=True)
         targets = shifted_targets(batch["labels"], batch["segment_ids"])
-        trained = targets != IGNORE
+        trained = targets != IGNORE_INDEX
         student, teacher = out.student[:, :-1][trained], out.teacher[:, :-1][trained]
         return student, teacher, model.logits(student), model.logits(teacher), targets[trained]
 

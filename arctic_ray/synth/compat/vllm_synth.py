@@ -14,10 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from arctic_ray.synth.backend import EXTRA_BODY, Target
+from arctic_ray.synth.backend import EXTRA_BODY, Target, target_for
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 from arctic_ray.synth.compat.base import BatchTaskClient
-from arctic_ray.synth.target import target_for
 
 LLM_ALIASES = {"kv_cache_memory_bytes": "kv_cache_bytes"}
 SAMPLING_FIELDS = ("temperature", "top_p", "max_tokens", "seed", "n")

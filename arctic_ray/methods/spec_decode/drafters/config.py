@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 import torch
 from pydantic import Field
 
-from arctic_ray.core.block import Block
+from arctic_ray.core.config import Block
 from arctic_ray.methods.spec_decode.drafters.drafter import Drafter
 from arctic_ray.methods.spec_decode.target_pieces import TargetView
 

@@ -2,7 +2,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from arctic_ray.core.strict_config import StrictConfig
+from arctic_ray.core.config import StrictConfig
 
 
 class TeacherConfig(StrictConfig):

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 import ray.data
 from pydantic import Field, model_validator
 
-from arctic_ray.core.pool import PoolSize
+from arctic_ray.core.config import PoolSize
 from arctic_ray.data.snowflake_connection import SnowflakeConnection
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.backends.cortex.pricing import CortexPricing
@@ -30,7 +30,7 @@ class CortexSynthConfig(SynthConfig):
     connection: SnowflakeConnection
     """Where Cortex runs; its database and schema hold the session's temporary staging table."""
 
-    pricing: CortexPricing = CortexPricing()  # pyright: ignore[reportIncompatibleVariableOverride]  # Cortex prices may be in credits
+    pricing: CortexPricing = CortexPricing()
 
     chunk_rows: int = Field(default=100, gt=0)
     """Prompts answered by one statement."""

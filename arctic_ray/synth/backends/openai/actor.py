@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from arctic_ray.synth.backend import Target
-from arctic_ray.synth.backends.openai.requests import Answer, Failure, classify, complete, request_kwargs
+from arctic_ray.synth.backends.openai.attempt import Answer, Failure, classify, complete, request_kwargs
 from arctic_ray.synth.keyed import STORED_COLUMNS
 from arctic_ray.synth.sent_log import SentBatcher, SentLog
 from arctic_ray.synth.store import StoreWriter

@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 import ray.data
 from pydantic import Field, model_validator
 
-from arctic_ray.core.pool import PoolSize, bounds
+from arctic_ray.core.config import PoolSize, bounds
 from arctic_ray.synth.backend import SynthConfig, Target
 from arctic_ray.synth.backends.openai.actor import ChatCompletionsActor
 from arctic_ray.synth.budget import shared_budget
@@ -141,7 +141,7 @@ class AzureOpenAISynthConfig(OpenAISynthConfig):
     """The same over Azure OpenAI: `connection.endpoint`, `connection.api_version`, and the
     target model is the deployment name (/openai/deployments/{model}/chat/completions)."""
 
-    backend: Literal["azure_openai"] = "azure_openai"  # pyright: ignore[reportIncompatibleVariableOverride]  # each backend's own discriminator tag
+    backend: Literal["azure_openai"] = "azure_openai"
     """Generation backend (registered name)."""
 
     connection_kind: ClassVar[str] = "azure"

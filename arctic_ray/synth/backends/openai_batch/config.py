@@ -138,7 +138,7 @@ class OpenAIBatchSynthConfig(SynthConfig):
 
 
 class AzureOpenAIBatchSynthConfig(OpenAIBatchSynthConfig):
-    backend: Literal["azure_openai_batch"] = "azure_openai_batch"  # pyright: ignore[reportIncompatibleVariableOverride]  # each backend's own discriminator tag
+    backend: Literal["azure_openai_batch"] = "azure_openai_batch"
     """Generation backend (registered name); `Target.model` is the Azure deployment name."""
 
     connection_kind: ClassVar[str] = "azure"

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from arctic_ray.core.strict_config import StrictConfig
+from arctic_ray.core.config import StrictConfig
 
 # A chat message costs a few tokens beyond its text (role, separators).
 MESSAGE_OVERHEAD_TOKENS = 4

@@ -9,7 +9,7 @@ from typing import Literal
 import ray.data
 from pydantic import Field
 
-from arctic_ray.core.pool import PoolSize, bounds
+from arctic_ray.core.config import PoolSize, bounds
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.backend import SynthConfig, Target

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from arctic_ray.core.config import StrictConfig
 from arctic_ray.core.recipe import Recipe
-from arctic_ray.core.strict_config import StrictConfig
 from arctic_ray.curate.judges.base import JudgeConfig
 from arctic_ray.data.snowflake_table import SnowflakePromptTable
 from arctic_ray.synth.backend import SynthConfig
@@ -30,7 +30,7 @@ class SynthInputConfig(StrictConfig):
 
 class SynthRecipe(Recipe):
     # pydantic narrows the base's `type`; pyright wants a mutable field's type unchanged
-    type: Literal["synth"] = "synth"  # pyright: ignore[reportIncompatibleVariableOverride]
+    type: Literal["synth"] = "synth"
 
     model: str = "smollm2-135m-instruct"
     """vllm: a built-in name, HF name or local path; APIs: the model (Azure: the deployment) name."""

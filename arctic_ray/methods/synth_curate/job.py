@@ -5,18 +5,21 @@ sends only what has no stored answer, and every row ends in `completions` or `er
 
 from __future__ import annotations
 
+import argparse
+
 from tqdm import tqdm
 
-from arctic_ray.core.job import job
+from arctic_ray.core.commands import command
+from arctic_ray.core.recipe import job, load_as
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.core.tables import TableWriter
 from arctic_ray.curate.chain import run_chain
 from arctic_ray.data.prompts import read_prompts
-from arctic_ray.methods.synth.recipe import SynthRecipe
+from arctic_ray.methods.synth_curate.recipe import SynthRecipe
+from arctic_ray.synth.backend import target_for
 from arctic_ray.synth.dry_run import estimate_cost
 from arctic_ray.synth.synthesize import Tally, synthesize
-from arctic_ray.synth.target import target_for
 
 OUTPUT_DROP = ("key", "from_store")
 
@@ -103,6 +106,8 @@ def run_synth(recipe: SynthRecipe, run_dir: str | None = None) -> dict:
     if recipe.curate and completions.rows:
         with run.stage("curate", "curate: " + " -> ".join(step.stage for step in recipe.curate)):
             metrics["curation"] = curate(run, recipe.curate)
+    # what a later job trains on: the curated rows, or every completion when nothing judged them
+    metrics["kept"] = run.at("curated" if metrics.get("curation") else "completions").uri
     return run.finish(metrics, render_summary)
 
 
@@ -118,3 +123,21 @@ def curate(run: JobRun, steps: list) -> list[dict]:
         rejects.write_json(run.at("curation_rejects").path, filesystem=fs)
     print(chain.describe(), flush=True)
     return [vars(c) for c in chain.counts]
+
+
+def _synth_arguments(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("recipe", nargs="?", help="recipe YAML file")
+    cmd.add_argument("--dry-run", action="store_true", help="estimate tokens and cost, send nothing")
+    cmd.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="run the recipe of RUN_DIR again: only rows without a stored answer are sent",
+    )
+    cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field")
+
+
+@command("synth", help="run a synthesis recipe (type: synth)", configure=_synth_arguments)
+def _run_synth_command(args: argparse.Namespace) -> int:
+    overrides = [*args.set, *(["dry_run=true"] if args.dry_run else [])]
+    run_synth(load_as(SynthRecipe, args.recipe, overrides, args.resume), args.resume)
+    return 0

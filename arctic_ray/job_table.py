@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from arctic_ray.core.job import Job
-from arctic_ray.core.recipe import Recipe, RecipeError, read_recipe, validate_against
+from arctic_ray.core.recipe import Job, Recipe, RecipeError, read_recipe, validate_against
 from arctic_ray.core.registry import home, lookup, names
 
 home("job", "arctic_ray.methods")

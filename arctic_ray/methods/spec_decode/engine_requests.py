@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import zlib
 
+from arctic_ray.data.sample_ids import sample_id
+
 
 def prompt_text(row: dict) -> str:
     return "\n".join(m["content"] for m in row["messages"])
@@ -21,7 +23,7 @@ def generation_requests(rows: list[dict], sampling: dict, repeat: int = 0) -> li
     """Rows for a synthesis backend: each prompt's own token budget, and its sample index."""
     return [
         {
-            "id": r["id"] if not repeat else f"{r['id']}#{repeat}",
+            "id": sample_id(r["id"], repeat),
             "messages": r["messages"],
             "sample": repeat,
             "sampling": {**sampling, "max_tokens": r["max_tokens"], "seed": (sampling.get("seed") or 0) + repeat},

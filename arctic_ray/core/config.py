@@ -1,8 +1,10 @@
-"""Sub-configs that pick their class by a discriminator field, as the recipes say
-(`speculator.type: eagle3`, `synth.backend: vllm`).
+"""The config machinery of every recipe: `StrictConfig` (unknown fields are errors, field
+docstrings are the docs), `Block` (sub-configs that pick their class by a discriminator field, as
+the recipes say: `speculator.type: eagle3`, `synth.backend: vllm`) and `PoolSize` (a Ray Data
+actor pool: a fixed number, or [min, max] for a pool that autoscales between them).
 
-A family subclasses `Block` with `block_kind`, `discriminator` and `home_package` (the package whose
-modules define its members); each member subclasses the family with
+A Block family subclasses `Block` with `block_kind`, `discriminator` and `home_package` (the
+package whose modules define its members); each member subclasses the family with
 `<discriminator>: Literal["name"] = "name"` and registers itself on definition. A recipe field
 typed `Family.union()` is a pydantic discriminated union over every member discovery finds in the
 family's home, so a new backend or drafter is one module and nothing else."""
@@ -12,10 +14,18 @@ from __future__ import annotations
 import typing
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import Discriminator, Tag
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Tag
 
 from arctic_ray.core.registry import home, lookup, names, register
-from arctic_ray.core.strict_config import StrictConfig
+
+
+class StrictConfig(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        use_attribute_docstrings=True,
+        validate_assignment=True,
+        protected_namespaces=(),
+    )
 
 
 class Block(StrictConfig):
@@ -54,3 +64,18 @@ class Block(StrictConfig):
 
         tagged = tuple(Annotated[m, Tag(m.model_fields[key].default)] for m in members)
         return Annotated[Union[tagged], Discriminator(tag_of)]  # noqa: UP007 (`|` cannot join a runtime tuple)
+
+
+def bounds(size: int | tuple[int, int]) -> tuple[int, int]:
+    """(min, max) actors of a pool size."""
+    return (size, size) if isinstance(size, int) else size
+
+
+def _checked(value: int | tuple[int, int]) -> int | tuple[int, int]:
+    low, high = bounds(value)
+    if low < 1 or high < low:
+        raise ValueError(f"needs 1 <= min <= max, got {value}")
+    return value
+
+
+PoolSize = Annotated[int | tuple[int, int], AfterValidator(_checked)]

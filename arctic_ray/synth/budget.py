@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,10 @@ import ray
 
 from arctic_ray.synth.backend import PricingConfig
 from arctic_ray.synth.budget_accounting import PromptTokenRatio, SpendLedger, _window
+
+GRANT_HISTORY = 10_000
+"""The last grants' times (monotonic, the actor's clock) in `state()`: the rate the budget
+actually granted, read where it was decided rather than from arrival times a busy machine skews."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class RunBudget:
         self._next_permit = 1
         self._hold_until = 0.0
         self._granted = 0
+        self._grant_times: deque[float] = deque(maxlen=GRANT_HISTORY)
         self._turn = asyncio.Lock()  # FIFO: a waiting request is not overtaken
         self._changed = asyncio.Event()
 
@@ -146,6 +152,7 @@ class RunBudget:
             "reserved_usd": mine.ledger.reserved,
             "prompt_token_ratio": mine.ratio.value,
             "limits": self._limits,
+            "recent_grants_s": list(self._grant_times),
         }
 
     def _grant(self, now: float, estimate: int, tokens: int, cost: float, run: str) -> Grant:
@@ -154,6 +161,7 @@ class RunBudget:
         self._runs[run].ledger.reserve(permit, cost)
         self._open[permit] = _Open(now, estimate, run)
         self._granted += 1
+        self._grant_times.append(now)
         return Grant(permit=permit)
 
     def _expire_leases(self, now: float) -> None:

@@ -17,6 +17,7 @@ import ray.data
 
 from arctic_ray.synth.backend import PricingConfig, SamplingConfig, Target
 from arctic_ray.synth.backends.openai.config import AzureOpenAISynthConfig, OpenAISynthConfig
+from arctic_ray.synth.budget import BUDGET_NAMESPACE
 from arctic_ray.synth.budget_accounting import SPEND_LIMIT_REACHED
 from arctic_ray.synth.keyed import generate_stored
 from arctic_ray.synth.openai_connection import OpenAIConnection
@@ -92,6 +93,17 @@ def files_holding(root: Path, secret: str) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
 
 
+def budget_grants(cfg) -> list[float]:
+    """The grant times (the budget actor's monotonic clock) of the named budget of `cfg`'s key."""
+    actor = ray.get_actor(cfg.shared_budget_name, namespace=BUDGET_NAMESPACE)
+    return ray.get(actor.state.remote())["recent_grants_s"]
+
+
+def busiest_window(times: list[float], window_s: float) -> int:
+    """The most times in any window of `window_s` (half-open, as the sliding window counts)."""
+    return max(sum(1 for t in times if s <= t < s + window_s) for s in times)
+
+
 def test_every_row_ends_answered_or_with_its_reason_and_no_answer_is_bought_twice(ray_local, fake, tmp_path):
     fake.reset(FAULTS)
     rows = prompts(40, "fault")
@@ -155,14 +167,14 @@ def test_the_request_budget_holds_across_actors(ray_local, fake, tmp_path):
     result = generate_stored(ray.data.from_items(prompts(30, "budget")), cfg, target(tmp_path))
     assert all(r["error"] == "" for r in result.rows.take_all())
     arrivals = sorted(e.at for e in fake.log)
-    assert len(arrivals) == 30
-    # Grants are at most 10 in any 1 s; arrivals, shifted by up to 0.25 s of jitter between the
-    # grant and the send (a loaded machine), in any 0.75 s.
-    busiest = max(sum(1 for t in arrivals if a <= t < a + 0.75) for a in arrivals)
-    assert busiest <= per_window
-    # ...and the budget is used: paced at 10 a second, 30 requests take 2.9 s.
-    assert arrivals[-1] - arrivals[0] < 4.5, arrivals
-    assert arrivals[0] >= started
+    assert len(arrivals) == 30 and arrivals[0] >= started
+    # The limit holds where it is decided: at most 10 grants in any 1 s of the budget's own clock
+    # (the send that follows a grant can lag on a busy machine, so arrivals prove nothing here)...
+    grants = budget_grants(cfg)[-30:]
+    assert len(grants) == 30 and busiest_window(grants, 1.0) <= per_window
+    # ...and it is not throttled below the limit: 30 grants at 10 a second take 2 s and a little
+    # (at 1 a second they would take 29); the slack is for actors a busy machine schedules late.
+    assert grants[-1] - grants[0] < 10.0, grants
 
 
 def test_spend_limit_stops_sending_and_a_higher_limit_sends_the_rest(ray_local, fake, tmp_path):
@@ -309,10 +321,5 @@ def test_two_jobs_on_one_key_share_one_budget(ray_local, fake, tmp_path):
     b = sorted(e.at for e in fake.log if e.prompt.startswith("jobb"))
     assert len(a) == len(b) == 15
     assert sum(b[0] <= t <= b[-1] for t in a) >= 5 or sum(a[0] <= t <= a[-1] for t in b) >= 5  # they overlapped
-    arrivals = sorted(a + b)
-    busiest = max(sum(1 for t in arrivals if s <= t < s + 0.75) for s in arrivals)
-    assert busiest <= per_window, (
-        [round(t - arrivals[0], 2) for t in a],
-        [round(t - arrivals[0], 2) for t in b],
-    )  # both jobs together
-    assert ray.get_actor(name, namespace="arctic_ray_budgets")  # the named, detached limiter
+    grants = budget_grants(cfg)  # the named, detached limiter both jobs drew on
+    assert len(grants) >= 30 and busiest_window(grants[-30:], 1.0) <= per_window  # both jobs together

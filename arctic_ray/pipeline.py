@@ -40,6 +40,7 @@ def run_sequence(steps: list[Step], expect_job: str | None = None) -> list[dict]
     first runs, so a typo in the last stops the sequence before anything is paid for. Returns
     each run's metrics."""
     recipes = [load_step(step) for step in steps]
+    recipes = [r.before(recipes[i + 1]) if i + 1 < len(recipes) else r for i, r in enumerate(recipes)]
     if expect_job and recipes[-1].type != expect_job:
         raise ArcticRayError(f"{steps[-1].recipe or steps[-1].resume} is a {recipes[-1].type} recipe, not {expect_job}")
     results: list[dict] = []

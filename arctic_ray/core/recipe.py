@@ -42,6 +42,11 @@ class Recipe(StrictConfig):
 
     moved: ClassVar[dict[str, str]] = {}
 
+    def before(self, later: Recipe) -> Self:
+        """This recipe, run before `later` in a pipeline: a recipe can take a default from the one
+        it prepares for (the preference job generates with the DPO policy's starting model)."""
+        return self
+
     def after(self, previous: dict[str, Any]) -> Self:
         """This recipe, run after another job whose final metrics are `previous` (a pipeline of
         two recipes: synthesis then SFT, preference data then DPO): a job that can take the earlier

@@ -70,6 +70,19 @@ def assistant_labels(tokenizer, messages: list[dict]) -> tuple[list[int], list[i
     return full, labels
 
 
+def final_turn_labels(tokenizer, messages: list[dict]) -> tuple[list[int], list[int], int]:
+    """The whole chat's token ids, labels with only its final turn trained (an assistant turn,
+    the last message: a preference pair's response), and the token where that turn starts."""
+    if not messages or messages[-1]["role"] != "assistant":
+        raise ChatTemplateError("the final turn to train on must be an assistant message at the end of the chat")
+    full = chat_ids(tokenizer, messages, add_generation_prompt=False)
+    last = len(messages) - 1
+    start = _prefix_len(tokenizer, full, messages[:last], True, last)
+    labels = [IGNORE_INDEX] * len(full)
+    labels[start:] = full[start:]
+    return full, labels, start
+
+
 def tokenize_chat(tokenizer, messages: list[dict], max_length: int, overlong: Overlong = "truncate") -> TokenizedChat:
     """One SFT example from a whole conversation: `input_ids` and `labels` (IGNORE_INDEX where no
     loss). Longer than `max_length`: cut to it, or dropped (`overlong="drop"`); an example with no

@@ -30,14 +30,28 @@ BIN_SCHEMA = pa.schema(
 )
 
 
+def bin_schema(float_columns: Sequence[str] = ()) -> pa.Schema:
+    """BIN_SCHEMA with per-token float columns (e.g. reference log-probs) after it."""
+    return pa.schema([*BIN_SCHEMA, *((column, pa.list_(pa.float32())) for column in float_columns)])
+
+
 def multipack(
-    ds: ray.data.Dataset, capacity: int, num_ranks: int, micro_batch_size: int, batch_rows: int = 4096
+    ds: ray.data.Dataset,
+    capacity: int,
+    num_ranks: int,
+    micro_batch_size: int,
+    batch_rows: int = 4096,
+    float_columns: Sequence[str] = (),
+    multi_sequence: bool = False,
 ) -> ray.data.Dataset:
-    """Bins (BIN_SCHEMA) of the examples of `ds` (rows with `input_ids` and `labels`; other
-    columns are left behind). Pass micro_batch_size * gradient_accumulation_steps as
-    `micro_batch_size` to keep whole optimizer steps equal too."""
-    pack_block = partial(_pack_block, capacity=capacity, multiple_of=num_ranks * micro_batch_size)
-    return ds.select_columns(["input_ids", "labels"]).map_batches(
+    """Bins (`bin_schema`) of the examples of `ds` (rows with `input_ids` and `labels`, with
+    `seq_lens` when `multi_sequence` (a unit of several sequences), and per-token `float_columns`;
+    other columns are left behind). Pass micro_batch_size * gradient_accumulation_steps as `micro_batch_size` to
+    keep whole optimizer steps equal too."""
+    pack_block = partial(
+        _pack_block, capacity=capacity, multiple_of=num_ranks * micro_batch_size, float_columns=tuple(float_columns)
+    )
+    return ds.select_columns(_unit_columns(multi_sequence, float_columns)).map_batches(
         pack_block,
         batch_size=batch_rows,
         batch_format="pyarrow",
@@ -45,11 +59,16 @@ def multipack(
     )
 
 
-def _pack_block(block: pa.Table, capacity: int, multiple_of: int) -> pa.Table:
+def _unit_columns(multi_sequence: bool, float_columns: Sequence[str]) -> list[str]:
+    return ["input_ids", "labels", *(["seq_lens"] if multi_sequence else []), *float_columns]
+
+
+def _pack_block(block: pa.Table, capacity: int, multiple_of: int, float_columns: tuple[str, ...]) -> pa.Table:
+    schema = bin_schema(float_columns)
     if block.num_rows == 0:
-        return BIN_SCHEMA.empty_table()
-    examples = block.to_pylist()
-    return pa.Table.from_pylist(pack(examples, capacity, multiple_of=multiple_of), schema=BIN_SCHEMA)
+        return schema.empty_table()
+    bins = pack(block.to_pylist(), capacity, multiple_of=multiple_of, float_columns=float_columns)
+    return pa.Table.from_pylist(bins, schema=schema)
 
 
 def _tokens(bins: Sequence[dict]) -> list[int]:
@@ -80,21 +99,33 @@ def rank_imbalance(bins: Sequence[dict], num_ranks: int, micro_batch_size: int) 
     return worst
 
 
-def one_per_bin(examples: ray.data.Dataset) -> ray.data.Dataset:
-    """One example per bin (BIN_SCHEMA): for a recipe that packs nothing (padded per micro-batch)."""
-    return examples.select_columns(["input_ids", "labels"]).map_batches(_one_per_bin, batch_format="pyarrow")
+def one_per_bin(
+    examples: ray.data.Dataset, float_columns: Sequence[str] = (), multi_sequence: bool = False
+) -> ray.data.Dataset:
+    """One example (unit) per bin: for a recipe that packs nothing (padded per micro-batch)."""
+    one = partial(_one_per_bin, float_columns=tuple(float_columns))
+    columns = _unit_columns(multi_sequence, float_columns)
+    return examples.select_columns(columns).map_batches(one, batch_format="pyarrow")
 
 
-def _one_per_bin(block: pa.Table) -> pa.Table:
-    return pa.Table.from_pylist([make_bin([e]) for e in block.to_pylist()], schema=BIN_SCHEMA)
+def _one_per_bin(block: pa.Table, float_columns: tuple[str, ...]) -> pa.Table:
+    bins = [make_bin([e], float_columns) for e in block.to_pylist()]
+    return pa.Table.from_pylist(bins, schema=bin_schema(float_columns))
 
 
 def bins_of(
-    examples: ray.data.Dataset, pack: bool, capacity: int, num_ranks: int, rows_per_rank_step: int
+    examples: ray.data.Dataset,
+    pack: bool,
+    capacity: int,
+    num_ranks: int,
+    rows_per_rank_step: int,
+    float_columns: Sequence[str] = (),
+    multi_sequence: bool = False,
 ) -> ray.data.Dataset:
     """Training sequences of `examples`, materialized: multipacked in whole optimizer steps per
     rank (`rows_per_rank_step`: micro_batch_size x gradient_accumulation_steps), or one example
     per sequence when `pack` is off."""
     if not pack:
-        return one_per_bin(examples).materialize()
-    return multipack(examples, capacity, num_ranks, rows_per_rank_step).materialize()
+        return one_per_bin(examples, float_columns, multi_sequence).materialize()
+    bins = multipack(examples, capacity, num_ranks, rows_per_rank_step, 4096, float_columns, multi_sequence)
+    return bins.materialize()

@@ -113,63 +113,87 @@ def _exchange(giver: list[int], taker: list[int], lengths: Sequence[int], most: 
     return best
 
 
-def pack(examples: list[dict], capacity: int, *, multiple_of: int = 1) -> list[dict]:
+def pack(examples: list[dict], capacity: int, *, multiple_of: int = 1, float_columns: Sequence[str] = ()) -> list[dict]:
     """Bins of examples (each with `input_ids` and `labels`, lists or arrays of equal length):
-    `input_ids`, `labels`, `position_ids` (from 0 in each example), `seq_lens`, `num_examples`.
-    Each example's first label is IGNORE_INDEX in the bin: nothing of its own precedes it, and the
-    previous example's last token must not learn to predict it."""
+    `input_ids`, `labels`, `position_ids` (from 0 in each sequence), `seq_lens`, `num_examples`,
+    and each per-token column of `float_columns`. An example is a packing unit: it may hold several
+    sequences back to back (`seq_lens`, e.g. a preference pair's chosen and rejected answers),
+    which then always share a bin. Each sequence's first label is IGNORE_INDEX in the bin: nothing
+    of its own precedes it, and the previous sequence's last token must not learn to predict it."""
     lengths = [len(e["input_ids"]) for e in examples]
     for i, e in enumerate(examples):
-        if len(e["labels"]) != lengths[i]:
-            raise PackingError(f"example {i} has {lengths[i]} input_ids but {len(e['labels'])} labels")
-    return [make_bin([examples[i] for i in members]) for members in assign_bins(lengths, capacity, multiple_of)]
+        for column in ("labels", *float_columns):
+            if len(e[column]) != lengths[i]:
+                raise PackingError(f"example {i} has {lengths[i]} input_ids but {len(e[column])} {column}")
+        if sum(sequence_lengths(e)) != lengths[i]:
+            raise PackingError(f"example {i}'s seq_lens {list(e['seq_lens'])} do not add up to its {lengths[i]} tokens")
+    members_of = assign_bins(lengths, capacity, multiple_of)
+    return [make_bin([examples[i] for i in members], float_columns) for members in members_of]
 
 
-def make_bin(examples: list[dict]) -> dict:
-    seq_lens = [len(e["input_ids"]) for e in examples]
-    return {
+def sequence_lengths(example: Mapping) -> list[int]:
+    """The lengths of an example's sequences: its `seq_lens`, or one sequence of all its tokens."""
+    seq_lens = example.get("seq_lens")
+    return [int(n) for n in seq_lens] if seq_lens is not None else [len(example["input_ids"])]
+
+
+def make_bin(examples: list[dict], float_columns: Sequence[str] = ()) -> dict:
+    seq_lens = [n for e in examples for n in sequence_lengths(e)]
+    labels = [int(t) for e in examples for t in e["labels"]]
+    start = 0
+    for n in seq_lens:  # a sequence's first token has no target of its own
+        labels[start] = IGNORE_INDEX
+        start += n
+    out = {
         "input_ids": [int(t) for t in chain.from_iterable(e["input_ids"] for e in examples)],
-        "labels": [int(t) for e in examples for t in chain([IGNORE_INDEX], e["labels"][1:])],
+        "labels": labels,
         "position_ids": [p for n in seq_lens for p in range(n)],
         "seq_lens": seq_lens,
         "num_examples": len(examples),
     }
+    for column in float_columns:
+        out[column] = [float(v) for e in examples for v in e[column]]
+    return out
 
 
-def pad_bins(bins: list[dict] | Mapping[str, Sequence], pad_id: int) -> dict[str, torch.Tensor]:
-    """One micro-batch of bins as equal-length LongTensors [B, T], T the longest bin: input_ids
-    (pad_id after the end), labels (IGNORE_INDEX), position_ids (0), and segment_ids (1..n for the
-    examples of a row, 0 for padding). `bins` is a list of bin dicts or one dict of columns, as
-    Ray Data hands a batch to a `collate_fn`."""
-    rows = _rows(bins)
+def pad_bins(
+    bins: list[dict] | Mapping[str, Sequence], pad_id: int, float_columns: Sequence[str] = ()
+) -> dict[str, torch.Tensor]:
+    """One micro-batch of bins as equal-length tensors [B, T], T the longest bin: input_ids
+    (pad_id after the end), labels (IGNORE_INDEX), position_ids (0), segment_ids (1..n for the
+    sequences of a row, 0 for padding), and each float per-token column (0.0 in padding). `bins` is
+    a list of bin dicts or one dict of columns, as Ray Data hands a batch to a `collate_fn`."""
+    rows = _rows(bins, float_columns)
     width = max([len(r["input_ids"]) for r in rows] + [1])  # an all-empty batch still has one column
     out = {
         "input_ids": np.full((len(rows), width), pad_id, dtype=np.int64),
         "labels": np.full((len(rows), width), IGNORE_INDEX, dtype=np.int64),
         "position_ids": np.zeros((len(rows), width), dtype=np.int64),
         "segment_ids": np.zeros((len(rows), width), dtype=np.int64),
+        **{column: np.zeros((len(rows), width), dtype=np.float32) for column in float_columns},
     }
     for i, row in enumerate(rows):
         n = len(row["input_ids"])
-        for key in ("input_ids", "labels", "position_ids"):
+        for key in ("input_ids", "labels", "position_ids", *float_columns):
             out[key][i, :n] = np.asarray(row[key])
         seq_lens = np.asarray(row["seq_lens"], dtype=np.int64)
         out["segment_ids"][i, :n] = np.repeat(np.arange(1, len(seq_lens) + 1), seq_lens)
     return {k: torch.from_numpy(v) for k, v in out.items()}
 
 
-def _rows(bins: list[dict] | Mapping[str, Sequence]) -> list[Mapping]:
+def _rows(bins: list[dict] | Mapping[str, Sequence], float_columns: Sequence[str] = ()) -> list[Mapping]:
     if isinstance(bins, Mapping):
-        keys = ("input_ids", "labels", "position_ids", "seq_lens")
-        return [dict(zip(keys, values, strict=False)) for values in zip(*(bins[k] for k in keys), strict=False)]
+        keys = ("input_ids", "labels", "position_ids", "seq_lens", *float_columns)
+        return [dict(zip(keys, values, strict=True)) for values in zip(*(bins[k] for k in keys), strict=True)]
     return list(bins)
 
 
 class PadBins(NumpyBatchCollateFn):
     """Packed sequences (ragged) to tensors padded to the longest in the micro-batch."""
 
-    def __init__(self, pad_id: int):
+    def __init__(self, pad_id: int, float_columns: Sequence[str] = ()):
         self.pad_id = pad_id
+        self.float_columns = tuple(float_columns)
 
     def __call__(self, batch: dict) -> dict[str, torch.Tensor]:
-        return pad_bins(batch, self.pad_id)
+        return pad_bins(batch, self.pad_id, self.float_columns)

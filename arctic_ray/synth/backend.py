@@ -31,6 +31,23 @@ class SamplingConfig(StrictConfig):
     seed: int | None = 0
 
 
+def sample_seed(sampling: dict, sample: int | None) -> dict:
+    """The k-th sample of a prompt is seeded `seed + k`: n samples of one prompt under one seed
+    are n different answers (each is also its own store key), and a rerun repeats each."""
+    if sampling.get("seed") is None or not sample:
+        return sampling
+    return {**sampling, "seed": int(sampling["seed"]) + int(sample)}
+
+
+def check_samples(samples: int, sampling: SamplingConfig) -> None:
+    """n > 1 samples need sampling: greedy samples are one answer under one store key."""
+    if samples > 1 and sampling.temperature == 0:
+        raise ValueError(
+            f"samples: {samples} samples per prompt need sampling, but synth.sampling.temperature is 0 "
+            "(greedy samples would all be one answer under one store key): set a temperature > 0"
+        )
+
+
 EXTRA_BODY = "extra_body"
 """A row's `sampling` may carry request fields beyond the standard ones under this name, as one
 JSON text: for the OpenAI backends chat-completion fields (`stop`, `response_format`, `tools`,

@@ -1,5 +1,7 @@
-"""The loss of a packed micro-batch: no token sees another example, and no example's last token
-is trained to predict the next example's first.
+"""A causal LM over a packed micro-batch, one forward code path for every method: the per-token
+log-probabilities of its target tokens (DPO's policy and its reference stage), and the summed
+cross-entropy built on them (SFT, SwiftKV). No token sees another sequence, and no sequence's last
+token is trained to predict the next sequence's first.
 
 With sdpa or eager attention the examples are kept apart by a 4D mask: transformers takes a 4D
 `attention_mask` as it is (masking_utils returns it untouched) and eager attention adds it to
@@ -53,12 +55,22 @@ def shifted_targets(labels: torch.Tensor, segment_ids: torch.Tensor) -> torch.Te
     return torch.where(same, labels[:, 1:], torch.full_like(labels[:, 1:], IGNORE_INDEX))
 
 
-def packed_loss(
+class TargetLogps(NamedTuple):
+    token_logps: torch.Tensor
+    """[B, T] float32: log p(token t | the tokens before it in its sequence) where token t is a
+    target (`target_mask`), 0 elsewhere; aligned with `input_ids`, as stored reference log-probs are."""
+    target_mask: torch.Tensor
+    """[B, T] bool: the target tokens (a trained label with a token of its own sequence before it)."""
+    router_logits: tuple | None
+    """The model's router logits when asked for (MoE), else None."""
+
+
+def packed_target_logps(
     model: torch.nn.Module, batch: dict[str, torch.Tensor], output_router_logits: bool = False
-) -> PackedLoss:
+) -> TargetLogps:
     """Run a causal LM on a batch from `pad_bins` (input_ids, labels, position_ids, segment_ids)
-    and return the summed token cross-entropy, the number of target tokens, and (MoE, when
-    asked) the router logits. Divide by the global batch's target tokens, not per micro-batch."""
+    and return each target token's log-probability. Only the target positions are projected to
+    the vocabulary ([N, V], not [B, T, V])."""
     implementation: str = _config(model)._attn_implementation or "eager"
     segment_ids = batch["segment_ids"]
     if "flash" in implementation:
@@ -70,8 +82,7 @@ def packed_loss(
             f"packed batches need attn_implementation sdpa, eager or flash_attention_2, not {implementation!r}"
         )
     # The decoder and the LM head run apart: asked for router logits, an MoE model's own forward
-    # computes its aux loss from the attention mask, and fails on a 4D one; and the head then
-    # projects only the positions that have a target ([N, V], not [B, T, V]).
+    # computes its aux loss from the attention mask, and fails on a 4D one.
     extra = {"output_router_logits": True} if output_router_logits else {}
     inner = _unwrapped(model)
     decoder = cast(torch.nn.Module, inner.get_decoder())
@@ -82,8 +93,31 @@ def packed_loss(
     trained = targets != IGNORE_INDEX
     head = cast(torch.nn.Module, inner.get_output_embeddings())
     logits = head(out.last_hidden_state[:, :-1][trained]).float()
-    loss_sum = F.cross_entropy(logits, targets[trained], reduction="sum")
-    return PackedLoss(loss_sum, trained.sum(), out.router_logits if output_router_logits else None)
+    logps = logits.log_softmax(-1).gather(1, targets[trained][:, None])[:, 0]
+    dense = torch.zeros(trained.shape, dtype=logps.dtype, device=logps.device).masked_scatter(trained, logps)
+    token_logps = F.pad(dense, (1, 0))  # target t+1 is predicted at position t: align with the token itself
+    target_mask = F.pad(trained, (1, 0))
+    return TargetLogps(token_logps, target_mask, out.router_logits if output_router_logits else None)
+
+
+def packed_loss(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], output_router_logits: bool = False
+) -> PackedLoss:
+    """The summed token cross-entropy of a packed batch, the number of target tokens, and (MoE,
+    when asked) the router logits. Divide by the global batch's target tokens, not per micro-batch."""
+    logps, target_mask, router_logits = packed_target_logps(model, batch, output_router_logits)
+    return PackedLoss(-logps.sum(), target_mask.sum(), router_logits)
+
+
+def sequence_sums(values: torch.Tensor, target_mask: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+    """[S]: `values` [B, T] summed over each sequence's target tokens, sequences in bin order (row
+    by row, each row's segments 1..n), so a unit's sequences stay adjacent (a pair's chosen, then
+    its rejected). Differentiable in `values`."""
+    per_row = segment_ids.max(dim=1).values  # sequences in each row (0 for an empty bin)
+    offsets = torch.cumsum(per_row, 0) - per_row
+    index = (offsets[:, None] + segment_ids - 1)[target_mask]
+    total = int(per_row.sum())
+    return torch.zeros(total, dtype=values.dtype, device=values.device).index_add(0, index, values[target_mask])
 
 
 def _unwrapped(model: torch.nn.Module) -> PreTrainedModel:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
-from typing import Any, ClassVar
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, NamedTuple
 
 import ray.train
 import torch
@@ -36,6 +36,32 @@ home("trainer", "arctic_ray.methods")  # each method's folder defines its traine
 def _eta(seconds: float) -> str:
     m, s = divmod(int(seconds), 60)
     return f"{m}m{s:02d}s"
+
+
+class Ratio(NamedTuple):
+    """A logged metric that is a share of the global batch: `num / den` with both summed over the
+    step's micro-batches and the ranks first (rewards/accuracies weighted by pairs, not averaged
+    over micro-batch means)."""
+
+    num: torch.Tensor
+    den: torch.Tensor
+
+
+class StepMetrics:
+    """A step's logged extras as they are added up over its micro-batches."""
+
+    def __init__(self, micro_batches: int):
+        self.micro_batches = micro_batches
+        self.means: dict[str, torch.Tensor] = {}
+        self.ratios: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def add(self, extra: Mapping[str, torch.Tensor | Ratio]) -> None:
+        for k, v in extra.items():
+            if isinstance(v, Ratio):
+                num, den = self.ratios.get(k, (0.0, 0.0))
+                self.ratios[k] = (num + v.num.detach().double(), den + v.den.detach().double())
+            else:
+                self.means[k] = self.means.get(k, 0.0) + v.detach() / self.micro_batches
 
 
 class Trainer(Registered):
@@ -66,8 +92,10 @@ class Trainer(Registered):
     def build_model(self) -> torch.nn.Module:
         raise NotImplementedError
 
-    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Loss to minimise and extra scalar tensors to log, for one micro-batch."""
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Mapping[str, torch.Tensor | Ratio]]:
+        """Loss to minimise and extra scalars to log, for one micro-batch: a tensor is logged as
+        its mean over the step's micro-batches and the ranks; a `Ratio` as its sums over them,
+        divided once (a share of pairs or tokens, which a mean of micro-batch means would skew)."""
         raise NotImplementedError
 
     def collate(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -219,7 +247,7 @@ class Trainer(Registered):
         started, window_tokens, window_start = time.time(), 0, time.time()
         for batches in self.steps():
             self.begin_step(batches)
-            step_loss, step_extra = torch.zeros((), device=self.device), {}
+            step_loss, step_extra = torch.zeros((), device=self.device), StepMetrics(gas)
             for batch in batches:
                 self.callbacks.fire("pre-step", self, batch=batch)
                 loss, extra = self.loss(batch)
@@ -228,7 +256,7 @@ class Trainer(Registered):
                 window_tokens = window_tokens + self.tokens_in(batch)
                 # logged: the mean over the step's micro-batches (and, below, over ranks)
                 step_loss = step_loss + loss.detach() / gas
-                step_extra = {k: step_extra.get(k, 0.0) + v.detach() / gas for k, v in extra.items()}
+                step_extra.add(extra)
             loss, extra = step_loss, step_extra
             self.global_step += 1
             metrics = {
@@ -295,12 +323,22 @@ class Trainer(Registered):
             shown = {k: v for k, v in result.items() if isinstance(v, (int, float))}
             print(f"[eval] step {self.global_step}: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()), flush=True)
 
-    def mean_over_ranks(self, loss: torch.Tensor, extra: dict[str, torch.Tensor]) -> dict[str, float]:
-        """Loss and extras averaged over all ranks (one all-reduce), so logs show the global batch."""
-        names = ["loss", *extra]
-        values = torch.stack([loss.detach().float(), *(v.detach().float() for v in extra.values())]).cpu()
+    def mean_over_ranks(self, loss: torch.Tensor, extra: StepMetrics) -> dict[str, float]:
+        """Loss and extras over all ranks (one all-reduce), so logs show the global batch: means
+        averaged, ratios' sums added and then divided."""
+        names = ["loss", *extra.means, *(f"{k}/num" for k in extra.ratios), *(f"{k}/den" for k in extra.ratios)]
+        parts = [
+            loss,
+            *extra.means.values(),
+            *(n for n, _ in extra.ratios.values()),
+            *(d for _, d in extra.ratios.values()),
+        ]
+        values = torch.stack([v.detach().double().reshape(()).cpu() for v in parts])
         dist.all_reduce(values)
-        return dict(zip(names, (values / self.world_size).tolist(), strict=False))
+        reduced = dict(zip(names, values.tolist(), strict=True))
+        out = {k: reduced[k] / self.world_size for k in ["loss", *extra.means]}
+        out.update({k: reduced[f"{k}/num"] / max(reduced[f"{k}/den"], 1e-12) for k in extra.ratios})
+        return out
 
     def finish(self, train_seconds: float) -> None:
         waits = torch.tensor([self.data_wait_s], dtype=torch.float64)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from arctic_ray.core.config import StrictConfig
 from arctic_ray.core.recipe import Recipe
 from arctic_ray.curate.judges.base import JudgeConfig
 from arctic_ray.data.snowflake_table import SnowflakePromptTable
-from arctic_ray.synth.backend import SynthConfig
+from arctic_ray.synth.backend import SynthConfig, check_samples
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
 
 
@@ -29,7 +29,6 @@ class SynthInputConfig(StrictConfig):
 
 
 class SynthRecipe(Recipe):
-    # pydantic narrows the base's `type`; pyright wants a mutable field's type unchanged
     type: Literal["synth"] = "synth"
 
     model: str = "smollm2-135m-instruct"
@@ -52,3 +51,8 @@ class SynthRecipe(Recipe):
     """Judge steps run over the completions in this order (`rules`, `exact_dedup`,
     `near_dedup`, `reward_model`, `llm`, `pairwise`): what they keep is written to `curated/`,
     what they remove to `curation_rejects/` with its stage and reason."""
+
+    @model_validator(mode="after")
+    def _samples_need_sampling(self) -> SynthRecipe:
+        check_samples(self.samples, self.synth.sampling)
+        return self

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import openai
 
-from arctic_ray.synth.backend import extra_body
+from arctic_ray.synth.backend import extra_body, sample_seed
 from arctic_ray.synth.token_estimate import text_tokens
 
 RETRIED_STATUSES = frozenset({408, 409, 429})
@@ -58,9 +58,9 @@ def request_kwargs(model: str, messages: list[dict], sampling: dict, sample: int
         "top_p": sampling["top_p"],
         token_limit_param: sampling["max_tokens"],
     }
-    if sampling.get("seed") is not None:
-        # The n samples of one prompt must not share a seed, or a seeded provider answers n times alike.
-        kwargs["seed"] = sampling["seed"] + sample
+    seed = sample_seed(sampling, sample).get("seed")
+    if seed is not None:  # the n samples of one prompt must not share one, or a seeded provider answers alike
+        kwargs["seed"] = seed
     if extra := extra_body(sampling):
         kwargs["extra_body"] = extra
     return kwargs

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from arctic_ray.engines.vllm.answers import answer_columns
 from arctic_ray.models.ref import ModelRef
-from arctic_ray.synth.backend import EXTRA_BODY, extra_body
+from arctic_ray.synth.backend import EXTRA_BODY, extra_body, sample_seed
 from arctic_ray.synth.sent_log import SentLog
 
 
@@ -40,7 +40,9 @@ class VLLMEngineStage:
 
     async def __call__(self, batch: pa.Table) -> pa.Table:
         rows = batch.to_pylist()
-        sampling = [{**self.default_sampling, **_given(row.get("sampling"))} for row in rows]
+        sampling = [
+            sample_seed({**self.default_sampling, **_given(row.get("sampling"))}, row.get("sample")) for row in rows
+        ]
         params = [_sampling_params(self.engine.sampling_params(s)) for s in sampling]
         if self.sent_log:
             await asyncio.to_thread(self.sent_log.record, [row["key"] for row in rows if row.get("key")])

@@ -62,6 +62,8 @@ class Before:
 
     flag: str
     help: str
+    default: str | None = None
+    """A recipe under examples/ run first unless the flag says otherwise (`--flag none` skips it)."""
 
 
 def script_main(
@@ -105,8 +107,9 @@ def script_main(
     ]
     chosen = args.recipe or str(EXAMPLES / (tiny if tiny and args.tiny else recipe))
     steps = [Step(None if args.resume else chosen, overrides, args.resume)]
-    if before and args.before:
-        steps.insert(0, Step(args.before, args.before_set))
+    first = (args.before or (str(EXAMPLES / before.default) if before.default else None)) if before else None
+    if first and first != "none" and not args.resume:
+        steps.insert(0, Step(first, args.before_set))
     try:
         run_sequence(steps, expect_job=job)
     except USER_ERRORS as err:

@@ -178,3 +178,10 @@ def test_backend_pools_take_a_size_or_an_autoscaling_range(name):
     assert load_recipe(ROOT / "examples" / name, ["synth.concurrency=[1, 3]"]).synth.concurrency == (1, 3)
     with pytest.raises(RecipeError, match=r"synth.concurrency: .*needs 1 <= min <= max"):
         load_recipe(ROOT / "examples" / name, ["synth.concurrency=[3, 1]"])
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_recipe_validates(path):
+    """Every recipe under examples/ is valid, those for GPU clusters (validated, not run here) too."""
+    recipe = load_recipe(path)
+    assert recipe.type in path.name or path.name.startswith(recipe.type.split("_")[0])

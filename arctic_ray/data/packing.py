@@ -157,13 +157,20 @@ def make_bin(examples: list[dict], float_columns: Sequence[str] = ()) -> dict:
 
 
 def pad_bins(
-    bins: list[dict] | Mapping[str, Sequence], pad_id: int, float_columns: Sequence[str] = ()
+    bins: list[dict] | Mapping[str, Sequence],
+    pad_id: int,
+    float_columns: Sequence[str] = (),
+    sequences_per_row: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """One micro-batch of bins as equal-length tensors [B, T], T the longest bin: input_ids
     (pad_id after the end), labels (IGNORE_INDEX), position_ids (0), segment_ids (1..n for the
     sequences of a row, 0 for padding), and each float per-token column (0.0 in padding). `bins` is
-    a list of bin dicts or one dict of columns, as Ray Data hands a batch to a `collate_fn`."""
+    a list of bin dicts or one dict of columns, as Ray Data hands a batch to a `collate_fn`. With
+    `sequences_per_row`, each bin is first cut into rows of that many sequences (a preference pair
+    a row, padded to the longest pair: the padded layout, on the same pairs as the packed one)."""
     rows = _rows(bins, float_columns)
+    if sequences_per_row:
+        rows = [part for row in rows for part in _cut(row, sequences_per_row, float_columns)]
     width = max([len(r["input_ids"]) for r in rows] + [1])  # an all-empty batch still has one column
     out = {
         "input_ids": np.full((len(rows), width), pad_id, dtype=np.int64),
@@ -181,6 +188,19 @@ def pad_bins(
     return {k: torch.from_numpy(v) for k, v in out.items()}
 
 
+def _cut(row: Mapping, sequences: int, float_columns: Sequence[str]) -> list[dict]:
+    """A bin's rows of `sequences` sequences each (the units it packed, one a row)."""
+    lens = [int(n) for n in row["seq_lens"]]
+    out, start = [], 0
+    for i in range(0, len(lens), sequences):
+        part = lens[i : i + sequences]
+        end = start + sum(part)
+        cut = {k: list(row[k][start:end]) for k in ("input_ids", "labels", "position_ids", *float_columns)}
+        out.append({**cut, "seq_lens": part})
+        start = end
+    return out
+
+
 def _rows(bins: list[dict] | Mapping[str, Sequence], float_columns: Sequence[str] = ()) -> list[Mapping]:
     if isinstance(bins, Mapping):
         keys = ("input_ids", "labels", "position_ids", "seq_lens", *float_columns)
@@ -191,9 +211,10 @@ def _rows(bins: list[dict] | Mapping[str, Sequence], float_columns: Sequence[str
 class PadBins(NumpyBatchCollateFn):
     """Packed sequences (ragged) to tensors padded to the longest in the micro-batch."""
 
-    def __init__(self, pad_id: int, float_columns: Sequence[str] = ()):
+    def __init__(self, pad_id: int, float_columns: Sequence[str] = (), sequences_per_row: int | None = None):
         self.pad_id = pad_id
         self.float_columns = tuple(float_columns)
+        self.sequences_per_row = sequences_per_row
 
     def __call__(self, batch: dict) -> dict[str, torch.Tensor]:
-        return pad_bins(batch, self.pad_id, self.float_columns)
+        return pad_bins(batch, self.pad_id, self.float_columns, self.sequences_per_row)

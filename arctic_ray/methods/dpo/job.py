@@ -8,10 +8,12 @@ verified accuracy in vLLM before and after) -> a report with the curves."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import ray.data
 
 from arctic_ray.core.cluster import current_cluster
+from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.recipe import job
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.runtime import init_ray
@@ -43,9 +45,23 @@ def _usable_units(run: JobRun, units: ray.data.Dataset, counts: Counter) -> ray.
     return units.filter(lambda r: not r["outcome"].startswith("dropped"))
 
 
-@job("dpo", DPORecipe)
-def run_dpo(recipe: DPORecipe, run_dir: str | None = None) -> dict:
-    run = JobRun(recipe, run_dir)
+@dataclass
+class DPOData:
+    """What the trainer reads: packed bins of the training and held-out pairs, and what became of them."""
+
+    recipe: DPORecipe
+    """The recipe with the worker group sized from the cluster."""
+    policy: ModelRef
+    reference: ModelRef
+    pad_id: int
+    datasets: dict[str, ray.data.Dataset]
+    info: dict
+    """Counts of pairs and tokenizing outcomes, packed rows, and the reference stage's keys."""
+
+
+def prepare(recipe: DPORecipe, run: JobRun) -> DPOData:
+    """Pairs read and checked, tokenized as units, their reference log-probs attached (computed or
+    read back by key), packed: the DPO job's data stages, which the benchmark shares."""
     policy, reference = ModelRef.of(recipe.model.name_or_path), ModelRef.of(recipe.reference_name)
     pad = tokenizer_pad_id(policy)
     with run.stage("read", "read and check the preference pairs"):
@@ -53,16 +69,10 @@ def run_dpo(recipe: DPORecipe, run_dir: str | None = None) -> dict:
         run.set_aside(pairs.rejects)
     init_ray(recipe.ray)
     p = plan(current_cluster(), online=False)
-    recipe = recipe.model_copy(
-        update={
-            "workers": fill_unset(
-                recipe.workers,
-                num_workers=p.workers,
-                cpus_per_worker=p.cpus_per_worker,
-                gpus_per_worker=p.gpus_per_worker,
-            )
-        }
+    workers = fill_unset(
+        recipe.workers, num_workers=p.workers, cpus_per_worker=p.cpus_per_worker, gpus_per_worker=p.gpus_per_worker
     )
+    recipe = recipe.model_copy(update={"workers": workers})
     counts: Counter = Counter()
     sets = {"train": pairs.train, "eval": pairs.eval}
     with run.stage("tokenize", "tokenize each pair as one unit (final turns trained)"):
@@ -74,33 +84,25 @@ def run_dpo(recipe: DPORecipe, run_dir: str | None = None) -> dict:
             if rows
         }
     precomputed = recipe.reference == "precomputed" and recipe.loss not in REFERENCE_FREE
-    reference_info: dict = {"mode": "none (reference-free loss)" if recipe.loss in REFERENCE_FREE else recipe.reference}
+    info: dict = {"mode": "none (reference-free loss)" if recipe.loss in REFERENCE_FREE else recipe.reference}
     if precomputed:
-        dtype = "bfloat16" if p.gpus_per_worker else "float32"
         settings = {
             "max_length": recipe.data.max_length,
             "max_prompt_length": recipe.data.max_prompt_length,
-            "dtype": dtype,
+            "dtype": "bfloat16" if workers.gpus_per_worker else "float32",
             "attn": recipe.model.attn_implementation,
         }
-        actors = recipe.reference_actors or (p.engines if p.gpus_per_worker else 1)
+        actors = recipe.reference_actors or (p.engines if workers.gpus_per_worker else 1)
         bounds = (actors, actors) if isinstance(actors, int) else actors
         with run.stage("reference", f"reference log-probs of {reference.name} (Ray Data, {bounds[1]} actor(s))"):
             for name in list(units):
                 key = reference_key(reference, policy, sets[name], {**settings, "set": name})
                 where = location(recipe.reference_store).join(key)
-                units[name], reused = with_reference_logps(
-                    units[name],
-                    where,
-                    reference,
-                    recipe.model.attn_implementation,
-                    pad,
-                    bounds,
-                    p.gpus_per_engine if p.gpus_per_worker else 0.0,
-                )
-                reference_info[name] = {"key": key, "where": where.uri, "reused": reused}
-            reference_info["seconds"] = run.timings.get("reference")
-    float_columns = (REF_COLUMN,) if precomputed else ()
+                gpus = p.gpus_per_engine if workers.gpus_per_worker else 0.0
+                attn = recipe.model.attn_implementation
+                units[name], reused = with_reference_logps(units[name], where, reference, attn, pad, bounds, gpus)
+                info[name] = {"key": key, "where": where.uri, "reused": reused}
+        info["seconds"] = run.timings.get("reference")
     per_step = recipe.micro_batch_size * recipe.gradient_accumulation_steps
     datasets = {}
     with run.stage("pack", "pack whole pairs"):
@@ -109,41 +111,59 @@ def run_dpo(recipe: DPORecipe, run_dir: str | None = None) -> dict:
                 ds,
                 recipe.data.pack,
                 recipe.data.max_length * 2,  # a unit: a chosen and a rejected response, each up to max_length
-                recipe.workers.num_workers,
+                workers.num_workers,
                 per_step if name == "train" else 1,
-                float_columns,
+                (REF_COLUMN,) if precomputed else (),
                 multi_sequence=True,
             )
     if "train" not in datasets:
-        raise ValueError("no training pairs left after the held-out split and tokenizing")
-    data = {"pairs": dict(pairs.counts), "tokenize": dict(counts), "sequences": datasets["train"].count()}
+        raise ArcticRayError("no training pairs left after the held-out split and tokenizing")
+    data = {
+        "pairs": dict(pairs.counts),
+        "tokenize": dict(counts),
+        "sequences": datasets["train"].count(),
+        "reference": info,
+    }
+    return DPOData(recipe, policy, reference, pad, datasets, data)
+
+
+def train(data: DPOData, run: JobRun, recipe: DPORecipe | None = None, name: str = "train"):
+    """A DPO training run on the prepared bins (`recipe`: another variant on the same data)."""
+    recipe = recipe or data.recipe
     workers = recipe.workers
-    with run.stage(
-        "train", f"DPO ({recipe.loss}) on {workers.num_workers} workers (DeepSpeed ZeRO-{workers.zero_stage})"
-    ):
-        result = run_trainer(
+    with run.stage(name, f"DPO ({recipe.loss}) on {workers.num_workers} workers (DeepSpeed ZeRO-{workers.zero_stage})"):
+        return run_trainer(
             TrainRun(
                 trainer="dpo",
                 train=recipe,
-                method=DPOMethod(policy, reference, pad, recipe),
-                datasets=datasets,
+                method=DPOMethod(data.policy, data.reference, data.pad_id, recipe),
+                datasets=data.datasets,
                 storage=run.loc,
-                num_rows=data["sequences"],
+                name=name,
+                num_rows=data.info["sequences"],
                 seed=recipe.seed,
             )
         )
-        train = train_metrics(result)
+
+
+@job("dpo", DPORecipe)
+def run_dpo(recipe: DPORecipe, run_dir: str | None = None) -> dict:
+    run = JobRun(recipe, run_dir)
+    data = prepare(recipe, run)
+    result = train(data, run)
     export_dir = export_location(result, run.loc)
+    info = data.info
     metrics = {
         "model": recipe.model.name_or_path,
-        "reference": reference_info,
-        "data": data,
-        "train": train,
+        "reference": info["reference"],
+        "data": {k: v for k, v in info.items() if k != "reference"},
+        "train": train_metrics(result),
         "export_dir": export_dir,
     }
     if recipe.check.prompts is not None:
         with run.stage("check", "held-out check: greedy verified accuracy before and after, in vLLM"):
-            metrics["check"] = held_out_check(recipe, policy, export_dir, run)
-    run.count(rejected=pairs.counts["rejected"], dropped=sum(v for k, v in counts.items() if k.startswith("dropped")))
+            metrics["check"] = held_out_check(data.recipe, data.policy, export_dir, run)
+    dropped = sum(v for k, v in info["tokenize"].items() if k.startswith("dropped"))
+    run.count(rejected=info["pairs"].get("rejected", 0), dropped=dropped)
     metrics["plots"] = write_plots(run, metrics)
     return run.finish(metrics, render_report)

@@ -54,6 +54,10 @@ class DPODataConfig(TrainDataConfig):
     """Several pairs per sequence (a pair's chosen and rejected always together); False: one pair
     per row, padded to the longest of the micro-batch."""
 
+    padding_free: bool = True
+    """Run packed rows as they are; False: cut each row into one pair a row, padded to the
+    longest pair of the micro-batch (as TRL and ArcticTraining do: the same pairs, more padding)."""
+
 
 class HeldOutCheckConfig(StrictConfig):
     """Greedy verified accuracy on prompts the pairs never saw, measured in vLLM before and after

@@ -58,7 +58,8 @@ class DPOTrainer(Trainer):
     def batch_collate_fn(self):
         m: DPOMethod = self.method
         precomputed = m.recipe.reference == "precomputed" and m.recipe.loss not in REFERENCE_FREE
-        return PadBins(m.pad_id, (REF_COLUMN,) if precomputed else ())
+        per_row = None if m.recipe.data.padding_free else 2  # a pair (chosen, rejected) a row
+        return PadBins(m.pad_id, (REF_COLUMN,) if precomputed else (), per_row)
 
     def tokens_in(self, batch) -> torch.Tensor:
         return (batch["segment_ids"] > 0).sum()
@@ -97,7 +98,11 @@ class DPOTrainer(Trainer):
         loss = pair.loss.sum() * scale / self.step_pairs
         if r.sft_weight:
             loss = loss - r.sft_weight * p.chosen.sum() * scale / self.step_chosen_tokens
-        return loss, self.pair_metrics(p, pair.loss, pair.chosen_rewards, pair.rejected_rewards)
+        metrics = self.pair_metrics(p, pair.loss, pair.chosen_rewards, pair.rejected_rewards)
+        positions = torch.tensor(float(batch["segment_ids"].numel()), dtype=torch.float64)
+        metrics["padding_fraction"] = Ratio(positions - self.tokens_in(batch).double(), positions)
+        metrics["pairs"] = torch.tensor(self.step_pairs)  # the step's global pairs (the same on every micro-batch)
+        return loss, metrics
 
     @staticmethod
     def pair_metrics(p: PairLogps, losses, chosen_rewards, rejected_rewards) -> dict[str, Ratio]:

@@ -80,22 +80,35 @@ def snowflake_server():
 
 @pytest.fixture(scope="session")
 def tiny_generations(tiny_model) -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, greedy continuation ids) of the tiny model for every example prompt: the
-    float32 greedy path, which vLLM follows too (test_vllm_stage checks that)."""
+    """(prompt ids, greedy continuation ids) of the tiny model for every example prompt, generated
+    in left-padded batches of 64 (one prompt at a time took minutes)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from arctic_ray.data.chat import chat_ids
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    prompts = [chat_ids(tok, row["messages"], add_generation_prompt=True) for row in example_prompts()]
     out = []
     with torch.no_grad():
-        for row in example_prompts():
-            prompt = chat_ids(tok, row["messages"], add_generation_prompt=True)
-            ids = model.generate(torch.tensor([prompt]), max_new_tokens=48, do_sample=False)[0, len(prompt) :].tolist()
-            out.append((prompt, ids))
+        for start in range(0, len(prompts), 64):
+            batch = prompts[start : start + 64]
+            width = max(map(len, batch))
+            ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch])
+            mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch])
+            new = model.generate(
+                input_ids=ids, attention_mask=mask, max_new_tokens=48, do_sample=False, pad_token_id=pad
+            )[:, width:]
+            for p, continuation in zip(batch, new.tolist(), strict=True):
+                out.append((p, _until_eos(continuation, tok.eos_token_id)))
     return out
+
+
+def _until_eos(ids: list[int], eos: int | None) -> list[int]:
+    """A batch's continuation up to and with its eos (generate pads the rows that stopped early)."""
+    return ids[: ids.index(eos) + 1] if eos is not None and eos in ids else ids
 
 
 @pytest.fixture(scope="module")

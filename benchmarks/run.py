@@ -7,6 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dedup
+import dpo
 import packing
 import spec_decode
 import speculator_loss_step
@@ -22,3 +23,4 @@ if __name__ == "__main__":
     store_lookup.main([])
     spec_decode.main([])
     swiftkv.main([])
+    dpo.main([])

@@ -20,7 +20,7 @@ import pytest
 from tests.support.files import ROOT, write_jsonl
 from tests.support.hub_cache import put_in_hub_cache
 from tests.support.local_cluster import LocalCluster, free_port
-from tests.support.spec_decode_runs import FAST, check_run
+from tests.support.spec_decode_runs import FAST, LEAN_EVAL, check_run
 
 BUCKET = "arctic-ray-test"
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -111,11 +111,15 @@ def _overrides(s3, name: str, prompts: Path, extra=()) -> list[str]:
 
 
 def test_main_job_offline_on_a_worker_node_with_storage_on_s3(cluster, s3, prompts, tmp_path):
+    # the vLLM eval on the worker node, lean: the full one is the plain run's (test_spec_decode_job)
     proc = _run_job(
-        cluster, "pipelines/spec_decode.py", ["--tiny", *_overrides(s3, "offline", prompts)], tmp_path / "log"
+        cluster,
+        "pipelines/spec_decode.py",
+        ["--tiny", *_overrides(s3, "offline", prompts, LEAN_EVAL)],
+        tmp_path / "log",
     )
     uri, local = _only_run(s3, "offline/runs", tmp_path)
-    metrics = check_run(local, vllm=True, run_uri=uri)
+    metrics = check_run(local, vllm=True, run_uri=uri, lean=True)
     assert metrics["drafter_dir"].startswith(f"s3://{BUCKET}/offline/runs/")
     assert "resource plan" in proc.stdout
     # a rerun reads every answer from the store on S3 and generates nothing

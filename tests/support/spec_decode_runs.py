@@ -32,8 +32,13 @@ def overrides(out: Path, extra=()) -> list[str]:
     return args
 
 
-def check_run(run_dir: Path, vllm: bool, run_uri: str | None = None) -> dict:
-    """A finished run's files (downloaded to `run_dir` when the run went to `run_uri`)."""
+LEAN_EVAL = ["eval.baselines=[]", "eval.k_sweep=false", "eval.batch_sizes=[1]"]
+"""The vLLM eval of a run that need not repeat the full one: the drafter at its own k, batch 1."""
+
+
+def check_run(run_dir: Path, vllm: bool, run_uri: str | None = None, lean: bool = False) -> dict:
+    """A finished run's files (downloaded to `run_dir` when the run went to `run_uri`); `lean`: its
+    vLLM eval ran with LEAN_EVAL."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
     c = metrics["counts"]
     assert c["prompts_in"] == 41 and c["prompts_rejected"] == 1
@@ -57,7 +62,12 @@ def check_run(run_dir: Path, vllm: bool, run_uri: str | None = None) -> dict:
     report = (run_dir / "report.md").read_text()
     assert f"{sim['trained']['tau_sim']:.3f}" in report and (run_uri or str(run_dir)) in report
     assert (run_dir / "training.png").stat().st_size > 0 and (run_dir / "acceptance.png").stat().st_size > 0
-    if vllm:
+    if vllm and lean:
+        v = metrics["vllm"]
+        assert set(v) == {"none", "drafter"} and v["drafter"]["greedy"]["drafts"] > 0
+        assert v["drafter"]["outputs_equal_plain"] >= 0.75 and set(v["none"]["tok_s"]) == {"1"}
+        assert metrics["serving"]["best_num_speculative_tokens"] == {"1": 3}
+    elif vllm:
         v = metrics["vllm"]
         assert (
             set(v) == {"none", "ngram", "suffix", "drafter_k1", "drafter_k2", "drafter"}

@@ -37,6 +37,10 @@ class SpecDecodeEvalConfig(StrictConfig):
     vllm: bool = True
     """Measure in vLLM (the simulated acceptance is always computed)."""
 
+    k_sweep: bool = True
+    """Measure the drafter at every number of speculative tokens k from 1 to its n_predict (the
+    export records the fastest k per batch size); False: at n_predict alone (one engine a run)."""
+
     @field_validator("baselines")
     @classmethod
     def _once_each(cls, v: list[str]) -> list[str]:

@@ -68,7 +68,7 @@ def spec_cases(drafter_dir: str | None, method: str | None, n_predict: int, e: S
                 {"method": method, "model": drafter_dir, "num_speculative_tokens": k},
                 sampled=k == n_predict,
             )
-            for k in range(1, n_predict + 1)
+            for k in range(1 if e.k_sweep else n_predict, n_predict + 1)
         ]
     return cases
 

@@ -98,7 +98,9 @@ class DPOTrainer(Trainer):
         loss = pair.loss.sum() * scale / self.step_pairs
         if r.sft_weight:
             loss = loss - r.sft_weight * p.chosen.sum() * scale / self.step_chosen_tokens
-        metrics = self.pair_metrics(p, pair.loss, pair.chosen_rewards, pair.rejected_rewards)
+        metrics: dict[str, torch.Tensor | Ratio] = {
+            **self.pair_metrics(p, pair.loss, pair.chosen_rewards, pair.rejected_rewards)
+        }
         positions = torch.tensor(float(batch["segment_ids"].numel()), dtype=torch.float64)
         metrics["padding_fraction"] = Ratio(positions - self.tokens_in(batch).double(), positions)
         metrics["pairs"] = torch.tensor(self.step_pairs)  # the step's global pairs (the same on every micro-batch)

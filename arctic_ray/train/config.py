@@ -158,6 +158,27 @@ class TrainConfig(Recipe):
     eval_every: int | None = Field(default=None, gt=0)
     """Run the trainer's evaluation every N steps (it always runs before and after training)."""
 
+    sequence_parallel_size: int = Field(default=1, ge=1)
+    """Ranks one sequence is split over (Ulysses sequence parallelism, ArcticTraining's name): the
+    ranks of a group (consecutive, so a group shares a node when it fits) compute each other's
+    micro-batches together, each holding 1/N of the sequence. Must divide `workers.num_workers` and
+    the model's attention heads."""
+
+    tiled_mlp_compute: bool = False
+    """Compute each MLP in sequence tiles (DeepSpeed's TiledMLP), recomputed in the backward: the
+    MLP's activations of one tile at a time."""
+
+    logits_tile_tokens: int | None = Field(default=None, gt=0)
+    """Compute the LM head, the loss and per-token log-probs this many target tokens at a time,
+    recomputed in the backward, so the whole [tokens, vocab] logits never exist; None: at once."""
+
+    gradient_checkpointing: bool = False
+    """Keep only each decoder layer's input in the forward and recompute the layer in the backward."""
+
+    activation_checkpoint_cpu_offload: bool = False
+    """With gradient checkpointing, keep those layer inputs in CPU memory until the backward (on a
+    GPU it frees device memory; on a CPU it changes nothing)."""
+
     moved = {f"train.{old}": new for old, new in _OLD_TRAIN.items()}
 
     @model_validator(mode="before")
@@ -166,6 +187,19 @@ class TrainConfig(Recipe):
         if isinstance(raw, dict) and isinstance(raw.get("model"), str):
             raise ValueError(f"model: moved to model.name_or_path (model: {{name_or_path: {raw['model']}}})")
         return raw
+
+    @model_validator(mode="after")
+    def _sequence_parallel_fits(self) -> TrainConfig:
+        if self.workers.num_workers % self.sequence_parallel_size:
+            raise ValueError(
+                f"workers.num_workers: {self.workers.num_workers} is not a multiple of "
+                f"sequence_parallel_size {self.sequence_parallel_size}"
+            )
+        if self.activation_checkpoint_cpu_offload and not self.gradient_checkpointing:
+            raise ValueError(
+                "activation_checkpoint_cpu_offload: offloads the checkpointed layer inputs; set gradient_checkpointing"
+            )
+        return self
 
     @property
     def rows_per_step(self) -> int:

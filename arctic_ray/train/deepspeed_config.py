@@ -15,10 +15,12 @@ from arctic_ray.train.config import TrainConfig
 _BATCH_KEYS = ("train_micro_batch_size_per_gpu", "gradient_accumulation_steps")
 
 
-def deepspeed_config(cfg: TrainConfig, total_steps: int, use_gpu: bool) -> dict[str, Any]:
+def deepspeed_config(cfg: TrainConfig, total_steps: int, use_gpu: bool, sequence_parallel: int = 1) -> dict[str, Any]:
+    """`sequence_parallel`: a group of that many ranks computes each of its ranks' micro-batches
+    together, so DeepSpeed sees that many more micro-steps a step."""
     generated = {
         "train_micro_batch_size_per_gpu": cfg.micro_batch_size,
-        "gradient_accumulation_steps": cfg.gradient_accumulation_steps,
+        "gradient_accumulation_steps": cfg.gradient_accumulation_steps * sequence_parallel,
         "gradient_clipping": cfg.grad_clip,
         "zero_optimization": {"stage": cfg.workers.zero_stage, "contiguous_gradients": True, "overlap_comm": use_gpu},
         "optimizer": lookup("optimizer", cfg.optimizer.name)(cfg.optimizer),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple, cast
 
 import torch
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig, PreTrainedModel
@@ -66,15 +67,21 @@ class TargetLogps(NamedTuple):
 
 
 def packed_target_logps(
-    model: torch.nn.Module, batch: dict[str, torch.Tensor], output_router_logits: bool = False
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    output_router_logits: bool = False,
+    tile_tokens: int | None = None,
 ) -> TargetLogps:
     """Run a causal LM on a batch from `pad_bins` (input_ids, labels, position_ids, segment_ids)
     and return each target token's log-probability. Only the target positions are projected to
-    the vocabulary ([N, V], not [B, T, V])."""
+    the vocabulary ([N, V], not [B, T, V]); with `tile_tokens`, N is cut into tiles of that many
+    whose [tile, V] logits are recomputed in the backward, so the whole [N, V] never exists.
+    A sequence-parallel slice (`sequence_parallel.shard`) brings its own `targets`, shifted on the
+    whole sequence: then the log-probs sit where each target is predicted."""
     implementation: str = _config(model)._attn_implementation or "eager"
     segment_ids = batch["segment_ids"]
-    if "flash" in implementation:
-        mask = None
+    if "flash" in implementation or "targets" in batch:
+        mask = None  # varlen flash finds examples from positions; Ulysses' attention runs them apart
     elif implementation in MASKED_IMPLEMENTATIONS:
         mask = packed_causal_mask(segment_ids, _float_dtype(model))
     else:
@@ -89,31 +96,60 @@ def packed_target_logps(
     out = decoder(
         input_ids=batch["input_ids"], position_ids=batch["position_ids"], attention_mask=mask, use_cache=False, **extra
     )
-    targets = shifted_targets(batch["labels"], segment_ids)
-    trained = targets != IGNORE_INDEX
     head = cast(torch.nn.Module, inner.get_output_embeddings())
-    logits = head(out.last_hidden_state[:, :-1][trained]).float()
-    logps = logits.log_softmax(-1).gather(1, targets[trained][:, None])[:, 0]
+    if "targets" in batch:  # predicted here, the targets already shifted
+        targets, hidden = batch["targets"], out.last_hidden_state
+    else:
+        targets, hidden = shifted_targets(batch["labels"], segment_ids), out.last_hidden_state[:, :-1]
+    trained = targets != IGNORE_INDEX
+    logps = target_logps(head, hidden[trained], targets[trained], tile_tokens)
     dense = torch.zeros(trained.shape, dtype=logps.dtype, device=logps.device).masked_scatter(trained, logps)
+    if "targets" in batch:
+        return TargetLogps(dense, trained, out.router_logits if output_router_logits else None)
     token_logps = F.pad(dense, (1, 0))  # target t+1 is predicted at position t: align with the token itself
-    target_mask = F.pad(trained, (1, 0))
-    return TargetLogps(token_logps, target_mask, out.router_logits if output_router_logits else None)
+    return TargetLogps(token_logps, F.pad(trained, (1, 0)), out.router_logits if output_router_logits else None)
+
+
+def target_logps(
+    head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor, tile_tokens: int | None
+) -> torch.Tensor:
+    """[N]: log p(target) of each hidden state through the LM head, in tiles when asked."""
+    if not tile_tokens or hidden.shape[0] <= tile_tokens:
+        return _logps_of(head, hidden, targets)
+    tiles = [
+        checkpoint(_logps_of, head, hidden[i : i + tile_tokens], targets[i : i + tile_tokens], use_reentrant=False)
+        for i in range(0, hidden.shape[0], tile_tokens)
+    ]
+    return torch.cat([t for t in tiles if isinstance(t, torch.Tensor)])
+
+
+def _logps_of(head: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return head(hidden).float().log_softmax(-1).gather(1, targets[:, None])[:, 0]
 
 
 def packed_loss(
-    model: torch.nn.Module, batch: dict[str, torch.Tensor], output_router_logits: bool = False
+    model: torch.nn.Module,
+    batch: dict[str, torch.Tensor],
+    output_router_logits: bool = False,
+    tile_tokens: int | None = None,
 ) -> PackedLoss:
     """The summed token cross-entropy of a packed batch, the number of target tokens, and (MoE,
     when asked) the router logits. Divide by the global batch's target tokens, not per micro-batch."""
-    logps, target_mask, router_logits = packed_target_logps(model, batch, output_router_logits)
+    logps, target_mask, router_logits = packed_target_logps(model, batch, output_router_logits, tile_tokens)
     return PackedLoss(-logps.sum(), target_mask.sum(), router_logits)
 
 
-def sequence_sums(values: torch.Tensor, target_mask: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+def sequence_sums(
+    values: torch.Tensor,
+    target_mask: torch.Tensor,
+    segment_ids: torch.Tensor,
+    num_sequences: torch.Tensor | None = None,
+) -> torch.Tensor:
     """[S]: `values` [B, T] summed over each sequence's target tokens, sequences in bin order (row
     by row, each row's segments 1..n), so a unit's sequences stay adjacent (a pair's chosen, then
-    its rejected). Differentiable in `values`."""
-    per_row = segment_ids.max(dim=1).values  # sequences in each row (0 for an empty bin)
+    its rejected). Differentiable in `values`. `num_sequences` [B]: the rows' sequence counts when
+    the tensors are a slice of the rows (sequence parallelism; then add the slices' sums up)."""
+    per_row = segment_ids.max(dim=1).values if num_sequences is None else num_sequences
     offsets = torch.cumsum(per_row, 0) - per_row
     index = (offsets[:, None] + segment_ids - 1)[target_mask]
     total = int(per_row.sum())

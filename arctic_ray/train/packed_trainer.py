@@ -28,11 +28,18 @@ class PackedTrainer(Trainer):
 
     def begin_step(self, batches) -> None:
         """The global batch's target tokens, before its first forward (one all-reduce)."""
-        targets = [(shifted_targets(b["labels"], b["segment_ids"]) != IGNORE_INDEX).sum() for b in batches]
+        targets = [(step_targets(b) != IGNORE_INDEX).sum() for b in batches]
         local = torch.stack(targets).sum()
         total = local.double().reshape(1).cpu()  # the step's one host sync
         dist.all_reduce(total)
         self.step_targets = total.clamp(min=1.0)
 
     def loss_scale(self) -> float:
+        """The same under sequence parallelism: DeepSpeed divides by the sub-steps (x the group)
+        and averages over the data-parallel groups only (x the group again), which cancels."""
         return self.world_size * self.train_cfg.gradient_accumulation_steps / float(self.step_targets)
+
+
+def step_targets(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The label each position is trained to predict: a sequence-parallel slice brings its own."""
+    return batch["targets"] if "targets" in batch else shifted_targets(batch["labels"], batch["segment_ids"])

@@ -11,6 +11,7 @@ optionally `collate()`, `tokens_in()`, `eval_batch()`/`eval_metrics()`, `export(
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -24,7 +25,7 @@ from ray.data import DataIterator
 from ray.data.collate_fn import NumpyBatchCollateFn
 
 from arctic_ray.core.registry import Registered, home
-from arctic_ray.train import checkpoints
+from arctic_ray.train import checkpoints, sequence_parallel
 from arctic_ray.train.callbacks import CallbackList, wrap_methods
 from arctic_ray.train.checkpoints import EXPORT_DIR, METRICS_FILE
 from arctic_ray.train.deepspeed_config import deepspeed_config
@@ -85,6 +86,7 @@ class Trainer(Registered):
         self.history: list[dict[str, float]] = []
         self.eval_history: list[dict[str, Any]] = []
         self.data_wait_s = 0.0
+        self.sp = sequence_parallel.NO_SEQUENCE_PARALLEL
         self.use_gpu = torch.cuda.is_available()
         self.device = torch.device("cuda", torch.cuda.current_device()) if self.use_gpu else torch.device("cpu")
 
@@ -101,6 +103,15 @@ class Trainer(Registered):
     def collate(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Turn a batch as read from the dataset into the model's inputs."""
         return batch
+
+    def sequence_model(self) -> str:
+        """The local path of the causal LM whose sequences this trainer splits under sequence
+        parallelism (resolved on this node); a trainer over no token sequences refuses it."""
+        raise ValueError(f"sequence_parallel_size: the {self.name} trainer does not split sequences")
+
+    float_columns: tuple[str, ...] = ()
+    """Per-token float columns of a batch (DPO's reference log-probs), shifted with the targets
+    when a sequence is split."""
 
     def batch_collate_fn(self) -> NumpyBatchCollateFn | None:
         """A Ray Data collate_fn (`NumpyBatchCollateFn`) for rows that are not fixed-size arrays
@@ -136,15 +147,34 @@ class Trainer(Registered):
         # minute, beside the other workers and engines). Only its inference all-reduce uses the op;
         # training's collectives go through torch.distributed, so it is never built.
         deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
+        cfg = self.train_cfg
+        if cfg.sequence_parallel_size > 1:  # before the model exists: it registers the attention
+            self.sp = sequence_parallel.start(
+                cfg.sequence_parallel_size, self.attn_implementation(), cfg.micro_batch_size, self.sequence_model()
+            )
         model = self.build_model()
+        if cfg.gradient_checkpointing:
+            enable = getattr(model, "gradient_checkpointing_enable", None)
+            if enable is None:
+                raise ValueError(
+                    f"gradient_checkpointing: the {self.name} trainer's model cannot checkpoint its layers"
+                )
+            enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if cfg.tiled_mlp_compute:
+            sequence_parallel.tile_mlps(model)
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.engine, _, _, self.scheduler = deepspeed.initialize(
             model=model,
             model_parameters=trainable,  # pyright: ignore[reportArgumentType]  # DeepSpeed takes parameters, typed as a Module
-            config=deepspeed_config(self.train_cfg, self.total_steps, self.use_gpu),
+            config=deepspeed_config(cfg, self.total_steps, self.use_gpu, self.sp.size),
+            mpu=self.sp.mpu,
             dist_init_required=False,
         )
         self._resume()
+
+    def attn_implementation(self) -> str:
+        """The attention implementation the trainer's model is built with."""
+        return "sdpa"
 
     def _resume(self) -> None:
         """After a restart: the latest checkpoint's model, optimizer and scheduler state, and where
@@ -230,8 +260,11 @@ class Trainer(Registered):
         every rank alike)."""
         gas, group = self.train_cfg.gradient_accumulation_steps, []
         for raw in self.micro_batches():
-            group.append(self.collate(raw))
-            if len(group) == gas:
+            batch = self.collate(raw)
+            # under sequence parallelism the group computes its ranks' micro-batches one by one
+            shards = sequence_parallel.group_shards(self.sp, batch, self.float_columns) if self.sp.enabled else [batch]
+            group += shards
+            if len(group) == gas * self.sp.size:
                 yield group
                 group = []
 
@@ -250,7 +283,8 @@ class Trainer(Registered):
             step_loss, step_extra = torch.zeros((), device=self.device), StepMetrics(gas)
             for batch in batches:
                 self.callbacks.fire("pre-step", self, batch=batch)
-                loss, extra = self.loss(batch)
+                with self._activation_offload():
+                    loss, extra = self.loss(batch)
                 self.engine.backward(loss)
                 self.engine.step()
                 window_tokens = window_tokens + self.tokens_in(batch)
@@ -282,6 +316,13 @@ class Trainer(Registered):
             self.evaluate()
         self.finish(time.time() - started)
 
+    def _activation_offload(self):
+        """Where asked, the tensors the forward keeps for the backward (with gradient checkpointing:
+        the layers' inputs) wait in CPU memory."""
+        if self.train_cfg.activation_checkpoint_cpu_offload:
+            return torch.autograd.graph.save_on_cpu(pin_memory=self.use_gpu)
+        return contextlib.nullcontext()
+
     def _log(self, metrics: dict, started: float) -> None:
         if self.rank:
             return
@@ -304,10 +345,16 @@ class Trainer(Registered):
             batches = shard.iter_torch_batches(
                 batch_size=self.train_cfg.micro_batch_size, device=self.device, collate_fn=self.batch_collate_fn()
             )
+            # a sequence-parallel group takes one batch together: batches are dealt to groups
+            groups, group = self.world_size // self.sp.size, self.rank // self.sp.size
             for i, batch in enumerate(batches):
-                if i % self.world_size != self.rank:
+                if i % groups != group:
                     continue
-                for k, v in self.eval_batch(self.collate(batch)).items():
+                batch = self.collate(batch)
+                if self.sp.enabled:
+                    whole = _full_rows(batch, self.train_cfg.micro_batch_size)
+                    batch = sequence_parallel.shard(self.sp, whole, self.float_columns)
+                for k, v in self.eval_batch(batch).items():
                     sums[k] = sums.get(k, 0) + v.detach().double().cpu()
         names = sorted(sums)
         # every rank must contribute tensors of the same shapes: agree on them from rank 0's view
@@ -372,3 +419,15 @@ class Trainer(Registered):
 
 
 wrap_methods(Trainer)
+
+
+def _full_rows(batch: dict[str, torch.Tensor], rows: int) -> dict[str, torch.Tensor]:
+    """A short last eval batch padded with empty rows (Ulysses' attention is built for a fixed
+    micro-batch size; an empty row holds only padding and adds nothing)."""
+    missing = rows - batch["input_ids"].shape[0]
+    if missing <= 0:
+        return batch
+    return {
+        k: torch.cat([v, torch.full((missing, *v.shape[1:]), -100 if k == "labels" else 0, dtype=v.dtype)])
+        for k, v in batch.items()
+    }

@@ -33,6 +33,8 @@ class EngineLoop:
     def __init__(self, start: Callable[[], Any]):
         """`start` builds the `vllm.LLM`; its failure is raised here."""
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.failure: BaseException | None = None
+        """What the engine failed with mid-step: it serves nothing more (every caller hears this)."""
         started: Future = Future()
         threading.Thread(target=self._serve, args=(start, started), name="vllm-engine", daemon=True).start()
         started.result()
@@ -81,7 +83,7 @@ class EngineLoop:
             try:
                 outputs = engine.step()
             except BaseException as err:
-                dead = err
+                dead = self.failure = err
                 for future, loop in waiting.values():
                     _settle(loop, future, err, failed=True)
                 waiting.clear()

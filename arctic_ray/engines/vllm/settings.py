@@ -3,13 +3,17 @@ the co-located teacher and the speculative-decoding evaluation."""
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from typing import Any
 
 from pydantic import Field, model_validator
 
 from arctic_ray.core.config import StrictConfig
 from arctic_ray.core.errors import ArcticRayError
+
+log = logging.getLogger(__name__)
 
 
 class EngineConfigError(ArcticRayError):
@@ -109,6 +113,22 @@ class VLLMEngineConfig(StrictConfig):
 def start_llm(model: str, engine: VLLMEngineConfig, **extra: Any):
     """A `vllm.LLM` in this process with the engine settings (and e.g. `speculative_config`)."""
     os.environ.update(engine.engine_env())
+    _say_if_restarted(model)
     from vllm import LLM
 
     return LLM(model=model, **{**engine.engine_kwargs(), **extra})  # `extra` wins
+
+
+def _say_if_restarted(model: str) -> None:
+    """An engine actor Ray restarted after its process died (killed, or vLLM crashing it) says
+    so, whatever its stage (generation, judging, features, teacher): Ray Data restarts the actors
+    of a pool and retries their batches without a word in the job's output."""
+    import ray
+
+    if not ray.is_initialized() or ray.get_runtime_context().get_actor_id() is None:
+        return
+    with warnings.catch_warnings():  # the property reads the actor's id through a deprecated name
+        warnings.simplefilter("ignore")
+        restarted = ray.get_runtime_context().was_current_actor_reconstructed
+    if restarted:
+        log.warning("vLLM engine for %s starting again: its actor's process died, its batches are retried", model)

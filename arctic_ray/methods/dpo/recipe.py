@@ -123,9 +123,6 @@ class DPORecipe(TrainConfig):
     reference_actors: PoolSize | None = None
     """Actors of the reference stage (a number, or [min, max]); None: one per GPU, else one."""
 
-    sequence_parallel_size: int = Field(default=1, ge=1)
-    """Ranks one sequence is split over (Ulysses); DPO trains whole sequences per rank for now."""
-
     check: HeldOutCheckConfig = HeldOutCheckConfig()
 
     store: str = "runs/generation_store"
@@ -133,11 +130,6 @@ class DPORecipe(TrainConfig):
 
     @model_validator(mode="after")
     def _consistent(self) -> DPORecipe:
-        if self.sequence_parallel_size > 1:
-            raise ValueError(
-                f"sequence_parallel_size: {self.sequence_parallel_size}: DPO does not split sequences across "
-                "ranks yet; use 1"
-            )
         if self.data.max_prompt_length >= self.data.max_length:
             raise ValueError(
                 f"data.max_prompt_length ({self.data.max_prompt_length}) leaves no room for a response "

@@ -20,7 +20,9 @@ from arctic_ray.methods.dpo.recipe import DPORecipe
 from arctic_ray.methods.dpo.reference import REF_COLUMN
 from arctic_ray.models.causal_lm import export_causal_lm, load_causal_lm
 from arctic_ray.models.ref import ModelRef
+from arctic_ray.train import sequence_parallel
 from arctic_ray.train.packed import packed_target_logps, sequence_sums
+from arctic_ray.train.packed_trainer import step_targets
 from arctic_ray.train.trainer import Ratio, Trainer
 
 if TYPE_CHECKING:
@@ -38,6 +40,17 @@ class DPOMethod:
 
 class DPOTrainer(Trainer):
     name = "dpo"
+
+    def sequence_model(self) -> str:
+        return self.method.policy.path()
+
+    def attn_implementation(self) -> str:
+        return self.method.recipe.model.attn_implementation
+
+    @property
+    def float_columns(self) -> tuple[str, ...]:
+        r: DPORecipe = self.method.recipe
+        return (REF_COLUMN,) if r.reference == "precomputed" and r.loss not in REFERENCE_FREE else ()
 
     def build_model(self) -> torch.nn.Module:
         m: DPOMethod = self.method
@@ -57,9 +70,8 @@ class DPOTrainer(Trainer):
 
     def batch_collate_fn(self):
         m: DPOMethod = self.method
-        precomputed = m.recipe.reference == "precomputed" and m.recipe.loss not in REFERENCE_FREE
         per_row = None if m.recipe.data.padding_free else 2  # a pair (chosen, rejected) a row
-        return PadBins(m.pad_id, (REF_COLUMN,) if precomputed else (), per_row)
+        return PadBins(m.pad_id, self.float_columns, per_row)
 
     def tokens_in(self, batch) -> torch.Tensor:
         return (batch["segment_ids"] > 0).sum()
@@ -74,18 +86,24 @@ class DPOTrainer(Trainer):
         self.step_pairs, self.step_chosen_tokens = (float(x) for x in local.clamp(min=1.0))
 
     def pair_logps(self, batch) -> PairLogps:
-        policy = packed_target_logps(self._model, batch)
-        mask, segments = policy.target_mask, batch["segment_ids"]
-        logps = sequence_sums(policy.token_logps, mask, segments)
-        tokens = sequence_sums(mask.float(), mask, segments)
+        """Per pair: the responses' summed log-probs (a sequence-parallel slice's partial sums are
+        added up over the group, differentiably) under the policy and the reference."""
+        tiles = self.train_cfg.logits_tile_tokens
+        policy = packed_target_logps(self._model, batch, tile_tokens=tiles)
+        mask, segments, count = policy.target_mask, batch["segment_ids"], batch.get("num_sequences")
+
+        def summed(values: torch.Tensor) -> torch.Tensor:
+            return sequence_parallel.sum_over_group(self.sp, sequence_sums(values, mask, segments, count))
+
+        logps, tokens = summed(policy.token_logps), summed(mask.float()).detach()
         if self.ref_model is not None:
             with torch.no_grad():
-                reference = packed_target_logps(self.ref_model, batch).token_logps
+                reference = packed_target_logps(self.ref_model, batch, tile_tokens=tiles).token_logps
         elif REF_COLUMN in batch:
             reference = batch[REF_COLUMN].to(policy.token_logps.dtype)
         else:  # reference-free (simpo)
             reference = torch.zeros_like(policy.token_logps)
-        ref = sequence_sums(reference, mask, segments).detach()
+        ref = summed(reference).detach()
         return PairLogps(logps[0::2], logps[1::2], ref[0::2], ref[1::2], tokens[0::2], tokens[1::2])
 
     def loss(self, batch):
@@ -94,16 +112,19 @@ class DPOTrainer(Trainer):
         pair = dpo_losses(p, r.loss, r.beta, r.label_smoothing, r.simpo_gamma)
         # DeepSpeed divides by the accumulation steps and averages over ranks: undo both, so the
         # gradient is that of the mean over the global batch's pairs (and chosen tokens, for SFT).
+        # Under sequence parallelism every rank of a group computes the same pair losses from the
+        # summed log-probs: the pairs are counted once per rank (step_pairs), which divides the
+        # group's copies out, and the SFT term's tokens are counted once, so it divides by the group.
         scale = self.world_size * self.train_cfg.gradient_accumulation_steps
         loss = pair.loss.sum() * scale / self.step_pairs
         if r.sft_weight:
-            loss = loss - r.sft_weight * p.chosen.sum() * scale / self.step_chosen_tokens
+            loss = loss - r.sft_weight * p.chosen.sum() * scale / (self.step_chosen_tokens * self.sp.size)
         metrics: dict[str, torch.Tensor | Ratio] = {
             **self.pair_metrics(p, pair.loss, pair.chosen_rewards, pair.rejected_rewards)
         }
         positions = torch.tensor(float(batch["segment_ids"].numel()), dtype=torch.float64)
         metrics["padding_fraction"] = Ratio(positions - self.tokens_in(batch).double(), positions)
-        metrics["pairs"] = torch.tensor(self.step_pairs)  # the step's global pairs (the same on every micro-batch)
+        metrics["pairs"] = torch.tensor(self.step_pairs / self.sp.size)  # the step's global pairs
         return loss, metrics
 
     @staticmethod
@@ -125,7 +146,10 @@ class DPOTrainer(Trainer):
         pair = dpo_losses(p, r.loss, r.beta, r.label_smoothing, r.simpo_gamma)
         metrics = self.pair_metrics(p, pair.loss, pair.chosen_rewards, pair.rejected_rewards)
         sums = {name: ratio.num.detach().double() for name, ratio in metrics.items()}
-        return {**sums, "pairs": torch.tensor(float(len(pair.loss)), dtype=torch.float64)}
+        out = {**sums, "pairs": torch.tensor(float(len(pair.loss)), dtype=torch.float64)}
+        if self.sp.rank:  # the group's ranks hold the same pairs: count them once
+            out = {k: torch.zeros_like(v) for k, v in out.items()}
+        return out
 
     def eval_metrics(self, sums):
         pairs = float(sums["pairs"])
@@ -140,10 +164,11 @@ class DPOTrainer(Trainer):
 
 
 def _pair_counts(batch) -> tuple[float, float]:
-    """Pairs (two sequences each) and the chosen responses' target tokens of a micro-batch."""
-    segments, labels = batch["segment_ids"], batch["labels"]
-    pairs = float(segments.max(dim=1).values.sum()) / 2
-    chosen = (segments % 2 == 1) & (segments > 0)
-    targets = torch.zeros_like(chosen)
-    targets[:, 1:] = (labels[:, 1:] >= 0) & (segments[:, 1:] == segments[:, :-1])
-    return pairs, float((chosen & targets).sum())
+    """Pairs (two sequences each; under sequence parallelism the whole rows', so each rank of a
+    group counts them all) and the chosen responses' target tokens on this rank."""
+    segments, targets = batch["segment_ids"], step_targets(batch)
+    rows = batch.get("num_sequences")
+    pairs = float((segments.max(dim=1).values if rows is None else rows).sum()) / 2
+    predicting = segments if "targets" in batch else segments[:, :-1]  # where each target is predicted
+    chosen = (predicting % 2 == 1) & (targets >= 0)  # a unit's first sequence, the chosen
+    return pairs, float(chosen.sum())

@@ -34,6 +34,12 @@ class SFTMethod:
 class SFTTrainer(PackedTrainer):
     name = "sft"
 
+    def sequence_model(self) -> str:
+        return self.method.base.path()
+
+    def attn_implementation(self) -> str:
+        return self.method.model.attn_implementation
+
     def build_model(self) -> torch.nn.Module:
         m: SFTMethod = self.method
         model = load_causal_lm(m.base, self.device, m.model.attn_implementation)
@@ -52,7 +58,8 @@ class SFTTrainer(PackedTrainer):
         return cast("PreTrainedModel", self.engine.module)
 
     def loss(self, batch):
-        loss_sum, _, router_logits = packed_loss(self._model, batch, output_router_logits=self.moe)
+        tiles = self.train_cfg.logits_tile_tokens
+        loss_sum, _, router_logits = packed_loss(self._model, batch, output_router_logits=self.moe, tile_tokens=tiles)
         # DeepSpeed divides by the accumulation steps and averages over ranks: undo both, so the
         # gradient is d(sum of token losses)/d(theta) / (target tokens of the global batch).
         scale = self.loss_scale()
@@ -69,7 +76,7 @@ class SFTTrainer(PackedTrainer):
         return loss, extra
 
     def eval_batch(self, batch):
-        loss_sum, targets, _ = packed_loss(self._model, batch, output_router_logits=False)
+        loss_sum, targets, _ = packed_loss(self._model, batch, tile_tokens=self.train_cfg.logits_tile_tokens)
         return {"loss_sum": loss_sum.detach(), "targets": targets.detach().double()}
 
     def eval_metrics(self, sums):

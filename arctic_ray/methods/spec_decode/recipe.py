@@ -63,6 +63,10 @@ class SpecDecodeRecipe(TrainConfig):
 
     @model_validator(mode="after")
     def _consistent(self):
+        if self.sequence_parallel_size > 1:
+            raise ValueError(
+                "sequence_parallel_size: the drafter trains on the target's features a whole sequence at a time; use 1"
+            )
         t = self.teacher
         if t.gen_prompt_length >= t.gen_seq_length:
             raise ValueError(

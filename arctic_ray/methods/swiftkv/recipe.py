@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from arctic_ray.core.config import StrictConfig
 from arctic_ray.core.recipe import RecipeError
@@ -90,3 +90,12 @@ class SwiftKVRecipe(TrainConfig):
     data: SwiftKVDataConfig = SwiftKVDataConfig()
     distill: DistillConfig = DistillConfig()
     output_dir: str = "runs/swiftkv"  # a str, as the base's: a Path would turn s3://b into s3:/b
+
+    @model_validator(mode="after")
+    def _no_sequence_parallel(self) -> SwiftKVRecipe:
+        if self.sequence_parallel_size > 1:
+            raise ValueError(
+                "sequence_parallel_size: SwiftKV's later layers compute their attention in its own kernels "
+                "(swiftkv/ops.py), outside the transformers attention Ulysses wraps; use 1"
+            )
+        return self

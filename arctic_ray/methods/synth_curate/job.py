@@ -38,6 +38,9 @@ def render_summary(metrics: dict) -> str:
         "Completions: `completions.jsonl`, `completions/` (parquet). "
         "Failed and refused rows, with their reason: `errors.jsonl`, `errors/`.",
     ]
+    if any(metrics.get("backend_counts", {}).values()):
+        counts = ", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in metrics["backend_counts"].items())
+        lines += ["", f"Backend: {counts}."]
     if metrics.get("curation"):
         lines += [
             "",
@@ -75,6 +78,7 @@ def run_synth(recipe: SynthRecipe, run_dir: str | None = None) -> dict:
     for reject in prompts.rejects:
         errors.add({"id": None, "reason": reject["reason"], "where": reject["where"], "row": reject["row"]})
     completions = TableWriter(run.loc, "completions")
+    backend_counts: dict = {}
     with run.stage("generate", f"generate with {recipe.synth.backend} ({recipe.model})"):
         result = synthesize(prompts.rows, recipe.synth, target, recipe.samples)
         for refused in result.refused:
@@ -99,10 +103,17 @@ def run_synth(recipe: SynthRecipe, run_dir: str | None = None) -> dict:
                 )
             bar.close()
             tally.resent_after_crash = gen.resent  # known once the backend has sent what it sends
+            # e.g. vllm's engine restarts, retried batches and rows that killed the engine
+            backend_counts = recipe.synth.report(target) if gen.sent else {}
     completions.close()
     errors.close()
     run.count(ok=tally.ok, failed=tally.failed, refused=tally.refused)
-    metrics = {"backend": recipe.synth.backend, "model": recipe.model, "tally": tally.as_dict()}
+    metrics = {
+        "backend": recipe.synth.backend,
+        "model": recipe.model,
+        "tally": tally.as_dict(),
+        "backend_counts": backend_counts,
+    }
     if recipe.curate and completions.rows:
         with run.stage("curate", "curate: " + " -> ".join(step.stage for step in recipe.curate)):
             metrics["curation"] = curate(run, recipe.curate)

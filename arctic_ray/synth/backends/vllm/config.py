@@ -1,6 +1,7 @@
 """Generation with vLLM engine actors, as a Ray Data stage: Ray Data does the actor pool, its
-autoscaling and the batching, vLLM the chat templates, tokenization and continuous batching
-(`vllm_stage.py`); this file maps recipes onto them."""
+autoscaling, the batching and the restart of dead engine actors, vLLM the chat templates,
+tokenization and continuous batching (`stage.py`, which also bounds the retries of rows that kill
+the engine); this file maps recipes onto them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from arctic_ray.core.config import PoolSize, bounds
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.backend import SynthConfig, Target
+from arctic_ray.synth.backends.vllm import crash_hook
+from arctic_ray.synth.backends.vllm.ledger import ledger_for, take_counts
 from arctic_ray.synth.backends.vllm.stage import VLLMEngineStage
 
 
@@ -36,6 +39,14 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
     concurrency: PoolSize = 1
     """vLLM engine actors (replicas): a number, or [min, max] for a pool that autoscales."""
 
+    engine_deaths_before_split: int = Field(default=2, ge=1)
+    """Engine deaths a batch may see before it is halved. A dead engine actor is restarted and its
+    batches retried; the first death may be a batch-mate's fault (every batch on the engine dies
+    with it), the next, with the batch alone on a fresh engine, is its own. From then on each
+    death halves the rows further, until a row the engine died with alone goes to the errors
+    with its reason. Each death costs an engine start (a model load): 1 saves one per prompt
+    that kills the engine, but halves every batch that merely shared the engine with it."""
+
     @property
     def rows_per_task(self) -> int:
         return self.batch_size
@@ -49,6 +60,7 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
                 self,
                 self.sampling.model_dump(),
                 target.store,
+                ledger_for(target),
             ),
             batch_size=self.batch_size,
             batch_format="pyarrow",
@@ -58,5 +70,14 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
             max_concurrency=self.concurrent_batches,  # batches one engine works on at once
             num_cpus=self.cpus_per_engine,
             num_gpus=self.gpus_per_engine,
-            runtime_env={"env_vars": self.engine_env()},
+            # Ray Data's own defaults, relied on: a dead engine actor is started again (on any
+            # node) and its tasks retried there; the stage bounds what a row may cost.
+            max_restarts=-1,
+            max_task_retries=-1,
+            runtime_env={"env_vars": {**self.engine_env(), **crash_hook.forwarded()}},
         )
+
+    def report(self, target: Target) -> dict:
+        """Engine restarts, retried batches and poison rows of this run's generations for `target`
+        (`ledger.py`)."""
+        return take_counts(target)

@@ -32,6 +32,10 @@ class ChatSource(SourceConfig):
     weight: float = Field(default=1.0, gt=0)
     """Share of the source used: 0.5 takes half of its rows, 2 takes each row twice."""
 
+    join: int = Field(default=1, ge=1)
+    """Concatenate each `join` consecutive usable chats into one conversation (turns in order,
+    system turns after the first chat's left out): long examples from short chats."""
+
 
 Source = TypeVar("Source", bound=ChatSource)
 
@@ -130,16 +134,30 @@ def checked_chats(source: SourceConfig, counts: Counter, rejects: list[dict], se
 
 
 def split_source(
-    source: SourceConfig, counts: Counter, rejects: list[dict], seen: set[str], eval_fraction: float
+    source: ChatSource, counts: Counter, rejects: list[dict], seen: set[str], eval_fraction: float
 ) -> tuple[list[dict], list[dict]]:
     """A source's usable chats as (train, held out), by the stable hash of their ids; a source
     with none stops the run naming it."""
-    usable = checked_chats(source, counts, rejects, seen)
+    usable = joined(checked_chats(source, counts, rejects, seen), source.join)
     if not usable:
         raise SourceError(f"{source.path}: no usable chats ({counts['rejected']} rejected)")
     train = [r for r in usable if not held_out(r["id"], eval_fraction)]
     counts.update(held_out=len(usable) - len(train))
     return train, [r for r in usable if held_out(r["id"], eval_fraction)]
+
+
+def joined(chats: list[dict], n: int) -> list[dict]:
+    """Each `n` consecutive chats as one (the last one may join fewer), id `first+n`."""
+    if n == 1:
+        return chats
+    out = []
+    for start in range(0, len(chats), n):
+        group = chats[start : start + n]
+        messages = list(group[0]["messages"])
+        for chat in group[1:]:
+            messages += [m for m in chat["messages"] if m["role"] != "system"]
+        out.append({**group[0], "id": f"{group[0]['id']}+{len(group)}", "messages": messages})
+    return out
 
 
 @lru_cache(maxsize=2)

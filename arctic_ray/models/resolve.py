@@ -17,6 +17,8 @@ from arctic_ray.core.registry import lookup, names, register
 from arctic_ray.models.identity import TOKENIZER_FILES, model_identity
 from arctic_ray.models.smollm2 import NAME as SMOLLM2
 from arctic_ray.models.smollm2 import smollm2_path
+from arctic_ray.models.smollm2_long import NAME as SMOLLM2_LONG
+from arctic_ray.models.smollm2_long import smollm2_long_path
 from arctic_ray.models.tiny import tiny_model_path
 from arctic_ray.models.tiny_moe import NAME as TINY_MOE
 from arctic_ray.models.tiny_moe import tiny_moe_path
@@ -26,6 +28,7 @@ from arctic_ray.models.tiny_reward import tiny_reward_model_path
 register("model", "tiny", tiny_model_path)
 register("model", "tiny2", lambda: tiny_model_path(num_layers=2))
 register("model", SMOLLM2, smollm2_path)
+register("model", SMOLLM2_LONG, smollm2_long_path)
 register("model", TINY_REWARD, tiny_reward_model_path)
 register("model", TINY_MOE, tiny_moe_path)
 

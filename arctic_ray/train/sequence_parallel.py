@@ -67,18 +67,31 @@ def check_model(size: int, model_config: Any, max_length: int) -> None:
             f"sequence_parallel_size: {size} and the model's {kv_heads} KV heads: one must divide the other"
         )
     positions = getattr(text, "max_position_embeddings", None)
-    if positions and max_length > positions and not getattr(text, "rope_scaling", None):
+    if positions and max_length > positions and not _rope_scaled(text):
         raise SequenceParallelError(
             f"data.max_length: {max_length} tokens are beyond the model's {positions} positions and it sets no "
             "rope_scaling; shorten the sequences or use a model (config) with RoPE scaling"
         )
 
 
-def check_workers(size: int, num_workers: int) -> None:
-    if num_workers % size:
+def _rope_scaled(text_config: Any) -> bool:
+    """Whether the config scales RoPE beyond its positions (transformers 5 always sets
+    `rope_parameters`, with type `default` when nothing is scaled)."""
+    rope = getattr(text_config, "rope_parameters", None) or getattr(text_config, "rope_scaling", None) or {}
+    return rope.get("rope_type", rope.get("type", "default")) != "default"
+
+
+def check_plan(train: Any, model: Any, max_length: int) -> None:
+    """In the driver, once the plan has filled the worker count: the recipe `train` (a
+    TrainConfig) on `model` (a ModelRef; only its config is read) splits as asked."""
+    from transformers import AutoConfig
+
+    size = train.sequence_parallel_size
+    if train.workers.num_workers % size:  # a planned count bypasses the recipe's own validator
         raise SequenceParallelError(
-            f"workers.num_workers: {num_workers} is not a multiple of sequence_parallel_size {size}"
+            f"workers.num_workers: {train.workers.num_workers} is not a multiple of sequence_parallel_size {size}"
         )
+    check_model(size, AutoConfig.from_pretrained(model.files()), max_length)
 
 
 def start(size: int, attn_implementation: str, micro_batch_size: int, model_path: str) -> SequenceParallel:
@@ -86,14 +99,14 @@ def start(size: int, attn_implementation: str, micro_batch_size: int, model_path
     workers), and Ulysses attention registered with transformers; before the model is built."""
     if size == 1:
         return NO_SEQUENCE_PARALLEL
-    import deepspeed.comm
-    from deepspeed.runtime.sequence_parallel.ulysses_sp import UlyssesSPAttentionHF
-    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-
     if attn_implementation != "sdpa":
         raise SequenceParallelError(
             f"model.attn_implementation: sequence parallelism runs packed rows with sdpa, not {attn_implementation}"
         )
+    import deepspeed.comm
+    from deepspeed.runtime.sequence_parallel.ulysses_sp import UlyssesSPAttentionHF
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
     deepspeed.comm.init_distributed(dist_backend=dist.get_backend(), dist_init_required=False)
     ALL_ATTENTION_FUNCTIONS["sdpa"] = packed_attention  # what Ulysses calls after its all-to-all
     mpu = UlyssesSPAttentionHF.register_with_transformers(

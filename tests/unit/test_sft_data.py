@@ -72,6 +72,18 @@ def test_sources_are_checked_weighted_and_held_out_without_leaks(tmp_path):
     assert all(held_out(i, 0.1) for i in eval_ids)
 
 
+def test_a_source_joins_consecutive_chats_into_long_ones(tmp_path):
+    system = [{"role": "system", "content": "be brief"}]
+    rows = [{**c, "messages": system + c["messages"]} for c in chats(10, "c")]
+    source = SFTSource(path=write(tmp_path / "c.jsonl", rows), join=4)
+    got = read_chat_sources([source], 0.0).train
+    assert [r["id"] for r in got] == ["c/c0+4", "c/c4+4", "c/c8+2"]  # the last joins what is left
+    first = got[0]["messages"]
+    assert first[0] == system[0] and sum(m["role"] == "system" for m in first) == 1  # one system turn, first
+    assert [m["content"] for m in first if m["role"] == "user"] == ["q 0", "q 1", "q 2", "q 3"]
+    assert len(got[2]["messages"]) == 1 + 2 * 2
+
+
 def test_weights_repeat_and_subsample_with_distinct_ids():
     rows = [{"id": str(i)} for i in range(10)]
     assert len(weighted(rows, 2.5, 0)) == 25 and len({r["id"] for r in weighted(rows, 2.5, 0)}) == 25

@@ -30,6 +30,7 @@ from arctic_ray.methods.dpo.trainer import DPOMethod
 from arctic_ray.methods.dpo.units import pair_units
 from arctic_ray.models.causal_lm import tokenizer_pad_id
 from arctic_ray.models.ref import ModelRef
+from arctic_ray.train import sequence_parallel
 from arctic_ray.train.run import TrainRun
 from arctic_ray.train.torch_trainer import export_location, run_trainer, train_metrics
 
@@ -73,6 +74,7 @@ def prepare(recipe: DPORecipe, run: JobRun) -> DPOData:
         recipe.workers, num_workers=p.workers, cpus_per_worker=p.cpus_per_worker, gpus_per_worker=p.gpus_per_worker
     )
     recipe = recipe.model_copy(update={"workers": workers})
+    sequence_parallel.check_plan(recipe, policy, recipe.data.max_length)
     counts: Counter = Counter()
     sets = {"train": pairs.train, "eval": pairs.eval}
     with run.stage("tokenize", "tokenize each pair as one unit (final turns trained)"):

@@ -23,6 +23,7 @@ from arctic_ray.methods.sft.report import render_report, write_plots
 from arctic_ray.methods.sft.trainer import SFTMethod
 from arctic_ray.models.causal_lm import tokenizer_pad_id
 from arctic_ray.models.ref import ModelRef
+from arctic_ray.train import sequence_parallel
 from arctic_ray.train.run import Phase, TrainRun
 from arctic_ray.train.torch_trainer import export_location, run_trainer, train_metrics
 
@@ -73,6 +74,7 @@ def run_sft(recipe: SFTRecipe, run_dir: str | None = None) -> dict:
             )
         }
     )
+    sequence_parallel.check_plan(recipe, model, recipe.data.max_length)
     print(f"[sft] {p.lines()[0]} (fields the recipe sets win)", flush=True)
     datasets, phases = {}, []
     data: dict[str, Any] = {"bins": 0, "examples": 0, "tokens": 0, "max_length": recipe.data.max_length}

@@ -39,14 +39,6 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
     concurrency: PoolSize = 1
     """vLLM engine actors (replicas): a number, or [min, max] for a pool that autoscales."""
 
-    engine_deaths_before_split: int = Field(default=2, ge=1)
-    """Engine deaths a batch may see before it is halved. A dead engine actor is restarted and its
-    batches retried; the first death may be a batch-mate's fault (every batch on the engine dies
-    with it), the next, with the batch alone on a fresh engine, is its own. From then on each
-    death halves the rows further, until a row the engine died with alone goes to the errors
-    with its reason. Each death costs an engine start (a model load): 1 saves one per prompt
-    that kills the engine, but halves every batch that merely shared the engine with it."""
-
     @property
     def rows_per_task(self) -> int:
         return self.batch_size

@@ -7,16 +7,18 @@ the actor that follows it: the retried task plans again from the counts and goes
 dead one stopped. A row's count places it on a level of a fixed halving of its batch (by
 position): level 0 is the whole batch, level k the k-th halving. The first death of a batch may
 be a batch-mate's fault (every batch on the engine dies with it), so a batch stays whole for
-`deaths_before_split` deaths; from then on each death sends its rows one level down. A row that
-died with the engine alone (its group a single row, on a fresh engine, after at least two
-deaths) is poison: set aside with an error, never sent again. Each death moves the rows that
-were on the engine one level down, and a batch of n rows has about log2(n) levels, so a batch
-costs at most `deaths_before_split + log2(n) + 1` engine deaths before it is answered or its
-poison rows are out."""
+`DEATHS_BEFORE_SPLIT` deaths (the second with it alone on a fresh engine: its own); from then on
+each death sends its rows one level down. A row that died with the engine alone (its group a
+single row, after at least two deaths) is poison: set aside with an error, never sent again.
+Each death moves the rows that were on the engine one level down, and a batch of n rows has
+about log2(n) levels, so a row costs at most `DEATHS_BEFORE_SPLIT + log2(n)` engine deaths (each
+an engine start, a model load) before it is answered or set aside."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+DEATHS_BEFORE_SPLIT = 2
 
 
 @dataclass
@@ -27,7 +29,7 @@ class Plan:
     """Row positions the engine died on when they were alone on it: not sent again."""
 
 
-def plan(deaths: list[int], deaths_before_split: int) -> Plan:
+def plan(deaths: list[int], deaths_before_split: int = DEATHS_BEFORE_SPLIT) -> Plan:
     """`deaths`: per row of the batch, how many engines died with it on them."""
     n = len(deaths)
     groups: dict[tuple[int, int], list[int]] = {}

@@ -29,9 +29,19 @@ from arctic_ray.synth.backend import Target
 log = logging.getLogger(__name__)
 
 COUNTS: tuple[str, ...] = ("engine_restarts", "retried_batches", "poison_rows")
-"""engine_restarts: engine actors started again after their process died; retried_batches:
-batches sent to an engine again after one died with them on it (each time); poison_rows: rows
-set aside because the engine died with each of them alone on it."""
+"""engine_restarts: engine actors started again after their process died; retried_batches: runs
+of a batch that an engine had died with (Ray Data's retries of its task, each counted);
+poison_rows: rows set aside because the engine died with each of them alone on it."""
+
+DEATHS_WITHOUT_PROGRESS = 10
+"""Engine deaths in a row, with no rows back from any engine in between, after which the stage
+fails instead of restarting an engine again: every request seems to kill it (a broken engine, a
+bad setting), and halving would cost a restart per row to say so."""
+
+
+class EnginesKeepDying(RuntimeError):
+    """Raised to the stage past `DEATHS_WITHOUT_PROGRESS`: the job fails with the cause."""
+
 
 RowId = tuple[str, str]
 """(store key, row id): a row across retries (the store key alone is shared by equal requests)."""
@@ -62,6 +72,8 @@ class DeathLedger:
         self.dying: dict[str, str] = {}
         self.held: dict[RowId, dict] = {}
         self.counts = dict.fromkeys(COUNTS, 0)
+        self.deaths_in_a_row = 0
+        self.last_cause = ""
 
     def started(self, engine: str) -> list[RowId]:
         """Engine actor `engine` (its Ray actor id) starts; when it started before, its process
@@ -75,6 +87,8 @@ class DeathLedger:
             self.deaths[row] += 1
             self.causes[row] = cause
         self.counts["engine_restarts"] += 1
+        self.deaths_in_a_row += 1
+        self.last_cause = cause
         log.warning(
             "%s: an engine actor restarted (%s) with %d rows on its engine: their batches are retried",
             self.name,
@@ -86,6 +100,12 @@ class DeathLedger:
     def begin(self, engine: str, rows: list[RowId]) -> Seen | None:
         """None for rows no engine died with: they are on `engine` from now on. Else what they
         went through (the batch is then sent in parts, `handing` each)."""
+        if self.deaths_in_a_row >= DEATHS_WITHOUT_PROGRESS:
+            raise EnginesKeepDying(
+                f"{self.name}: engines died {self.deaths_in_a_row} times in a row with no row answered in between "
+                f"(the last time: {self.last_cause}); every request seems to kill the engine, so it is not restarted "
+                "again"
+            )
         deaths = [self.deaths[r] for r in rows]
         if not any(deaths):
             self.handing(engine, rows)
@@ -102,6 +122,7 @@ class DeathLedger:
 
     def returned(self, engine: str, rows: list[RowId], answers: dict[RowId, dict] | None = None) -> None:
         """The engine is done with `rows`; `answers` are held until their batch is out."""
+        self.deaths_in_a_row = 0
         on = self.on_engine.get(engine)
         if on is not None:
             on.subtract(rows)

@@ -23,7 +23,8 @@ finds the rows its dead process had there, and a retried batch learns how often 
 died. A retried batch then runs its rows alone on the engine (`turns.py`: no batch-mate shares
 the blame), halved by those counts (`halving.py`) until the rows that kill the engine are found
 alone; those come back with an error saying so, the others are answered. Rows answered before a
-later death of their batch are held by the ledger and not generated again.
+later death of their batch are held by the ledger and not generated again. Engines that keep
+dying with no row answered in between (every request kills them) fail the stage instead.
 
 Why here, and not in a driver loop over failed blocks, or a stage driving engine actors of its
 own: the retry stays Ray Data's (the pool's resources, autoscaling and locality are untouched,
@@ -61,8 +62,8 @@ class VLLMEngineStage:
     def __init__(
         self, model: ModelRef, engine: Any, default_sampling: dict, store: str | None = None, ledger: Any = None
     ):
-        """`ledger`: the run's `DeathLedger` (`ledger.py`); without one an engine's death fails
-        the batches it had (no retry limit, no halving)."""
+        """`ledger`: the run's `DeathLedger` (`ledger.py`); without one nothing bounds what a row
+        that kills the engine costs (Ray retries its batch as often as it is told to)."""
         from arctic_ray.engines.vllm.loop import EngineLoop
         from arctic_ray.engines.vllm.settings import start_llm
 
@@ -101,7 +102,7 @@ class VLLMEngineStage:
 
     async def _retry(self, rows: list[dict], ids: list[RowId], seen: Seen) -> dict[int, dict]:
         """A batch an engine died with: its parts one at a time, each alone on the engine."""
-        plan = halving.plan(seen.deaths, self.engine.engine_deaths_before_split)
+        plan = halving.plan(seen.deaths)
         answers = {i: seen.held[r] for i, r in enumerate(ids) if r in seen.held}
         for group in plan.groups:
             todo = [i for i in group if i not in answers]

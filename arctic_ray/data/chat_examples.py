@@ -22,6 +22,8 @@ from pydantic import Field
 
 from arctic_ray.data.chat import Overlong, tokenize_chat
 from arctic_ray.data.messages import row_problem
+from arctic_ray.data.multipack import rows_per_block
+from arctic_ray.data.packing import TOKEN_LIST
 from arctic_ray.data.sample_ids import sample_id
 from arctic_ray.data.sources import SourceConfig, SourceError, read_source
 
@@ -188,8 +190,8 @@ EXAMPLE_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
         ("source", pa.string()),
-        ("input_ids", pa.list_(pa.int32())),
-        ("labels", pa.list_(pa.int32())),
+        ("input_ids", TOKEN_LIST),
+        ("labels", TOKEN_LIST),
         ("outcome", pa.string()),
     ]
 )
@@ -201,7 +203,8 @@ def tokenized(rows: list[dict], model, cfg) -> ray.data.Dataset:
     task runs); `cfg`: a data block with `max_length` and `overlong`."""
     ds = ray.data.from_items(rows, override_num_blocks=max(1, min(16, len(rows) // 256)))
     tokenize = partial(_tokenize, model=model, max_length=cfg.max_length, overlong=cfg.overlong)
-    return ds.map_batches(tokenize, batch_format="pyarrow", batch_size=256).materialize()
+    batch = min(256, rows_per_block(cfg.max_length))  # long chats: fewer a task
+    return ds.map_batches(tokenize, batch_format="pyarrow", batch_size=batch).materialize()
 
 
 def usable(examples: ray.data.Dataset) -> ray.data.Dataset:

@@ -17,22 +17,16 @@ from functools import partial
 import pyarrow as pa
 import ray
 
-from arctic_ray.data.packing import make_bin, pack
+from arctic_ray.data.packing import bin_schema, bins_table, pack_table
 
-BIN_SCHEMA = pa.schema(
-    [
-        ("input_ids", pa.list_(pa.int32())),
-        ("labels", pa.list_(pa.int32())),
-        ("position_ids", pa.list_(pa.int32())),
-        ("seq_lens", pa.list_(pa.int32())),
-        ("num_examples", pa.int32()),
-    ]
-)
+BLOCK_TOKENS = 1 << 24
+"""About how many tokens one packing task takes at once (a block of long sequences has few rows)."""
 
 
-def bin_schema(float_columns: Sequence[str] = ()) -> pa.Schema:
-    """BIN_SCHEMA with per-token float columns (e.g. reference log-probs) after it."""
-    return pa.schema([*BIN_SCHEMA, *((column, pa.list_(pa.float32())) for column in float_columns)])
+def rows_per_block(capacity: int) -> int:
+    """Units a packing task packs together: up to 4096 (more barely packs better), fewer as the
+    sequences grow, so a task's block stays about BLOCK_TOKENS tokens."""
+    return max(16, min(4096, BLOCK_TOKENS // capacity))
 
 
 def multipack(
@@ -64,11 +58,9 @@ def _unit_columns(multi_sequence: bool, float_columns: Sequence[str]) -> list[st
 
 
 def _pack_block(block: pa.Table, capacity: int, multiple_of: int, float_columns: tuple[str, ...]) -> pa.Table:
-    schema = bin_schema(float_columns)
     if block.num_rows == 0:
-        return schema.empty_table()
-    bins = pack(block.to_pylist(), capacity, multiple_of=multiple_of, float_columns=float_columns)
-    return pa.Table.from_pylist(bins, schema=schema)
+        return bin_schema(float_columns).empty_table()
+    return pack_table(block, capacity, multiple_of=multiple_of, float_columns=float_columns)
 
 
 def _tokens(bins: Sequence[dict]) -> list[int]:
@@ -109,8 +101,7 @@ def one_per_bin(
 
 
 def _one_per_bin(block: pa.Table, float_columns: tuple[str, ...]) -> pa.Table:
-    bins = [make_bin([e], float_columns) for e in block.to_pylist()]
-    return pa.Table.from_pylist(bins, schema=bin_schema(float_columns))
+    return bins_table(block, [[i] for i in range(block.num_rows)], float_columns)
 
 
 def bins_of(
@@ -127,5 +118,7 @@ def bins_of(
     per sequence when `pack` is off."""
     if not pack:
         return one_per_bin(examples, float_columns, multi_sequence).materialize()
-    bins = multipack(examples, capacity, num_ranks, rows_per_rank_step, 4096, float_columns, multi_sequence)
+    bins = multipack(
+        examples, capacity, num_ranks, rows_per_rank_step, rows_per_block(capacity), float_columns, multi_sequence
+    )
     return bins.materialize()

@@ -15,13 +15,14 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections.abc import Mapping, Sequence
-from itertools import chain
 
 import numpy as np
+import pyarrow as pa
 import torch
 from ray.data.collate_fn import NumpyBatchCollateFn
 
 from arctic_ray.core.errors import ArcticRayError
+from arctic_ray.data.arrow_compute import pc
 from arctic_ray.data.chat import IGNORE_INDEX
 
 
@@ -113,22 +114,56 @@ def _exchange(giver: list[int], taker: list[int], lengths: Sequence[int], most: 
     return best
 
 
+TOKEN_LIST = pa.large_list(pa.int32())
+"""Token columns: 64-bit offsets, so a block of long sequences never overflows a list's offsets."""
+VALUE_LIST = pa.large_list(pa.float32())
+
+BIN_SCHEMA = pa.schema(
+    [
+        ("input_ids", TOKEN_LIST),
+        ("labels", TOKEN_LIST),
+        ("position_ids", TOKEN_LIST),
+        ("seq_lens", pa.list_(pa.int32())),
+        ("num_examples", pa.int32()),
+    ]
+)
+
+
+def bin_schema(float_columns: Sequence[str] = ()) -> pa.Schema:
+    """BIN_SCHEMA with per-token float columns (e.g. reference log-probs) after it."""
+    return pa.schema([*BIN_SCHEMA, *((column, VALUE_LIST) for column in float_columns)])
+
+
+def pack_table(units: pa.Table, capacity: int, *, multiple_of: int = 1, float_columns: Sequence[str] = ()) -> pa.Table:
+    """Bins (`bin_schema`) of the units of `units` (columns `input_ids`, `labels`, optional
+    `seq_lens`, the per-token `float_columns`), built with Arrow and numpy over whole columns: no
+    Python object per token, however long the sequences."""
+    check_units(units, float_columns)
+    lengths = pc.list_value_length(units.column("input_ids")).to_numpy(zero_copy_only=False)
+    return bins_table(units, assign_bins(lengths.tolist(), capacity, multiple_of), float_columns)
+
+
 def pack(examples: list[dict], capacity: int, *, multiple_of: int = 1, float_columns: Sequence[str] = ()) -> list[dict]:
-    """Bins of examples (each with `input_ids` and `labels`, lists or arrays of equal length):
-    `input_ids`, `labels`, `position_ids` (from 0 in each sequence), `seq_lens`, `num_examples`,
-    and each per-token column of `float_columns`. An example is a packing unit: it may hold several
-    sequences back to back (`seq_lens`, e.g. a preference pair's chosen and rejected answers),
-    which then always share a bin. Each sequence's first label is IGNORE_INDEX in the bin: nothing
-    of its own precedes it, and the previous sequence's last token must not learn to predict it."""
-    lengths = [len(e["input_ids"]) for e in examples]
-    for i, e in enumerate(examples):
-        for column in ("labels", *float_columns):
-            if len(e[column]) != lengths[i]:
-                raise PackingError(f"example {i} has {lengths[i]} input_ids but {len(e[column])} {column}")
-        if sum(sequence_lengths(e)) != lengths[i]:
-            raise PackingError(f"example {i}'s seq_lens {list(e['seq_lens'])} do not add up to its {lengths[i]} tokens")
-    members_of = assign_bins(lengths, capacity, multiple_of)
-    return [make_bin([examples[i] for i in members], float_columns) for members in members_of]
+    """`pack_table` on a list of examples (dicts): bins as dicts, e.g. for one micro-batch."""
+    return pack_table(
+        units_table(examples, float_columns), capacity, multiple_of=multiple_of, float_columns=float_columns
+    ).to_pylist()
+
+
+def make_bin(examples: list[dict], float_columns: Sequence[str] = ()) -> dict:
+    """One bin of these examples, in this order."""
+    return bins_table(units_table(examples, float_columns), [list(range(len(examples)))], float_columns).to_pylist()[0]
+
+
+def units_table(examples: list[dict], float_columns: Sequence[str] = ()) -> pa.Table:
+    columns = {
+        "input_ids": pa.array([np.asarray(e["input_ids"], dtype=np.int32) for e in examples], TOKEN_LIST),
+        "labels": pa.array([np.asarray(e["labels"], dtype=np.int32) for e in examples], TOKEN_LIST),
+        **{c: pa.array([np.asarray(e[c], dtype=np.float32) for e in examples], VALUE_LIST) for c in float_columns},
+    }
+    if any(e.get("seq_lens") is not None for e in examples):
+        columns["seq_lens"] = pa.array([sequence_lengths(e) for e in examples], pa.list_(pa.int32()))
+    return pa.table(columns)
 
 
 def sequence_lengths(example: Mapping) -> list[int]:
@@ -137,23 +172,72 @@ def sequence_lengths(example: Mapping) -> list[int]:
     return [int(n) for n in seq_lens] if seq_lens is not None else [len(example["input_ids"])]
 
 
-def make_bin(examples: list[dict], float_columns: Sequence[str] = ()) -> dict:
-    seq_lens = [n for e in examples for n in sequence_lengths(e)]
-    labels = [int(t) for e in examples for t in e["labels"]]
-    start = 0
-    for n in seq_lens:  # a sequence's first token has no target of its own
-        labels[start] = IGNORE_INDEX
-        start += n
-    out = {
-        "input_ids": [int(t) for t in chain.from_iterable(e["input_ids"] for e in examples)],
-        "labels": labels,
-        "position_ids": [p for n in seq_lens for p in range(n)],
-        "seq_lens": seq_lens,
-        "num_examples": len(examples),
+def check_units(units: pa.Table, float_columns: Sequence[str] = ()) -> None:
+    """Every unit's per-token columns as long as its input_ids, its `seq_lens` adding up to them."""
+    lengths = pc.list_value_length(units.column("input_ids")).to_numpy(zero_copy_only=False)
+    for column in ("labels", *float_columns):
+        other = pc.list_value_length(units.column(column)).to_numpy(zero_copy_only=False)
+        for i in np.flatnonzero(other != lengths)[:1]:
+            raise PackingError(f"example {i} has {lengths[i]} input_ids but {other[i]} {column}")
+    if "seq_lens" in units.column_names:
+        sums = _per_list(units.column("seq_lens"), _flat(units.column("seq_lens"), np.int64))
+        for i in np.flatnonzero(sums != lengths)[:1]:
+            seq_lens = units.column("seq_lens")[int(i)].as_py()
+            raise PackingError(f"example {i}'s seq_lens {seq_lens} do not add up to its {lengths[i]} tokens")
+
+
+def bins_table(units: pa.Table, members_of: Sequence[Sequence[int]], float_columns: Sequence[str] = ()) -> pa.Table:
+    """The bins `members_of` (unit indices of each bin) as a table: the units' tokens back to back,
+    `position_ids` from 0 in each sequence, each sequence's first label IGNORE_INDEX (nothing of
+    its own precedes it, and the previous sequence's last token must not learn to predict it)."""
+    counts = np.array([len(m) for m in members_of], dtype=np.int64)
+    order = np.fromiter((i for m in members_of for i in m), dtype=np.int64, count=int(counts.sum()))
+    taken = units.select(
+        ["input_ids", "labels", *float_columns, *(["seq_lens"] if "seq_lens" in units.column_names else [])]
+    )
+    taken = taken.take(pa.array(order))
+    lengths = pc.list_value_length(taken.column("input_ids")).to_numpy(zero_copy_only=False).astype(np.int64)
+    if "seq_lens" in taken.column_names:
+        seq_lens = _flat(taken.column("seq_lens"), np.int64)
+        seqs_per_unit = pc.list_value_length(taken.column("seq_lens")).to_numpy(zero_copy_only=False).astype(np.int64)
+    else:
+        seq_lens, seqs_per_unit = lengths, np.ones(len(lengths), dtype=np.int64)
+    unit_offsets = _offsets(counts)  # each bin's first unit
+    token_offsets = _offsets(lengths)[unit_offsets]
+    seq_offsets = _offsets(seqs_per_unit)[unit_offsets]
+    seq_starts = _offsets(seq_lens)[:-1]
+    labels = _flat(taken.column("labels"), np.int32).copy()
+    labels[seq_starts[seq_lens > 0]] = IGNORE_INDEX
+    positions = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(seq_starts, seq_lens)
+    tokens = pa.array(token_offsets, pa.int64())
+    columns = {
+        "input_ids": pa.LargeListArray.from_arrays(tokens, pa.array(_flat(taken.column("input_ids"), np.int32))),
+        "labels": pa.LargeListArray.from_arrays(tokens, pa.array(labels)),
+        "position_ids": pa.LargeListArray.from_arrays(tokens, pa.array(positions.astype(np.int32))),
+        "seq_lens": pa.ListArray.from_arrays(pa.array(seq_offsets, pa.int32()), pa.array(seq_lens.astype(np.int32))),
+        "num_examples": pa.array(counts.astype(np.int32)),
+        **{
+            c: pa.LargeListArray.from_arrays(tokens, pa.array(_flat(taken.column(c), np.float32)))
+            for c in float_columns
+        },
     }
-    for column in float_columns:
-        out[column] = [float(v) for e in examples for v in e[column]]
-    return out
+    return pa.table(columns, schema=bin_schema(float_columns))
+
+
+def _flat(column: pa.ChunkedArray | pa.Array, dtype) -> np.ndarray:
+    """The values of a list column, all rows back to back (sliced rows honoured)."""
+    return np.asarray(pc.list_flatten(column).to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def _offsets(sizes: np.ndarray) -> np.ndarray:
+    """[0, s0, s0+s1, ...]: where each of `sizes` starts, and the end."""
+    return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+
+
+def _per_list(column: pa.ChunkedArray | pa.Array, values: np.ndarray) -> np.ndarray:
+    """The sum of each row's values of a list column (`values`: its flattened values)."""
+    ends = _offsets(pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64))
+    return np.add.reduceat(np.append(values, 0), ends[:-1]) * (ends[1:] > ends[:-1])
 
 
 def pad_bins(

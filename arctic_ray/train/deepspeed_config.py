@@ -40,3 +40,13 @@ def deepspeed_config(cfg: TrainConfig, total_steps: int, use_gpu: bool, sequence
             "deepspeed.train_batch_size: leave it out; it is micro_batch_size x gradient_accumulation_steps x workers"
         )
     return merge_dicts(generated, cfg.deepspeed)
+
+
+def without_shm_comm_build() -> None:
+    """Before DeepSpeed's comm starts: its CPU accelerator would compile a shared-memory
+    all-reduce op (a C++ build per worker on a fresh machine: two compilers of ~1.5 GB each, for a
+    minute, beside the other workers and engines). Only its inference all-reduce uses the op;
+    training's collectives go through torch.distributed, so it is never built."""
+    import deepspeed.ops
+
+    deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False

@@ -82,6 +82,8 @@ def packed_target_logps(
     segment_ids = batch["segment_ids"]
     if "flash" in implementation or "targets" in batch:
         mask = None  # varlen flash finds examples from positions; Ulysses' attention runs them apart
+    elif implementation in MASKED_IMPLEMENTATIONS and int(segment_ids.max()) <= 1:
+        mask = None  # one example a row: transformers' causal path (sdpa: no [T, T] mask at all)
     elif implementation in MASKED_IMPLEMENTATIONS:
         mask = packed_causal_mask(segment_ids, _float_dtype(model))
     else:

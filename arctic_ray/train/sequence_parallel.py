@@ -29,6 +29,7 @@ from torch.nn import functional as F
 
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.data.chat import IGNORE_INDEX
+from arctic_ray.train.deepspeed_config import without_shm_comm_build
 
 
 class SequenceParallelError(ArcticRayError):
@@ -107,6 +108,7 @@ def start(size: int, attn_implementation: str, micro_batch_size: int, model_path
     from deepspeed.runtime.sequence_parallel.ulysses_sp import UlyssesSPAttentionHF
     from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
+    without_shm_comm_build()
     deepspeed.comm.init_distributed(dist_backend=dist.get_backend(), dist_init_required=False)
     ALL_ATTENTION_FUNCTIONS["sdpa"] = packed_attention  # what Ulysses calls after its all-to-all
     mpu = UlyssesSPAttentionHF.register_with_transformers(

@@ -28,7 +28,7 @@ from arctic_ray.core.registry import Registered, home
 from arctic_ray.train import checkpoints, sequence_parallel
 from arctic_ray.train.callbacks import CallbackList, wrap_methods
 from arctic_ray.train.checkpoints import EXPORT_DIR, METRICS_FILE
-from arctic_ray.train.deepspeed_config import deepspeed_config
+from arctic_ray.train.deepspeed_config import deepspeed_config, without_shm_comm_build
 from arctic_ray.train.run import WorkerPlan
 
 home("trainer", "arctic_ray.methods")  # each method's folder defines its trainer
@@ -140,13 +140,8 @@ class Trainer(Registered):
     # -- the shared loop ---------------------------------------------------------------------
     def setup(self) -> None:
         import deepspeed
-        import deepspeed.ops
 
-        # DeepSpeed's CPU accelerator compiles a shared-memory all-reduce op when its comm backend
-        # starts (a C++ build per worker on a fresh machine: two compilers of ~1.5 GB each, for a
-        # minute, beside the other workers and engines). Only its inference all-reduce uses the op;
-        # training's collectives go through torch.distributed, so it is never built.
-        deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
+        without_shm_comm_build()
         cfg = self.train_cfg
         if cfg.sequence_parallel_size > 1:  # before the model exists: it registers the attention
             self.sp = sequence_parallel.start(

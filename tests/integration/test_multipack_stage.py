@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from arctic_ray.data.multipack import BIN_SCHEMA, multipack, packing_efficiency, rank_imbalance
+from arctic_ray.data.multipack import multipack, packing_efficiency, rank_imbalance
+from arctic_ray.data.packing import BIN_SCHEMA
 from tests.support.packing_examples import skewed_examples, unpacked
 
 

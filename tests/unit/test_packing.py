@@ -7,14 +7,23 @@ import math
 from collections import Counter
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import torch
 from torch.nn import functional as F
 
 from arctic_ray.data.chat import IGNORE_INDEX, tokenize_chat
 from arctic_ray.data.multipack import packing_efficiency
-from arctic_ray.data.packing import PackingError, best_fit_decreasing, pack, pad_bins
-from arctic_ray.train.packed import packed_causal_mask, packed_loss, shifted_targets
+from arctic_ray.data.packing import (
+    BIN_SCHEMA,
+    PackingError,
+    best_fit_decreasing,
+    pack,
+    pack_table,
+    pad_bins,
+    units_table,
+)
+from arctic_ray.train.packed import packed_causal_mask, packed_loss, packed_target_logps, shifted_targets
 from tests.support.packing_examples import skewed_examples, unpacked
 
 CHATS = [
@@ -145,6 +154,23 @@ def test_no_token_sees_another_example(tiny_model, examples):
         assert not torch.allclose(logits(batch, causal)[n:], logits(changed, causal)[n:])
 
 
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_rows_of_one_example_skip_the_mask_and_lose_nothing(tiny_model, examples, attn):
+    """One example a row (long sequences): no [T, T] mask is built, the padding still sees nothing."""
+    short, long = sorted(examples[:2], key=lambda e: len(e["input_ids"]))
+    batch = pad_bins(pack([short], len(long["input_ids"])) + pack([long], len(long["input_ids"])), pad_id=0)
+    assert int(batch["segment_ids"].max()) == 1 and int((batch["segment_ids"] == 0).sum()) > 0  # one row padded
+    model = load(tiny_model, attn)
+    with torch.no_grad():
+        fast = packed_target_logps(model, batch)
+        masked = packed_target_logps(model, {**batch, "segment_ids": batch["segment_ids"] * 2})  # forces the mask
+        alone = packed_target_logps(model, pad_bins(pack([short], len(short["input_ids"])), pad_id=0))
+    assert torch.equal(fast.target_mask, masked.target_mask)
+    assert torch.allclose(fast.token_logps, masked.token_logps, atol=1e-5)
+    n = len(short["input_ids"])
+    assert torch.allclose(fast.token_logps[0, :n], alone.token_logps[0], atol=1e-5)
+
+
 def test_bins_hold_every_example_once_within_capacity():
     capacity = 512
     examples = skewed_examples(300, capacity)
@@ -184,6 +210,22 @@ def test_pad_bins_pads_to_the_longest_bin():
     assert batch["segment_ids"].tolist() == [[1, 1, 1, 1], [1, 1, 2, 0]]
     columns = {k: np.array([np.asarray(b[k]) for b in bins], dtype=object) for k in bins[0]}  # as Ray Data hands them
     assert all(torch.equal(pad_bins(columns, 0)[k], v) for k, v in batch.items())
+
+
+def test_a_block_packs_column_wise_from_any_chunking():
+    """Ray hands a block as a table of several chunks, a slice of a larger one: the same bins,
+    with 64-bit list offsets (a block of long sequences holds more than 2^31 tokens' worth)."""
+    examples = [{"input_ids": [i] * n, "labels": [i] * n} for i, n in enumerate([5, 3, 7, 2, 6, 1], start=1)]
+    whole = units_table(examples)
+    chunked = pa.concat_tables([units_table(examples[:4]).slice(0, 4), units_table(examples[4:])])
+    assert chunked.column("input_ids").num_chunks == 2
+    bins = pack_table(chunked, 8, multiple_of=4)
+    assert bins.schema == BIN_SCHEMA and pa.types.is_large_list(bins.schema.field("input_ids").type)
+    assert bins.to_pylist() == pack_table(whole, 8, multiple_of=4).to_pylist() == pack(examples, 8, multiple_of=4)
+    assert sorted(bins.column("num_examples").to_pylist()) == [1, 1, 2, 2]
+    assert unpacked(bins.to_pylist()) == Counter(tuple(e["input_ids"]) for e in examples)
+    empty = pack_table(units_table(examples[:1]), 8, multiple_of=4).to_pylist()
+    assert [b["num_examples"] for b in empty] == [1, 0, 0, 0] and empty[1]["input_ids"] == empty[1]["seq_lens"] == []
 
 
 def test_targets_never_cross_an_example_boundary():

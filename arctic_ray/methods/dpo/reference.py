@@ -16,7 +16,7 @@ import ray.data
 import torch
 
 from arctic_ray.core.storage import Location
-from arctic_ray.data.packing import make_bin, pad_bins
+from arctic_ray.data.packing import VALUE_LIST, make_bin, pad_bins
 from arctic_ray.models.causal_lm import load_causal_lm, train_dtype
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.packed import packed_target_logps
@@ -59,7 +59,7 @@ class ReferenceLogps:
             logps = packed_target_logps(self.model, {k: v.to(self.device) for k, v in batch.items()})
         dense = logps.token_logps.float().cpu()
         column = [dense[i, : len(row["input_ids"])].tolist() for i, row in enumerate(rows)]
-        return units.append_column(REF_COLUMN, pa.array(column, pa.list_(pa.float32())))
+        return units.append_column(REF_COLUMN, pa.array(column, VALUE_LIST))
 
 
 def with_reference_logps(

@@ -14,12 +14,14 @@ import pyarrow as pa
 import ray.data
 
 from arctic_ray.data.chat import final_turn_labels
+from arctic_ray.data.multipack import rows_per_block
+from arctic_ray.data.packing import TOKEN_LIST
 
 UNIT_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
-        ("input_ids", pa.list_(pa.int32())),
-        ("labels", pa.list_(pa.int32())),
+        ("input_ids", TOKEN_LIST),
+        ("labels", TOKEN_LIST),
         ("seq_lens", pa.list_(pa.int32())),
         ("outcome", pa.string()),
     ]
@@ -73,4 +75,5 @@ def pair_units(pairs: list[dict], model, max_length: int, max_prompt_length: int
     `model`: the run's `ModelRef` (its tokenizer and chat template resolved where each task runs)."""
     ds = ray.data.from_items(pairs, override_num_blocks=max(1, min(16, len(pairs) // 256)))
     units = partial(_units, model=model, max_length=max_length, max_prompt_length=max_prompt_length)
-    return ds.map_batches(units, batch_format="pyarrow", batch_size=256).materialize()
+    batch = min(256, rows_per_block(2 * max_length))  # long pairs: fewer a task
+    return ds.map_batches(units, batch_format="pyarrow", batch_size=batch).materialize()

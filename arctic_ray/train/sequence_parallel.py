@@ -95,6 +95,45 @@ def check_plan(train: Any, model: Any, max_length: int) -> None:
     check_model(size, AutoConfig.from_pretrained(model.files()), max_length)
 
 
+def layout(train: Any, max_length: int) -> dict:
+    """How the recipe `train` (a TrainConfig) splits a sequence and saves memory: for the plan
+    line, metrics.json and the report."""
+    size = train.sequence_parallel_size
+    return {
+        "sequence_parallel_size": size,
+        "groups": train.workers.num_workers // size,
+        "tokens_per_rank": -(-max_length // size),
+        "max_length": max_length,
+        "tiled_mlp_compute": train.tiled_mlp_compute,
+        "logits_tile_tokens": train.logits_tile_tokens,
+        "gradient_checkpointing": train.gradient_checkpointing,
+        "activation_checkpoint_cpu_offload": train.activation_checkpoint_cpu_offload,
+    }
+
+
+def describe(layout: dict) -> str:
+    """One sentence of `layout`."""
+    if layout["sequence_parallel_size"] == 1:
+        split = f"each sequence (up to {layout['max_length']} tokens) on one rank"
+    else:
+        split = (
+            f"each sequence split over a group of {layout['sequence_parallel_size']} consecutive ranks "
+            f"({layout['groups']} group(s), on one node where it fits): up to {layout['tokens_per_rank']} "
+            f"of its {layout['max_length']} tokens a rank, all heads' attention by all-to-all"
+        )
+    saving = [
+        name
+        for name, on in (
+            ("tiled MLP", layout["tiled_mlp_compute"]),
+            (f"logits in tiles of {layout['logits_tile_tokens']} tokens", layout["logits_tile_tokens"]),
+            ("gradient checkpointing", layout["gradient_checkpointing"]),
+            ("checkpoints offloaded to CPU", layout["activation_checkpoint_cpu_offload"]),
+        )
+        if on
+    ]
+    return split + (f"; {', '.join(saving)}" if saving else "")
+
+
 def start(size: int, attn_implementation: str, micro_batch_size: int, model_path: str) -> SequenceParallel:
     """The groups (consecutive ranks: a group fits one node when the node holds that many
     workers), and Ulysses attention registered with transformers; before the model is built."""

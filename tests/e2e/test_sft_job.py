@@ -38,9 +38,9 @@ def test_sft_trains_packed_chats_and_exports_a_model_transformers_and_vllm_load(
     assert set(sources) == {"general", "math", "identity"} and sources["identity"]["used"] >= 2 * (
         10 - sources["identity"]["held_out"]
     )
-    assert {"loss.png"} <= {p.name for p in run_dir.iterdir()} and "![loss](loss.png)" in (
-        run_dir / "report.md"
-    ).read_text()
+    report = (run_dir / "report.md").read_text()
+    assert {"loss.png"} <= {p.name for p in run_dir.iterdir()} and "![loss](loss.png)" in report
+    assert m["sequence_layout"]["sequence_parallel_size"] == 1 and "Sequences: each sequence (up to" in report
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -1,4 +1,5 @@
-"""Sequence-parallel misconfigurations stop the run before any worker starts, naming the field."""
+"""Sequence-parallel misconfigurations stop the run before any worker starts, naming the field;
+the plan says how a sequence is split."""
 
 import pytest
 from transformers import LlamaConfig
@@ -6,7 +7,8 @@ from transformers import LlamaConfig
 from arctic_ray.core.recipe import RecipeError
 from arctic_ray.job_table import validate_recipe
 from arctic_ray.models.ref import ModelRef
-from arctic_ray.train.sequence_parallel import SequenceParallelError, check_model, check_plan, start
+from arctic_ray.train.sequence_parallel import SequenceParallelError, check_model, check_plan, describe, start
+from arctic_ray.train.sequence_parallel import layout as layout_of
 
 
 def llama(heads: int, kv_heads: int, positions: int = 2048, **extra) -> LlamaConfig:
@@ -65,3 +67,22 @@ def test_sequence_parallel_attention_is_sdpa():
 def test_trainers_that_cannot_split_a_sequence_refuse_with_the_reason(raw, reason):
     with pytest.raises(RecipeError, match=f"sequence_parallel_size: {reason}"):
         validate_recipe({**raw, "sequence_parallel_size": 2})
+
+
+def test_the_plan_says_how_a_sequence_is_split():
+    recipe = validate_recipe(
+        {
+            "type": "sft",
+            "sequence_parallel_size": 2,
+            "workers": {"num_workers": 4},
+            "tiled_mlp_compute": True,
+            "logits_tile_tokens": 512,
+            "gradient_checkpointing": True,
+        }
+    )
+    layout = layout_of(recipe, 8191)
+    assert layout["groups"] == 2 and layout["tokens_per_rank"] == 4096
+    text = describe(layout)
+    assert "a group of 2 consecutive ranks (2 group(s)" in text and "up to 4096 of its 8191 tokens a rank" in text
+    assert text.endswith("tiled MLP, logits in tiles of 512 tokens, gradient checkpointing")
+    assert describe(layout_of(validate_recipe({"type": "sft"}), 512)) == "each sequence (up to 512 tokens) on one rank"

@@ -75,6 +75,8 @@ def prepare(recipe: DPORecipe, run: JobRun) -> DPOData:
     )
     recipe = recipe.model_copy(update={"workers": workers})
     sequence_parallel.check_plan(recipe, policy, recipe.data.max_length)
+    layout = sequence_parallel.layout(recipe, recipe.data.max_length * 2)  # a row: whole pairs
+    print(f"[dpo] {p.lines()[0]} (fields the recipe sets win); {sequence_parallel.describe(layout)}", flush=True)
     counts: Counter = Counter()
     sets = {"train": pairs.train, "eval": pairs.eval}
     with run.stage("tokenize", "tokenize each pair as one unit (final turns trained)"):
@@ -125,6 +127,7 @@ def prepare(recipe: DPORecipe, run: JobRun) -> DPOData:
         "tokenize": dict(counts),
         "sequences": datasets["train"].count(),
         "reference": info,
+        "sequence_layout": layout,
     }
     return DPOData(recipe, policy, reference, pad, datasets, data)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from arctic_ray.core.figures import plt, save
 from arctic_ray.core.run_dir import JobRun
+from arctic_ray.train.sequence_parallel import describe
 
 
 def plot_training(train: dict, path) -> str:
@@ -84,6 +85,7 @@ def render_report(m: dict) -> str:
         "## Data",
         "",
         f"Pairs read: {d['pairs']}. Tokenizing: {d['tokenize']}. Packed rows: {d['sequences']}.",
+        f"Rows: {describe(d['sequence_layout'])}." if "sequence_layout" in d else "",
     ]
     for name in ("train", "eval"):
         if isinstance(ref.get(name), dict):

@@ -75,7 +75,8 @@ def run_sft(recipe: SFTRecipe, run_dir: str | None = None) -> dict:
         }
     )
     sequence_parallel.check_plan(recipe, model, recipe.data.max_length)
-    print(f"[sft] {p.lines()[0]} (fields the recipe sets win)", flush=True)
+    layout = sequence_parallel.layout(recipe, recipe.data.max_length)
+    print(f"[sft] {p.lines()[0]} (fields the recipe sets win); {sequence_parallel.describe(layout)}", flush=True)
     datasets, phases = {}, []
     data: dict[str, Any] = {"bins": 0, "examples": 0, "tokens": 0, "max_length": recipe.data.max_length}
     with run.stage("pack", "tokenize (assistant tokens only) and pack"):
@@ -115,5 +116,6 @@ def run_sft(recipe: SFTRecipe, run_dir: str | None = None) -> dict:
     export_dir = export_location(result, run.loc)
     run.count(rejected=sum(c.get("rejected", 0) for c in rows.counts.values()))
     metrics = {"model": recipe.model.name_or_path, "data": data, "train": train, "export_dir": export_dir}
+    metrics["sequence_layout"] = layout
     metrics["plots"] = write_plots(run, train)
     return run.finish(metrics, render_report)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from arctic_ray.core.figures import plt, save
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.storage import Location
+from arctic_ray.train.sequence_parallel import describe
 
 
 def plot_loss(history: list[dict], eval_history: list[dict], path: Location) -> str:
@@ -77,6 +78,7 @@ def render_report(m: dict) -> str:
         f"efficiency {d['efficiency']:.3f}, padding fraction in training {t.get('padding_fraction', 0):.3f}. "
         f"Phases: {', '.join(d['phases'])}.",
         f"Parameters: {t['parameters']['trainable']:,} trainable of {t['parameters']['total']:,}.",
+        f"Sequences: {describe(m['sequence_layout'])}." if "sequence_layout" in m else "",
         "",
     ]
     if t.get("moe"):

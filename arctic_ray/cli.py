@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from arctic_ray.core.commands import Command
@@ -65,6 +66,13 @@ def _cmd_reference(args) -> int:
     return 0
 
 
+class _WholeNamesFormatter(argparse.HelpFormatter):
+    """Wraps help text between words only: a model name like smollm2-long stays one piece."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def parser() -> argparse.ArgumentParser:
     from arctic_ray.models.resolve import builtin_models
 
@@ -83,7 +91,9 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("recipe", help="recipe YAML file")
     validate.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field")
     validate.set_defaults(fn=_cmd_validate)
-    model = sub.add_parser("model", help="build or convert a built-in model and print its path")
+    model = sub.add_parser(
+        "model", help="build or convert a built-in model and print its path", formatter_class=_WholeNamesFormatter
+    )
     model.add_argument("name", help=", ".join(builtin_models()))
     model.set_defaults(fn=_cmd_model)
     sub.add_parser("list", help="list registered building blocks").set_defaults(fn=_cmd_list)

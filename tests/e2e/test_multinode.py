@@ -19,7 +19,8 @@ import pytest
 
 from tests.support.files import ROOT, write_jsonl
 from tests.support.hub_cache import put_in_hub_cache
-from tests.support.local_cluster import LocalCluster, free_port
+from tests.support.local_cluster import LocalCluster
+from tests.support.s3_server import moto_s3_server
 from tests.support.spec_decode_runs import FAST, LEAN_EVAL, check_run
 
 BUCKET = "arctic-ray-test"
@@ -29,23 +30,19 @@ AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_
 @pytest.fixture(scope="module")
 def s3():
     """A moto S3 server on 127.0.0.1 and a bucket; yields a function giving URIs in it."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    os.environ.update(AWS)
-    fs = pafs.S3FileSystem(
-        endpoint_override=f"127.0.0.1:{port}",
-        scheme="http",
-        access_key="testing",
-        secret_key="testing",
-        region="us-east-1",
-        allow_bucket_creation=True,
-    )
-    fs.create_dir(BUCKET)
-    yield lambda path: f"s3://{BUCKET}/{path}?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
-    server.stop()
+    with moto_s3_server() as port, pytest.MonkeyPatch.context() as env:
+        for key, value in AWS.items():
+            env.setenv(key, value)
+        fs = pafs.S3FileSystem(
+            endpoint_override=f"127.0.0.1:{port}",
+            scheme="http",
+            access_key="testing",
+            secret_key="testing",
+            region="us-east-1",
+            allow_bucket_creation=True,
+        )
+        fs.create_dir(BUCKET)
+        yield lambda path: f"s3://{BUCKET}/{path}?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
 
 
 @pytest.fixture(scope="module")

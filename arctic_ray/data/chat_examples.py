@@ -1,26 +1,28 @@
 """Chat rows as training examples, the one reader every method that trains on chats uses (SFT,
-SwiftKV distillation): each source's rows checked (a row that cannot be used goes to rejects with
-its reason), a held-out share chosen by a stable hash of the row id (before any row is repeated,
-so no copy leaks into eval), the rest taken by the source's weight, synthesis rows (prompt +
-`completion`) read as one chat, and each conversation tokenized as ONE example with all its
-assistant turns trained (`tokenize_chat`) in a Ray Data stage, its outcome (kept, truncated,
-dropped and why) counted per source and the dropped ones set aside with the reason."""
+SwiftKV distillation): each source's rows checked one at a time (a row that cannot be used goes
+to rejects with its reason), a held-out share chosen by a stable hash of the row id (before any
+row is repeated, so no copy leaks into eval), the rest taken by the source's weight (a hash again:
+no list to sample from), synthesis rows (prompt + `completion`) read as one chat, all of it
+streamed into Arrow blocks sized by bytes (`chat_blocks.py`); then each conversation tokenized as
+ONE example with all its assistant turns trained (`tokenize_chat`) in a Ray Data stage, its
+outcome (kept, truncated, dropped and why) counted per source and the dropped ones set aside
+with the reason."""
 
 from __future__ import annotations
 
-import random
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import ray.data
 from pydantic import Field
 
 from arctic_ray.data.chat import Overlong, tokenize_chat
+from arctic_ray.data.chat_blocks import ChatBlocks
 from arctic_ray.data.messages import row_problem
 from arctic_ray.data.multipack import rows_per_block
 from arctic_ray.data.packing import TOKEN_LIST
@@ -44,16 +46,24 @@ Source = TypeVar("Source", bound=ChatSource)
 
 @dataclass
 class ChatRows:
-    groups: dict[str, list[dict]] = field(default_factory=dict)
-    """Training rows (id, source, messages) by group, in recipe order."""
-    eval: list[dict] = field(default_factory=list)
+    keep: Callable[[pa.Table], Any] | None = None
+    """What each full block of chats goes to (`ray.put` in a job; None: kept as a table)."""
+    groups: dict[str, ChatBlocks] = field(default_factory=dict)
+    """Training chats (id, source, messages) by group, in recipe order."""
+    eval: ChatBlocks = field(init=False)
     rejects: list[dict] = field(default_factory=list)
     counts: dict[str, Counter] = field(default_factory=dict)
     """Per source: rows, rejected, held_out, used, then each tokenizing outcome."""
 
+    def __post_init__(self) -> None:
+        self.eval = ChatBlocks(self.keep)
+
+    def group(self, name: str) -> ChatBlocks:
+        return self.groups.setdefault(name, ChatBlocks(self.keep))
+
     @property
-    def train(self) -> list[dict]:
-        return [r for rows in self.groups.values() for r in rows]
+    def train(self) -> ChatBlocks:
+        return ChatBlocks.union(self.groups.values())
 
 
 def read_chat_sources(
@@ -61,26 +71,38 @@ def read_chat_sources(
     eval_fraction: float,
     seed: int = 0,
     group_of: Callable[[Source], str] | None = None,
+    keep: Callable[[pa.Table], Any] | None = None,
 ) -> ChatRows:
-    """Every source's usable chats: a held-out share, and the rest taken by weight, by group."""
-    out, seen = ChatRows(), set()
+    """Every source's usable chats, streamed: a held-out share, and the rest taken by weight, by
+    group, in blocks handed to `keep` as they fill (no list of all chats is ever built)."""
+    out, seen = ChatRows(keep), set()
     for source in sources:
         counts = out.counts.setdefault(source.label, Counter())
-        train, held = split_source(source, counts, out.rejects, seen, eval_fraction)
-        out.eval += held
-        taken = weighted(train, source.weight, seed)
-        counts.update(used=len(taken))
-        out.groups.setdefault(group_of(source) if group_of else "all", []).extend(taken)
+        counts.update(rows=0, rejected=0, held_out=0, used=0)  # every count present, 0 or not
+        group = out.group(group_of(source) if group_of else "all")
+        usable = 0
+        for row in joined(checked_chats(source, counts, out.rejects, seen), source.join):
+            usable += 1
+            if held_out(row["id"], eval_fraction):
+                counts["held_out"] += 1
+                out.eval.add(row)
+                continue
+            for k in range(copies(row["id"], source.weight, seed)):
+                group.add({**row, "id": sample_id(row["id"], k)})
+                counts["used"] += 1
+        if not usable:
+            raise SourceError(f"{source.path}: no usable chats ({counts['rejected']} rejected)")
+    for blocks in (*out.groups.values(), out.eval):
+        blocks.close()
     return out
 
 
-def weighted(rows: list[dict], weight: float, seed: int) -> list[dict]:
-    """Each row floor(weight) times, plus a seeded share (weight - floor) of the rows once more;
-    the k-th copy of a row is `id#k` (`data/sample_ids.py`)."""
+def copies(row_id: str, weight: float, seed: int) -> int:
+    """How many times a row is trained on: floor(weight), plus one for a seeded, stable share
+    (weight - floor) of the rows, chosen by a hash of the id (streaming: no list to sample from).
+    The k-th copy of a row is `id#k` (`data/sample_ids.py`)."""
     whole, part = int(weight), weight - int(weight)
-    out = [{**r, "id": sample_id(r["id"], k)} for k in range(whole) for r in rows]
-    extra = random.Random(seed).sample(rows, round(part * len(rows)))
-    return out + [{**r, "id": sample_id(r["id"], whole)} for r in extra]
+    return whole + (zlib.crc32(f"{seed}:{row_id}".encode()) < part * 2**32)
 
 
 def held_out(row_id: str, fraction: float) -> bool:
@@ -101,11 +123,10 @@ def with_completion(row: dict) -> dict:
     return row
 
 
-def checked_chats(source: SourceConfig, counts: Counter, rejects: list[dict], seen: set[str]) -> list[dict]:
-    """The usable chats of one source as rows (id `label/id`, source, messages); a row that
-    cannot be used is appended to `rejects` with its reason and counted; `seen` holds the ids
-    taken so far (across sources)."""
-    usable = []
+def checked_chats(source: SourceConfig, counts: Counter, rejects: list[dict], seen: set[str]) -> Iterator[dict]:
+    """The usable chats of one source, one at a time (id `label/id`, source, messages); a row
+    that cannot be used is appended to `rejects` with its reason and counted; `seen` holds the
+    ids taken so far (across sources)."""
     for i, src in enumerate(read_source(source.path, source.split)):
         row = src.row
         if isinstance(row, dict):
@@ -131,35 +152,29 @@ def checked_chats(source: SourceConfig, counts: Counter, rejects: list[dict], se
         row_id = f"{source.label}/{row['id']}"
         seen.add(row_id)
         messages = [{"role": m["role"], "content": m["content"]} for m in row["messages"]]
-        usable.append({"id": row_id, "source": source.label, "messages": messages})
-    return usable
+        yield {"id": row_id, "source": source.label, "messages": messages}
 
 
-def split_source(
-    source: ChatSource, counts: Counter, rejects: list[dict], seen: set[str], eval_fraction: float
-) -> tuple[list[dict], list[dict]]:
-    """A source's usable chats as (train, held out), by the stable hash of their ids; a source
-    with none stops the run naming it."""
-    usable = joined(checked_chats(source, counts, rejects, seen), source.join)
-    if not usable:
-        raise SourceError(f"{source.path}: no usable chats ({counts['rejected']} rejected)")
-    train = [r for r in usable if not held_out(r["id"], eval_fraction)]
-    counts.update(held_out=len(usable) - len(train))
-    return train, [r for r in usable if held_out(r["id"], eval_fraction)]
-
-
-def joined(chats: list[dict], n: int) -> list[dict]:
+def joined(chats: Iterable[dict], n: int) -> Iterator[dict]:
     """Each `n` consecutive chats as one (the last one may join fewer), id `first+n`."""
     if n == 1:
-        return chats
-    out = []
-    for start in range(0, len(chats), n):
-        group = chats[start : start + n]
-        messages = list(group[0]["messages"])
-        for chat in group[1:]:
-            messages += [m for m in chat["messages"] if m["role"] != "system"]
-        out.append({**group[0], "id": f"{group[0]['id']}+{len(group)}", "messages": messages})
-    return out
+        yield from chats
+        return
+    group: list[dict] = []
+    for chat in chats:
+        group.append(chat)
+        if len(group) == n:
+            yield _join(group)
+            group = []
+    if group:
+        yield _join(group)
+
+
+def _join(group: list[dict]) -> dict:
+    messages = list(group[0]["messages"])
+    for chat in group[1:]:
+        messages += [m for m in chat["messages"] if m["role"] != "system"]
+    return {**group[0], "id": f"{group[0]['id']}+{len(group)}", "messages": messages}
 
 
 @lru_cache(maxsize=2)
@@ -197,11 +212,14 @@ EXAMPLE_SCHEMA = pa.schema(
 )
 
 
-def tokenized(rows: list[dict], model, cfg) -> ray.data.Dataset:
-    """Rows as examples (input_ids, labels, targets, outcome), materialized: read by counts, the
-    packer and the rejects. `model`: the run's `ModelRef` (its tokenizer is resolved where each
-    task runs); `cfg`: a data block with `max_length` and `overlong`."""
-    ds = ray.data.from_items(rows, override_num_blocks=max(1, min(16, len(rows) // 256)))
+def tokenized(chats: ChatBlocks, model, cfg) -> ray.data.Dataset:
+    """Chats as examples (input_ids, labels, outcome), materialized: read by counts, the packer
+    and the rejects. `model`: the run's `ModelRef` (its tokenizer is resolved where each task
+    runs); `cfg`: a data block with `max_length` and `overlong`."""
+    ds = chats.dataset()
+    tasks = min(16, len(chats) // 256)  # a small set in one block still spreads over the CPUs
+    if ds.num_blocks() < tasks:
+        ds = ds.repartition(tasks)
     tokenize = partial(_tokenize, model=model, max_length=cfg.max_length, overlong=cfg.overlong)
     batch = min(256, rows_per_block(cfg.max_length))  # long chats: fewer a task
     return ds.map_batches(tokenize, batch_format="pyarrow", batch_size=batch).materialize()
@@ -211,12 +229,24 @@ def usable(examples: ray.data.Dataset) -> ray.data.Dataset:
     return examples.filter(lambda r: not r["outcome"].startswith("dropped"))
 
 
-def examples_of(rows: list[dict], model, cfg, counts: dict[str, Counter]) -> tuple[ray.data.Dataset, list[dict]]:
-    """The usable examples of `rows` and the dropped ones as rejects (`stage: tokenize`, with the
-    reason); every outcome is counted per source in `counts`."""
-    examples, dropped = tokenized(rows, model, cfg), []
-    for row in examples.select_columns(["id", "source", "outcome"]).iter_rows():  # one pass: counts and rejects
-        counts.setdefault(row["source"], Counter())[row["outcome"]] += 1
-        if row["outcome"].startswith("dropped"):
-            dropped.append({"stage": "tokenize", "id": row["id"], "source": row["source"], "reason": row["outcome"]})
+def _outcome_counts(block: pa.Table) -> pa.Table:
+    return block.group_by(["source", "outcome"]).aggregate([([], "count_all")])
+
+
+def examples_of(chats: ChatBlocks, model, cfg, counts: dict[str, Counter]) -> tuple[ray.data.Dataset, list[dict]]:
+    """The usable examples of `chats` and the dropped ones as rejects (`stage: tokenize`, with the
+    reason); every outcome is counted per source in `counts` (the driver gathers counts and the
+    dropped rows' ids, not the examples)."""
+    examples = tokenized(chats, model, cfg)
+    per_block = examples.select_columns(["source", "outcome"]).map_batches(
+        _outcome_counts, batch_format="pyarrow", batch_size=None
+    )
+    for row in per_block.iter_rows():
+        counts.setdefault(row["source"], Counter())[row["outcome"]] += row["count_all"]
+    dropped = [
+        {"stage": "tokenize", "id": r["id"], "source": r["source"], "reason": r["outcome"]}
+        for r in examples.select_columns(["id", "source", "outcome"])
+        .filter(lambda r: r["outcome"].startswith("dropped"))
+        .iter_rows()
+    ]
     return usable(examples), dropped

@@ -5,12 +5,13 @@ must agree), recipe field names."""
 
 import json
 
+import pyarrow as pa
 import pytest
 
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.recipe import RecipeError
 from arctic_ray.core.registry import registered
-from arctic_ray.data.chat_examples import held_out, read_chat_sources, weighted
+from arctic_ray.data.chat_examples import copies, held_out, read_chat_sources
 from arctic_ray.job_table import load_recipe
 from arctic_ray.methods.sft.recipe import SFTDataConfig, SFTSource, group_of
 from arctic_ray.train.config import OptimizerConfig, TrainConfig
@@ -60,14 +61,14 @@ def test_sources_are_checked_weighted_and_held_out_without_leaks(tmp_path):
     a_counts, b_counts = rows.counts["a"], rows.counts["synth"]
     assert a_counts["rows"] == 203 and a_counts["rejected"] == 3
     assert a_counts["used"] == 2 * (200 - a_counts["held_out"]) and 5 <= a_counts["held_out"] <= 40
-    assert b_counts["used"] == round(0.5 * (40 - b_counts["held_out"]))
+    assert b_counts["used"] == len(rows.groups["two"]) and 8 <= b_counts["used"] <= 30  # half of ~36, by hash
     assert list(rows.groups) == ["one", "two"]
     # a synthesis row (prompt + completion) is one chat with the completion as the assistant turn
-    last = rows.groups["two"][0]["messages"][-1]
+    last = rows.groups["two"].to_pylist()[0]["messages"][-1]
     assert last["role"] == "assistant" and last["content"] in {f"c{i}" for i in range(40)}
     # no held-out conversation is trained on, under any copy's id
-    eval_ids = {r["id"] for r in rows.eval}
-    trained = {r["id"].split("#")[0] for g in rows.groups.values() for r in g}
+    eval_ids = {r["id"] for r in rows.eval.to_pylist()}
+    trained = {r["id"].split("#")[0] for r in rows.train.to_pylist()}
     assert eval_ids and not eval_ids & trained
     assert all(held_out(i, 0.1) for i in eval_ids)
 
@@ -76,7 +77,7 @@ def test_a_source_joins_consecutive_chats_into_long_ones(tmp_path):
     system = [{"role": "system", "content": "be brief"}]
     rows = [{**c, "messages": system + c["messages"]} for c in chats(10, "c")]
     source = SFTSource(path=write(tmp_path / "c.jsonl", rows), join=4)
-    got = read_chat_sources([source], 0.0).train
+    got = read_chat_sources([source], 0.0).train.to_pylist()
     assert [r["id"] for r in got] == ["c/c0+4", "c/c4+4", "c/c8+2"]  # the last joins what is left
     first = got[0]["messages"]
     assert first[0] == system[0] and sum(m["role"] == "system" for m in first) == 1  # one system turn, first
@@ -84,10 +85,30 @@ def test_a_source_joins_consecutive_chats_into_long_ones(tmp_path):
     assert len(got[2]["messages"]) == 1 + 2 * 2
 
 
-def test_weights_repeat_and_subsample_with_distinct_ids():
-    rows = [{"id": str(i)} for i in range(10)]
-    assert len(weighted(rows, 2.5, 0)) == 25 and len({r["id"] for r in weighted(rows, 2.5, 0)}) == 25
-    assert len(weighted(rows, 0.3, 0)) == 3 and weighted(rows, 0.3, 0) == weighted(rows, 0.3, 0)
+def test_chats_stream_into_blocks_sized_by_bytes(monkeypatch, tmp_path):
+    """The reader never lists every chat: each block goes to `keep` once it holds ~BLOCK_BYTES."""
+    monkeypatch.setattr("arctic_ray.data.chat_blocks.BLOCK_BYTES", 2_000)
+    rows = [{**c, "messages": [{"role": "user", "content": "x" * 90}, c["messages"][1]]} for c in chats(300, "c")]
+    kept: list[pa.Table] = []
+
+    def keep(table: pa.Table) -> pa.Table:
+        kept.append(table)
+        return table
+
+    got = read_chat_sources([SFTSource(path=write(tmp_path / "c.jsonl", rows))], 0.0, keep=keep)
+    assert len(kept) > 10 and all(t.num_rows <= 21 for t in kept)  # ~100 bytes a chat, 2,000 a block
+    assert [r["id"] for r in got.train.to_pylist()] == [f"c/c{i}" for i in range(300)]
+    assert sum(t.num_rows for t in kept) == len(got.train) == 300
+
+
+def test_weights_repeat_and_subsample_by_a_stable_hash():
+    ids = [f"src/{i}" for i in range(1000)]
+    twice_and_half = [copies(i, 2.5, 0) for i in ids]
+    assert set(twice_and_half) == {2, 3} and 2400 <= sum(twice_and_half) <= 2600
+    picked = {i for i in ids if copies(i, 0.3, 0)}
+    assert 250 <= len(picked) <= 350 and picked == {i for i in ids if copies(i, 0.3, 0)}  # the same every run
+    assert picked != {i for i in ids if copies(i, 0.3, 1)}  # the seed chooses which
+    assert all(copies(i, 1.0, 0) == 1 for i in ids)
 
 
 def test_deepspeed_config_schedules_passthrough_and_conflicts():

@@ -16,6 +16,7 @@ from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.core.sizing import fill_unset, plan
 from arctic_ray.data.arrow_compute import pc
+from arctic_ray.data.chat_blocks import ChatBlocks
 from arctic_ray.data.chat_examples import examples_of, read_chat_sources
 from arctic_ray.data.multipack import bins_of
 from arctic_ray.methods.sft.recipe import SFTRecipe, group_of
@@ -28,7 +29,7 @@ from arctic_ray.train.run import Phase, TrainRun
 from arctic_ray.train.torch_trainer import export_location, run_trainer, train_metrics
 
 
-def packed(run: JobRun, rows: list[dict], model: ModelRef, recipe: SFTRecipe, counts) -> ray.data.Dataset:
+def packed(run: JobRun, rows: ChatBlocks, model: ModelRef, recipe: SFTRecipe, counts) -> ray.data.Dataset:
     """Packed sequences of `rows` (in whole optimizer steps per rank); dropped examples go to
     rejects, every outcome is counted."""
     examples, dropped = examples_of(rows, model, recipe.data, counts)
@@ -59,10 +60,12 @@ def run_sft(recipe: SFTRecipe, run_dir: str | None = None) -> dict:
     run = JobRun(recipe, run_dir)
     model = ModelRef.of(recipe.model.name_or_path)
     pad = tokenizer_pad_id(model)
-    with run.stage("read", "read and check the chat sources"):
-        rows = read_chat_sources(recipe.data.sources, recipe.data.eval_fraction, recipe.data.seed, group_of)
-        run.set_aside(rows.rejects)
     init_ray(recipe.ray)
+    with run.stage("read", "read and check the chat sources"):
+        rows = read_chat_sources(
+            recipe.data.sources, recipe.data.eval_fraction, recipe.data.seed, group_of, keep=ray.put
+        )
+        run.set_aside(rows.rejects)
     p = plan(current_cluster(), online=False)
     recipe = recipe.model_copy(
         update={

@@ -6,11 +6,14 @@ measured against the original on held-out prompts -> a report with the distillat
 
 from __future__ import annotations
 
+import ray
+
 from arctic_ray.core.recipe import job
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.core.storage import local_copy
 from arctic_ray.data.chat import chat_ids
+from arctic_ray.data.chat_blocks import ChatBlocks
 from arctic_ray.data.chat_examples import examples_of, read_chat_sources
 from arctic_ray.data.multipack import bins_of
 from arctic_ray.methods.swiftkv.load import load_swiftkv
@@ -27,10 +30,11 @@ PREFILL_PROMPTS = 4
 """Held-out prompts the reloaded export's prefill is measured on."""
 
 
-def prompts_of(tokenizer, chats: list[dict], n: int) -> list[list[int]]:
-    """Each chat up to its last assistant turn, with the generation prompt: what a server prefills."""
+def prompts_of(tokenizer, chats: ChatBlocks, n: int) -> list[list[int]]:
+    """The first `n` chats, each up to its last assistant turn, with the generation prompt: what a
+    server prefills."""
     out = []
-    for row in chats[:n]:
+    for row in chats.head(n):
         messages = row["messages"]
         last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
         out.append(chat_ids(tokenizer, messages[:last], add_generation_prompt=True))
@@ -46,10 +50,10 @@ def run_swiftkv(recipe: SwiftKVRecipe, run_dir: str | None = None) -> dict:
     run = JobRun(recipe, run_dir)
     tokenizer = AutoTokenizer.from_pretrained(model.files())
     pad = pad_token_id(tokenizer)
-    with run.stage("read", "read and check the chat sources"):
-        chats = read_chat_sources(recipe.data.sources, recipe.data.eval_fraction, recipe.seed)
-        run.set_aside(chats.rejects)
     init_ray(recipe.ray)
+    with run.stage("read", "read and check the chat sources"):
+        chats = read_chat_sources(recipe.data.sources, recipe.data.eval_fraction, recipe.seed, keep=ray.put)
+        run.set_aside(chats.rejects)
     per_rank_step = recipe.micro_batch_size * recipe.gradient_accumulation_steps
     with run.stage("pack", "tokenize (assistant tokens only) and pack"):
         examples, dropped = examples_of(chats.train, model, recipe.data, chats.counts)

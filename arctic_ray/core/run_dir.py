@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from arctic_ray.core.stops import stopped_by
 from arctic_ray.core.storage import Location, location
 
 RECIPE_FILE = "recipe.yaml"
@@ -51,9 +52,20 @@ class JobRun:
 
     @contextmanager
     def stage(self, name: str, title: str | None = None) -> Iterator[None]:
+        """A stage that stops because a part of the run died ends the run with one line saying
+        what died and how to go on (`stops.py`), written to `metrics.json` as well."""
         print(f"\n[arctic_ray] === {title or name} ===", flush=True)
         start = time.time()
-        yield
+        try:
+            yield
+        except Exception as err:
+            stop = stopped_by(err)
+            if stop is None:
+                raise
+            stop = stop.described(self.type, name, self.dir)
+            self.timings[name] = round(time.time() - start, 1)
+            write_json(self.at("metrics.json"), self._metrics({"stopped": stop.record()}))
+            raise stop from err
         self.timings[name] = round(time.time() - start, 1)
         print(f"[arctic_ray] {name}: {self.timings[name]} s", flush=True)
 
@@ -81,7 +93,15 @@ class JobRun:
 
     def finish(self, metrics: dict, render_report) -> dict:
         """Write `metrics.json` and `report.md` (`render_report(metrics)`), print the report."""
-        metrics = {
+        metrics = self._metrics(metrics)
+        write_json(self.at("metrics.json"), metrics)
+        report = render_report(metrics)
+        self.at("report.md").write_text(report)
+        print("\n" + report, flush=True)
+        return metrics
+
+    def _metrics(self, metrics: dict) -> dict:
+        return {
             "type": self.type,
             **metrics,
             "counts": self.counts,
@@ -89,8 +109,3 @@ class JobRun:
             "wall_s": round(time.time() - self.started, 1),
             "run_dir": self.dir,
         }
-        write_json(self.at("metrics.json"), metrics)
-        report = render_report(metrics)
-        self.at("report.md").write_text(report)
-        print("\n" + report, flush=True)
-        return metrics

@@ -9,7 +9,11 @@ import os
 import tempfile
 from collections.abc import Callable
 
+import pyarrow.fs as pafs
 import ray.train
+
+from arctic_ray.core.stops import Checkpoint
+from arctic_ray.core.storage import Location
 
 EXPORT_DIR = "export"
 """Inside a reported checkpoint: the trained model in its loadable format (rank 0 writes it)."""
@@ -51,3 +55,18 @@ def load_latest(engine) -> dict | None:
         engine.load_checkpoint(os.path.join(path, DEEPSPEED_DIR))
         with open(os.path.join(path, POSITION_FILE)) as fh:
             return json.load(fh)
+
+
+def latest_checkpoint(run_storage: Location) -> Checkpoint | None:
+    """The checkpoint of the highest step under a Ray Train run's storage (`storage/name`), read
+    from each checkpoint's data position; None when none was written."""
+    if not run_storage.is_dir():
+        return None
+    found = []
+    for info in run_storage.fs.get_file_info(pafs.FileSelector(run_storage.path)):
+        position = run_storage.join(info.base_name, POSITION_FILE)
+        if info.type == pafs.FileType.Directory and info.base_name.startswith("checkpoint") and position.exists():
+            found.append(
+                Checkpoint(int(json.loads(position.read_text())["step"]), run_storage.join(info.base_name).uri)
+            )
+    return max(found, key=lambda c: c.step, default=None)

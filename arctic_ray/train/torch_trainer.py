@@ -7,11 +7,12 @@ import json
 import os
 from typing import Any
 
-from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig, TrainingFailedError
 from ray.train.torch import TorchConfig, TorchTrainer
 
+from arctic_ray.core.stops import stopped_by
 from arctic_ray.core.storage import Location
-from arctic_ray.train.checkpoints import EXPORT_DIR, METRICS_FILE
+from arctic_ray.train.checkpoints import EXPORT_DIR, METRICS_FILE, latest_checkpoint
 from arctic_ray.train.run import TrainRun, WorkerPlan, streams, worker_plan
 from arctic_ray.train.sharding import ShardingDataConfig
 
@@ -57,7 +58,13 @@ def run_trainer(run: TrainRun):
             failure_config=FailureConfig(max_failures=cfg.checkpoint.max_failures),
         ),
     )
-    return trainer.fit()
+    try:
+        return trainer.fit()
+    except TrainingFailedError as err:  # past max_failures: a death says what died and where to go on
+        stop = stopped_by(err, latest_checkpoint(run.storage.join(run.name)))
+        if stop is None:
+            raise
+        raise stop from err
 
 
 def train_metrics(result) -> dict:

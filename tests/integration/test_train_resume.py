@@ -1,23 +1,27 @@
 """Checkpoints and resume in the shared trainer: a training worker SIGKILLed mid-run, the worker
 group restarted by Ray Train (`max_failures`), the latest checkpoint's DeepSpeed state and data
 position loaded, and the run finished at its planned step count with the loss of a run that was
-never interrupted (same data order, same seed)."""
+never interrupted (same data order, same seed); past `max_failures` the run stops saying what
+died and where its last checkpoint is."""
 
 import os
 import signal
 import sys
 from pathlib import Path
 
+import pytest
 import ray.cloudpickle
 import ray.data
 import torch
 
+from arctic_ray.core.stops import RunStopped
 from arctic_ray.core.storage import location
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
 from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.callbacks import Callback
+from arctic_ray.train.checkpoints import POSITION_FILE
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.train.run import TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics
@@ -40,7 +44,7 @@ class KillOnce(Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def train(tiny_model, generations, tmp_path: Path, name: str, callbacks: list):
+def train(tiny_model, generations, tmp_path: Path, name: str, callbacks: list, max_failures: int = 1):
     columns, _ = training_columns(
         [{"id": str(i), "prompt_token_ids": p, "completion_token_ids": c} for i, (p, c) in enumerate(generations)],
         96,
@@ -57,7 +61,7 @@ def train(tiny_model, generations, tmp_path: Path, name: str, callbacks: list):
         optimizer={"lr": 0.003},
         scheduler={"name": "linear", "warmup_ratio": None, "warmup_steps": 1},
         log_every=1,
-        checkpoint={"save_every_n_steps": 2, "max_failures": 1},
+        checkpoint={"save_every_n_steps": 2, "max_failures": max_failures},
     )
     result = run_trainer(
         TrainRun(
@@ -91,3 +95,15 @@ def test_a_killed_worker_resumes_from_the_latest_checkpoint(ray_local, tiny_mode
     # from step 5 on, the resumed run trained on the same rows from the same state
     for a, b in zip(resumed["history"][4:], plain["history"][4:], strict=False):
         assert abs(a["loss"] - b["loss"]) <= 1e-3 * max(1.0, abs(b["loss"])), (a, b)
+
+
+def test_a_death_past_max_failures_stops_with_what_died_and_the_last_checkpoint(
+    ray_local, tiny_model, tiny_generations, tmp_path
+):
+    marker = tmp_path / "killed"
+    with pytest.raises(RunStopped) as stopped:
+        train(tiny_model, tiny_generations[:32], tmp_path, "stopped", [KillOnce(str(marker))], max_failures=0)
+    stop = stopped.value
+    assert marker.exists() and stop.what == "training worker", (stop.what, stop.cause)
+    assert stop.checkpoint is not None and stop.checkpoint.step == 4  # every 2 steps; killed after step 5
+    assert location(stop.checkpoint.uri).join(POSITION_FILE).exists()

@@ -1,8 +1,11 @@
 """The co-located teacher: a vLLM engine actor and two ZeRO-2 training workers share 2 cores;
 the trainer consumes the teacher's continuations while it is still generating, and the bounded
 buffer keeps the teacher from running through the whole stream; bad input is set aside with its
-reason; a rerun finds the stored answers."""
+reason; the teacher's process SIGKILLed mid-run is started again and training goes on; a rerun
+finds the stored answers."""
 
+import os
+import signal
 import sys
 import time
 
@@ -16,7 +19,8 @@ from arctic_ray.engines.vllm.settings import VLLMEngineConfig
 from arctic_ray.methods.spec_decode.drafters.eagle3.config import Eagle3Config
 from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
-from arctic_ray.methods.spec_decode.teacher.feeder import TeacherFeeder
+from arctic_ray.methods.spec_decode.teacher.feeder import TeacherFeeder, teacher_stats
+from arctic_ray.methods.spec_decode.teacher.ledger import TeacherLedger
 from arctic_ray.methods.spec_decode.teacher.placement import reserve_node
 from arctic_ray.methods.spec_decode.teacher.prompts import teacher_prompts
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
@@ -26,7 +30,6 @@ from arctic_ray.synth.keyed import STORED_COLUMNS, row_key
 from arctic_ray.synth.store import GenerationStore
 from arctic_ray.train.callbacks import Callback
 from arctic_ray.train.config import TrainConfig
-from arctic_ray.train.feeder import ActorFeeder
 from arctic_ray.train.run import TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics
 from tests.support.files import example_prompts
@@ -61,23 +64,38 @@ class SlowTrainer(Callback):
         time.sleep(1.0)
 
 
+class KillTeacher(Callback):
+    """SIGKILLs the teacher's process once, before step 3 (rank 0; the actors share the node)."""
+
+    def __init__(self, teacher):
+        self.teacher, self.done = teacher, False
+
+    def pre_step(self, trainer, batch):
+        if trainer.rank == 0 and trainer.global_step == 3 and not self.done:
+            os.kill(ray.get(self.teacher.stats.remote())["pid"], signal.SIGKILL)
+            self.done = True
+
+
 def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
     rows = teacher_rows(tiny_model, 80)
     node = reserve_node((0.5, 0), 2, (1.0, 0), timeout_s=60)  # the teacher beside both workers
     # the teacher's engine also gives the target's hidden states: the trainers never run the base
-    teacher = TeacherActor.options(num_cpus=0.5, label_selector={"ray.io/node-id": node}).remote(
-        ModelRef.of(tiny_model), ENGINE, str(tmp_path / "store"), 24, [1, 2, 3], "float16"
-    )
+    # 16 rows ahead at most (a batch per rank and two more): the 32 rows the run trains on outrun
+    # what the teacher made before its death (at step 3), so the run needs the restarted teacher
+    ledger = TeacherLedger.remote(16)
+    teacher = TeacherActor.options(
+        num_cpus=0.5, label_selector={"ray.io/node-id": node}, max_restarts=1, max_task_retries=-1
+    ).remote(ModelRef.of(tiny_model), ENGINE, str(tmp_path / "store"), ledger, [1, 2, 3], "float16")
     cfg = TrainConfig(
         workers={"num_workers": 2},
-        max_steps=6,
+        max_steps=8,
         micro_batch_size=2,
         data={"max_length": 128},
         optimizer={"lr": 0.003},
         scheduler={"name": "linear", "warmup_ratio": None, "warmup_steps": 1},
         log_every=2,
     )
-    feeder = TeacherFeeder(teacher, node, VLLMSynthConfig(), "tiny-test", 4, features=True)
+    feeder = TeacherFeeder(teacher, ledger, node, VLLMSynthConfig(), "tiny-test", 4, features=True)
     stream = feeder.stream(ray.data.from_items(rows), lambda rs: training_columns(rs, 128, 3, 0))
     result = run_trainer(
         TrainRun(
@@ -86,26 +104,28 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
             method=SpeculatorMethod(ModelRef.of(tiny_model), Eagle3Config(draft_vocab_size=128), 0),
             datasets={"train": stream.drop_columns(["id"])},
             storage=location(tmp_path),
-            feeder=ActorFeeder(teacher),
+            feeder=feeder.feeder,
             node_id=node,
-            callbacks=[SlowTrainer()],
+            callbacks=[SlowTrainer(), KillTeacher(teacher)],
         )
     )
     m = train_metrics(result)
-    stats = ray.get(teacher.stats.remote())
-    aside = {r["id"]: r["reason"] for r in ray.get(teacher.set_aside_rows.remote())}
-    assert m["steps"] == 6
+    stats = teacher_stats(teacher, ledger)
+    aside = {r["id"]: r["reason"] for r in ray.get(ledger.set_aside_rows.remote())}
+    assert m["steps"] == 8 and stats["teacher_restarts"] == 1, stats  # one death, no worker-group restart
+    # nothing stored was generated twice: each key generated once, across the death
+    assert stats["generated"] == len(GenerationStore(str(tmp_path / "store")).get_many([r["key"] for r in rows]))
     # the trainer started consuming before the teacher's last generation finished
     assert m["history"][0]["time"] < stats["last_done"]
-    assert stats["consumed"] == 6 * 2 * 2
+    assert stats["consumed"] == 8 * 2 * 2
     # unbounded, the (faster) teacher would have run ~75 rows ahead; the bound holds it back
-    assert stats["max_ahead"] <= 24 + 4 * stats["overruns"] and stats["overruns"] <= 2, stats
+    assert stats["max_ahead"] <= 16 + 4 * stats["overruns"] and stats["overruns"] <= 2, stats
     assert aside["no-tokens"] == "empty prompt"
     assert "does not fit max_model_len 256" in aside["too-long"]
-    assert 0 < stats["busy_fraction"] <= 1 and stats["generated"] >= stats["consumed"]
+    assert 0 < stats["busy_fraction"] <= 1 and stats["generated"] + stats["reused"] >= stats["consumed"]
     assert stats["features_s"] > 0 and m["target_features"] == "engine"
     assert m["target_params_held"] < m["drafter_params"]  # embeddings and 128 head rows, no decoder layer
-    ray.kill(teacher)
+    feeder.finish()
 
     # a rerun over the same rows finds every stored answer and generates nothing, also an answer
     # the vllm backend stored (its rows carry the stored columns only, no `error`)
@@ -114,11 +134,13 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
     GenerationStore(str(tmp_path / "backend-store")).put_many(
         [{"key": k, **{c: a[c] for c in STORED_COLUMNS}} for k, a in answered.items()]
     )
+    ledger = TeacherLedger.remote(24)
     again = TeacherActor.options(num_cpus=0.5).remote(
-        ModelRef.of(tiny_model), ENGINE, str(tmp_path / "backend-store"), 24
+        ModelRef.of(tiny_model), ENGINE, str(tmp_path / "backend-store"), ledger
     )
     answers = ray.get(again.generate.remote(served))
-    stats = ray.get(again.stats.remote())
+    stats = teacher_stats(again, ledger)
     assert (stats["reused"], stats["generated"]) == (8, 0)
     assert all(a["completion_token_ids"] for a in answers) and all(a["error"] == "" for a in answers)
     ray.kill(again)
+    ray.kill(ledger)

@@ -187,6 +187,12 @@ def render_report(m: dict) -> str:
             f"teacher: {tt['generated']} generated, {tt['reused']} from the store, {tt['errors']} errors; busy "
             f"{tt['busy_fraction']:.0%} of its working span ({tt['busy_s']:.0f} s generating); at most "
             f"{tt['max_ahead']} rows ahead of the trainer (bound {tt['max_ahead_rows']}, {tt['overruns']} overruns)"
+            + (
+                f"; its process died and was started again {tt['teacher_restarts']} time(s), "
+                f"{tt['reasked_rows']} rows in flight asked again"
+                if tt.get("teacher_restarts")
+                else ""
+            )
         )
     lines += [
         "",

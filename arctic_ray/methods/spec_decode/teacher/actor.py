@@ -9,6 +9,10 @@ with their reason. Keys are logged as sent when handed to the engine and settled
 (`synth/sent_log.py`): `counts["resent_after_crash"]` is how many requests an earlier run's engine
 was working on when it stopped were generated again.
 
+Credits, counts and set-aside rows live in the teacher's ledger (`ledger.py`): when the teacher's
+process dies, Ray starts it again on its node (`max_restarts`) and asks it the calls it was on
+(`max_task_retries`); answers stored before the death come from the store, and training goes on.
+
 With `layers` set, the same engine also gives the target's hidden states of finished training
 rows (`features`): a prefill of each sequence with the capture hooks on, so the trainers never
 run the target themselves."""
@@ -16,6 +20,7 @@ run the target themselves."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import numpy as np
@@ -30,26 +35,28 @@ from arctic_ray.engines.vllm.hidden_states import (
     stop_capture,
 )
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
+from arctic_ray.methods.spec_decode.teacher.ledger import call_id
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.sent_log import SentLog
 from arctic_ray.synth.store import GenerationStore
-from arctic_ray.train.feeder import Credits
 
 
-@ray.remote(max_restarts=0)
+@ray.remote(max_restarts=0)  # start_teacher sets the restarts the recipe allows
 class TeacherActor:
     def __init__(
         self,
         model: ModelRef,
         engine: VLLMEngineConfig,
         store_dir: str,
-        max_ahead_rows: int,
+        ledger,
         layers: list[int] | None = None,
         features_dtype: str = "float32",
     ):
         from arctic_ray.engines.vllm.loop import EngineLoop
         from arctic_ray.engines.vllm.settings import start_llm
 
+        self.ledger = ledger  # first: a restart is on record before the engine takes its time to start
+        ray.get(ledger.started.remote(ray.get_runtime_context().get_actor_id()))
         self.model_name = model.name
         self.engine = engine
         self.layers, self.features_dtype = layers, features_dtype
@@ -59,24 +66,21 @@ class TeacherActor:
         self.store.refresh()  # what earlier runs stored; from here on this actor adds its own
         self.sent_log = SentLog(store_dir)
         self.sent_log.refresh()  # what earlier runs sent: a key sent, unsettled and unanswered was in flight
-        self.credits = Credits(max_ahead_rows)
         self.engine_lock = asyncio.Lock()
-        self.busy_s = self.features_s = 0.0
-        self.first_call = self.last_done = None
-        self.counts = {"generated": 0, "reused": 0, "errors": 0, "resent_after_crash": 0}
-        self.set_aside: list[dict] = []
+        self.busy_s = self.features_s = 0.0  # of this process
 
     async def generate(self, rows: list[dict]) -> list[dict]:
         """rows: `id`, `key`, `prompt_token_ids`, `max_tokens`, `sampling` -> rows with the
         schema's answer columns (`completion_token_ids`, `finish_reason`, `error`, ...)."""
-        self.first_call = self.first_call or time.time()
-        await self.credits.take(len(rows))
+        call = call_id(rows)
+        await self.ledger.take.remote(call, len(rows))
         stored = self.store.get_many((r["key"] for r in rows), refresh=False)
         todo = [r for r in rows if r["key"] not in stored]
         fresh: dict[str, dict] = {}
+        counts = {"generated": 0, "reused": 0, "errors": 0, "resent_after_crash": 0}
         if todo:
             keys = [r["key"] for r in todo]
-            self.counts["resent_after_crash"] += len(self.sent_log.in_flight(keys, refresh=False))
+            counts["resent_after_crash"] = len(self.sent_log.in_flight(keys, refresh=False))
             await asyncio.to_thread(self.sent_log.record, keys)
             async with self.engine_lock:
                 start = time.time()
@@ -84,16 +88,14 @@ class TeacherActor:
                 self.busy_s += time.time() - start
             self.store.put_many([a for a in fresh.values() if not a["error"]])
             self.sent_log.settle([k for k, a in fresh.items() if a["error"]])
-        self.last_done = time.time()
         out = []
         for row in rows:
             # a stored answer has no `error` column (only answers without one are stored)
             answer = {"error": "", **(stored.get(row["key"]) or fresh[row["key"]])}
-            self.counts["reused" if row["key"] in stored else ("errors" if answer["error"] else "generated")] += 1
+            counts["reused" if row["key"] in stored else ("errors" if answer["error"] else "generated")] += 1
             out.append({**row, **{k: v for k, v in answer.items() if k != "key"}})
-        failed = [r for r in out if r["error"]]
-        self.set_aside += [{"stage": "teacher", "id": r["id"], "reason": r["error"]} for r in failed]
-        self.credits.give_back(len(failed))
+        failed = [{"stage": "teacher", "id": r["id"], "reason": r["error"]} for r in out if r["error"]]
+        await self.ledger.delivered.remote(call, counts, failed)
         return out
 
     async def features(self, sequences: list[list[int]]) -> list:
@@ -146,28 +148,6 @@ class TeacherActor:
     def _answer(self, row: dict, result=None, error: str = "") -> dict:
         return {"key": row["key"], **answer_columns(result, self.model_name, row["prompt_token_ids"], error)}
 
-    async def release(self, n: int, reasons: list[dict] | None = None) -> None:
-        """`n` rows handed out will never reach the trainer (set aside, with `reasons`, or used
-        outside the stream)."""
-        self.set_aside += reasons or []
-        self.credits.give_back(n)
-
-    async def consumed(self, n: int) -> None:
-        """A training rank consumed `n` rows (the feeder protocol)."""
-        self.credits.consumed(n)
-
     def stats(self) -> dict:
-        span = (self.last_done or time.time()) - (self.first_call or time.time())
-        return {
-            **self.counts,
-            **self.credits.counts,
-            "busy_s": round(self.busy_s, 2),
-            "features_s": round(self.features_s, 2),
-            "busy_fraction": self.busy_s / span if span > 0 else 0.0,
-            "max_ahead_rows": self.credits.max_ahead,
-            "first_call": self.first_call,
-            "last_done": self.last_done,
-        }
-
-    def set_aside_rows(self) -> list[dict]:
-        return list(self.set_aside)
+        """This process's engine time and id (the ledger has the counts)."""
+        return {"busy_s": round(self.busy_s, 2), "features_s": round(self.features_s, 2), "pid": os.getpid()}

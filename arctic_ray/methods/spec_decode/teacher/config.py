@@ -34,6 +34,11 @@ class TeacherConfig(StrictConfig):
     """How long to wait for a node with room for the teacher and the trainers together (the
     autoscaler may have to start one) before the run stops with the reason."""
 
+    max_restarts: int = Field(default=3, ge=0)
+    """Times the teacher's actor is started again when its process dies (killed for memory, a
+    crashed engine); the calls it was on are asked again and training goes on. Past this the
+    run stops, saying so, with its last checkpoint."""
+
     gpu_memory_utilization: float = Field(default=0.3, gt=0, le=1)
     """On a GPU node the teacher shares a device with a training worker: its share of memory."""
 

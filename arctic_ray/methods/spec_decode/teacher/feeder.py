@@ -2,7 +2,8 @@
 `start_teacher` places the engine actor beside the training workers; `answer` asks it outside the
 stream (eval prompts, the draft vocabulary's first sample) and hands the credit back at once;
 `stream` is the training rows as a streaming Ray Data stage (with the target's hidden states
-when `features` is on); `finish` collects its counts and the rows it set aside."""
+when `features` is on); `finish` collects its counts and the rows it set aside. Credits, counts
+and set-aside rows are the ledger's (`ledger.py`), which outlives a teacher that dies."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from arctic_ray.methods.spec_decode.engine_features import ragged, row_sequences
 from arctic_ray.methods.spec_decode.teacher.actor import TeacherActor
 from arctic_ray.methods.spec_decode.teacher.config import TeacherConfig
+from arctic_ray.methods.spec_decode.teacher.ledger import TeacherLedger
 from arctic_ray.methods.spec_decode.teacher.placement import reserve_node, wait_until_free
 from arctic_ray.methods.spec_decode.teacher.stream import ToTrainingRows, teacher_stream
 from arctic_ray.models.ref import ModelRef
@@ -26,6 +29,7 @@ from arctic_ray.train.feeder import ActorFeeder
 @dataclass
 class TeacherFeeder:
     actor: Any
+    ledger: Any
     node_id: str
     synth: VLLMSynthConfig
     model_key: str
@@ -35,7 +39,7 @@ class TeacherFeeder:
     @property
     def feeder(self) -> ActorFeeder:
         """What the training loop is given: told every rank's consumption."""
-        return ActorFeeder(self.actor)
+        return ActorFeeder(self.ledger)
 
     def keyed(self, rows: list[dict]) -> list[dict]:
         """Rows with their store keys: the teacher's answers are the `vllm` backend's."""
@@ -43,7 +47,7 @@ class TeacherFeeder:
 
     def answer(self, rows: list[dict]) -> list[dict]:
         answered = ray.get(self.actor.generate.remote(self.keyed(rows)))
-        ray.get(self.actor.release.remote(len(answered)))
+        ray.get(self.ledger.release.remote(len(answered)))
         return answered
 
     def with_features(self, columns: dict) -> dict:
@@ -57,13 +61,21 @@ class TeacherFeeder:
             columns, unusable = to_training_rows(answered)
             return self.with_features(columns), unusable
 
-        return teacher_stream(rows, self.actor, self.batch_size, to_rows)
+        return teacher_stream(rows, self.actor, self.ledger, self.batch_size, to_rows)
 
     def finish(self) -> tuple[dict, list[dict]]:
-        """(its counts, the rows it set aside with their reasons); the actor is stopped."""
-        stats, set_aside = ray.get([self.actor.stats.remote(), self.actor.set_aside_rows.remote()])
+        """(its counts, the rows it set aside with their reasons); the actors are stopped."""
+        stats, set_aside = teacher_stats(self.actor, self.ledger), ray.get(self.ledger.set_aside_rows.remote())
         ray.kill(self.actor)
+        ray.kill(self.ledger)
         return stats, set_aside
+
+
+def teacher_stats(actor, ledger) -> dict:
+    """The ledger's counts with the engine time of the teacher's current process."""
+    counts, engine = ray.get([ledger.stats.remote(), actor.stats.remote()])
+    span = (counts["last_done"] or 0) - (counts["first_call"] or 0)
+    return {**counts, **engine, "busy_fraction": engine["busy_s"] / span if span > 0 else 0.0}
 
 
 def start_teacher(
@@ -90,10 +102,16 @@ def start_teacher(
     )
     # at least one batch per training rank and two more, or the ranks would wait on each other
     max_ahead = max(cfg.max_ahead_rows, (workers.num_workers + 2) * cfg.batch_size)
+    ledger = TeacherLedger.options(  # beside the driver, off the node that may lose the teacher
+        scheduling_strategy=NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    ).remote(max_ahead)
     actor = TeacherActor.options(
         num_cpus=cfg.cpus,
         num_gpus=cfg.gpus,
         label_selector={"ray.io/node-id": node_id},
         runtime_env={"env_vars": engine.engine_env()},
-    ).remote(model, engine, store, max_ahead, None if layers is None else list(layers), features_dtype)
-    return TeacherFeeder(actor, node_id, synth, model.key, cfg.batch_size, features=layers is not None)
+        # a teacher whose process dies starts again on its node and is asked its calls again
+        max_restarts=cfg.max_restarts,
+        max_task_retries=-1,
+    ).remote(model, engine, store, ledger, None if layers is None else list(layers), features_dtype)
+    return TeacherFeeder(actor, ledger, node_id, synth, model.key, cfg.batch_size, features=layers is not None)

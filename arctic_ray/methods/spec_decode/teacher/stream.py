@@ -14,7 +14,7 @@ ToTrainingRows = Callable[[list[dict]], tuple[dict, list[dict]]]
 
 
 def teacher_stream(
-    prompts: ray.data.Dataset, teacher, batch_size: int, to_training_rows: ToTrainingRows
+    prompts: ray.data.Dataset, teacher, ledger, batch_size: int, to_training_rows: ToTrainingRows
 ) -> ray.data.Dataset:
     """Each task waits on the teacher actor (the engine does the work), so tasks take no CPU;
     two in flight keep the engine busy while a finished batch travels to the trainer."""
@@ -24,7 +24,7 @@ def teacher_stream(
         ok = [r for r in answered if not r["error"]]
         columns, unusable = to_training_rows(ok)
         if unusable:  # never reach the trainer: hand their credit back, with the reason
-            ray.get(teacher.release.remote(len(unusable), unusable))
+            ray.get(ledger.release.remote(len(unusable), unusable))
         return columns
 
     return prompts.map_batches(

@@ -20,6 +20,8 @@ class StepCount:
     rows_in: int
     removed: int
     seconds: float
+    backend: dict[str, int] = field(default_factory=dict)
+    """The backend's own counts of a step that asks a model (engine restarts, poison rows)."""
 
 
 @dataclass
@@ -30,7 +32,11 @@ class ChainResult:
     counts: list[StepCount] = field(default_factory=list)
 
     def describe(self) -> str:
-        return "\n".join(f"{c.stage}: {c.rows_in} in, {c.removed} removed ({c.seconds:.1f} s)" for c in self.counts)
+        return "\n".join(
+            f"{c.stage}: {c.rows_in} in, {c.removed} removed ({c.seconds:.1f} s)"
+            + "".join(f", {k.replace('_', ' ')} {v}" for k, v in c.backend.items() if v)
+            for c in self.counts
+        )
 
 
 def run_chain(ds: ray.data.Dataset, steps: list[JudgeConfig]) -> ChainResult:
@@ -46,5 +52,5 @@ def run_chain(ds: ray.data.Dataset, steps: list[JudgeConfig]) -> ChainResult:
             )
         result.kept = kept
         result.rejects.append(rejects)
-        result.counts.append(StepCount(step.stage, rows_in, removed, time.time() - started))
+        result.counts.append(StepCount(step.stage, rows_in, removed, time.time() - started, step.backend_counts()))
     return result

@@ -30,6 +30,8 @@ def test_llm_judge_on_vllm_answers_every_row_through_structured_output(ray_local
         assert 0.5 <= row["judge_score"] <= 1.0
     for reject in rejects:  # a low score, never an unparseable answer
         assert reject["reason"].startswith("judge score"), reject["reason"]
+    # the judge's engine pool reports its own counts (what a job's metrics carry per step): no engine died
+    assert judge.backend_counts() == {"engine_restarts": 0, "retried_batches": 0, "poison_rows": 0}
 
 
 def judge_schema(judge: LLMJudgeConfig):

@@ -64,6 +64,9 @@ class AskingJudge(JudgeConfig):
     def target(self) -> Target:
         return target_for(self.model, self.synth, self.store)
 
+    def backend_counts(self) -> dict[str, int]:
+        return self.synth.report(self.target())
+
     def sampling(self, schema: type[BaseModel]) -> dict:
         sampling = {"temperature": 0.0, "max_tokens": self.max_tokens}
         structured = STRUCTURED.get(self.synth.discriminator_value())

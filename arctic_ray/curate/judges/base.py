@@ -27,3 +27,8 @@ class JudgeConfig(Block):
 
     def apply(self, ds: ray.data.Dataset) -> StepResult:
         raise NotImplementedError
+
+    def backend_counts(self) -> dict[str, int]:
+        """What the backend the step asked through counts once its rows are out (a vLLM pool's
+        engine restarts, retried batches and rows that killed the engine); none by default."""
+        return {}

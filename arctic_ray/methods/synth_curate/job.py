@@ -52,6 +52,13 @@ def render_summary(metrics: dict) -> str:
         lines += [
             f"| {c['stage']} | {c['rows_in']} | {c['removed']} | {c['seconds']:.1f} |" for c in metrics["curation"]
         ]
+        lines += [
+            f"\n{c['stage']}'s backend: "
+            + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in c["backend"].items())
+            + "."
+            for c in metrics["curation"]
+            if any(c.get("backend", {}).values())
+        ]
     if t["errors"]:
         lines += ["", "Failures by reason:", ""] + [
             f"- {n} × {reason}" for reason, n in sorted(t["errors"].items(), key=lambda kv: -kv[1])

@@ -256,6 +256,10 @@ def run_preference(recipe: PreferenceRecipe, run_dir: str | None = None) -> dict
     }
     if recipe.second_judge is not None and n_pairs:
         metrics["agreement"] = _agreement(recipe, out)
+    # the backends' own counts (a vLLM pool's engine restarts, retried batches, rows that killed it)
+    metrics["backend_counts"] = {"generate": recipe.synth.report(target), "judge": recipe.judge.backend_counts()}
+    if recipe.second_judge is not None:
+        metrics["backend_counts"]["second_judge"] = recipe.second_judge.backend_counts()
     metrics["plots"] = write_plots(run, stats)
     return run.finish(metrics, render_report)
 

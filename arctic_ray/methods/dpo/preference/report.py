@@ -43,6 +43,10 @@ def render_report(m: dict) -> str:
             f"Second judge ({a['second_judge']}) agrees on {a['agree']} of {a['pairs']} pairs ({a['rate']:.1%}).",
             "",
         ]
+    for stage, counts in m.get("backend_counts", {}).items():
+        if any(counts.values()):
+            said = ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in counts.items())
+            lines += [f"Backend of the {stage.replace('_', ' ')} stage: {said}.", ""]
     lines += [
         f"Pairs (TRL's conversational format): `pairs.jsonl`, `pairs/` (parquet) in `{m['run_dir']}`.",
         "Samples set aside with their reasons: `rejects.jsonl`.",

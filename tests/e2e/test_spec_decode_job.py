@@ -1,11 +1,14 @@
 """The main job end to end on the tiny model: plain `python pipelines/spec_decode.py` (with
-self-instruct and the vLLM measurement) and `ray job submit` against a local head."""
+self-instruct and the vLLM measurement), its rerun and a synthesis job by `ray job submit`
+against a local head, and the GPU recipe stopping where it needs a GPU."""
 
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,52 +25,12 @@ def prompts_with_a_bad_row(tmp_path_factory) -> Path:
     return write_jsonl(path, [json.dumps({"id": "broken", "messages": "not a list"}), *lines])
 
 
-def test_plain_python_run_then_rerun(tmp_path, session_cache, prompts_with_a_bad_row):
-    topics = tmp_path / "topics.txt"
-    topics.write_text("volcanoes\nbaking bread\n")
-    extra = [
-        f"data.sources=[{{path: {prompts_with_a_bad_row}}}]",
-        "self_instruct.enabled=true",
-        f"self_instruct.topics={topics}",
-        "self_instruct.per_topic=2",
-    ]
-    cmd = [sys.executable, "pipelines/spec_decode.py", "--tiny", *overrides(tmp_path, extra)]
-    proc = subprocess.run(cmd, cwd=ROOT, env=run_env(session_cache), capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    (run_dir,) = list((tmp_path / "runs").iterdir())
-    metrics = check_run(run_dir, vllm=True)
-    assert metrics["counts"]["self_instruct_asked"] == 4
-    assert "vLLM at batch 1: drafter" in proc.stdout and f"run directory: {run_dir}" in proc.stdout
-    assert metrics["counts"]["generations_sent"] > 0
-
-    # --resume: the same recipe into the same directory finds every generation in the store
-    cmd = [sys.executable, "pipelines/spec_decode.py", "--resume", str(run_dir), "--set", "eval.vllm=false"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=run_env(session_cache), capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    again = json.loads((run_dir / "metrics.json").read_text())
-    assert again["counts"]["generations_sent"] == 0
-    c = metrics["counts"]
-    assert again["counts"]["generations_reused"] == c["train_prompts"] + c["eval_prompts"] == c["generations_sent"]
-
-
-def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
-    """The main job, then a synthesis job that uses an API key, submitted to a local head. The key
-    reaches the job the way a cluster gives it (the environment of `ray start` and of the
-    submitter), and appears in no job metadata, runtime env, log line or output file."""
-    import uuid
-
-    from tests.support.fake_openai import FakeOpenAI
-    from tests.support.synth_inputs import KEY_ENV, write_inputs
-
-    secret = f"sk-submit-{uuid.uuid4().hex}"  # made here: no source file the job uploads holds it
-
+@contextmanager
+def local_head(env: dict, port: str) -> Iterator[str]:
+    """A Ray head with the job API, `ray start --block` in its own session: stopping it touches
+    only this head, never the test session's own cluster (`ray stop` would end every Ray process
+    on the machine). Yields the job API's address once it takes jobs."""
     ray_bin = Path(sys.executable).parent / "ray"
-    # The job's `python` is the head's: put this environment's first on its PATH.
-    env = {**run_env(session_cache), "RAY_AUTH_MODE": "disabled", KEY_ENV: secret}
-    env["PATH"] = f"{ray_bin.parent}{os.pathsep}{env['PATH']}"
-    port = "8275"
-    # `ray start --block` in its own session: stopping it touches only this head, never the test
-    # session's own cluster (`ray stop` would end every Ray process on the machine).
     head = subprocess.Popen(
         [
             str(ray_bin),
@@ -92,48 +55,78 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
         start_new_session=True,
     )
     try:
-        # vLLM measurement is covered by the plain run; here the job path is what is tested
-        submit = [
-            str(ray_bin),
-            "job",
-            "submit",
-            f"--address=http://127.0.0.1:{port}",
-            "--working-dir",
-            ".",
-            "--",
-            "python",
-            "pipelines/spec_decode.py",
-            "--tiny",
-            *overrides(tmp_path, [f"data.sources=[{{path: {prompts_with_a_bad_row}}}]", "eval.vllm=false"]),
-        ]
-        probe = wait_until_jobs_run(f"http://127.0.0.1:{port}")
-        proc = subprocess.run(submit, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-        assert "succeeded" in proc.stdout
-        (run_dir,) = list((tmp_path / "runs").iterdir())
-        check_run(run_dir, vllm=False)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+
+
+def submitted(address: str, *command: str) -> list[str]:
+    ray_bin = Path(sys.executable).parent / "ray"
+    return [str(ray_bin), "job", "submit", f"--address={address}", "--working-dir", ".", "--", "python", *command]
+
+
+@pytest.mark.timeout(1500)  # three jobs, each with its own limit below
+def test_plain_python_run_then_a_submitted_rerun_and_a_submitted_synth_job_with_a_key(
+    tmp_path, session_cache, prompts_with_a_bad_row
+):
+    """The main job as plain `python pipelines/spec_decode.py` (self-instruct, the vLLM
+    measurement); its rerun (`--resume`) submitted with `ray job submit` to a local head, finding
+    every generation in the store; then a synthesis job that uses an API key, submitted too. The
+    key reaches the job the way a cluster gives it (the environment of `ray start` and of the
+    submitter), and appears in no job metadata, runtime env, log line or output file."""
+    import uuid
+
+    from ray.job_submission import JobSubmissionClient
+
+    from tests.support.fake_openai import FakeOpenAI
+    from tests.support.synth_inputs import KEY_ENV, write_inputs
+
+    topics = tmp_path / "topics.txt"
+    topics.write_text("volcanoes\nbaking bread\n")
+    extra = [
+        f"data.sources=[{{path: {prompts_with_a_bad_row}}}]",
+        "self_instruct.enabled=true",
+        f"self_instruct.topics={topics}",
+        "self_instruct.per_topic=2",
+    ]
+    cmd = [sys.executable, "pipelines/spec_decode.py", "--tiny", *overrides(tmp_path, extra)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=run_env(session_cache), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    metrics = check_run(run_dir, vllm=True)
+    assert metrics["counts"]["self_instruct_asked"] == 4
+    assert "vLLM at batch 1: drafter" in proc.stdout and f"run directory: {run_dir}" in proc.stdout
+    assert metrics["counts"]["generations_sent"] > 0
+
+    secret = f"sk-submit-{uuid.uuid4().hex}"  # made here: no source file the job uploads holds it
+    # The job's `python` is the head's: put this environment's first on its PATH.
+    env = {**run_env(session_cache), "RAY_AUTH_MODE": "disabled", KEY_ENV: secret}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    with local_head(env, "8275") as address:
+        probe = wait_until_jobs_run(address)
+        # --resume: the same recipe into the same directory finds every generation in the store
+        rerun = submitted(address, "pipelines/spec_decode.py", "--resume", str(run_dir), "--set", "eval.vllm=false")
+        proc = subprocess.run(rerun, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0 and "succeeded" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
+        again = json.loads((run_dir / "metrics.json").read_text())
+        assert again["counts"]["generations_sent"] == 0
+        c = metrics["counts"]
+        assert again["counts"]["generations_reused"] == c["train_prompts"] + c["eval_prompts"] == c["generations_sent"]
+        assert again["train"]["steps"] > 0 and again["vllm"] is None
+
         with FakeOpenAI(api_key=secret) as server:
             (tmp_path / "synth").mkdir()
             recipe = write_inputs(tmp_path / "synth", server)
-            synth = [
-                str(ray_bin),
-                "job",
-                "submit",
-                f"--address=http://127.0.0.1:{port}",
-                "--working-dir",
-                ".",
-                "--",
-                "python",
-                "pipelines/synth.py",
-                "--recipe",
-                str(recipe),
-            ]
+            synth = submitted(address, "pipelines/synth.py", "--recipe", str(recipe))
             proc = subprocess.run(synth, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
             assert proc.returncode == 0 and "succeeded" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
             assert sum(server.sends().values()) > 0  # the key worked: the server accepted the requests
-        from ray.job_submission import JobSubmissionClient
 
-        client = JobSubmissionClient(f"http://127.0.0.1:{port}")
+        client = JobSubmissionClient(address)
         jobs = [j for j in client.list_jobs() if j.submission_id != probe]
         assert len(jobs) == 2 and all(j.status == "SUCCEEDED" for j in jobs)
         seen = [json.dumps(j.dict(), default=str) for j in jobs] + [client.get_job_logs(j.submission_id) for j in jobs]
@@ -145,12 +138,6 @@ def test_ray_job_submit(tmp_path, session_cache, prompts_with_a_bad_row):
             if p.is_file() and secret.encode() in p.read_bytes()
         ]
         assert not leaked, f"the key leaked into {leaked[:5]}"
-    finally:
-        os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
 
 
 def test_the_gpu_recipe_with_a_hub_name_resolves_then_stops_where_it_needs_a_gpu(

@@ -110,8 +110,7 @@ class LocalCluster:
             except ProcessLookupError:
                 continue
         for proc in self.procs:
-            try:  # a test cluster keeps nothing worth a graceful stop's half minute
-                proc.wait(timeout=5)
+            try:
+                proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=60)

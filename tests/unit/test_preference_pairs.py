@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from arctic_ray.methods.dpo.preference.job import similarity
+from arctic_ray.methods.dpo.preference.pair_filters import similarity
 from arctic_ray.methods.dpo.preference.pairs import OUTCOMES, by_score, by_verdict, by_wins, prompt_rng
 
 

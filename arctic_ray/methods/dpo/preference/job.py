@@ -12,7 +12,6 @@ from collections import Counter
 from functools import partial
 from itertools import combinations
 
-import numpy as np
 import pyarrow as pa
 import ray.data
 
@@ -21,13 +20,12 @@ from arctic_ray.core.recipe import job
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.core.tables import TableWriter
-from arctic_ray.curate.dedup.shingles import shingle_hashes
-from arctic_ray.curate.dedup.signatures import signatures
 from arctic_ray.curate.judges.verifier import verify_rows
 from arctic_ray.curate.rejects import REASON
 from arctic_ray.data.prompts import read_prompts
 from arctic_ray.data.shuffle import shuffle_strategy
 from arctic_ray.data.sources import read_source
+from arctic_ray.methods.dpo.preference.pair_filters import near_identical, without_duplicates
 from arctic_ray.methods.dpo.preference.pairs import (
     OUTCOMES,
     by_score,
@@ -146,20 +144,6 @@ def _build_wins(prompt_id: str, comparisons: list[dict], recipe: PreferenceRecip
     return pair, outcomes
 
 
-def similarity(a: list[str], b: list[str], num_perm: int = 128) -> np.ndarray:
-    """MinHash estimate of the Jaccard similarity of each (a[i], b[i]), on character 5-grams."""
-    sig_a = signatures(shingle_hashes(pa.array(a), "char", 5), num_perm, 1)
-    sig_b = signatures(shingle_hashes(pa.array(b), "char", 5), num_perm, 1)
-    return (sig_a == sig_b).mean(axis=1)
-
-
-def _near_identical(batch: pa.Table, threshold: float) -> pa.Table:
-    sims = similarity(batch["chosen"].to_pylist(), batch["rejected"].to_pylist())
-    return batch.append_column("similarity", pa.array(sims.astype(float))).append_column(
-        "near_identical", pa.array(sims >= threshold)
-    )
-
-
 def _trl_rows(batch: pa.Table) -> pa.Table:
     rows = [
         {
@@ -220,12 +204,12 @@ def run_preference(recipe: PreferenceRecipe, run_dir: str | None = None) -> dict
     accounting.close()
     run.set_aside(set_aside)
     with run.stage("filter", "drop near-identical pairs and duplicate pairs across prompts"):
-        marked = pairs.map_batches(partial(_near_identical, threshold=recipe.near_identical), batch_format="pyarrow")
+        marked = pairs.map_batches(partial(near_identical, threshold=recipe.near_identical), batch_format="pyarrow")
         marked = marked.materialize()
         near = marked.filter(lambda r: r["near_identical"]).count()
         kept = marked.filter(lambda r: not r["near_identical"])
         with shuffle_strategy(kept, "sort"):
-            deduped = _without_duplicates(kept)
+            deduped = without_duplicates(kept)
         duplicates = kept.count() - deduped.count()
     for name, n in (("near_identical", near), ("duplicate_pair", duplicates)):
         outcomes["chosen"] -= n
@@ -262,29 +246,6 @@ def run_preference(recipe: PreferenceRecipe, run_dir: str | None = None) -> dict
         metrics["backend_counts"]["second_judge"] = recipe.second_judge.backend_counts()
     metrics["plots"] = write_plots(run, stats)
     return run.finish(metrics, render_report)
-
-
-def _without_duplicates(pairs: ray.data.Dataset) -> ray.data.Dataset:
-    """One pair per (prompt, chosen, rejected) text, the first by id (a Ray shuffle on the key)."""
-
-    def key(batch: pa.Table) -> pa.Table:
-        keys = [
-            " ".join(f"{p}\0{c}\0{r}".lower().split())
-            for p, c, r in zip(
-                batch["prompt"].to_pylist(), batch["chosen"].to_pylist(), batch["rejected"].to_pylist(), strict=True
-            )
-        ]
-        return batch.append_column("pair_key", pa.array(keys))
-
-    def first(group: pa.Table) -> pa.Table:
-        return group.sort_by("id").slice(0, 1).drop_columns(["pair_key"])
-
-    return (
-        pairs.map_batches(key, batch_format="pyarrow")
-        .groupby("pair_key")
-        .map_groups(first, batch_format="pyarrow")
-        .materialize()
-    )
 
 
 def _agreement(recipe: PreferenceRecipe, pairs: ray.data.Dataset) -> dict:

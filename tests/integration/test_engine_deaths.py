@@ -4,7 +4,7 @@ kills the engine every time is set aside with its reason while its batch-mates a
 
 One job run serves every test here (each engine death costs an engine start): its first batch
 holds a row whose engine is SIGKILLed the first time it sees it and a row that crashes the
-engine every time (the test-only hook, `synth/backends/vllm/crash_hook.py`). The deaths it
+engine every time (the test-only hook, `engines/vllm/deaths/crash_hook.py`). The deaths it
 takes: the SIGKILL (the batch, and any batch beside it, retried alone on a fresh engine), the
 poison row's crash of that batch alone (it is halved), the poison row's crash alone (it is set
 aside): three restarts."""
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from arctic_ray.engines.vllm.deaths import halving
+from arctic_ray.engines.vllm.deaths.crash_hook import CRASH_ENV, ONCE
+from arctic_ray.engines.vllm.deaths.ledger import DEATHS_WITHOUT_PROGRESS, DeathLedger, EnginesKeepDying
 from arctic_ray.methods.synth_curate.job import run_synth
 from arctic_ray.methods.synth_curate.recipe import SynthRecipe
 from arctic_ray.synth.backend import SamplingConfig
-from arctic_ray.synth.backends.vllm import halving
 from arctic_ray.synth.backends.vllm.config import VLLMSynthConfig
-from arctic_ray.synth.backends.vllm.crash_hook import CRASH_ENV, ONCE
-from arctic_ray.synth.backends.vllm.ledger import DEATHS_WITHOUT_PROGRESS, DeathLedger, EnginesKeepDying
 
 MARKER = "ENGINE-KILLER-7f3a"
 KILLED_ONCE, POISON = "killed-once", "poison"
@@ -122,3 +122,51 @@ def test_the_ledger_counts_a_death_against_the_rows_on_the_engine_and_gives_up_o
         ledger.started("engine-1")
     with pytest.raises(EnginesKeepDying, match="every request seems to kill the engine"):
         ledger.begin("engine-1", [c])
+
+
+@pytest.mark.timeout(600)
+def test_a_sequence_that_kills_the_feature_engine_is_set_aside_and_its_batch_mates_get_their_features(
+    ray_local, tiny_model
+):
+    """The drafter's features stage (engine features) under the same guard: a training row that
+    crashes the engine every time comes out without features, with the reason; the others have
+    theirs."""
+    import numpy as np
+    import ray.data
+    from transformers import AutoConfig, AutoTokenizer
+
+    from arctic_ray.methods.spec_decode.engine_features import (
+        engine_counts,
+        with_engine_features,
+        with_features_only,
+        without_features,
+    )
+    from arctic_ray.models.ref import ModelRef
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    texts = [f"Say goodbye. {MARKER}", "Tell me about one.", "Tell me about two.", "Tell me about three."]
+    sequences = [tok(t)["input_ids"] for t in texts]
+    assert MARKER in tok.decode(sequences[0])  # what the hook reads in the engine actor
+    width = 24
+    rows = [
+        {"input_ids": np.array(s + [0] * (width - len(s))), "length": len(s), "n": i} for i, s in enumerate(sequences)
+    ]
+    model = ModelRef.of(tiny_model)
+    engine = VLLMSynthConfig(batch_size=2, max_model_len=256, kv_cache_bytes=64 << 20)
+    layers = [1, 2, 3]
+    os.environ[CRASH_ENV] = MARKER
+    try:
+        stored = with_engine_features(ray.data.from_items(rows), model, engine, layers, "float32").materialize()
+    finally:
+        del os.environ[CRASH_ENV]
+    counts = engine_counts(model)
+    (rejected,) = without_features(stored)
+    assert rejected["input_ids"] == sequences[0]
+    assert re.match(r"engine died: the vLLM engine died [3-9] times with this row on it", rejected["reason"])
+    hidden = AutoConfig.from_pretrained(tiny_model).hidden_size
+    trainable = {r["n"]: r for r in with_features_only(stored).iter_rows()}
+    assert sorted(trainable) == [1, 2, 3]
+    for n, r in trainable.items():
+        assert r["features"].shape == (len(sequences[n]), (len(layers) + 1) * hidden)
+        assert np.isfinite(r["features"]).all() and np.abs(r["features"]).sum() > 0
+    assert counts["poison_rows"] == 1 and counts["engine_restarts"] >= 3

@@ -22,7 +22,13 @@ from arctic_ray.curate.dedup.minhash import minhash_dedup
 from arctic_ray.data.driver_rows import dataset_of
 from arctic_ray.data.prompts import PromptSet, read_prompts
 from arctic_ray.methods.spec_decode.drafters.draft_vocab import count_tokens
-from arctic_ray.methods.spec_decode.engine_features import FEATURES_DIR, with_engine_features
+from arctic_ray.methods.spec_decode.engine_features import (
+    FEATURES_DIR,
+    engine_counts,
+    with_engine_features,
+    with_features_only,
+    without_features,
+)
 from arctic_ray.methods.spec_decode.engine_requests import generation_requests, prompt_text, split_eval_prompts
 from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
 from arctic_ray.methods.spec_decode.report import render_report, write_plots
@@ -135,13 +141,16 @@ def eval_columns(ctx: Context, answered: list[dict]) -> dict:
 def stored_features(ctx: Context, rows: ray.data.Dataset, name: str) -> ray.data.Dataset:
     """Rows with their features, written once into the run directory (`features/<name>`) and read
     back from there each epoch; their size is counted (features are large: F values per token).
+    Rows an engine kept dying on have none: they go to the rejects with the reason, not to training.
     `arctic-ray retrain` trains other drafters on them without generating again."""
     loc = ctx.run.at(FEATURES_DIR, name)
     ctx.with_features(rows).write_parquet(loc.path, filesystem=loc.fs)
     size = loc.size_bytes()
-    ctx.run.count(**{f"features_{name}_bytes": size})
+    stored = ray.data.read_parquet(loc.path, filesystem=loc.fs)
+    set_aside = ctx.run.set_aside(without_features(stored))
+    ctx.run.count(**{f"features_{name}_bytes": size, f"features_{name}_set_aside": set_aside})
     print(f"[arctic_ray] target features ({name}): {size / 2**20:.1f} MiB in {loc.uri}", flush=True)
-    return ray.data.read_parquet(loc.path, filesystem=loc.fs)
+    return with_features_only(stored)
 
 
 def offline_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> TrainingData:
@@ -178,6 +187,7 @@ def offline_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Tra
         with run.stage("features", "the target's hidden states, from vLLM (one prefill per sequence)"):
             train = stored_features(ctx, train, "train")
             eval_ds = stored_features(ctx, eval_ds, "eval").materialize()
+            run.count(**{f"feature_{k}": v for k, v in engine_counts(ctx.model).items()})
     return TrainingData({"train": train, "eval": eval_ds}, num_rows=num_rows, token_counts=counts)
 
 

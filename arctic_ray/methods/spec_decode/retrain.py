@@ -17,7 +17,7 @@ from arctic_ray.core.recipe import read_recipe, validate_against
 from arctic_ray.core.run_dir import RECIPE_FILE
 from arctic_ray.core.runtime import init_ray
 from arctic_ray.core.storage import location
-from arctic_ray.methods.spec_decode.engine_features import FEATURES_DIR
+from arctic_ray.methods.spec_decode.engine_features import FEATURES_DIR, with_features_only
 from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
 from arctic_ray.methods.spec_decode.sizing import sized
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
@@ -64,8 +64,8 @@ def retrain(run_dir: str, overrides: list[str], name: str) -> dict:
     init_ray(recipe.ray)
     recipe = sized(recipe)
     model = ModelRef.of(recipe.model.name_or_path)
-    train = ray.data.read_parquet(features.join("train").path, filesystem=features.fs)
-    evals = ray.data.read_parquet(features.join("eval").path, filesystem=features.fs)
+    train = with_features_only(ray.data.read_parquet(features.join("train").path, filesystem=features.fs))
+    evals = with_features_only(ray.data.read_parquet(features.join("eval").path, filesystem=features.fs))
     if recipe.speculator.target_features == "hf":  # the workers compute them again with the whole base
         train, evals = train.drop_columns(["features"]), evals.drop_columns(["features"])
     evals = evals.materialize()

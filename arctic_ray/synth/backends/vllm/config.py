@@ -1,7 +1,7 @@
 """Generation with vLLM engine actors, as a Ray Data stage: Ray Data does the actor pool, its
 autoscaling, the batching and the restart of dead engine actors, vLLM the chat templates,
 tokenization and continuous batching (`stage.py`, which also bounds the retries of rows that kill
-the engine); this file maps recipes onto them."""
+the engine, `engines/vllm/deaths/`); this file maps recipes onto them."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import ray.data
 from pydantic import Field
 
 from arctic_ray.core.config import PoolSize, bounds
+from arctic_ray.engines.vllm.deaths import crash_hook
+from arctic_ray.engines.vllm.deaths.ledger import ledger_for, take_counts
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.backend import SynthConfig, Target
-from arctic_ray.synth.backends.vllm import crash_hook
-from arctic_ray.synth.backends.vllm.ledger import ledger_for, take_counts
 from arctic_ray.synth.backends.vllm.stage import VLLMEngineStage
 
 
@@ -52,7 +52,7 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
                 self,
                 self.sampling.model_dump(),
                 target.store,
-                ledger_for(target),
+                ledger_for(target, f"vllm engines of {target.model_name}"),
             ),
             batch_size=self.batch_size,
             batch_format="pyarrow",
@@ -71,5 +71,5 @@ class VLLMSynthConfig(SynthConfig, VLLMEngineConfig):
 
     def report(self, target: Target) -> dict:
         """Engine restarts, retried batches and poison rows of this run's generations for `target`
-        (`ledger.py`)."""
+        (`engines/vllm/deaths/ledger.py`)."""
         return take_counts(target)

@@ -2,7 +2,8 @@
 so the tests can make an engine die where they choose (`tests/integration/test_engine_deaths.py`).
 
 Inert unless the environment variable `ARCTIC_RAY_TEST_ENGINE_CRASH` is set (no recipe field
-names it: a recipe cannot turn it on). Its value is a marker; when a batch reaches the engine:
+names it: a recipe cannot turn it on). Its value is a marker; when a batch reaches the engine
+(its rows' texts: a chat's messages, a features row's decoded tokens):
 - a row whose messages contain `<marker>-ONCE`, handed to an engine for the first time (no
   engine died with it yet), makes the process SIGKILL itself, as the OOM killer or an operator
   would kill it;
@@ -26,11 +27,14 @@ def forwarded() -> dict[str, str]:
     return {CRASH_ENV: marker} if marker else {}
 
 
-def crash_if_marked(rows: list[dict], deaths: list[int]) -> None:
+def armed() -> bool:
+    return bool(os.environ.get(CRASH_ENV))
+
+
+def crash_if_marked(texts: list[str], deaths: list[int]) -> None:
     marker = os.environ.get(CRASH_ENV)
     if not marker:
         return
-    texts = [" ".join(str(m.get("content")) for m in row.get("messages") or []) for row in rows]
     if any(marker + ONCE in text and not died for text, died in zip(texts, deaths, strict=True)):
         os.kill(os.getpid(), signal.SIGKILL)
     if any(marker in text.replace(marker + ONCE, "") for text in texts):

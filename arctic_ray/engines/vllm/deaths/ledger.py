@@ -1,15 +1,15 @@
 """A run's record of the engine deaths and the rows they cost: one small Ray actor beside the
-driver that every engine actor of the `vllm` stage tells which rows it hands its engine and when
-they are back.
+driver that every engine actor of a stage (synthesis's `vllm` backend, the drafter's features)
+tells which rows it hands its engine and when they are back (`guard.py`).
 
 An actor cannot see its own process die, and Ray Data restarts it and retries its tasks without
-saying why (`stage.py`); what survives the death is this record, outside the dying process.
+saying why; what survives the death is this record, outside the dying process.
 When an engine actor starts again under the same actor id, the rows it had on its engine died
 with it: each such row's death count goes up (with what killed it, when the actor could say),
 and the retried batch finds its counts here and is halved by them (`halving.py`). Answers of a
 batch being halved are held here until the batch is out, so a later death of the same batch
 costs none of them again. The counts (engine restarts, retried batches, poison rows) are what a
-run reports (`VLLMSynthConfig.report`).
+run reports.
 
 Held here, in memory: rows on engines now (ids only), death counts of rows that died, answers of
 batches being halved until they are out: small next to the rows themselves."""
@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-from arctic_ray.synth.backend import Target
 
 log = logging.getLogger(__name__)
 
@@ -155,25 +154,26 @@ class DeathLedger:
         return dict(self.counts)
 
 
-_ledgers: dict[tuple[str, Target], Any] = {}
-"""The driver's ledgers, one per (Ray job, target): every generation for a target in a run
-(a judge asks several times) shares one."""
+_ledgers: dict[tuple[str, Hashable], Any] = {}
+"""The driver's ledgers, one per (Ray job, stage key): every generation for a synthesis target
+in a run (a judge asks several times) shares one."""
 
 
-def ledger_for(target: Target) -> Any:
-    """The ledger of `target`'s generations in this Ray job, started on the driver's node (where
-    it dies only with the driver; its loss fails the stage rather than losing count)."""
-    key = (ray.get_runtime_context().get_job_id(), target)
-    if key not in _ledgers:
+def ledger_for(key: Hashable, name: str) -> Any:
+    """The ledger of the engines under `key` in this Ray job (`name` says whose in its logs),
+    started on the driver's node (where it dies only with the driver; its loss fails the stage
+    rather than losing count)."""
+    job_key = (ray.get_runtime_context().get_job_id(), key)
+    if job_key not in _ledgers:
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
         actor = ray.remote(num_cpus=0, max_restarts=0)(DeathLedger)
-        _ledgers[key] = actor.options(scheduling_strategy=here).remote(f"vllm engines of {target.model_name}")
-    return _ledgers[key]
+        _ledgers[job_key] = actor.options(scheduling_strategy=here).remote(name)
+    return _ledgers[job_key]
 
 
-def take_counts(target: Target) -> dict[str, int]:
-    """`target`'s counts in this Ray job; its ledger is let go (a run reports once, at its end)."""
+def take_counts(key: Hashable) -> dict[str, int]:
+    """The counts under `key` in this Ray job; its ledger is let go (a run reports once, at its end)."""
     if not ray.is_initialized():
         return dict.fromkeys(COUNTS, 0)
-    ledger = _ledgers.pop((ray.get_runtime_context().get_job_id(), target), None)
+    ledger = _ledgers.pop((ray.get_runtime_context().get_job_id(), key), None)
     return ray.get(ledger.report.remote()) if ledger is not None else dict.fromkeys(COUNTS, 0)

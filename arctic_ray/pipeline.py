@@ -13,6 +13,7 @@ from pathlib import Path
 
 from arctic_ray.core.errors import ArcticRayError
 from arctic_ray.core.recipe import Recipe, read_recipe, recipe_source
+from arctic_ray.core.stops import RunStopped
 from arctic_ray.job_table import lookup_job, validate_recipe
 
 USER_ERRORS = (ArcticRayError, FileNotFoundError)
@@ -47,8 +48,28 @@ def run_sequence(steps: list[Step], expect_job: str | None = None) -> list[dict]
     for step, recipe in zip(steps, recipes, strict=True):
         if results:
             recipe = recipe.after(results[-1])
-        results.append(lookup_job(recipe.type).run(recipe, step.resume))
+        results.append(run_resuming_after_node_loss(recipe, step.resume))
     return results
+
+
+def run_resuming_after_node_loss(recipe: Recipe, resume: str | None) -> dict:
+    """The recipe's job; when a node dies under it (`RunStopped` says so), the run goes on from
+    its run directory (last checkpoint, stored generations) up to `ray.resume_after_node_loss`
+    times: the failed stage's actors went with the node, and a resume places them again, on the
+    nodes left or the ones the autoscaler brings. Other deaths are Ray's to retry (engine and
+    training-worker restarts) or the user's to resume."""
+    job = lookup_job(recipe.type)
+    limit = recipe.ray.resume_after_node_loss
+    losses = 0
+    while True:
+        try:
+            return job.run(recipe, resume)
+        except RunStopped as stop:
+            if stop.what != "node" or stop.run_dir is None or losses == limit:
+                raise
+            losses += 1
+            print(f"[arctic_ray] {stop}\n[arctic_ray] resuming after the lost node ({losses} of {limit})", flush=True)
+            resume = stop.run_dir
 
 
 def run_file(path: str, overrides: list[str] | None = None, resume: str | None = None) -> dict:

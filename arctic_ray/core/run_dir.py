@@ -45,7 +45,16 @@ class JobRun:
         self._rejects: list[str] = []
         self.timings: dict[str, float] = {}
         self.counts: dict[str, int] = {}
+        self.resumed_after = self._earlier_stops() if run_dir else []
+        """The stops this run was resumed after (what died, where, its checkpoint), oldest first."""
         print(f"[arctic_ray] run directory: {self.dir}", flush=True)
+
+    def _earlier_stops(self) -> list[dict]:
+        metrics = self.at("metrics.json")
+        if not metrics.exists():
+            return []
+        earlier = json.loads(metrics.read_text())
+        return earlier.get("resumed_after", []) + ([earlier["stopped"]] if "stopped" in earlier else [])
 
     def at(self, *names: str) -> Location:
         return self.loc.join(*names)
@@ -108,4 +117,5 @@ class JobRun:
             "timings_s": self.timings,
             "wall_s": round(time.time() - self.started, 1),
             "run_dir": self.dir,
+            **({"resumed_after": self.resumed_after} if self.resumed_after else {}),
         }

@@ -15,6 +15,11 @@ class RayConfig(StrictConfig):
     address: str | None = None
     """Cluster to join; None: the one a submitted job runs in, else a new local one."""
 
+    resume_after_node_loss: int = Field(default=2, ge=0)
+    """Times a run that stopped because a node died (a preempted spot node, a crashed host)
+    resumes itself, in the same driver, from its last checkpoint and the stored generations, on
+    the nodes left or the ones the autoscaler brings; 0: stop and say how to resume."""
+
     local_num_cpus: int = Field(default=8, gt=0)
     """Logical CPUs of a new local cluster. More than the cores on purpose: on a small machine a
     Ray Data read needs a CPU beside the training workers and the vLLM engine."""

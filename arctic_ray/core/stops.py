@@ -16,11 +16,24 @@ from arctic_ray.core.errors import ArcticRayError
 
 WHAT_DIED = {
     # (what died, words in an error's type name or message that say so), the first match wins
-    "node": ("PreemptionError", "NodeDiedError", "node died", "node was terminated", "NODE_DIED", "marked dead"),
+    "node": (
+        "PreemptionError",
+        "NodeDiedError",
+        "node died",
+        "node has died",
+        "node was terminated",
+        "NODE_DIED",
+        "marked dead",
+    ),
     "teacher": ("TeacherActor",),
     "engine": ("EnginesKeepDying", "VLLMEngineStage", "EngineDeadError", "engine core"),
     "training worker": ("RayTrainWorker", "ActorDiedError", "ActorUnavailableError", "WorkerCrashedError"),
 }
+
+
+INNER_ERRORS = ("controller_failure", "cause", "health_check_failure")
+"""Attributes where Ray's errors keep the error under them (Ray Train's controller, worker
+health checks)."""
 
 
 @dataclass(frozen=True)
@@ -32,9 +45,18 @@ class Checkpoint:
 class RunStopped(ArcticRayError):
     """A stage stopped because `what` died; `checkpoint` is the last one written, if any."""
 
-    def __init__(self, what: str, cause: str, checkpoint: Checkpoint | None = None, line: str | None = None):
+    def __init__(
+        self,
+        what: str,
+        cause: str,
+        checkpoint: Checkpoint | None = None,
+        line: str | None = None,
+        run_dir: str | None = None,
+        stage: str | None = None,
+    ):
         super().__init__(line or f"the {what} died ({cause})")
         self.what, self.cause, self.checkpoint = what, cause, checkpoint
+        self.run_dir, self.stage = run_dir, stage
 
     def described(self, job: str, stage: str, run_dir: str) -> RunStopped:
         """The same stop with its one line: what died, the last checkpoint, the command to go on."""
@@ -46,12 +68,13 @@ class RunStopped(ArcticRayError):
             else "no checkpoint yet (stored generations are kept)"
         )
         line = f"stopped in stage {stage}: the {self.what} died ({self.cause}); {where}; continue with: {command}"
-        return RunStopped(self.what, self.cause, self.checkpoint, line)
+        return RunStopped(self.what, self.cause, self.checkpoint, line, run_dir, stage)
 
     def record(self) -> dict:
         """What `metrics.json` of the stopped run says."""
         return {
             "what": self.what,
+            "stage": self.stage,
             "cause": self.cause,
             "checkpoint_step": self.checkpoint.step if self.checkpoint else None,
             "checkpoint": self.checkpoint.uri if self.checkpoint else None,
@@ -68,7 +91,7 @@ def _chain(err: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(e))
         yield e
-        inner = [e.__cause__, e.__context__, getattr(e, "controller_failure", None), getattr(e, "cause", None)]
+        inner = [e.__cause__, e.__context__, *(getattr(e, a, None) for a in INNER_ERRORS)]
         inner += list((getattr(e, "worker_failures", None) or {}).values())
         todo += [i for i in inner if isinstance(i, BaseException)]
 

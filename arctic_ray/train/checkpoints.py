@@ -9,7 +9,6 @@ import os
 import tempfile
 from collections.abc import Callable
 
-import pyarrow.fs as pafs
 import ray.train
 
 from arctic_ray.core.stops import Checkpoint
@@ -57,16 +56,22 @@ def load_latest(engine) -> dict | None:
             return json.load(fh)
 
 
+RAY_TRAIN_SNAPSHOT = "checkpoint_manager_snapshot.json"
+"""Ray Train's record of the checkpoints it registered, in a run's storage: a checkpoint directory
+it does not list may be half uploaded, and a resume will not start from it."""
+
+
 def latest_checkpoint(run_storage: Location) -> Checkpoint | None:
-    """The checkpoint of the highest step under a Ray Train run's storage (`storage/name`), read
-    from each checkpoint's data position; None when none was written."""
-    if not run_storage.is_dir():
+    """The checkpoint a resume starts from: the latest one Ray Train registered (its snapshot in
+    the run's storage `storage/name`), with the step of its data position; None when none was."""
+    snapshot = run_storage.join(RAY_TRAIN_SNAPSHOT)
+    if not snapshot.exists():
         return None
-    found = []
-    for info in run_storage.fs.get_file_info(pafs.FileSelector(run_storage.path)):
-        position = run_storage.join(info.base_name, POSITION_FILE)
-        if info.type == pafs.FileType.Directory and info.base_name.startswith("checkpoint") and position.exists():
-            found.append(
-                Checkpoint(int(json.loads(position.read_text())["step"]), run_storage.join(info.base_name).uri)
-            )
-    return max(found, key=lambda c: c.step, default=None)
+    latest = json.loads(snapshot.read_text()).get("latest_checkpoint_result")
+    if not latest:
+        return None
+    checkpoint = run_storage.join(latest["checkpoint_dir_name"])
+    position = checkpoint.join(POSITION_FILE)
+    if not position.exists():
+        return None
+    return Checkpoint(int(json.loads(position.read_text())["step"]), checkpoint.uri)

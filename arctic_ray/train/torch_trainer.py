@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
+import ray
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig, TrainingFailedError
 from ray.train.torch import TorchConfig, TorchTrainer
 
-from arctic_ray.core.stops import stopped_by
+from arctic_ray.core.stops import RunStopped, stopped_by
 from arctic_ray.core.storage import Location
 from arctic_ray.train.checkpoints import EXPORT_DIR, METRICS_FILE, latest_checkpoint
 from arctic_ray.train.run import TrainRun, WorkerPlan, streams, worker_plan
@@ -64,7 +66,29 @@ def run_trainer(run: TrainRun):
         stop = stopped_by(err, latest_checkpoint(run.storage.join(run.name)))
         if stop is None:
             raise
+        if stop.what != "node" and run.node_id and _lost(run.node_id, unsure="Unavailable" in stop.cause):
+            stop = RunStopped(
+                "node", f"node {run.node_id[:12]} the workers were placed on is gone; {stop.cause}", stop.checkpoint
+            )
         raise stop from err
+
+
+NODE_DEATH_WAIT_S = 90.0
+"""How long a worker that became unreachable may take to be declared dead with its node: Ray's
+GCS declares a node dead after its health checks fail several times in a row (tens of seconds),
+while its actors are unreachable at once."""
+
+
+def _lost(node_id: str, unsure: bool) -> bool:
+    """Whether the node is dead; when its workers were only unreachable (`unsure`), Ray is given
+    the time it takes to say so."""
+    deadline = time.time() + (NODE_DEATH_WAIT_S if unsure else 0)
+    while True:
+        if not any(n["NodeID"] == node_id and n["Alive"] for n in ray.nodes()):
+            return True
+        if time.time() >= deadline:
+            return False
+        time.sleep(2)
 
 
 def train_metrics(result) -> dict:

@@ -387,6 +387,7 @@ class Trainer(Registered):
         dist.all_reduce(waits)
         metrics = {
             "steps": self.global_step,
+            "resumed_from_step": self.resumed_from,
             "train_seconds": train_seconds,
             "data_wait_s": float(waits.item()) / self.world_size,
             "final_loss": self.history[-1]["loss"] if self.history else float("nan"),

@@ -3,7 +3,8 @@ that cannot read the driver's cache or run directories (its own mount namespace,
 them), storage on a real S3-protocol server (moto in server mode). The main job (offline with
 the vLLM eval, and online with the teacher) and the synth job run there and finish with the
 results they give on one node; models resolve on the worker node by name (the tiny model built
-there, a Hub name from that node's own HF cache), checked against the driver's identity."""
+there, a Hub name from that node's own HF cache), checked against the driver's identity. The
+online run loses its node mid-run and resumes itself on a new one."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.fs as pafs
 import pytest
 
+from arctic_ray.train.checkpoints import RAY_TRAIN_SNAPSHOT
 from tests.support.files import ROOT, write_jsonl
 from tests.support.hub_cache import put_in_hub_cache
 from tests.support.local_cluster import LocalCluster
@@ -133,17 +136,6 @@ def test_main_job_offline_on_a_worker_node_with_storage_on_s3(cluster, s3, promp
     ), again.stdout[-2000:]
 
 
-def test_main_job_online_places_the_teacher_beside_the_trainers_on_the_worker_node(cluster, s3, prompts, tmp_path):
-    extra = ["teacher.mode=online", "max_steps=4", "eval.vllm=false", "workers.cpus_per_worker=1", "teacher.cpus=1"]
-    _run_job(
-        cluster, "pipelines/spec_decode.py", ["--tiny", *_overrides(s3, "online", prompts, extra)], tmp_path / "log"
-    )
-    _, local = _only_run(s3, "online/runs", tmp_path)
-    metrics = json.loads((local / "metrics.json").read_text())
-    assert metrics["train"]["steps"] == 4 and metrics["teacher_mode"] == "online"
-    assert metrics["train"]["teacher"]["consumed"] == 4 * 2 * 8  # steps x workers x micro-batch rows
-
-
 def test_synth_job_by_hub_name_gives_the_same_answers_on_one_node_and_on_two(
     cluster, s3, hub_model, prompts, ray_local, tmp_path
 ):
@@ -170,3 +162,69 @@ def test_synth_job_by_hub_name_gives_the_same_answers_on_one_node_and_on_two(
     assert len(one) == 12 and [(r["id"], r["completion"], r["completion_token_ids"]) for r in one] == [
         (r["id"], r["completion"], r["completion_token_ids"]) for r in two
     ]
+
+
+def _said(log: Path) -> str:
+    """What the job said of its own (and its errors), without the pages of Ray's logs around it."""
+    lines = log.read_text().splitlines()
+    return "\n".join(line[:600] for line in lines if "[arctic_ray]" in line or "rror" in line or "[train]" in line)[
+        -8000:
+    ]
+
+
+def _first_checkpoint(s3, runs: str, timeout_s: float = 600) -> None:
+    """Wait until Ray Train has registered a checkpoint of the run under `runs` on S3 (its
+    snapshot names it: the checkpoint's files are all uploaded)."""
+    fs, path = pafs.FileSystem.from_uri(s3(runs))
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        for info in fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True)):
+            if info.base_name == RAY_TRAIN_SNAPSHOT:
+                with fs.open_input_stream(info.path) as fh:
+                    if json.loads(fh.read()).get("latest_checkpoint_result"):
+                        return
+        time.sleep(0.5)
+    raise TimeoutError(f"no checkpoint under {runs} after {timeout_s:g} s")
+
+
+@pytest.mark.timeout(900)
+def test_a_lost_worker_node_costs_a_resume_from_s3_not_the_run(cluster, s3, prompts, tmp_path, tiny_model):
+    """Last in this module: it kills the node the tests above ran on. The online job places its
+    teacher beside the trainers on worker0 (the only node with CPUs), checkpoints on S3, and loses
+    worker0 after its first checkpoint; a fresh node joins, as the autoscaler would bring one, and
+    the same driver resumes the run there from S3 and finishes its planned steps."""
+    steps = 12
+    extra = [
+        "teacher.mode=online",
+        f"max_steps={steps}",
+        "checkpoint.save_every_n_steps=3",
+        "eval.vllm=false",
+        "workers.cpus_per_worker=1",
+        "teacher.cpus=1",
+    ]
+    env = {**os.environ, "RAY_ADDRESS": cluster.address, "PYTHONUNBUFFERED": "1", "RAY_AUTH_MODE": "disabled",
+           "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}  # fmt: skip
+    log = tmp_path / "log"
+    with log.open("w") as out:
+        job = subprocess.Popen(
+            [sys.executable, "pipelines/spec_decode.py", "--tiny", *_overrides(s3, "lost", prompts, extra)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _first_checkpoint(s3, "lost/runs")
+            cluster.kill_node("worker0")  # the only node with CPUs: the trainers and the teacher were there
+            put_in_hub_cache(tiny_model, cluster.root / "worker1" / "hf")
+            cluster.add_worker("worker1", cpus=6, hide=[str(Path(tmp_path).parents[1])])
+            assert job.wait(timeout=800) == 0, _said(log)
+        finally:
+            job.kill()
+    _, local = _only_run(s3, "lost/runs", tmp_path)
+    metrics = json.loads((local / "metrics.json").read_text())
+    assert metrics["train"]["steps"] == steps and "stopped" not in metrics and metrics["teacher_mode"] == "online"
+    (loss,) = metrics["resumed_after"]
+    assert loss["what"] == "node" and loss["stage"] == "train" and loss["checkpoint_step"] >= 3, loss
+    assert metrics["train"]["resumed_from_step"] == loss["checkpoint_step"]  # nothing before it trained again
+    assert "resuming after the lost node (1 of 2)" in log.read_text()

@@ -4,6 +4,7 @@ position loaded, and the run finished at its planned step count with the loss of
 never interrupted (same data order, same seed); past `max_failures` the run stops saying what
 died and where its last checkpoint is."""
 
+import json
 import os
 import signal
 import sys
@@ -21,7 +22,7 @@ from arctic_ray.methods.spec_decode.samples import training_columns
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.train.callbacks import Callback
-from arctic_ray.train.checkpoints import POSITION_FILE
+from arctic_ray.train.checkpoints import POSITION_FILE, RAY_TRAIN_SNAPSHOT
 from arctic_ray.train.config import TrainConfig
 from arctic_ray.train.run import TrainRun
 from arctic_ray.train.torch_trainer import run_trainer, train_metrics
@@ -105,5 +106,9 @@ def test_a_death_past_max_failures_stops_with_what_died_and_the_last_checkpoint(
         train(tiny_model, tiny_generations[:32], tmp_path, "stopped", [KillOnce(str(marker))], max_failures=0)
     stop = stopped.value
     assert marker.exists() and stop.what == "training worker", (stop.what, stop.cause)
-    assert stop.checkpoint is not None and stop.checkpoint.step == 4  # every 2 steps; killed after step 5
+    # every 2 steps, killed after step 5: the checkpoint a resume starts from is the latest Ray Train
+    # registered in its snapshot (step 4, or step 2 when step 4's registration was still on its way)
+    assert stop.checkpoint is not None and stop.checkpoint.step in (2, 4)
+    snapshot = json.loads((Path(stop.checkpoint.uri).parent / RAY_TRAIN_SNAPSHOT).read_text())
+    assert Path(stop.checkpoint.uri).name == snapshot["latest_checkpoint_result"]["checkpoint_dir_name"]
     assert location(stop.checkpoint.uri).join(POSITION_FILE).exists()

@@ -32,6 +32,7 @@ class LocalCluster:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen] = []
+        self.nodes: dict[str, subprocess.Popen] = {}
 
     def _start(self, args: list[str], env: dict, hide: list[str] = (), ip: str = "127.0.0.1") -> None:
         cmd = [RAY, "start", "--block", "--disable-usage-stats", f"--node-ip-address={ip}", *args]
@@ -81,6 +82,14 @@ class LocalCluster:
             env,
             hide,
         )
+        self.nodes[name] = self.procs[-1]
+
+    def kill_node(self, name: str) -> None:
+        """The node as a crashed host or a preempted spot instance goes: its raylet and every
+        process of its group SIGKILLed at once (its workers exit when their raylet is gone)."""
+        proc = self.nodes.pop(name)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
     def wait_for_nodes(self, n: int, timeout_s: float = 180) -> None:
         deadline = time.time() + timeout_s

@@ -62,3 +62,47 @@ def test_an_error_that_is_not_a_death_is_raised_as_it_is(tmp_path):
     with pytest.raises(ValueError, match="bad row"), run.stage("read"):
         raise ValueError("bad row")
     assert stopped_by(KeyError("x")) is None and not run.at("metrics.json").exists()
+
+
+class NodeLossJob:
+    """A job whose first `losses` runs lose their node in the train stage (as `JobRun.stage`
+    reports it), then finishes; it records the run directory each run was given."""
+
+    def __init__(self, tmp_path, losses: int, what: str = "node"):
+        self.tmp_path, self.losses, self.what, self.given = tmp_path, losses, what, []
+
+    def run(self, recipe, run_dir):
+        self.given.append(run_dir)
+        run = JobRun(recipe, run_dir)
+        if len(self.given) <= self.losses:
+            with run.stage("train"):
+                raise RunStopped(self.what, "ActorDiedError: its node has died", Checkpoint(4, f"{run.dir}/ckpt"))
+        return run.finish({}, lambda m: "")
+
+
+def _resuming(tmp_path, monkeypatch, job, limit: int):
+    from arctic_ray import pipeline
+    from arctic_ray.core.runtime import RayConfig
+
+    monkeypatch.setattr(pipeline, "lookup_job", lambda _type: job)
+    recipe = Recipe(tmp_path / "runs")
+    recipe.ray = RayConfig(resume_after_node_loss=limit)
+    return pipeline.run_resuming_after_node_loss(recipe, None)
+
+
+def test_a_run_that_loses_a_node_resumes_itself_from_its_run_directory_and_says_so(tmp_path, monkeypatch):
+    job = NodeLossJob(tmp_path, losses=2)
+    metrics = _resuming(tmp_path, monkeypatch, job, limit=2)
+    first = job.given[1]
+    assert job.given == [None, first, first]  # the same run directory, resumed twice
+    assert [s["what"] for s in metrics["resumed_after"]] == ["node", "node"]
+    assert metrics["resumed_after"][0]["checkpoint_step"] == 4 and "stopped" not in metrics
+
+
+def test_past_its_limit_or_for_another_death_a_stop_is_raised(tmp_path, monkeypatch):
+    with pytest.raises(RunStopped, match="the node died"):
+        _resuming(tmp_path, monkeypatch, NodeLossJob(tmp_path, losses=2), limit=1)
+    teacher = NodeLossJob(tmp_path, losses=1, what="teacher")
+    with pytest.raises(RunStopped, match="the teacher died"):
+        _resuming(tmp_path, monkeypatch, teacher, limit=2)
+    assert teacher.given == [None]

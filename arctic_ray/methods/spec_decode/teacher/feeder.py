@@ -66,9 +66,13 @@ class TeacherFeeder:
     def finish(self) -> tuple[dict, list[dict]]:
         """(its counts, the rows it set aside with their reasons); the actors are stopped."""
         stats, set_aside = teacher_stats(self.actor, self.ledger), ray.get(self.ledger.set_aside_rows.remote())
-        ray.kill(self.actor)
-        ray.kill(self.ledger)
+        self.stop()
         return stats, set_aside
+
+    def stop(self) -> None:
+        """Without restarts: a teacher whose node died would otherwise wait for it forever."""
+        ray.kill(self.actor, no_restart=True)
+        ray.kill(self.ledger, no_restart=True)
 
 
 def teacher_stats(actor, ledger) -> dict:

@@ -1,12 +1,14 @@
 """Speculative decoding measured in vLLM, and the drafter's design choices measured in one run.
 
-1. The main job (default recipe: SmolLM2-135M-Instruct, EAGLE-3): on its held-out prompts, output
-   tok/s with no speculation (the baseline), ngram, suffix decoding and the drafter at each k,
-   same engine settings, warm-up first, median of repeats. One line per batch size, the drafter
-   at the k that served best there (one line, wrapped here):
+1. The main job (default recipe: SmolLM2-135M-Instruct, EAGLE-3): on its held-out prompts and on
+   the foreign eval set, output tok/s with no speculation (the baseline), ngram, suffix decoding
+   (cache on, warmed; and off) and the drafter at each k, same engine settings, warm-up first,
+   median of repeats. One line per eval set and batch size, the drafter at the k that served best
+   on the held-out prompts (one line, wrapped here):
 
-   specdec: batch=B tau_sim=T vllm_accept_len=A tok_s_none=X tok_s_ngram=Y tok_s_suffix=S tok_s_drafter=Z
-            speedup=Z/X ngram_speedup=Y/X suffix_speedup=S/X best_k=K
+   specdec: set=heldout|foreign batch=B tau_sim=T vllm_accept_len=A tok_s_none=X tok_s_ngram=Y
+            tok_s_suffix=S tok_s_suffix_nocache=C tok_s_drafter=Z speedup=Z/X ngram_speedup=Y/X
+            suffix_speedup=S/X suffix_nocache_speedup=C/X best_k=K
 
 2. Ablations: drafters retrained on the same run's stored target features, one recipe field
    changed at a time from the default (`arctic-ray retrain`), judged by the simulated tau on the
@@ -32,6 +34,8 @@ from pathlib import Path
 from arctic_ray.methods.spec_decode.retrain import retrain
 from arctic_ray.pipeline import run_file
 
+BASELINES = ("ngram", "suffix", "suffix_nocache")
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 # (name, overrides): each changes one field of the default recipe
@@ -47,25 +51,32 @@ ABLATIONS = [
 ]
 
 
+BASELINES = ("ngram", "suffix", "suffix_nocache")
+
+
 def specdec_lines(metrics: dict) -> list[str]:
-    """The drafter at the k that served best at each batch size (`metrics["serving"]`)."""
+    """Per eval set and batch size, the drafter at the k that served best on the held-out prompts
+    (`metrics["serving"]`); the foreign set is timed at that same k."""
     v, tau, serving = metrics["vllm"], metrics["simulated"]["trained"]["tau_sim"], metrics["serving"]
     accept = v["drafter"]["greedy"]["mean_acceptance_length"]
     out = []
-    for bs in sorted(v["none"]["tok_s"]):
-        k = serving["best_num_speculative_tokens"][str(bs)]
-        rate = {
-            name: v[name]["tok_s"][bs] if "tok_s" in v.get(name, {}) else float("nan")
-            for name in ("none", "ngram", "suffix")
-        }
-        rate["drafter"] = serving["tok_s"][str(bs)][str(k)]
-        none = rate["none"]
-        out.append(
-            f"specdec: batch={bs} tau_sim={tau:.2f} vllm_accept_len={accept:.2f} tok_s_none={none:.1f} "
-            f"tok_s_ngram={rate['ngram']:.1f} tok_s_suffix={rate['suffix']:.1f} tok_s_drafter={rate['drafter']:.1f} "
-            f"speedup={rate['drafter'] / none:.2f} ngram_speedup={rate['ngram'] / none:.2f} "
-            f"suffix_speedup={rate['suffix'] / none:.2f} best_k={k}"
-        )
+    for eval_set in ("heldout", "foreign"):
+        part = {name: r if eval_set == "heldout" else r.get(eval_set) for name, r in v.items() if "error" not in r}
+        if not part.get("none"):
+            continue
+        for bs in sorted(part["none"]["tok_s"]):
+            k = serving["best_num_speculative_tokens"][str(bs)]
+            drafter = f"drafter_k{k}" if f"drafter_k{k}" in part else "drafter"  # `drafter`: at its n_predict
+            names = ("none", *BASELINES, drafter)
+            rate = {name: (part.get(name) or {}).get("tok_s", {}).get(bs, float("nan")) for name in names}
+            none = rate["none"]
+            out.append(
+                f"specdec: set={eval_set} batch={bs} tau_sim={tau:.2f} vllm_accept_len={accept:.2f} "
+                + " ".join(f"tok_s_{name}={rate[name]:.1f}" for name in ("none", *BASELINES))
+                + f" tok_s_drafter={rate[drafter]:.1f} speedup={rate[drafter] / none:.2f} "
+                + " ".join(f"{name}_speedup={rate[name] / none:.2f}" for name in BASELINES)
+                + f" best_k={k}"
+            )
     return out
 
 

@@ -1,4 +1,5 @@
-"""Prompt rows from any source (`data/sources.py`): `id` + `messages`. Rows that cannot be used
+"""Prompt rows from any source (`data/sources.py`) in any chat layout (`data/chat_formats.py`:
+this project's `id` + `messages`, UltraChat's, ShareGPT's). Rows that cannot be used
 are returned as rejects with their reason, never dropped. A conversation that ends with an
 assistant turn is a prompt (the turns before it) that also carries a reference response."""
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arctic_ray.data.messages import row_problem
+from arctic_ray.data.chat_formats import to_chat
 from arctic_ray.data.sources import SourceConfig, SourceError, read_source
 
 
@@ -32,11 +33,11 @@ def read_prompts(sources: str | Path | Sequence[str | Path | SourceConfig], limi
     sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
     out = PromptSet()
     seen: dict[str, str] = {}
-    for src in _rows(sources):
-        reason = row_problem(src.row)
-        if reason is None and str(src.row["id"]) in seen:
-            reason = f"duplicate id {src.row['id']!r} (first at {seen[str(src.row['id'])]})"
-        if reason:
+    for index, src in enumerate(_rows(sources)):
+        chat, reason = to_chat(src.row, index)
+        if chat is not None and chat["id"] in seen:
+            reason = f"duplicate id {chat['id']!r} (first at {seen[chat['id']]})"
+        if chat is None or reason:
             out.rejects.append(
                 {
                     "stage": "read",
@@ -47,17 +48,14 @@ def read_prompts(sources: str | Path | Sequence[str | Path | SourceConfig], limi
                 }
             )
             continue
-        row_id, messages = (
-            str(src.row["id"]),
-            [{"role": m["role"], "content": m["content"]} for m in src.row["messages"]],
-        )
+        row_id, messages = chat["id"], chat["messages"]
         seen[row_id] = src.where
         response = ""
         if messages[-1]["role"] == "assistant":
             messages, response = messages[:-1], messages[-1]["content"]
         row = {"id": row_id, "messages": messages, "response": response}
-        if src.row.get("sampling"):
-            row["sampling"] = src.row["sampling"]
+        if chat.get("sampling"):
+            row["sampling"] = chat["sampling"]
         out.rows.append(row)
         if limit and len(out.rows) >= limit:
             break

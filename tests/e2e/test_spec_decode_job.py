@@ -99,7 +99,9 @@ def test_plain_python_run_then_a_submitted_rerun_and_a_submitted_synth_job_with_
     (run_dir,) = list((tmp_path / "runs").iterdir())
     metrics = check_run(run_dir, vllm=True)
     assert metrics["counts"]["self_instruct_asked"] == 4
-    assert "vLLM at batch 1: drafter" in proc.stdout and f"run directory: {run_dir}" in proc.stdout
+    said = proc.stdout
+    assert "vLLM at batch 1, held-out training-style prompts: drafter" in said and f"run directory: {run_dir}" in said
+    assert "vLLM at batch 1, foreign prompts (other styles): drafter" in said
     assert metrics["counts"]["generations_sent"] > 0
 
     secret = f"sk-submit-{uuid.uuid4().hex}"  # made here: no source file the job uploads holds it

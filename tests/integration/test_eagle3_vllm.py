@@ -1,5 +1,6 @@
 """vLLM serves the trained EAGLE-3 drafter as trained: acceptance measured by vLLM matches the
-simulated one and is well above the untrained drafter's."""
+simulated one and is well above the untrained drafter's. The same measurement times a second
+eval set, and suffix decoding with its cache warmed on a disjoint split, an engine per repeat."""
 
 import random
 
@@ -15,7 +16,7 @@ from tests.support.eagle3_training import simulate, train_in_process
 
 def test_vllm_serves_the_trained_drafter_as_trained(ray_local, tiny_model, tiny_generations, tmp_path):
     from arctic_ray.engines.vllm.settings import VLLMEngineConfig
-    from arctic_ray.methods.spec_decode.vllm_eval import Case, measure_speculative_decoding
+    from arctic_ray.methods.spec_decode.vllm_eval import Case, EvalPrompts, measure_speculative_decoding
 
     rows = list(tiny_generations)
     random.Random(0).shuffle(rows)
@@ -33,8 +34,12 @@ def test_vllm_serves_the_trained_drafter_as_trained(ray_local, tiny_model, tiny_
         )
         for name, d in (("trained", trained), ("untrained", untrained))
     ]
+    cases.append(Case("suffix", {"method": "suffix", "num_speculative_tokens": 8}, sampled=False, warm_cache=True))
     engine = VLLMEngineConfig(max_model_len=256, kv_cache_bytes=64 << 20)
-    result = measure_speculative_decoding(ModelRef.of(tiny_model), engine, cases, [p for p, _ in held], 48, [1], 1, 0.7)
+    prompts = EvalPrompts(
+        {"heldout": [p for p, _ in held], "foreign": [p for p, _ in train[:4]]}, warmup=[p for p, _ in train[4:12]]
+    )
+    result = measure_speculative_decoding(ModelRef.of(tiny_model), engine, cases, prompts, 48, [1, 4], 2, 0.7)
 
     # vLLM's plain greedy outputs are the sequences the simulation runs on
     sim = simulate(trained, base, held)
@@ -49,3 +54,12 @@ def test_vllm_serves_the_trained_drafter_as_trained(ray_local, tiny_model, tiny_
         assert abs(v - s) < 0.1 + 0.3 * s, (vllm["accept_per_pos"], sim["accept_per_pos"])
     assert result["trained"]["sampled"]["temperature"] == 0.7 and result["trained"]["sampled"]["drafts"] > 0
     assert result["trained"]["tok_s"][1] > 0 and result["none"]["greedy"] is None
+    # the second set, timed on the same engines
+    assert result["trained"]["foreign"]["greedy"]["drafts"] > 0 and result["trained"]["foreign"]["speedup"][4] > 0
+    # suffix decoding's cache held the eight warm-up answers and, at each timed pass, no timed
+    # prompt's own (`forget_all_but` checks it); two engines, one per repeat, both lossless
+    suffix = result["suffix"]
+    assert "error" not in suffix, suffix.get("error")
+    assert suffix["suffix_cache_warm"] == 8 and len(suffix["tok_s_repeats"][1]) == 2
+    assert suffix["outputs_equal_plain"] >= 7 / 8 and suffix["foreign"]["outputs_equal_plain"] >= 3 / 4
+    assert suffix["greedy"]["drafts"] > 0

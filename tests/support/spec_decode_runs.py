@@ -69,26 +69,28 @@ def check_run(run_dir: Path, vllm: bool, run_uri: str | None = None, lean: bool 
         assert metrics["serving"]["best_num_speculative_tokens"] == {"1": 3}
     elif vllm:
         v = metrics["vllm"]
-        assert (
-            set(v) == {"none", "ngram", "suffix", "drafter_k1", "drafter_k2", "drafter"}
-            and v["drafter"]["greedy"]["drafts"] > 0
-        )
+        names = {"none", "ngram", "suffix", "suffix_nocache", "drafter_k1", "drafter_k2", "drafter"}
+        assert set(v) == names and v["drafter"]["greedy"]["drafts"] > 0
         assert v["drafter"]["outputs_equal_plain"] >= 0.75
         batch_sizes = set(v["none"]["tok_s"])
         assert batch_sizes == {"1", "2"}  # the tiny recipe's
-        for name in ("ngram", "suffix"):  # the baselines, same prompts and batch sizes
+        for name in ("ngram", "suffix", "suffix_nocache"):  # the baselines, same prompts and batch sizes
             assert (
                 set(v[name]["tok_s"]) == batch_sizes
                 and min(v[name]["tok_s"].values()) > 0
                 and v[name]["greedy"]["drafts"] > 0
             )
             assert "sampled" not in v[name]
-        # no cache of past answers: the timed passes repeat the same prompts
-        assert v["suffix"]["speculative_config"] == {
-            "method": "suffix",
-            "num_speculative_tokens": 8,
-            "suffix_decoding_max_cached_requests": 0,
-        }
+        # suffix decoding as servers run it, its cache warmed on training prompts; and with it off
+        assert v["suffix"]["speculative_config"] == {"method": "suffix", "num_speculative_tokens": 8}
+        assert v["suffix"]["suffix_cache_warm"] == min(32, c["train_prompts"])
+        assert v["suffix_nocache"]["speculative_config"]["suffix_decoding_max_cached_requests"] == 0
+        # every engine timed on the foreign set too, at the same batch sizes
+        assert c["foreign_prompts"] + c["foreign_contaminated"] + c.get("foreign_unusable", 0) == 36
+        assert c["foreign_prompts"] >= 24
+        for name in names:
+            assert set(v[name]["foreign"]["tok_s"]) == batch_sizes and v[name]["foreign"]["speedup"]["1"] > 0
+        assert "foreign prompts (other styles)" in report and (run_dir / "throughput_foreign.png").is_file()
         # the drafter at every k up to n_predict (3), sampled only at its own
         sweep = {k: v["drafter" if k == 3 else f"drafter_k{k}"] for k in (1, 2, 3)}
         assert all(

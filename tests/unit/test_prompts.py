@@ -27,10 +27,11 @@ def test_unusable_rows_are_rejected_with_reasons(tmp_path):
         json.dumps({"id": 7, "messages": [{"role": "user", "content": "int id"}]}),
     ]
     prompts = read_prompts(write_jsonl(tmp_path / "p.jsonl", lines))
-    assert [r["id"] for r in prompts.rows] == ["a", "7"]
+    # a row without an id (as HF chat sets come) is named by its place in the source
+    assert [r["id"] for r in prompts.rows] == ["a", "row-1", "7"]
     reasons = {r["line"]: r["reason"] for r in prompts.rejects}
-    assert set(reasons) == {2, 3, 4, 5, 6}
-    assert "id" in reasons[2] and "messages" in reasons[3] and "messages[0]" in reasons[4]
+    assert set(reasons) == {3, 4, 5, 6}
+    assert "messages" in reasons[3] and "messages[0]" in reasons[4]
     assert "assistant" in reasons[5] and "duplicate id 'a'" in reasons[6]
     assert all(r["row"] for r in prompts.rejects)  # the raw line is kept with its reason
 
@@ -68,3 +69,24 @@ def test_missing_or_empty_file(tmp_path):
 def test_limit(tmp_path):
     lines = [json.dumps({"id": str(i), "messages": [{"role": "user", "content": str(i)}]}) for i in range(5)]
     assert len(read_prompts(write_jsonl(tmp_path / "p.jsonl", lines), limit=3).rows) == 3
+
+
+def test_ultrachat_and_sharegpt_datasets_on_disk_are_prompts(tmp_path):
+    import datasets
+
+    ultrachat = tmp_path / "ultrachat"
+    datasets.Dataset.from_list(
+        [{"prompt_id": "u1", "prompt": "Why?", "messages": [{"role": "user", "content": "Why?"},
+                                                             {"role": "assistant", "content": "Because."}]}]
+    ).save_to_disk(str(ultrachat))  # fmt: skip
+    sharegpt = tmp_path / "sharegpt"
+    datasets.Dataset.from_list(
+        [{"id": "s1", "conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"},
+                                        {"from": "human", "value": "Bye"}]},
+         {"id": "s2", "conversations": [{"from": "tool", "value": "{}"}]}]
+    ).save_to_disk(str(sharegpt))  # fmt: skip
+    prompts = read_prompts([ultrachat, sharegpt])
+    assert prompts.rows[0] == {"id": "u1", "messages": [{"role": "user", "content": "Why?"}], "response": "Because."}
+    assert prompts.rows[1]["messages"][-1] == {"role": "user", "content": "Bye"} and prompts.rows[1]["response"] == ""
+    (reject,) = prompts.rejects
+    assert "conversations[0].from 'tool'" in reject["reason"]

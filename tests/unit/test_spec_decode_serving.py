@@ -55,8 +55,19 @@ def test_record_serving_adds_the_table_to_the_exports_config(tmp_path):
 
 def test_cases_sweep_the_drafters_k_and_sample_only_at_its_own():
     cases = spec_cases("/d", "eagle3", 3, SpecDecodeEvalConfig(suffix_tokens=6))
-    assert [c.name for c in cases] == ["none", "ngram", "suffix", "drafter_k1", "drafter_k2", "drafter"]
-    assert [c.speculative_config["num_speculative_tokens"] for c in cases[1:]] == [3, 6, 1, 2, 3]
+    assert [c.name for c in cases] == [
+        "none",
+        "ngram",
+        "suffix",
+        "suffix_nocache",
+        "drafter_k1",
+        "drafter_k2",
+        "drafter",
+    ]
+    assert [c.speculative_config["num_speculative_tokens"] for c in cases[1:]] == [3, 6, 6, 1, 2, 3]
+    # suffix decoding as servers run it (cache on, warmed, an engine per repeat) and with its cache off
+    assert [c.name for c in cases if c.warm_cache] == ["suffix"]
+    assert cases[3].speculative_config["suffix_decoding_max_cached_requests"] == 0
     assert [c.name for c in cases if c.sampled and c.speculative_config] == ["drafter"]
     assert [c.name for c in spec_cases(None, None, 3, SpecDecodeEvalConfig(baselines=["suffix"]))] == ["none", "suffix"]
     with pytest.raises(RecipeError, match="eval.baselines"):

@@ -8,7 +8,23 @@ from arctic_ray.core.config import StrictConfig
 class SpecDecodeEvalConfig(StrictConfig):
     num_prompts: int = Field(default=8, gt=0)
     """Held-out prompts, chosen (by a stable hash of their id) before anything is generated and
-    never trained on; both the simulated and the vLLM measurements use them."""
+    never trained on; both the simulated and the vLLM measurements use them, and the best k per
+    batch size is chosen on them."""
+
+    foreign_prompts: str | None = "examples/data/foreign_eval.jsonl"
+    """A second eval set in other styles than the training prompts (a path; relative ones are
+    read from the working directory, else from this project's root), timed in vLLM beside the
+    held-out prompts: what the drafter gives on traffic unlike its training data. Its prompts
+    that near-duplicate a training prompt (MinHash, the `dedup` settings) are dropped and
+    counted. The shipped set is 36 hand-written prompts, frozen before the training prompts were
+    written; None: the held-out set alone."""
+
+    foreign_limit: int | None = Field(default=None, gt=0)
+    """Time only the first N foreign prompts (the set's order is fixed); None: all of them."""
+
+    suffix_warmup_prompts: int = Field(default=32, ge=0)
+    """Training prompts whose answers fill suffix decoding's cache before it is timed (as a
+    server's earlier requests would); they share no prompt with the timed sets."""
 
     max_tokens: int = Field(default=128, gt=0)
     """Tokens generated per prompt in the vLLM measurement."""
@@ -23,9 +39,11 @@ class SpecDecodeEvalConfig(StrictConfig):
     sampled_temperature: float = Field(default=0.7, ge=0)
     """Also report the drafter's vLLM acceptance when sampling at this temperature (0: skip)."""
 
-    baselines: list[Literal["ngram", "suffix"]] = ["ngram", "suffix"]
+    baselines: list[Literal["ngram", "suffix", "suffix_nocache"]] = ["ngram", "suffix", "suffix_nocache"]
     """Model-free speculation measured beside the drafter, what a user could pick instead:
-    `ngram` (prompt lookup) and `suffix` (suffix decoding, from the arctic-inference package)."""
+    `ngram` (prompt lookup), `suffix` (suffix decoding as servers run it: its cache of earlier
+    answers on, warmed on `suffix_warmup_prompts`, a fresh engine per repeat, never holding the
+    timed prompt's own answer) and `suffix_nocache` (each request's own tree only)."""
 
     ngram_max: int = Field(default=4, gt=0)
     """`prompt_lookup_max` of the ngram baseline (min 1)."""

@@ -8,8 +8,7 @@ another pipeline."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import ray
 import ray.data
@@ -17,118 +16,31 @@ import ray.data
 from arctic_ray.core.recipe import job
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.core.runtime import init_ray
-from arctic_ray.curate.dedup.decontaminate import dedup_against
 from arctic_ray.curate.dedup.minhash import minhash_dedup
 from arctic_ray.data.driver_rows import dataset_of
 from arctic_ray.data.prompts import PromptSet, read_prompts
+from arctic_ray.methods.spec_decode.context import Context, TrainingData
 from arctic_ray.methods.spec_decode.drafters.draft_vocab import count_tokens
 from arctic_ray.methods.spec_decode.engine_features import (
     FEATURES_DIR,
     engine_counts,
-    with_engine_features,
     with_features_only,
     without_features,
 )
-from arctic_ray.methods.spec_decode.engine_requests import generation_requests, prompt_text, split_eval_prompts
+from arctic_ray.methods.spec_decode.engine_requests import generation_requests
+from arctic_ray.methods.spec_decode.prompt_sets import prepare_prompts
 from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
 from arctic_ray.methods.spec_decode.report import render_report, write_plots
 from arctic_ray.methods.spec_decode.samples import response_generations, to_speculator_samples, training_columns
-from arctic_ray.methods.spec_decode.self_instruct import self_instruct
 from arctic_ray.methods.spec_decode.serving import record_serving
 from arctic_ray.methods.spec_decode.sizing import sized
-from arctic_ray.methods.spec_decode.teacher.feeder import TeacherFeeder, start_teacher
-from arctic_ray.methods.spec_decode.teacher.prompts import teacher_prompts
+from arctic_ray.methods.spec_decode.teacher.feeder import start_teacher
 from arctic_ray.methods.spec_decode.trainer import SpeculatorMethod
-from arctic_ray.methods.spec_decode.vllm_eval import measure_speculative_decoding, spec_cases
-from arctic_ray.models.causal_lm import pad_token_id
+from arctic_ray.methods.spec_decode.vllm_eval import EvalPrompts, measure_speculative_decoding, spec_cases
 from arctic_ray.models.ref import ModelRef
-from arctic_ray.synth.backend import Target
-from arctic_ray.synth.keyed import generate_stored
 from arctic_ray.synth.schema import failed
 from arctic_ray.train.run import Phase, TrainRun
 from arctic_ray.train.torch_trainer import export_location, run_trainer, train_metrics
-
-if TYPE_CHECKING:
-    import torch
-    from transformers import PretrainedConfig, PreTrainedTokenizerBase
-
-
-@dataclass
-class Context:
-    recipe: SpecDecodeRecipe
-    run: JobRun
-    model: ModelRef
-    """The base: resolved by name where it loads, with the identity that keys the store."""
-    tokenizer: PreTrainedTokenizerBase
-    target_config: PretrainedConfig
-    store: str
-
-    @property
-    def vocab_size(self) -> int:
-        return self.target_config.vocab_size
-
-    @property
-    def engine_features(self) -> bool:
-        return self.recipe.speculator.target_features == "engine"
-
-    def with_features(self, rows: ray.data.Dataset) -> ray.data.Dataset:
-        """Training rows with the target's hidden states from vLLM engines (engine features)."""
-        spec = self.recipe.speculator
-        return with_engine_features(
-            rows, self.model, self.recipe.synth, list(spec.target_layers(self.target_config)), spec.features_dtype
-        )
-
-    @property
-    def pad_id(self) -> int:
-        return pad_token_id(self.tokenizer)
-
-    @property
-    def target(self) -> Target:
-        return Target(
-            model=self.model.name,
-            model_name=self.model.name,
-            model_key=self.model.key,
-            store=self.store,
-            run_dir=self.run.dir,
-        )
-
-    def generate(self, rows: list[dict]):
-        return generate_stored(dataset_of(rows), self.recipe.synth, self.target)
-
-    def rows_of(self, columns: dict) -> ray.data.Dataset:
-        return ray.data.from_items(
-            [{k: columns[k][i] for k in columns if k != "id"} for i in range(len(columns["id"]))]
-        )
-
-
-@dataclass
-class TrainingData:
-    datasets: dict
-    num_rows: int | None = None
-    token_counts: torch.Tensor | None = None
-    teacher: TeacherFeeder | None = None
-
-
-def prepare_prompts(ctx: Context, prompts: PromptSet) -> tuple[list[dict], list[dict]]:
-    """(training prompts, held-out eval prompts), ready for the teacher."""
-    recipe, run, t = ctx.recipe, ctx.run, ctx.recipe.teacher
-    eval_rows, pool = split_eval_prompts(prompts.rows, recipe.eval.num_prompts)
-    if recipe.self_instruct.enabled:
-        new, rejects, counts = self_instruct(recipe.self_instruct, recipe.synth, ctx.target)
-        run.set_aside(rejects)
-        new, dups = dedup_against(new, prompt_text, [prompt_text(r) for r in eval_rows + pool], recipe.dedup)
-        run.write_rows("self_instruct_duplicates", dups)
-        run.count(self_instruct_asked=counts["asked"], self_instruct_added=len(new), self_instruct_duplicates=len(dups))
-        pool += new
-    ready, rejects = teacher_prompts(pool, ctx.tokenizer, t.gen_prompt_length, t.gen_seq_length)
-    eval_ready, eval_rejects = teacher_prompts(eval_rows, ctx.tokenizer, t.gen_prompt_length, t.gen_seq_length)
-    for row in eval_ready:
-        row["max_tokens"] = recipe.eval.max_tokens
-    run.count(
-        prompts_unusable=run.set_aside(rejects + eval_rejects), eval_prompts=len(eval_ready), train_prompts=len(ready)
-    )
-    print(f"[arctic_ray] {len(ready)} training prompts, {len(eval_ready)} held-out eval prompts", flush=True)
-    return ready, eval_ready
 
 
 def eval_columns(ctx: Context, answered: list[dict]) -> dict:
@@ -252,20 +164,25 @@ def train_drafter(ctx: Context, data: TrainingData, phases: list[Phase]) -> tupl
     with ctx.run.stage(
         "train", f"train the {spec.type} drafter ({workers.num_workers} workers, DeepSpeed ZeRO-{workers.zero_stage})"
     ):
-        result = run_trainer(
-            TrainRun(
-                trainer="speculator",
-                train=recipe,
-                method=SpeculatorMethod(ctx.model, spec, recipe.seed, data.token_counts),
-                datasets=data.datasets,
-                storage=ctx.run.loc,
-                phases=phases,
-                num_rows=data.num_rows,
-                feeder=data.teacher.feeder if data.teacher else None,
-                node_id=data.teacher.node_id if data.teacher else None,
-                seed=recipe.seed,
+        try:
+            result = run_trainer(
+                TrainRun(
+                    trainer="speculator",
+                    train=recipe,
+                    method=SpeculatorMethod(ctx.model, spec, recipe.seed, data.token_counts),
+                    datasets=data.datasets,
+                    storage=ctx.run.loc,
+                    phases=phases,
+                    num_rows=data.num_rows,
+                    feeder=data.teacher.feeder if data.teacher else None,
+                    node_id=data.teacher.node_id if data.teacher else None,
+                    seed=recipe.seed,
+                )
             )
-        )
+        except BaseException:
+            if data.teacher is not None:  # a resume starts its own
+                data.teacher.stop()
+            raise
         metrics = train_metrics(result)
         if data.teacher is not None:
             metrics["teacher"], set_aside = data.teacher.finish()
@@ -273,19 +190,27 @@ def train_drafter(ctx: Context, data: TrainingData, phases: list[Phase]) -> tupl
     return export_location(result, ctx.run.loc), metrics
 
 
-def vllm_measurement(ctx: Context, drafter_dir: str, eval_ready: list[dict]) -> dict | None:
+def vllm_measurement(
+    ctx: Context, drafter_dir: str, eval_ready: list[dict], foreign: list[dict], ready: list[dict]
+) -> dict | None:
+    """The eval sets timed in vLLM; the training prompts' first ones warm suffix decoding's cache."""
     e, spec = ctx.recipe.eval, ctx.recipe.speculator
     if not e.vllm:
         return None
     kinds = " / ".join(["none", *e.baselines] + ([f"drafter at k = 1..{spec.n_predict}"] if spec.vllm_method else []))
     with ctx.run.stage("vllm_eval", f"speculative decoding in vLLM: {kinds}"):
         cases = spec_cases(drafter_dir, spec.vllm_method, spec.n_predict, e)
-        prompts = [r["prompt_token_ids"] for r in eval_ready]
+        sets = {"heldout": [r["prompt_token_ids"] for r in eval_ready]}
+        if foreign:
+            sets["foreign"] = [r["prompt_token_ids"] for r in foreign]
+        warmup = [r["prompt_token_ids"] for r in ready[: e.suffix_warmup_prompts]]
+        prompts = EvalPrompts(sets, warmup)
         results = measure_speculative_decoding(
             ctx.model, ctx.recipe.synth, cases, prompts, e.max_tokens, e.batch_sizes, e.repeats, e.sampled_temperature
         )
     for r in results.values():
-        r.pop("outputs", None)
+        for part in [r, *(v for v in r.values() if isinstance(v, dict) and "outputs" in v)]:
+            part.pop("outputs", None)
     return results
 
 
@@ -305,11 +230,11 @@ def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: str | None = None) -> dic
         recipe, run, model, AutoTokenizer.from_pretrained(files), AutoConfig.from_pretrained(files), recipe.store
     )
     with run.stage("prompts", "held-out eval prompts, self-instruct, teacher prompts"):
-        ready, eval_ready = prepare_prompts(ctx, prompts)
+        ready, eval_ready, foreign = prepare_prompts(ctx, prompts)
     data = (offline_data if recipe.teacher.mode == "offline" else online_data)(ctx, ready, eval_ready)
     phases = data_response_phase(ctx, prompts, eval_ready, data)
     drafter_dir, train_metrics = train_drafter(ctx, data, phases)
-    vllm = vllm_measurement(ctx, drafter_dir, eval_ready)
+    vllm = vllm_measurement(ctx, drafter_dir, eval_ready, foreign, ready)
     serving = record_serving(drafter_dir, vllm)  # the best k per batch size, into the export's config.json
     metrics = {
         "model": recipe.model.name_or_path,

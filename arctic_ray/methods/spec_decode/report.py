@@ -6,7 +6,12 @@ from arctic_ray.core.run_dir import JobRun
 from arctic_ray.methods.spec_decode.plots import plot_acceptance, plot_throughput, plot_training
 from arctic_ray.methods.spec_decode.serving import SERVING_KEY
 
-BASELINE_NAMES = {"ngram": "ngram", "suffix": "suffix decoding"}
+BASELINE_NAMES = {
+    "ngram": "ngram",
+    "suffix": "suffix decoding (cache on, warmed)",
+    "suffix_nocache": "suffix decoding (cache off)",
+}
+EVAL_SETS = {"heldout": "held-out training-style prompts", "foreign": "foreign prompts (other styles)"}
 # As read in arctic_inference 0.3.0 (vllm/config.py, vllm/model_runner.py; its plugin targets vLLM
 # 0.26): suffix decoding combines only with its methods `arctic` / `mlp_speculator`.
 COMBINED = (
@@ -40,9 +45,16 @@ def write_plots(run: JobRun, m: dict) -> dict[str, str]:
             series[f"vLLM {label(name, r)}, T={r['sampled']['temperature']}"] = r["sampled"]["accept_per_pos"]
     plots["acceptance"] = plot_acceptance(series, run.at("acceptance.png"))
     if _measured(vllm):
-        rates = {label(name, r): r["tok_s"] for name, r in _measured(vllm).items()}
-        plots["throughput"] = plot_throughput(rates, run.at("throughput.png"))
+        for key, part in (("throughput", None), ("throughput_foreign", "foreign")):
+            rates = {label(name, r): _part(r, part)["tok_s"] for name, r in _measured(vllm).items() if _part(r, part)}
+            if rates:
+                plots[key] = plot_throughput(rates, run.at(f"{key}.png"))
     return plots
+
+
+def _part(r: dict, eval_set: str | None) -> dict:
+    """A case's figures on an eval set: the held-out ones at its top, the others under their name."""
+    return r if eval_set is None else r.get(eval_set, {})
 
 
 def _fmt(values: list[float]) -> str:
@@ -54,19 +66,26 @@ def _speedup(r: dict, bs) -> str:
 
 
 def _vllm_lines(vllm: dict) -> list[str]:
-    lines = [
-        "## Measured in vLLM",
-        "",
-        "| speculation | batch | tok/s | speedup | mean acceptance length | acceptance by position |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, r in _measured(vllm).items():
-        greedy = r.get("greedy")
-        for bs, rate in r["tok_s"].items():
-            accept = f"{greedy['mean_acceptance_length']:.2f}" if greedy else "-"
-            per_pos = _fmt(greedy["accept_per_pos"]) if greedy else "-"
-            lines.append(f"| {label(name, r)} | {bs} | {rate:.1f} | {_speedup(r, bs)} | {accept} | {per_pos} |")
-    lines.append("")
+    lines = ["## Measured in vLLM", ""]
+    for eval_set, part in (("heldout", None), ("foreign", "foreign")):
+        measured = {name: _part(r, part) for name, r in _measured(vllm).items() if _part(r, part)}
+        if not measured:
+            continue
+        lines += [
+            f"{EVAL_SETS[eval_set]}:",
+            "",
+            "| speculation | batch | tok/s | speedup | mean acceptance length | acceptance by position |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, r in measured.items():
+            greedy = r.get("greedy")
+            for bs, rate in r["tok_s"].items():
+                accept = f"{greedy['mean_acceptance_length']:.2f}" if greedy else "-"
+                per_pos = _fmt(greedy["accept_per_pos"]) if greedy else "-"
+                lines.append(
+                    f"| {label(name, vllm[name])} | {bs} | {rate:.1f} | {_speedup(r, bs)} | {accept} | {per_pos} |"
+                )
+        lines.append("")
     lines += [f"{name}: the engine failed, not measured ({r['error']})." for name, r in vllm.items() if "error" in r]
     drafter = _measured(vllm).get("drafter")
     if drafter:
@@ -134,7 +153,22 @@ def _baseline_sentence(vllm: dict, serving: dict) -> str | None:
         f"Model-free {BASELINE_NAMES[name]} is faster than the drafter here: {rates[name]:.1f} tok/s at batch {bs} "
         f"against {drafter:.1f} with the drafter at its best k ({k}), same prompts and engine settings."
     )
-    return sentence + (" " + COMBINED if name == "suffix" else "")
+    return sentence + (" " + COMBINED if name.startswith("suffix") else "")
+
+
+def _headline(measured: dict, part: str | None, what: str) -> str:
+    d, none = _part(measured["drafter"], part), _part(measured["none"], part)
+    bs = min(d["tok_s"])
+    others = "".join(
+        f", {_part(measured[name], part)['tok_s'][bs]:.1f} with {BASELINE_NAMES[name]} "
+        f"({_part(measured[name], part)['speedup'][bs]:.2f}x)"
+        for name in BASELINE_NAMES
+        if name in measured and _part(measured[name], part)
+    )
+    return (
+        f"**vLLM at batch {bs}, {what}: drafter {d['tok_s'][bs]:.1f} tok/s vs {none['tok_s'][bs]:.1f} without "
+        f"speculation ({d['speedup'][bs]:.2f}x){others}.**"
+    )
 
 
 def render_report(m: dict) -> str:
@@ -143,18 +177,9 @@ def render_report(m: dict) -> str:
     head = [f"# spec_decode run: {m['model']}, {m['speculator']} drafter, teacher {m['teacher_mode']}", ""]
     measured = _measured(vllm or {})
     if "drafter" in measured and "none" in measured:
-        bs = min(measured["drafter"]["tok_s"])
-        d, none = measured["drafter"], measured["none"]
-        others = "".join(
-            f" and {measured[name]['tok_s'][bs]:.1f} with {BASELINE_NAMES[name]} ({measured[name]['speedup'][bs]:.2f}x)"
-            for name in BASELINE_NAMES
-            if name in measured
-        )
-        head.append(
-            f"**vLLM at batch {bs}: drafter {d['tok_s'][bs]:.1f} tok/s vs {none['tok_s'][bs]:.1f} without speculation "
-            f"({d['speedup'][bs]:.2f}x){others}.**"
-        )
-        head.append("")
+        for eval_set, part in (("heldout", None), ("foreign", "foreign")):
+            if _part(measured["drafter"], part):
+                head += [_headline(measured, part, EVAL_SETS[eval_set]), ""]
     lines = head + [
         "## Simulated greedy verification (held-out prompts)",
         "",

@@ -1,15 +1,20 @@
-"""Speculative decoding measured in vLLM itself: the same held-out prompts and engine settings
-with no speculation, with the model-free baselines (`ngram`, `suffix`) and with the trained
-drafter at every number of speculative tokens k up to its own (vLLM fixes k when the engine
-starts), one engine at a time in a fresh process, a warm-up first and the median of repeats.
-vLLM's own spec-decode counters give the acceptance rate, the mean acceptance length and the
-acceptance per draft position. An engine that fails is recorded as its error; the others go on."""
+"""Speculative decoding measured in vLLM itself: the same prompts and engine settings with no
+speculation, with the model-free baselines (`ngram`, suffix decoding with its cache on as servers
+run it and off) and with the trained drafter at every number of speculative tokens k up to its
+own (vLLM fixes k when the engine starts), one engine at a time in a fresh process, a warm-up
+first and the median of repeats. Every engine is timed on each eval set: the held-out split of
+the training prompts (where the best k is chosen) and a foreign set of other styles (what a user's
+own traffic looks like to the drafter). vLLM's own spec-decode counters give the acceptance rate,
+the mean acceptance length and the acceptance per draft position (`spec_counters.py`). An
+engine that fails is recorded as its error; the others go on."""
 
 from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import ray
@@ -19,18 +24,18 @@ from arctic_ray.core.storage import local_copy
 from arctic_ray.engines.vllm.device import engine_device
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig, start_llm
 from arctic_ray.methods.spec_decode.eval_config import SpecDecodeEvalConfig
+from arctic_ray.methods.spec_decode.spec_counters import counters, spec_stats, summed
+from arctic_ray.methods.spec_decode.suffix_cache import cached_requests, check_disjoint, forget_all_but
 from arctic_ray.models.ref import ModelRef
 
-SPEC_COUNTERS = (
-    "vllm:spec_decode_num_drafts",
-    "vllm:spec_decode_num_draft_tokens",
-    "vllm:spec_decode_num_accepted_tokens",
-)
-PER_POS = "vllm:spec_decode_num_accepted_tokens_per_pos"
 # No vLLM plugin in the measured engines: arctic-inference (installed for suffix decoding) registers
 # one that patches the vLLM it targets (0.26) and refuses this one when ARCTIC_INFERENCE_ENABLED is
 # set. VLLM_PLUGINS is an allowlist; "" names none.
 NO_PLUGINS = {"VLLM_PLUGINS": ""}
+
+PER_SET = ("tok_s", "tok_s_repeats", "greedy", "outputs")
+"""What each eval set gets per engine; the first set's at the top of a case's result, the others'
+under the set's name."""
 
 
 @dataclass
@@ -39,28 +44,39 @@ class Case:
     speculative_config: dict | None = None
     sampled: bool = True
     """Also measure the acceptance when sampling (with speculation and a temperature above 0)."""
+    warm_cache: bool = False
+    """Suffix decoding with its cache on: a fresh engine per repeat, warmed first (`suffix_cache.py`)."""
+
+
+@dataclass
+class EvalPrompts:
+    """Token ids of the timed prompts by eval set (the first is where the best k is chosen), and
+    of the warm-up split that fills a suffix cache (disjoint from every set)."""
+
+    sets: dict[str, list[list[int]]]
+    warmup: list[list[int]] = field(default_factory=list)
 
 
 def spec_cases(drafter_dir: str | None, method: str | None, n_predict: int, e: SpecDecodeEvalConfig) -> list[Case]:
     """none, the baselines, the drafter at k = 1..n_predict-1 (`drafter_k<k>`, greedy only) and
     the drafter at its own n_predict (`drafter`, also sampled)."""
+    suffix = {"method": "suffix", "num_speculative_tokens": e.suffix_tokens}
     baselines = {
-        "ngram": {
-            "method": "ngram",
-            "num_speculative_tokens": n_predict,
-            "prompt_lookup_min": 1,
-            "prompt_lookup_max": e.ngram_max,
-        },
-        # No cache of past answers: every timed pass repeats the same prompts, which it would then
-        # serve from their own earlier answers (4x on the second pass). Each request's own
-        # prompt-and-output tree is still used.
-        "suffix": {
-            "method": "suffix",
-            "num_speculative_tokens": e.suffix_tokens,
-            "suffix_decoding_max_cached_requests": 0,
-        },
+        "ngram": Case(
+            "ngram",
+            {
+                "method": "ngram",
+                "num_speculative_tokens": n_predict,
+                "prompt_lookup_min": 1,
+                "prompt_lookup_max": e.ngram_max,
+            },
+            sampled=False,
+        ),
+        "suffix": Case("suffix", suffix, sampled=False, warm_cache=True),
+        # each request's own prompt-and-output tree only: what suffix decoding gives a server's first requests
+        "suffix_nocache": Case("suffix_nocache", {**suffix, "suffix_decoding_max_cached_requests": 0}, sampled=False),
     }
-    cases = [Case("none")] + [Case(name, baselines[name], sampled=False) for name in e.baselines]
+    cases = [Case("none")] + [baselines[name] for name in e.baselines]
     if drafter_dir and method:
         cases += [
             Case(
@@ -73,34 +89,6 @@ def spec_cases(drafter_dir: str | None, method: str | None, n_predict: int, e: S
     return cases
 
 
-def _counters(llm) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for metric in llm.get_metrics():
-        if metric.name in SPEC_COUNTERS:
-            out[metric.name] = metric.value
-        elif metric.name == PER_POS:
-            out[metric.name] = list(metric.values)
-    return out
-
-
-def spec_stats(before: dict, after: dict) -> dict | None:
-    """Acceptance over the generations between two counter snapshots (None: no speculation)."""
-    if SPEC_COUNTERS[0] not in after:
-        return None
-    delta = {k: after[k] - before.get(k, 0) for k in SPEC_COUNTERS}
-    drafts, draft_tokens, accepted = (delta[k] for k in SPEC_COUNTERS)
-    after_pos = after.get(PER_POS, [])
-    per_pos = [a - b for a, b in zip(after_pos, before.get(PER_POS, [0] * len(after_pos)), strict=False)]
-    return {
-        "drafts": drafts,
-        "draft_tokens": draft_tokens,
-        "accepted_tokens": accepted,
-        "acceptance_rate": accepted / draft_tokens if draft_tokens else 0.0,
-        "mean_acceptance_length": 1 + accepted / drafts if drafts else 1.0,
-        "accept_per_pos": [a / drafts if drafts else 0.0 for a in per_pos],
-    }
-
-
 def _generate(llm, prompts: list[list[int]], params, batch_size: int) -> tuple[list[list[int]], float]:
     outputs, start = [], time.perf_counter()
     for i in range(0, len(prompts), batch_size):
@@ -109,21 +97,51 @@ def _generate(llm, prompts: list[list[int]], params, batch_size: int) -> tuple[l
     return outputs, time.perf_counter() - start
 
 
+def _nothing() -> None:
+    pass
+
+
+def _timed(llm, name: str, prompts: list[list[int]], params, batch_sizes: list[int], repeats: int, after_pass) -> dict:
+    """One eval set on one engine: tok/s per batch size over `repeats` passes, the acceptance of
+    the first batch size's passes, the greedy outputs at batch 1. `after_pass` runs after each."""
+    out: dict[str, Any] = {"tok_s": {}, "tok_s_repeats": {}, "greedy": None, "outputs": []}
+    for bs in batch_sizes:
+        rates, before = [], counters(llm)
+        for r in range(repeats):
+            outs, seconds = _generate(llm, prompts, params, bs)
+            after_pass()
+            rates.append(sum(map(len, outs)) / seconds)
+            print(f"[vllm-eval] {name} batch={bs} repeat {r + 1}/{repeats}: {rates[-1]:.1f} tok/s", flush=True)
+            if bs == 1 and not out["outputs"]:
+                out["outputs"] = outs
+        out["tok_s"][bs], out["tok_s_repeats"][bs] = statistics.median(rates), rates
+        if bs == batch_sizes[0]:
+            out["greedy"] = spec_stats(before, counters(llm))
+    if not out["outputs"]:
+        out["outputs"] = _generate(llm, prompts, params, 1)[0]
+        after_pass()
+    return out
+
+
 def measure_case(
     model: ModelRef,
     engine: VLLMEngineConfig,
     case: Case,
-    prompts: list[list[int]],
+    prompts: EvalPrompts,
     max_tokens: int,
     batch_sizes: list[int],
     repeats: int,
     sampled_temperature: float,
 ) -> dict:
-    """One engine configuration, in this process: tok/s per batch size (median of repeats),
-    greedy outputs at batch 1, vLLM's acceptance (greedy, and sampled when asked). The base is
-    resolved on this node, and a drafter on shared storage is copied here (vLLM reads local files)."""
+    """One engine configuration, in this process: per eval set, tok/s per batch size (median of
+    repeats), greedy outputs at batch 1, vLLM's acceptance (greedy, and sampled when asked). The
+    base is resolved on this node, and a drafter on shared storage is copied here (vLLM reads
+    local files). A suffix engine with its cache on answers the warm-up split first and forgets
+    every answer but those after each timed pass (`suffix_cache.py`)."""
     from vllm import SamplingParams
 
+    if case.warm_cache:
+        check_disjoint(prompts.warmup, prompts.sets)
     path = model.path()
     engine.check_supports(path)
     spec = dict(case.speculative_config or {})
@@ -133,39 +151,58 @@ def measure_case(
     extra = {"speculative_config": spec} if spec else {}
     llm = start_llm(path, engine, disable_log_stats=False, **extra)
     greedy = SamplingParams(max_tokens=max_tokens, temperature=0.0)
-    llm.generate(
-        [{"prompt_token_ids": prompts[0]}], SamplingParams(max_tokens=16, temperature=0.0), use_tqdm=False
-    )  # warm-up
+    first = next(iter(prompts.sets.values()))
+    after_pass: Callable[[], None] = _nothing
+    warm: list[str] = []
+    if case.warm_cache:
+        _generate(llm, prompts.warmup, greedy, max(batch_sizes))  # its answers fill the cache
+        warm = cached_requests(llm)
+        after_pass = partial(forget_all_but, llm, warm)
+    else:
+        llm.generate([{"prompt_token_ids": first[0]}], SamplingParams(max_tokens=16, temperature=0.0), use_tqdm=False)
     result: dict[str, Any] = {
         "name": case.name,
         "speculative_config": case.speculative_config,
         "measured_on": engine_device(engine),
-        "tok_s": {},
-        "tok_s_repeats": {},
+        **({"suffix_cache_warm": len(warm)} if case.warm_cache else {}),
     }
-    outputs: list[list[int]] = []
-    for bs in batch_sizes:
-        rates = []
-        before = _counters(llm)
-        for r in range(repeats):
-            outs, seconds = _generate(llm, prompts, greedy, bs)
-            rates.append(sum(map(len, outs)) / seconds)
-            print(f"[vllm-eval] {case.name} batch={bs} repeat {r + 1}/{repeats}: {rates[-1]:.1f} tok/s", flush=True)
-            if bs == 1 and not outputs:
-                outputs = outs
-        result["tok_s"][bs] = statistics.median(rates)
-        result["tok_s_repeats"][bs] = rates
-        if bs == batch_sizes[0]:
-            result["greedy"] = spec_stats(before, _counters(llm))
-    result["outputs"] = outputs or _generate(llm, prompts, greedy, 1)[0]
+    for n, (name, timed) in enumerate(prompts.sets.items()):
+        measured = _timed(llm, f"{case.name} {name}", timed, greedy, batch_sizes, repeats, after_pass)
+        if n == 0:
+            result.update(measured)
+        else:
+            result[name] = measured
     if case.speculative_config and case.sampled and sampled_temperature > 0:
-        before = _counters(llm)
+        before = counters(llm)
         sampled = engine.sampling_params({"max_tokens": max_tokens, "temperature": sampled_temperature, "seed": 0})
-        _generate(llm, prompts, SamplingParams(**sampled), 1)
-        stats = spec_stats(before, _counters(llm))
+        _generate(llm, first, SamplingParams(**sampled), 1)
+        stats = spec_stats(before, counters(llm))
         assert stats is not None  # a speculative engine has the counters
         result["sampled"] = {"temperature": sampled_temperature, **stats}
     return result
+
+
+def merged_repeats(runs: list[dict], sets: list[str]) -> dict:
+    """One result from engines that each ran one repeat: the median over them, their acceptance
+    summed, the first one's outputs."""
+    failed = next((r for r in runs if "error" in r), None)
+    if failed:
+        return failed
+    out = dict(runs[0])
+    for n, name in enumerate(sets):
+        parts = runs if n == 0 else [r[name] for r in runs]
+        repeats = {bs: [rate for p in parts for rate in p["tok_s_repeats"][bs]] for bs in parts[0]["tok_s"]}
+        merged = {
+            "tok_s": {bs: statistics.median(rates) for bs, rates in repeats.items()},
+            "tok_s_repeats": repeats,
+            "greedy": summed([p["greedy"] for p in parts]),
+            "outputs": parts[0]["outputs"],
+        }
+        if n == 0:
+            out.update(merged)
+        else:
+            out[name] = merged
+    return out
 
 
 def _failed(case: Case, error: str) -> dict:
@@ -199,26 +236,33 @@ def measure_speculative_decoding(
     model: ModelRef,
     engine: VLLMEngineConfig,
     cases: list[Case],
-    prompts: list[list[int]],
+    prompts: EvalPrompts,
     max_tokens: int,
     batch_sizes: list[int],
     repeats: int,
     sampled_temperature: float,
 ) -> dict:
-    """Every case, one after the other (they must not compete for the cores they are timed on).
-    Speedups and output equality are against `none`, where it ran."""
+    """Every case, one after the other (they must not compete for the cores they are timed on);
+    a warm-cache case as one fresh engine per repeat. Speedups and output equality are against
+    `none`, where it ran, per eval set."""
     resources = {"num_cpus": engine.cpus_per_engine, "num_gpus": engine.gpus_per_engine}
     task = _measure_task.options(**resources, runtime_env={"env_vars": {**engine.engine_env(), **NO_PLUGINS}})
+    sets = list(prompts.sets)
     results = {}
     for case in cases:
-        results[case.name] = _measured_or_error(
-            task, case, model, engine, case, prompts, max_tokens, batch_sizes, repeats, sampled_temperature
-        )
+        args = (model, engine, case, prompts, max_tokens, batch_sizes)
+        if case.warm_cache:
+            runs = [_measured_or_error(task, case, *args, 1, sampled_temperature) for _ in range(repeats)]
+            results[case.name] = merged_repeats(runs, sets)
+        else:
+            results[case.name] = _measured_or_error(task, case, *args, repeats, sampled_temperature)
     plain = results["none"]
     for r in results.values():
         if "error" in r or "error" in plain:
             continue
-        same = [a == b for a, b in zip(r["outputs"], plain["outputs"], strict=False)]
-        r["outputs_equal_plain"] = sum(same) / max(len(same), 1)
-        r["speedup"] = {bs: r["tok_s"][bs] / plain["tok_s"][bs] for bs in r["tok_s"]}
+        for n, name in enumerate(sets):
+            mine, base = (r, plain) if n == 0 else (r[name], plain[name])
+            same = [a == b for a, b in zip(mine["outputs"], base["outputs"], strict=False)]
+            mine["outputs_equal_plain"] = sum(same) / max(len(same), 1)
+            mine["speedup"] = {bs: mine["tok_s"][bs] / base["tok_s"][bs] for bs in mine["tok_s"]}
     return results

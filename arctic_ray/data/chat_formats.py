@@ -7,6 +7,7 @@ unknown speaker is a reason, not a crash, since one odd row must not stop a read
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from arctic_ray.data.messages import row_problem
@@ -36,6 +37,11 @@ SPEAKERS: dict[str, str] = {
 observation...) have no request role here: the row is refused."""
 
 
+def _either(names: Iterable[str]) -> str:
+    quoted = [f"`{name}`" for name in names]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
 def to_chat(row: Any, index: int) -> tuple[dict | None, str]:
     """(`{"id", "messages"}`, "") for a row of a known layout, or (None, why not). `index` is the
     row's position in its source, the id of a row that has none. A `sampling` object is carried
@@ -44,7 +50,7 @@ def to_chat(row: Any, index: int) -> tuple[dict | None, str]:
         return None, f"a row must be an object, got {type(row).__name__}"
     layout = next((name for name in CHAT_LAYOUTS if row.get(name) is not None), None)
     if layout is None:
-        return None, f"no chat column: expected one of {', '.join(CHAT_LAYOUTS)}"
+        return None, f"no chat column: expected {_either(CHAT_LAYOUTS)}"
     turns = row[layout]
     if not isinstance(turns, list) or not turns:
         return None, f"`{layout}` must be a non-empty list"

@@ -8,7 +8,7 @@ import json
 import datasets
 import pytest
 
-from arctic_ray.data.chat_formats import CHAT_LAYOUTS, to_chat
+from arctic_ray.data.chat_formats import to_chat
 from arctic_ray.data.messages import row_problem
 from arctic_ray.data.sources import read_source
 
@@ -139,7 +139,7 @@ def test_the_projects_own_rows_pass_through(tmp_path):
     assert [reason for _, reason in results[1:]] == [
         "only assistant messages: no prompt to answer",
         "a row must be an object, got list",
-        f"no chat column: expected one of {', '.join(CHAT_LAYOUTS)}",
+        "no chat column: expected `messages`, `data` or `conversations`",
         "`messages` must be a non-empty list",
     ]
 

@@ -85,8 +85,9 @@ def _speakers(turns: list, layout: str, key: str, text: str) -> tuple[list[dict]
         if speaker not in SPEAKERS:
             return None, f"{layout}[{i}].{key} {speaker!r} is not one of {', '.join(SPEAKERS)}"
         content = turn.get(text)
-        if not isinstance(content, str) or not content.strip():
-            return None, f"{layout}[{i}].{text} is empty or not a string"
+        problem = _text_problem(f"{layout}[{i}].{text}", content)
+        if problem:
+            return None, problem
         messages.append({"role": SPEAKERS[speaker], "content": content})
     return messages, ""
 
@@ -94,7 +95,14 @@ def _speakers(turns: list, layout: str, key: str, text: str) -> tuple[list[dict]
 def _alternating(turns: list) -> tuple[list[dict] | None, str]:
     messages = []
     for i, content in enumerate(turns):
-        if not isinstance(content, str) or not content.strip():
-            return None, f"data[{i}] is empty or not a string"
+        problem = _text_problem(f"data[{i}]", content)
+        if problem:
+            return None, problem
         messages.append({"role": "user" if i % 2 == 0 else "assistant", "content": content})
     return messages, ""
+
+
+def _text_problem(where: str, content: Any) -> str:
+    if not isinstance(content, str):
+        return f"{where} must be a string, got {type(content).__name__}"
+    return "" if content.strip() else f"{where} is empty"

@@ -80,7 +80,7 @@ def test_ultrachat_data_layout_alternates_user_and_assistant(tmp_path):
             {"role": "user", "content": "Write one?"},
         ],
     }
-    assert bad is None and why == "data[1] is empty or not a string"
+    assert bad is None and why == "data[1] is empty"
 
 
 def test_sharegpt_layout_in_a_dataset_dict_split(tmp_path):
@@ -147,9 +147,9 @@ def test_the_projects_own_rows_pass_through(tmp_path):
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        ({"conversations": [{"from": "human", "value": None}]}, "conversations[0].value is empty or not a string"),
+        ({"conversations": [{"from": "human", "value": None}]}, "conversations[0].value must be a string, got NoneType"),
         ({"conversations": ["hello"]}, "conversations[0] is not an object"),
-        ({"data": ["hi", 3]}, "data[1] is empty or not a string"),
+        ({"data": ["hi", 3]}, "data[1] must be a string, got int"),
         ({"messages": "hello"}, "`messages` must be a non-empty list"),
     ],
 )

@@ -1,6 +1,7 @@
-"""The engine owns the target: hidden states captured in vLLM equal the HF base's, a drafter
-trained on them learns what one trained on HF's learns, and a trainer of the engine path holds
-only the target's embeddings and draft-vocabulary LM-head rows."""
+"""The engine owns the target: hidden states captured in vLLM equal the HF base's, those captured
+while it generates equal a prefill of what it generated, a drafter trained on them learns what
+one trained on HF's learns, and a trainer of the engine path holds only the target's embeddings
+and draft-vocabulary LM-head rows."""
 
 import os
 import random
@@ -15,6 +16,8 @@ from arctic_ray.methods.spec_decode.target_pieces import TargetPieces
 from tests.support.eagle3_training import simulate, train_in_process
 
 LAYERS = [1, 2, 3]  # the tiny base's EAGLE-3 aux layers
+MAX_LEN = 256
+KV_TOKENS = 640  # the tiny base keeps 1 KiB of KV cache per token: room for two whole sequences
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,7 @@ def feature_llm(tiny_model):
     from arctic_ray.engines.vllm.hidden_states import feature_engine_kwargs
     from arctic_ray.engines.vllm.settings import VLLMEngineConfig, start_llm
 
-    engine = VLLMEngineConfig(max_model_len=256, kv_cache_bytes=64 << 20)
+    engine = VLLMEngineConfig(max_model_len=MAX_LEN, kv_cache_bytes=KV_TOKENS << 10)
     saved = dict(os.environ)
     llm = start_llm(tiny_model, engine, **feature_engine_kwargs(engine.max_model_len))
     yield llm
@@ -47,6 +50,37 @@ def test_engine_features_equal_hf_hidden_states(feature_llm, tiny_model, tiny_ge
     # a neighbouring layer is a thousand times the tolerance away: the test tells layers apart
     h = base.config.hidden_size
     assert np.abs(got[0][:, :h] - got[0][:, h : 2 * h]).max() > 1e-2
+
+
+def test_states_captured_while_generating_equal_a_prefill_of_what_was_generated(feature_llm, tiny_generations):
+    from vllm import SamplingParams
+
+    from arctic_ray.engines.vllm.hidden_states import (
+        engine_features,
+        start_capture,
+        states_by_request,
+        stop_capture,
+    )
+
+    prompts = [p for p, _ in tiny_generations[:8]]
+    # eight sequences of MAX_LEN - 1 tokens (a prefill of each must fit) at once, in a KV cache with
+    # room for two: continuous batching mixes their prefills and decodes, and the scheduler preempts
+    # and recomputes some
+    params = [SamplingParams(max_tokens=MAX_LEN - 1 - len(p), temperature=0.0, ignore_eos=True) for p in prompts]
+    start_capture(feature_llm, LAYERS)
+    try:
+        outputs = feature_llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
+    finally:
+        records = stop_capture(feature_llm)
+    captured = states_by_request(records, LAYERS)
+    assert sum(c.recomputed for c in captured.values()) > 0  # the preempted case was exercised
+    assert max(len(r["requests"]) for r in records) > 1  # and forwards of several requests
+    sequences = [list(o.prompt_token_ids) + list(o.outputs[0].token_ids) for o in outputs]
+    prefilled = engine_features(feature_llm, sequences, LAYERS)
+    for output, sequence, want in zip(outputs, sequences, prefilled, strict=True):
+        got = captured[output.request_id]
+        assert got.ids.tolist() == sequence[:-1]  # the last sampled token was never fed back
+        np.testing.assert_allclose(got.features, want[:-1], rtol=1e-4, atol=1e-5)
 
 
 def test_a_drafter_trained_on_engine_features_matches_one_trained_on_hf(feature_llm, tiny_model, tiny_generations):

@@ -123,12 +123,14 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
     assert aside["no-tokens"] == "empty prompt"
     assert "does not fit max_model_len 256" in aside["too-long"]
     assert 0 < stats["busy_fraction"] <= 1 and stats["generated"] + stats["reused"] >= stats["consumed"]
-    assert stats["features_s"] > 0 and m["target_features"] == "engine"
+    # the restarted teacher's rows have the states captured as it generated them (no prefill)
+    assert stats["feature_rows"]["one_pass"] > 0 and m["target_features"] == "engine", stats
     assert m["target_params_held"] < m["drafter_params"]  # embeddings and 128 head rows, no decoder layer
     feeder.finish()
 
     # a rerun over the same rows finds every stored answer and generates nothing, also an answer
-    # the vllm backend stored (its rows carry the stored columns only, no `error`)
+    # the vllm backend stored (its rows carry the stored columns only, no `error`); answers it did
+    # not generate have their features from a prefill
     served = [r for r in rows if r["id"] not in aside][:8]
     answered = GenerationStore(str(tmp_path / "store")).get_many([r["key"] for r in served])
     GenerationStore(str(tmp_path / "backend-store")).put_many(
@@ -136,11 +138,15 @@ def test_online_teacher_feeds_zero2_training(ray_local, tiny_model, tmp_path):
     )
     ledger = TeacherLedger.remote(24)
     again = TeacherActor.options(num_cpus=0.5).remote(
-        ModelRef.of(tiny_model), ENGINE, str(tmp_path / "backend-store"), ledger
+        ModelRef.of(tiny_model), ENGINE, str(tmp_path / "backend-store"), ledger, [1, 2, 3]
     )
     answers = ray.get(again.generate.remote(served))
+    assert all(a["completion_token_ids"] for a in answers) and all(a["error"] == "" for a in answers)
+    sequences = [(a["prompt_token_ids"] + a["completion_token_ids"])[:128] for a in answers]
+    features = ray.get(again.features.remote(sequences))
     stats = teacher_stats(again, ledger)
     assert (stats["reused"], stats["generated"]) == (8, 0)
-    assert all(a["completion_token_ids"] for a in answers) and all(a["error"] == "" for a in answers)
+    assert stats["feature_rows"] == {"one_pass": 0, "prefill": 8}
+    assert [f.shape for f in features] == [(len(s), 4 * 64) for s in sequences]
     ray.kill(again)
     ray.kill(ledger)

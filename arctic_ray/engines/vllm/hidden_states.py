@@ -9,14 +9,23 @@ vLLM's EAGLE-3 reads) and the final normed state (HF `last_hidden_state`).
 
 The engine must prefill each sequence in one piece and compute every token: chunked prefill
 and prefix caching off (`FEATURE_ENGINE_KWARGS`), and eager mode so the hooks run. Tokens of one
-forward are matched to their sequence by their positions (a prefill starts at 0) and ids."""
+forward are matched to their sequence by their positions (a prefill starts at 0) and ids.
+
+The same hooks capture while the engine generates (`states_by_request`): each forward also
+records which request each of its tokens belongs to (the model runner's batch order and query
+offsets), so continuous batching's mixed prefill and decode steps are taken apart by request. A
+request the scheduler preempted is computed again from its start (prefix caching is off): its
+positions are written again with equal states and counted once."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from arctic_ray.engines.vllm.loop import external_request_id
 
 EXTENSION = "arctic_ray.engines.vllm.hidden_states.HiddenStateCapture"
 
@@ -49,7 +58,14 @@ class HiddenStateCapture:
         # The model's own forward is wrapped by vLLM's compile decorator (module hooks on it do
         # not run): a step starts at the embedding lookup, its positions come with layer 0.
         def on_embed_input(_module, args):
-            self._arctic_step = {"input_ids": args[0].detach().cpu().clone(), "states": {}}
+            # Tokens are laid out request by request in the batch's order (its query offsets).
+            batch, n = self.model_runner.input_batch, self.model_runner.input_batch.num_reqs
+            self._arctic_step = {
+                "input_ids": args[0].detach().cpu().clone(),
+                "states": {},
+                "requests": list(batch.req_ids[:n]),
+                "starts": self.model_runner.query_start_loc.np[: n + 1].copy(),
+            }
             self._arctic_records.append(self._arctic_step)
 
         def on_first_layer(_module, args, kwargs):
@@ -77,7 +93,8 @@ class HiddenStateCapture:
         self._arctic_handles = handles
 
     def arctic_capture_stop(self) -> list[dict]:
-        """Every forward since the start: token ids, positions and the captured states, as numpy."""
+        """Every forward since the start: token ids, positions, the captured states (numpy), and
+        the requests whose tokens they are with their offsets."""
         for h in self._arctic_handles:
             h.remove()
         records, self._arctic_records = self._arctic_records, []
@@ -86,6 +103,8 @@ class HiddenStateCapture:
                 "input_ids": r["input_ids"].numpy(),
                 "positions": r["positions"].numpy(),
                 "states": {k: v.numpy() for k, v in r["states"].items()},
+                "requests": r["requests"],
+                "starts": r["starts"],
             }
             for r in records
             if "final" in r["states"]
@@ -157,3 +176,42 @@ def engine_features(
     finally:
         records = stop_capture(llm)
     return match_features(records, sequences, layers, dtype)
+
+
+@dataclass
+class RequestStates:
+    """What one request's forwards computed: its token ids at positions 0..n-1 and their
+    features ([n, F], `match_features`' layout). A generated request's last token was sampled
+    but never fed back, so `n` is its prompt plus completion less one."""
+
+    ids: np.ndarray
+    features: np.ndarray
+    recomputed: int
+    """Positions computed more than once (the request was preempted and recomputed)."""
+
+
+def states_by_request(
+    records: list[dict], layers: list[int], dtype: npt.DTypeLike = np.float32
+) -> dict[str, RequestStates]:
+    """The captured forwards of a generation, taken apart by request (keyed by the id its output
+    carries). Positions a forward skipped would leave a hole: that is an error, not a zero."""
+    pieces: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for r in records:
+        stacked = np.concatenate([r["states"][k] for k in layers] + [r["states"]["final"]], axis=-1)
+        for request, s, e in zip(r["requests"], r["starts"][:-1], r["starts"][1:], strict=True):
+            pieces.setdefault(external_request_id(request), []).append(
+                (r["positions"][s:e], r["input_ids"][s:e], stacked[s:e])
+            )
+    out = {}
+    for request, parts in pieces.items():
+        n = max(int(p.max()) for p, _, _ in parts if len(p)) + 1
+        ids = np.zeros(n, dtype=np.int64)
+        features = np.zeros((n, parts[0][2].shape[-1]), dtype=dtype)
+        times = np.zeros(n, dtype=np.int64)
+        for positions, tokens, rows in parts:  # in step order: a recomputation writes last
+            ids[positions], features[positions] = tokens, rows
+            times[positions] += 1
+        if (times == 0).any():
+            raise RuntimeError(f"request {request}: no state for positions {np.flatnonzero(times == 0)[:8].tolist()}")
+        out[request] = RequestStates(ids, features, int((times > 1).sum()))
+    return out

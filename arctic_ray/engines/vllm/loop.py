@@ -119,7 +119,7 @@ class EngineLoop:
             if isinstance(request_id, Exception):
                 _settle(loop, future, request_id)
             else:
-                waiting[_external(request_id)] = (future, loop)
+                waiting[external_request_id(request_id)] = (future, loop)
 
 
 class _Call:
@@ -134,7 +134,7 @@ def _one(enqueue: Enqueue, llm: Any, item: Any, param: Any) -> str | Exception:
         return err
 
 
-def _external(request_id: str) -> str:
+def external_request_id(request_id: str) -> str:
     """Outputs carry the id `vllm.LLM` gave a request (a counter); adding it returns the engine's
     internal id, that counter with a random suffix."""
     return request_id.split("-", 1)[0]

@@ -20,6 +20,16 @@ COMBINED = (
 )
 
 
+def _teacher_features(teacher: dict) -> str:
+    rows = teacher.get("feature_rows")
+    if not rows or not sum(rows.values()):
+        return ""
+    return (
+        f"; its current process captured the target's states of {rows['one_pass']} training rows while "
+        f"generating them and prefilled {rows['prefill']} ({teacher['prefill_s']:.0f} s; answers it did not generate)"
+    )
+
+
 def _measured(vllm: dict) -> dict:
     return {name: r for name, r in vllm.items() if "error" not in r}
 
@@ -218,6 +228,7 @@ def render_report(m: dict) -> str:
                 if tt.get("teacher_restarts")
                 else ""
             )
+            + _teacher_features(tt)
         )
     lines += [
         "",

@@ -14,12 +14,14 @@ process dies, Ray starts it again on its node (`max_restarts`) and asks it the c
 (`max_task_retries`); answers stored before the death come from the store, and training goes on.
 
 With `layers` set, the same engine also gives the target's hidden states of finished training
-rows (`features`): a prefill of each sequence with the capture hooks on, so the trainers never
-run the target themselves."""
+rows (`features`), so the trainers never run the target themselves: captured while it generated
+them (`one_pass.py`), or for rows it did not generate (stored answers), by a prefill of each
+sequence with the capture hooks on."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 
@@ -28,17 +30,22 @@ import ray
 
 from arctic_ray.engines.vllm.answers import answer_columns
 from arctic_ray.engines.vllm.hidden_states import (
+    RequestStates,
     feature_engine_kwargs,
     match_features,
     prefill_params,
     start_capture,
+    states_by_request,
     stop_capture,
 )
 from arctic_ray.engines.vllm.settings import VLLMEngineConfig
 from arctic_ray.methods.spec_decode.teacher.ledger import call_id
+from arctic_ray.methods.spec_decode.teacher.one_pass import CapturedFeatures
 from arctic_ray.models.ref import ModelRef
 from arctic_ray.synth.sent_log import SentLog
 from arctic_ray.synth.store import GenerationStore
+
+logger = logging.getLogger(__name__)
 
 
 @ray.remote(max_restarts=0)  # start_teacher sets the restarts the recipe allows
@@ -67,7 +74,9 @@ class TeacherActor:
         self.sent_log = SentLog(store_dir)
         self.sent_log.refresh()  # what earlier runs sent: a key sent, unsettled and unanswered was in flight
         self.engine_lock = asyncio.Lock()
-        self.busy_s = self.features_s = 0.0  # of this process
+        self.busy_s = self.prefill_s = 0.0  # of this process: generating, prefilling for features
+        self.captured = CapturedFeatures()
+        self.feature_rows = {"one_pass": 0, "prefill": 0}  # of this process
 
     async def generate(self, rows: list[dict]) -> list[dict]:
         """rows: `id`, `key`, `prompt_token_ids`, `max_tokens`, `sampling` -> rows with the
@@ -99,9 +108,16 @@ class TeacherActor:
         return out
 
     async def features(self, sequences: list[list[int]]) -> list:
-        """The target's hidden states of each sequence ([T, F] arrays, `match_features`)."""
-        if not sequences:
-            return []
+        """The target's hidden states of each sequence ([T, F] arrays, `match_features`): as
+        captured while this process generated it, or from a prefill."""
+        captured = [self.captured.take(s) for s in sequences]
+        todo = [s for s, f in zip(sequences, captured, strict=True) if f is None]
+        self.feature_rows["one_pass"] += len(sequences) - len(todo)
+        self.feature_rows["prefill"] += len(todo)
+        prefilled = iter(await self._prefill(todo) if todo else [])
+        return [next(prefilled) if f is None else f for f in captured]
+
+    async def _prefill(self, sequences: list[list[int]]) -> list:
         layers = self.layers
         assert layers is not None  # only a teacher started with `layers` is asked for features
         async with self.engine_lock:  # nothing else runs on the engine while the hooks are on
@@ -113,7 +129,7 @@ class TeacherActor:
                 )
             finally:
                 records = await self.loop.call(stop_capture)
-            self.features_s += time.time() - start
+            self.prefill_s += time.time() - start
         return match_features(records, sequences, layers, np.dtype(self.features_dtype))
 
     async def _generate(self, rows: list[dict]) -> dict[str, dict]:
@@ -132,9 +148,32 @@ class TeacherActor:
             for row in servable
         ]
         prompts = [{"prompt_token_ids": list(row["prompt_token_ids"])} for row in servable]
-        results = await self.loop.generate(prompts, params) if servable else []
+        layers = self.layers
+        if not servable:
+            return answers
+        states: dict[str, RequestStates] = {}
+        if layers is None:
+            results = await self.loop.generate(prompts, params)
+        else:  # the target's states of what it generates, captured on the way (`one_pass.py`)
+            await self.loop.call(lambda llm: start_capture(llm, layers))
+            try:
+                results = await self.loop.generate(prompts, params)
+            finally:
+                records = await self.loop.call(stop_capture)
+            try:
+                states = states_by_request(records, layers, np.dtype(self.features_dtype))
+            except RuntimeError as err:  # the answers stand; their rows are prefilled instead
+                logger.warning("teacher: the capture while generating is incomplete (%s); prefilling", err)
         for row, result in zip(servable, results, strict=False):
             answers[row["key"]] = self._answer(row, result=result)
+        if states:
+            self.captured.add(
+                [
+                    (list(row["prompt_token_ids"]) + list(answers[row["key"]]["completion_token_ids"]), got)
+                    for row, result in zip(servable, results, strict=False)
+                    if (got := states.get(getattr(result, "request_id", ""))) is not None
+                ]
+            )
         return answers
 
     def _problem(self, row: dict) -> str:
@@ -150,4 +189,10 @@ class TeacherActor:
 
     def stats(self) -> dict:
         """This process's engine time and id (the ledger has the counts)."""
-        return {"busy_s": round(self.busy_s, 2), "features_s": round(self.features_s, 2), "pid": os.getpid()}
+        return {
+            "busy_s": round(self.busy_s, 2),
+            "prefill_s": round(self.prefill_s, 2),
+            "feature_rows": dict(self.feature_rows),
+            "recomputed_states": self.captured.recomputed,
+            "pid": os.getpid(),
+        }

@@ -147,7 +147,10 @@ def test_the_projects_own_rows_pass_through(tmp_path):
 @pytest.mark.parametrize(
     ("row", "reason"),
     [
-        ({"conversations": [{"from": "human", "value": None}]}, "conversations[0].value must be a string, got NoneType"),
+        (
+            {"conversations": [{"from": "human", "value": None}]},
+            "conversations[0].value must be a string, got NoneType",
+        ),
         ({"conversations": ["hello"]}, "conversations[0] is not an object"),
         ({"data": ["hi", 3]}, "data[1] must be a string, got int"),
         ({"messages": "hello"}, "`messages` must be a non-empty list"),

@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dedup
 import dpo
+import one_pass_features
 import packing
 import spec_decode
 import speculator_loss_step
@@ -22,5 +23,6 @@ if __name__ == "__main__":
     dedup.main([])
     store_lookup.main([])
     spec_decode.main([])
+    one_pass_features.main([])
     swiftkv.main([])
     dpo.main([])

@@ -19,7 +19,8 @@ their ids), so they differ between sizes, as the training prompts do. A last lin
 against log(tokens) and says where the drafter would pass suffix decoding on the foreign set
 (an extrapolation: read it as such). `--temperature-at SIZE` adds one run at that size whose
 teacher samples at T=1.0 (Arctic's data generation does) instead of greedy. A plot goes to
-`runs/bench_spec_decode_scaling/scaling.png`.
+`runs/bench_spec_decode_scaling/scaling.png`, the points to `points.json` beside it (give it to a
+run as `eval.scaling_curve` and its report says where the run sits on the curve).
 
     python benchmarks/spec_decode_scaling.py                  # SmolLM2-135M-Instruct (long on 2 CPU cores)
     python benchmarks/spec_decode_scaling.py --tiny           # the tiny model, minutes
@@ -39,12 +40,6 @@ from arctic_ray.pipeline import run_file
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "runs" / "bench_spec_decode_scaling"
-
-
-def _tokens(run_dir: str) -> int:
-    """Completion tokens the drafter trained on (the kept generations)."""
-    files = sorted(Path(run_dir, "generations").glob("*.json"))
-    return sum(len(json.loads(line)["completion_token_ids"]) for f in files for line in f.open())
 
 
 def _speedup(case: dict, none: dict, eval_set: str) -> float:
@@ -76,7 +71,7 @@ def main(argv=None) -> list[str]:
     unit, epochs = pool // 8, int(spec.get("epochs", 8))  # 8x: the whole pool
     common = [f"output_dir={OUT / 'runs'}", "eval.batch_sizes=[1]", *args.set]
 
-    lines, points, baseline = [], [], None
+    lines, points, baseline, model = [], [], None, None
     plan = [(size, 0.0) for size in sorted(args.sizes, reverse=True)]  # the largest generates the pool
     if args.temperature_at:
         plan.append((args.temperature_at, 1.0))
@@ -90,13 +85,13 @@ def main(argv=None) -> list[str]:
         if baseline is not None:  # the baselines once; "none" in every run (its speedups' baseline)
             overrides.append("eval.baselines=[]")
         m = _run(recipe, overrides)
-        v = m["vllm"]
+        v, model = m["vllm"], m["model"]
         if baseline is None:
             baseline = {name: _speedup(v[name], v["none"], "foreign") for name in ("ngram", "suffix", "suffix_nocache")}
         point = {
             "size": size,
             "temperature": temperature,
-            "tokens": _tokens(m["run_dir"]),
+            "tokens": m["counts"]["train_completion_tokens"],  # of the kept generations
             "tau_heldout": _accept(v["drafter"], "heldout"),
             "tau_foreign": _accept(v["drafter"], "foreign"),
             "speedup_foreign": _speedup(v["drafter"], v["none"], "foreign"),
@@ -118,7 +113,9 @@ def main(argv=None) -> list[str]:
         lines.append(fit)
         print(fit, flush=True)
     _plot(greedy, baseline, OUT / "scaling.png")
-    (OUT / "points.json").write_text(json.dumps({"points": points, "baselines_foreign": baseline}, indent=2))
+    # a run's `eval.scaling_curve`: its report says where it sits on this curve
+    curve = {"model": model, "points": points, "baselines_foreign": baseline}
+    (OUT / "points.json").write_text(json.dumps(curve, indent=2))
     print("\n" + "\n".join(lines))
     return lines
 

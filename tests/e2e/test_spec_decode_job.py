@@ -87,11 +87,15 @@ def test_plain_python_run_then_a_submitted_rerun_and_a_submitted_synth_job_with_
 
     topics = tmp_path / "topics.txt"
     topics.write_text("volcanoes\nbaking bread\n")
+    curve = tmp_path / "points.json"  # a scaling curve of the tiny model, wide enough to hold the run
+    points = [{"tokens": t, "speedup_foreign": v, "temperature": 0.0} for t, v in ((100, 1.0), (10**6, 1.4))]
+    curve.write_text(json.dumps({"model": "tiny", "points": points, "baselines_foreign": {"suffix": 1.3}}))
     extra = [
         f"data.sources=[{{path: {prompts_with_a_bad_row}}}]",
         "self_instruct.enabled=true",
         f"self_instruct.topics={topics}",
         "self_instruct.per_topic=2",
+        f"eval.scaling_curve={curve}",
     ]
     cmd = [sys.executable, "pipelines/spec_decode.py", "--tiny", *overrides(tmp_path, extra)]
     proc = subprocess.run(cmd, cwd=ROOT, env=run_env(session_cache), capture_output=True, text=True, timeout=900)
@@ -103,6 +107,12 @@ def test_plain_python_run_then_a_submitted_rerun_and_a_submitted_synth_job_with_
     assert "vLLM at batch 1, held-out training-style prompts: drafter" in said and f"run directory: {run_dir}" in said
     assert "vLLM at batch 1, foreign prompts (other styles): drafter" in said
     assert metrics["counts"]["generations_sent"] > 0
+    at = metrics["scaling_position"]
+    assert at["tokens"] == metrics["counts"]["train_completion_tokens"] and 1.0 < at["speedup_foreign"] < 1.4
+    assert (
+        "completion tokens, between the measured 100 and 1,000,000 on the scaling curve"
+        in (run_dir / "report.md").read_text()
+    )
 
     secret = f"sk-submit-{uuid.uuid4().hex}"  # made here: no source file the job uploads holds it
     # The job's `python` is the head's: put this environment's first on its PATH.

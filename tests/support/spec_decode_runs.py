@@ -49,6 +49,7 @@ def check_run(run_dir: Path, vllm: bool, run_uri: str | None = None, lean: bool 
     assert c["train_sequences"] + c["too_short_or_long"] == c["kept"]
     generations = [json.loads(line) for f in sorted((run_dir / "generations").glob("*.json")) for line in f.open()]
     assert len(generations) == c["kept"] and all(g["completion_token_ids"] for g in generations)
+    assert c["train_completion_tokens"] == sum(len(g["completion_token_ids"]) for g in generations)
     rejects = [json.loads(line) for line in (run_dir / "rejects.jsonl").open()]
     assert (rejects[0]["stage"], rejects[0]["line"]) == ("read", 1)
     train = metrics["train"]

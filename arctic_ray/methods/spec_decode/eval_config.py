@@ -59,6 +59,11 @@ class SpecDecodeEvalConfig(StrictConfig):
     """Measure the drafter at every number of speculative tokens k from 1 to its n_predict (the
     export records the fastest k per batch size); False: at n_predict alone (one engine a run)."""
 
+    scaling_curve: str | None = None
+    """The `points.json` that `benchmarks/spec_decode_scaling.py` writes (a path or URI), for the
+    same base model: the report of an offline run says where its training tokens sit on that
+    curve and what speedup on the foreign set the curve gives at them. None: no curve."""
+
     @field_validator("baselines")
     @classmethod
     def _once_each(cls, v: list[str]) -> list[str]:

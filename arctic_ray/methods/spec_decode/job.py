@@ -31,7 +31,13 @@ from arctic_ray.methods.spec_decode.engine_requests import generation_requests
 from arctic_ray.methods.spec_decode.prompt_sets import prepare_prompts
 from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
 from arctic_ray.methods.spec_decode.report import render_report, write_plots
-from arctic_ray.methods.spec_decode.samples import response_generations, to_speculator_samples, training_columns
+from arctic_ray.methods.spec_decode.samples import (
+    completion_tokens,
+    response_generations,
+    to_speculator_samples,
+    training_columns,
+)
+from arctic_ray.methods.spec_decode.scaling_position import position_on_curve, position_sentence, read_curve
 from arctic_ray.methods.spec_decode.serving import record_serving
 from arctic_ray.methods.spec_decode.sizing import sized
 from arctic_ray.methods.spec_decode.teacher.feeder import start_teacher
@@ -87,7 +93,7 @@ def offline_data(ctx: Context, ready: list[dict], eval_ready: list[dict]) -> Tra
             dedup = minhash_dedup(ok, recipe.dedup)
             kept = dedup.kept.materialize()
             run.count(duplicates_dropped=run.write_rows("duplicates", dedup.duplicates))
-        run.count(kept=run.write_rows("generations", kept))
+        run.count(kept=run.write_rows("generations", kept), train_completion_tokens=completion_tokens(kept))
     with run.stage("tokenize", "training rows"):
         samples, rejects = to_speculator_samples(kept, recipe.data.max_length, spec.n_predict, ctx.pad_id)
         samples = samples.materialize()
@@ -247,6 +253,10 @@ def run_spec_decode(recipe: SpecDecodeRecipe, run_dir: str | None = None) -> dic
         "serving": serving,
         "train": train_metrics,
     }
+    curve, tokens = recipe.eval.scaling_curve, run.counts.get("train_completion_tokens")
+    if curve and tokens:  # the offline job knows its tokens before training; online ones vary
+        metrics["scaling_position"] = position_on_curve(read_curve(curve), tokens, recipe.model.name_or_path)
+        print(f"[arctic_ray] {position_sentence(metrics['scaling_position'])}", flush=True)
     metrics["time_split_s"] = time_split(run.timings)
     print(
         "[arctic_ray] time split: " + ", ".join(f"{k} {v:.0f} s" for k, v in metrics["time_split_s"].items()),

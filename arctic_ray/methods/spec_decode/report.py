@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.methods.spec_decode.plots import plot_acceptance, plot_throughput, plot_training
+from arctic_ray.methods.spec_decode.scaling_position import position_sentence
 from arctic_ray.methods.spec_decode.serving import SERVING_KEY
 
 BASELINE_NAMES = {
@@ -190,6 +191,8 @@ def render_report(m: dict) -> str:
         for eval_set, part in (("heldout", None), ("foreign", "foreign")):
             if _part(measured["drafter"], part):
                 head += [_headline(measured, part, EVAL_SETS[eval_set]), ""]
+    if m.get("scaling_position"):
+        head += [position_sentence(m["scaling_position"]), ""]
     lines = head + [
         "## Simulated greedy verification (held-out prompts)",
         "",

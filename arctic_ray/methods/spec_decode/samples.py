@@ -7,6 +7,8 @@ aside with a reason instead of being dropped."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import ray.data
 
@@ -78,6 +80,16 @@ def _tag(batch, seq_len: int, n_predict: int, pad_id: int) -> dict:
         k: np.stack(v) if k == "input_ids" else np.array(v, dtype=object if k in ("id", "reject_reason") else np.int64)
         for k, v in out.items()
     }
+
+
+def completion_tokens(generations: ray.data.Dataset) -> int:
+    """The completion tokens of a dataset of generations (what a run trains its drafter on)."""
+    lengths = generations.select_columns(["completion_token_ids"]).map_batches(
+        lambda b: {"n": np.array([len(ids) for ids in b["completion_token_ids"]], dtype=np.int64)},
+        batch_format="numpy",
+    )
+    total = lengths.sum("n")  # None for no rows
+    return int(cast(int, total or 0))
 
 
 def response_generations(rows: list[dict], tokenizer) -> tuple[list[dict], list[dict]]:

@@ -87,8 +87,9 @@ def check_run(run_dir: Path, vllm: bool, run_uri: str | None = None, lean: bool 
         assert v["suffix"]["suffix_cache_warm"] == min(32, c["train_prompts"])
         assert v["suffix_nocache"]["speculative_config"]["suffix_decoding_max_cached_requests"] == 0
         # every engine timed on the foreign set too, at the same batch sizes
-        assert c["foreign_prompts"] + c["foreign_contaminated"] + c.get("foreign_unusable", 0) == 36
-        assert c["foreign_prompts"] >= 24
+        # the tiny recipe times the first 8 of the foreign set
+        assert c["foreign_prompts"] + c["foreign_contaminated"] + c.get("foreign_unusable", 0) == 8
+        assert c["foreign_prompts"] >= 6
         for name in names:
             assert set(v[name]["foreign"]["tok_s"]) == batch_sizes and v[name]["foreign"]["speedup"]["1"] > 0
         assert "foreign prompts (other styles)" in report and (run_dir / "throughput_foreign.png").is_file()

@@ -5,7 +5,6 @@ request, and the rough token estimate."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 
@@ -20,11 +19,7 @@ from arctic_ray.synth.budget_accounting import SPEND_LIMIT_REACHED, PromptTokenR
 from arctic_ray.synth.openai_connection import OpenAIConnection
 from arctic_ray.synth.token_estimate import estimate_prompt_tokens, text_tokens
 
-KEY_ENV = "ARCTIC_RAY_TEST_OPENAI_KEY"
-KEY = f"sk-test-{uuid.uuid4().hex}"
-# Set while tests are collected, before the session's Ray cluster starts: its workers inherit the
-# environment it started with, as they would on a real node.
-os.environ[KEY_ENV] = KEY
+KEY = f"sk-test-{uuid.uuid4().hex}"  # a key to redact (never in the environment: no request is sent here)
 
 
 def test_recipe_mistakes_are_named():

@@ -27,9 +27,8 @@ def run(rows: int = 32, max_tokens: int = 128, model: str = "smollm2-135m-instru
     from arctic_ray.engines.vllm.hidden_states import (
         engine_features,
         feature_engine_kwargs,
-        start_capture,
+        generate_capturing,
         states_by_request,
-        stop_capture,
     )
     from arctic_ray.engines.vllm.settings import VLLMEngineConfig, start_llm
     from arctic_ray.methods.spec_decode.frozen_base import default_aux_layers
@@ -54,11 +53,7 @@ def run(rows: int = 32, max_tokens: int = 128, model: str = "smollm2-135m-instru
         return outs, engine_features(llm, sequences, layers)
 
     def one_pass():
-        start_capture(llm, layers)
-        try:
-            outs = llm.generate(prompts, params, use_tqdm=False)
-        finally:
-            records = stop_capture(llm)
+        outs, records = generate_capturing(llm, prompts, params, layers)
         states = states_by_request(records, layers)
         return outs, [states[o.request_id].features for o in outs]
 

@@ -55,23 +55,14 @@ def test_engine_features_equal_hf_hidden_states(feature_llm, tiny_model, tiny_ge
 def test_states_captured_while_generating_equal_a_prefill_of_what_was_generated(feature_llm, tiny_generations):
     from vllm import SamplingParams
 
-    from arctic_ray.engines.vllm.hidden_states import (
-        engine_features,
-        start_capture,
-        states_by_request,
-        stop_capture,
-    )
+    from arctic_ray.engines.vllm.hidden_states import engine_features, generate_capturing, states_by_request
 
     prompts = [p for p, _ in tiny_generations[:8]]
     # eight sequences of MAX_LEN - 1 tokens (a prefill of each must fit) at once, in a KV cache with
     # room for two: continuous batching mixes their prefills and decodes, and the scheduler preempts
     # and recomputes some
     params = [SamplingParams(max_tokens=MAX_LEN - 1 - len(p), temperature=0.0, ignore_eos=True) for p in prompts]
-    start_capture(feature_llm, LAYERS)
-    try:
-        outputs = feature_llm.generate([{"prompt_token_ids": p} for p in prompts], params, use_tqdm=False)
-    finally:
-        records = stop_capture(feature_llm)
+    outputs, records = generate_capturing(feature_llm, [{"prompt_token_ids": p} for p in prompts], params, LAYERS)
     captured = states_by_request(records, LAYERS)
     assert sum(c.recomputed for c in captured.values()) > 0  # the preempted case was exercised
     assert max(len(r["requests"]) for r in records) > 1  # and forwards of several requests

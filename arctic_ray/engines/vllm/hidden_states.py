@@ -164,17 +164,24 @@ def match_features(
     return found
 
 
+def generate_capturing(llm, prompts: list, params: Any, layers: list[int]) -> tuple[list, list[dict]]:
+    """(outputs, captured forwards) of `llm.generate` with the capture hooks on, in an engine
+    this thread owns (`states_by_request` or `match_features` reads the forwards)."""
+    start_capture(llm, layers)
+    try:
+        outputs = llm.generate(prompts, params, use_tqdm=False)
+    finally:
+        records = stop_capture(llm)
+    return outputs, records
+
+
 def engine_features(
     llm, sequences: list[list[int]], layers: list[int], dtype: npt.DTypeLike = np.float32
 ) -> list[np.ndarray]:
     """`match_features` of one prefill of `sequences` in an engine this thread owns."""
     if not sequences:
         return []
-    start_capture(llm, layers)
-    try:
-        llm.generate([{"prompt_token_ids": list(s)} for s in sequences], prefill_params(), use_tqdm=False)
-    finally:
-        records = stop_capture(llm)
+    _, records = generate_capturing(llm, [{"prompt_token_ids": list(s)} for s in sequences], prefill_params(), layers)
     return match_features(records, sequences, layers, dtype)
 
 

@@ -122,13 +122,9 @@ class TeacherActor:
         assert layers is not None  # only a teacher started with `layers` is asked for features
         async with self.engine_lock:  # nothing else runs on the engine while the hooks are on
             start = time.time()
-            await self.loop.call(lambda llm: start_capture(llm, layers))
-            try:
-                await self.loop.generate(
-                    [{"prompt_token_ids": s} for s in sequences], [prefill_params()] * len(sequences)
-                )
-            finally:
-                records = await self.loop.call(stop_capture)
+            _, records = await self._generate_capturing(
+                [{"prompt_token_ids": s} for s in sequences], [prefill_params()] * len(sequences), layers
+            )
             self.prefill_s += time.time() - start
         return match_features(records, sequences, layers, np.dtype(self.features_dtype))
 
@@ -155,11 +151,7 @@ class TeacherActor:
         if layers is None:
             results = await self.loop.generate(prompts, params)
         else:  # the target's states of what it generates, captured on the way (`one_pass.py`)
-            await self.loop.call(lambda llm: start_capture(llm, layers))
-            try:
-                results = await self.loop.generate(prompts, params)
-            finally:
-                records = await self.loop.call(stop_capture)
+            results, records = await self._generate_capturing(prompts, params, layers)
             try:
                 states = states_by_request(records, layers, np.dtype(self.features_dtype))
             except RuntimeError as err:  # the answers stand; their rows are prefilled instead
@@ -175,6 +167,15 @@ class TeacherActor:
                 ]
             )
         return answers
+
+    async def _generate_capturing(self, prompts: list, params: list, layers: list[int]) -> tuple[list, list[dict]]:
+        """`generate_capturing` through the engine loop (the caller holds the engine lock)."""
+        await self.loop.call(lambda llm: start_capture(llm, layers))
+        try:
+            results = await self.loop.generate(prompts, params)
+        finally:
+            records = await self.loop.call(stop_capture)
+        return results, records
 
     def _problem(self, row: dict) -> str:
         n = len(row["prompt_token_ids"])

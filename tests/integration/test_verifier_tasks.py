@@ -10,12 +10,8 @@ import time
 import pytest
 import ray.data
 
+from arctic_ray.curate.judges.answer_check import CORRECT, INCORRECT, TIMEOUT, UNPARSEABLE, UNVERIFIABLE
 from arctic_ray.curate.judges.verifier import (
-    CORRECT,
-    INCORRECT,
-    TIMEOUT,
-    UNPARSEABLE,
-    UNVERIFIABLE,
     VERDICT,
     VERDICT_REASON,
     VerifierConfig,

@@ -10,18 +10,18 @@ import pytest
 from pydantic import ValidationError
 
 from arctic_ray.core.config import StrictConfig
-from arctic_ray.curate.judges.base import JudgeConfig
-from arctic_ray.curate.judges.verifier import (
+from arctic_ray.curate.judges.answer_check import (
     CORRECT,
     INCORRECT,
     TIMEOUT,
     UNPARSEABLE,
     UNVERIFIABLE,
-    VerifierConfig,
     check_answer,
     final_answer,
     normalise,
 )
+from arctic_ray.curate.judges.base import JudgeConfig
+from arctic_ray.curate.judges.verifier import VerifierConfig
 
 MATH = VerifierConfig()
 

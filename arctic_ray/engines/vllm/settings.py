@@ -119,6 +119,12 @@ def start_llm(model: str, engine: VLLMEngineConfig, **extra: Any):
     return LLM(model=model, **{**engine.engine_kwargs(), **extra})  # `extra` wins
 
 
+def stop_llm(llm) -> None:
+    """Stops an engine from `start_llm` (its engine core and workers), so that another can start
+    in this process once the caller drops it (`host.py`)."""
+    llm.llm_engine.engine_core.shutdown()
+
+
 def _say_if_restarted(model: str) -> None:
     """An engine actor Ray restarted after its process died (killed, or vLLM crashing it) says
     so, whatever its stage (generation, judging, features, teacher): Ray Data restarts the actors

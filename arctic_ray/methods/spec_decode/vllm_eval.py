@@ -1,7 +1,7 @@
 """Speculative decoding measured in vLLM itself: the same prompts and engine settings with no
 speculation, with the model-free baselines (`ngram`, suffix decoding with its cache on as servers
 run it and off) and with the trained drafter at every number of speculative tokens k up to its
-own (vLLM fixes k when the engine starts), one engine at a time in a fresh process, a warm-up
+own (vLLM fixes k when the engine starts), one engine at a time in one host process, a warm-up
 first and the median of repeats. Every engine is timed on each eval set: the held-out split of
 the training prompts (where the best k is chosen) and a foreign set of other styles (what a user's
 own traffic looks like to the drafter). vLLM's own spec-decode counters give the acceptance rate,
@@ -22,7 +22,8 @@ import ray.exceptions
 
 from arctic_ray.core.storage import local_copy
 from arctic_ray.engines.vllm.device import engine_device
-from arctic_ray.engines.vllm.settings import VLLMEngineConfig, start_llm
+from arctic_ray.engines.vllm.host import EngineSeries
+from arctic_ray.engines.vllm.settings import VLLMEngineConfig, start_llm, stop_llm
 from arctic_ray.methods.spec_decode.eval_config import SpecDecodeEvalConfig
 from arctic_ray.methods.spec_decode.spec_counters import counters, spec_stats, summed
 from arctic_ray.methods.spec_decode.suffix_cache import cached_requests, check_disjoint, forget_all_but
@@ -138,8 +139,6 @@ def measure_case(
     base is resolved on this node, and a drafter on shared storage is copied here (vLLM reads
     local files). A suffix engine with its cache on answers the warm-up split first and forgets
     every answer but those after each timed pass (`suffix_cache.py`)."""
-    from vllm import SamplingParams
-
     if case.warm_cache:
         check_disjoint(prompts.warmup, prompts.sets)
     path = model.path()
@@ -150,6 +149,24 @@ def measure_case(
         spec["model"] = local_copy(drafter)
     extra = {"speculative_config": spec} if spec else {}
     llm = start_llm(path, engine, disable_log_stats=False, **extra)
+    try:
+        return _measured_on(llm, engine, case, prompts, max_tokens, batch_sizes, repeats, sampled_temperature)
+    finally:
+        stop_llm(llm)
+
+
+def _measured_on(
+    llm,
+    engine: VLLMEngineConfig,
+    case: Case,
+    prompts: EvalPrompts,
+    max_tokens: int,
+    batch_sizes: list[int],
+    repeats: int,
+    sampled_temperature: float,
+) -> dict:
+    from vllm import SamplingParams
+
     greedy = SamplingParams(max_tokens=max_tokens, temperature=0.0)
     first = next(iter(prompts.sets.values()))
     after_pass: Callable[[], None] = _nothing
@@ -209,20 +226,14 @@ def _failed(case: Case, error: str) -> dict:
     return {"name": case.name, "speculative_config": case.speculative_config, "error": error}
 
 
-@ray.remote(max_calls=1)  # a fresh process per engine: nothing left over from the one before
-def _measure_task(model: ModelRef, engine: VLLMEngineConfig, case: Case, *args) -> dict:
+def _measured_or_error(engines: EngineSeries, case: Case, *args) -> dict:
+    """A case whose engine fails (to start, or while it runs, or its process dies) is recorded as
+    its error."""
     try:
-        return measure_case(model, engine, case, *args)
-    except Exception as e:
-        return _failed(case, f"{type(e).__name__}: {e}")
-
-
-def _measured_or_error(task, case: Case, *args) -> dict:
-    """A case whose engine fails (to start, or while it runs) is recorded as its error."""
-    try:
-        result: dict = ray.get(task.remote(*args))
-    except ray.exceptions.RayError as e:  # the process itself died (a crash, out of memory)
-        result = _failed(case, f"{type(e).__name__}: {e}")
+        result: dict = engines.call(measure_case, *args)
+    except ray.exceptions.RayError as e:
+        cause = e.cause if isinstance(e, ray.exceptions.RayTaskError) and e.cause is not None else e
+        result = _failed(case, f"{type(cause).__name__}: {cause}")
     if "error" in result:
         print(
             f"[vllm-eval] {case.name}: the engine failed, recorded as an error; "
@@ -230,6 +241,10 @@ def _measured_or_error(task, case: Case, *args) -> dict:
             flush=True,
         )
     return result
+
+
+def _loads_numba(case: Case) -> bool:
+    return (case.speculative_config or {}).get("method") == "ngram"
 
 
 def measure_speculative_decoding(
@@ -242,20 +257,29 @@ def measure_speculative_decoding(
     repeats: int,
     sampled_temperature: float,
 ) -> dict:
-    """Every case, one after the other (they must not compete for the cores they are timed on);
-    a warm-cache case as one fresh engine per repeat. Speedups and output equality are against
-    `none`, where it ran, per eval set."""
-    resources = {"num_cpus": engine.cpus_per_engine, "num_gpus": engine.gpus_per_engine}
-    task = _measure_task.options(**resources, runtime_env={"env_vars": {**engine.engine_env(), **NO_PLUGINS}})
+    """Every case, one after the other (they must not compete for the cores they are timed on),
+    in one engine host (`engines/vllm/host.py`: vLLM imported once, not per engine), ngram last
+    (the numba it loads breaks later engine starts in its process); a warm-cache case as one
+    fresh engine per repeat. Speedups and output equality are against `none`, where it ran, per
+    eval set."""
+    options = {
+        "num_cpus": engine.cpus_per_engine,
+        "num_gpus": engine.gpus_per_engine,
+        "runtime_env": {"env_vars": {**engine.engine_env(), **NO_PLUGINS}},
+    }
+    engines = EngineSeries(options)
     sets = list(prompts.sets)
-    results = {}
-    for case in cases:
-        args = (model, engine, case, prompts, max_tokens, batch_sizes)
-        if case.warm_cache:
-            runs = [_measured_or_error(task, case, *args, 1, sampled_temperature) for _ in range(repeats)]
-            results[case.name] = merged_repeats(runs, sets)
-        else:
-            results[case.name] = _measured_or_error(task, case, *args, repeats, sampled_temperature)
+    results: dict[str, dict] = {case.name: {} for case in cases}  # the cases' order, whatever ran first
+    try:
+        for case in sorted(cases, key=_loads_numba):
+            args = (model, engine, case, prompts, max_tokens, batch_sizes)
+            if case.warm_cache:
+                runs = [_measured_or_error(engines, case, *args, 1, sampled_temperature) for _ in range(repeats)]
+                results[case.name] = merged_repeats(runs, sets)
+            else:
+                results[case.name] = _measured_or_error(engines, case, *args, repeats, sampled_temperature)
+    finally:
+        engines.close()
     plain = results["none"]
     for r in results.values():
         if "error" in r or "error" in plain:

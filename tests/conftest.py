@@ -65,6 +65,10 @@ def ray_local(tmp_path_factory, session_cache):
     os.environ["RAY_DATA_DISABLE_PROGRESS_BARS"] = "1"
     temp_dir = Path("/tmp") / f"ray-test-{os.getpid()}"  # unix socket paths must stay short
     ray.init(num_cpus=8, _temp_dir=str(temp_dir), include_dashboard=False)
+    # Ray Data's console handler keeps the sys.stderr of its first import: made here, it is the
+    # session's, not the `capsys` buffer of whichever test imported Ray Data first (closed after it).
+    import ray.data
+
     yield ray
     ray.shutdown()
 

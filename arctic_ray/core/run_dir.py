@@ -96,8 +96,9 @@ class JobRun:
             self.at(f"{name}.jsonl").write_text("".join(json.dumps(row, default=str) + "\n" for row in rows))
             return len(rows)
         n = rows.count()
+        table = self.at(name).emptied()  # a rerun's rows replace the earlier run's
         if n:
-            rows.write_json(self.at(name).path, filesystem=self.loc.fs)
+            rows.write_json(table.path, filesystem=table.fs)
         return n
 
     def finish(self, metrics: dict, render_report) -> dict:

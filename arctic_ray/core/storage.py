@@ -70,6 +70,12 @@ class Location:
     def mkdir(self) -> None:
         self.fs.create_dir(self.path, recursive=True)
 
+    def emptied(self) -> Location:
+        """This directory with nothing in it, to write a table into whole: Ray Data's writes add
+        files beside those there, so a rerun (`--resume`) would read an earlier run's rows twice."""
+        self.fs.delete_dir_contents(self.path, missing_dir_ok=True)
+        return self
+
     def size_bytes(self) -> int:
         """Bytes of the file, or of every file under the directory."""
         info = self.fs.get_file_info(self.path)

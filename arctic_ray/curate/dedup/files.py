@@ -11,6 +11,7 @@ old id as `source_id`)."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -158,9 +159,10 @@ def _follow(rows: pa.Table, near_ref: ray.ObjectRef[pa.Table]) -> pa.Table:
 
 def _write(ds: ray.data.Dataset, path: Path) -> int:
     """Parquet files under path; a table without rows is one empty file with the schema, so
-    `path` always reads back. (ds is a cheap filter over a materialized table: counted, then
-    written, rather than held twice.)"""
+    `path` always reads back; a rerun into the same output replaces what is there. (ds is a
+    cheap filter over a materialized table: counted, then written, rather than held twice.)"""
     rows = ds.count()
+    shutil.rmtree(path, ignore_errors=True)
     if rows:
         ds.write_parquet(str(path))
     else:

@@ -90,7 +90,7 @@ def with_reference_logps(
         batch_format="pyarrow",
         num_gpus=gpus_per_actor,
     )
-    data.fs.delete_dir_contents(data.path, missing_dir_ok=True)  # a crashed run's partial files
+    data.emptied()  # a crashed run's partial files
     scored.write_parquet(data.path, filesystem=data.fs)
     where.join(DONE).write_text("")
     return ray.data.read_parquet(data.path, filesystem=data.fs), False

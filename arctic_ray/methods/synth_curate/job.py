@@ -135,10 +135,11 @@ def curate(run: JobRun, steps: list) -> list[dict]:
 
     fs = run.loc.fs
     chain = run_chain(ray.data.read_parquet(run.at("completions").path, filesystem=fs), steps)
-    chain.kept.write_parquet(run.at("curated").path, filesystem=fs)
+    chain.kept.write_parquet(run.at("curated").emptied().path, filesystem=fs)
     rejects = chain.rejects[0].union(*chain.rejects[1:]) if len(chain.rejects) > 1 else chain.rejects[0]
+    rejected = run.at("curation_rejects").emptied()  # a rerun's rejects replace the earlier run's
     if rejects.count():
-        rejects.write_json(run.at("curation_rejects").path, filesystem=fs)
+        rejects.write_json(rejected.path, filesystem=fs)
     print(chain.describe(), flush=True)
     return [vars(c) for c in chain.counts]
 

@@ -134,6 +134,7 @@ def test_main_job_offline_on_a_worker_node_with_storage_on_s3(cluster, s3, promp
         rerun["counts"]["generations_sent"] == 0
         and rerun["counts"]["generations_reused"] == metrics["counts"]["generations_sent"]
     ), again.stdout[-2000:]
+    assert (rerun["counts"]["features_train_reused"], rerun["counts"]["features_eval_reused"]) == (1, 1)  # from S3
 
 
 def test_synth_job_by_hub_name_gives_the_same_answers_on_one_node_and_on_two(

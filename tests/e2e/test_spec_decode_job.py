@@ -124,11 +124,14 @@ def test_plain_python_run_then_a_submitted_rerun_and_a_submitted_synth_job_with_
         rerun = submitted(address, "pipelines/spec_decode.py", "--resume", str(run_dir), "--set", "eval.vllm=false")
         proc = subprocess.run(rerun, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0 and "succeeded" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-2000:]
-        again = json.loads((run_dir / "metrics.json").read_text())
+        again = check_run(run_dir, vllm=False)  # its tables replaced the first run's, not added to them
         assert again["counts"]["generations_sent"] == 0
         c = metrics["counts"]
         assert again["counts"]["generations_reused"] == c["train_prompts"] + c["eval_prompts"] == c["generations_sent"]
         assert again["train"]["steps"] > 0 and again["vllm"] is None
+        # the same rows on the same base: the stored features are read back, not prefilled again
+        assert (c["features_train_reused"], again["counts"]["features_train_reused"]) == (0, 1)
+        assert again["counts"]["features_train_bytes"] == c["features_train_bytes"]
 
         with FakeOpenAI(api_key=secret) as server:
             (tmp_path / "synth").mkdir()

@@ -132,3 +132,26 @@ def test_the_engine_path_holds_no_decoder_weights(tiny_model):
     assert torch.equal(pieces.head_rows, base.lm_head.weight[drafter.draft_ids])
     hidden = torch.randn(2, 5, h)
     assert torch.allclose(pieces.logits(hidden, drafter.draft_ids), base.logits(hidden, drafter.draft_ids), atol=1e-6)
+
+
+def test_the_features_key_follows_the_rows_tokens_not_their_order_or_padding(ray_local, tiny_model):
+    import ray.data
+
+    from arctic_ray.methods.spec_decode.engine_features import features_key
+    from arctic_ray.models.ref import ModelRef
+
+    def rows(sequences, width=12, pad=0):
+        padded = [s + [pad] * (width - len(s)) for s in sequences]
+        return ray.data.from_items(
+            [{"input_ids": np.array(p), "length": len(s)} for p, s in zip(padded, sequences, strict=True)]
+        )
+
+    model = ModelRef.of(tiny_model)
+    sequences = [[5, 6, 7], [8, 9], [10, 11, 12, 13], [5, 6, 7]]
+    key = features_key(model, [1, 2], "float16", rows(sequences))
+    assert features_key(model, [1, 2], "float16", rows(sequences[::-1], width=16, pad=3)) == key
+    changed = [[5, 6, 7], [8, 9], [10, 11, 12, 14], [5, 6, 7]]
+    assert features_key(model, [1, 2], "float16", rows(changed)) != key  # one token
+    assert features_key(model, [1, 2], "float16", rows(sequences[:3])) != key  # a repeated row dropped
+    assert features_key(model, [1, 3], "float16", rows(sequences)) != key
+    assert features_key(model, [1, 2], "float32", rows(sequences)) != key

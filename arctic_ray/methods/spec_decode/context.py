@@ -10,7 +10,7 @@ import ray.data
 
 from arctic_ray.core.run_dir import JobRun
 from arctic_ray.data.driver_rows import dataset_of
-from arctic_ray.methods.spec_decode.engine_features import with_engine_features
+from arctic_ray.methods.spec_decode.engine_features import features_key, with_engine_features
 from arctic_ray.methods.spec_decode.recipe import SpecDecodeRecipe
 from arctic_ray.methods.spec_decode.teacher.feeder import TeacherFeeder
 from arctic_ray.models.causal_lm import pad_token_id
@@ -47,6 +47,11 @@ class Context:
         return with_engine_features(
             rows, self.model, self.recipe.synth, list(spec.target_layers(self.target_config)), spec.features_dtype
         )
+
+    def features_key(self, rows: ray.data.Dataset) -> str:
+        """The key of `rows`' features: equal keys, equal features (`engine_features.features_key`)."""
+        spec = self.recipe.speculator
+        return features_key(self.model, list(spec.target_layers(self.target_config)), spec.features_dtype, rows)
 
     @property
     def pad_id(self) -> int:

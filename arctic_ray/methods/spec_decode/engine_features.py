@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 
 import numpy as np
 import ray.data
@@ -106,6 +107,26 @@ def with_engine_features(
         max_task_retries=-1,
         runtime_env={"env_vars": {**engine.engine_env(), **crash_hook.forwarded()}},
     )
+
+
+def features_key(model: ModelRef, layers: list[int], dtype: str, rows: ray.data.Dataset) -> str:
+    """What a row set's features depend on: the base's identity, the captured layers, the dtype
+    and every row's real tokens (in any order; the driver gets one partial sum per batch)."""
+
+    def partial_sums(batch: dict) -> dict:
+        total = sum(int(sequence_id(s)[1], 16) for s in row_sequences(batch)) % ROWS_MODULUS
+        return {"sum": np.array([str(total)]), "rows": np.array([len(batch["length"])])}
+
+    parts = rows.select_columns(["input_ids", "length"]).map_batches(partial_sums, batch_format="numpy")  # pyright: ignore[reportArgumentType]  # Ray types fn for any batch format
+    total, count = 0, 0
+    for part in parts.iter_rows():
+        total, count = (total + int(part["sum"])) % ROWS_MODULUS, count + int(part["rows"])
+    what = {"model": model.key, "layers": list(layers), "dtype": dtype, "rows": count, "tokens": f"{total:x}"}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:32]
+
+
+ROWS_MODULUS = 1 << 96
+"""Row digests (12 bytes each) are summed modulo this: the order of rows does not matter."""
 
 
 def with_features_only(stored: ray.data.Dataset) -> ray.data.Dataset:

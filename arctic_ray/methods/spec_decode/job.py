@@ -60,14 +60,24 @@ def stored_features(ctx: Context, rows: ray.data.Dataset, name: str) -> ray.data
     """Rows with their features, written once into the run directory (`features/<name>`) and read
     back from there each epoch; their size is counted (features are large: F values per token).
     Rows an engine kept dying on have none: they go to the rejects with the reason, not to training.
-    `arctic-ray retrain` trains other drafters on them without generating again."""
-    loc = ctx.run.at(FEATURES_DIR, name)
-    ctx.with_features(rows).write_parquet(loc.path, filesystem=loc.fs)
+    A rerun (`--resume`) whose rows and base are those stored (`features/<name>.key`, written
+    after the features) reads them instead of prefilling again. `arctic-ray retrain` trains other
+    drafters on them without generating again."""
+    loc, marker = ctx.run.at(FEATURES_DIR, name), ctx.run.at(FEATURES_DIR, f"{name}.key")
+    key = ctx.features_key(rows)
+    reused = marker.exists() and marker.read_text() == key
+    if not reused:
+        if marker.exists():  # first: a crash while writing must not leave an old key over new rows
+            marker.fs.delete_file(marker.path)
+        ctx.with_features(rows).write_parquet(loc.emptied().path, filesystem=loc.fs)
+        marker.write_text(key)
     size = loc.size_bytes()
     stored = ray.data.read_parquet(loc.path, filesystem=loc.fs)
     set_aside = ctx.run.set_aside(without_features(stored))
     ctx.run.count(**{f"features_{name}_bytes": size, f"features_{name}_set_aside": set_aside})
-    print(f"[arctic_ray] target features ({name}): {size / 2**20:.1f} MiB in {loc.uri}", flush=True)
+    ctx.run.count(**{f"features_{name}_reused": int(reused)})
+    how = "stored by an earlier run of this directory, read back" if reused else "in"
+    print(f"[arctic_ray] target features ({name}): {size / 2**20:.1f} MiB {how} {loc.uri}", flush=True)
     return with_features_only(stored)
 
 

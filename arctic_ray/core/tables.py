@@ -1,6 +1,6 @@
 """A table written as rows stream past: one JSONL file (for people) and parquet parts (for
 programs) side by side, in the run directory (a local path or a URI), flushed every `part_rows`
-rows so memory stays bounded."""
+rows so memory stays bounded. A rerun into the same directory writes the table anew."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from arctic_ray.core.storage import Location
 class TableWriter:
     def __init__(self, run_dir: Location, name: str, part_rows: int = 10_000):
         self.jsonl = run_dir.join(f"{name}.jsonl")
-        self.parquet_dir = run_dir.join(name)
+        # a rerun's table replaces the earlier run's (which may have rows this one has not)
+        self.parquet_dir = run_dir.join(name).emptied()
+        if self.jsonl.exists():
+            self.jsonl.fs.delete_file(self.jsonl.path)
         self.part_rows = part_rows
         self.rows = 0
         self._buffer: list[dict] = []

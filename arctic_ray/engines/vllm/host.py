@@ -3,7 +3,7 @@ engines in turn (the drafter's eval: an engine per speculative configuration).
 
 Importing vLLM takes ~15 s of a CPU process's ~20 s before its first token, and a small engine
 starts in 2-3 s: a fresh process per engine spends most of an eval importing. A host actor pays
-the import once; after each call the engine it started is released (`stop_llm`, then its
+the import once; after each call the engine it started is released (`running_llm` stops it, then its
 distributed state and memory here) so the next one starts clean.
 
 A process that has run engines is not always fit for the next one (vLLM 0.32 rescans every

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -119,10 +121,15 @@ def start_llm(model: str, engine: VLLMEngineConfig, **extra: Any):
     return LLM(model=model, **{**engine.engine_kwargs(), **extra})  # `extra` wins
 
 
-def stop_llm(llm) -> None:
-    """Stops an engine from `start_llm` (its engine core and workers), so that another can start
-    in this process once the caller drops it (`host.py`)."""
-    llm.llm_engine.engine_core.shutdown()
+@contextmanager
+def running_llm(model: str, engine: VLLMEngineConfig, **extra: Any) -> Iterator[Any]:
+    """`start_llm`, stopped (its engine core and workers) on the way out, so that another engine
+    can start in this process once the caller drops it (`host.py`)."""
+    llm = start_llm(model, engine, **extra)
+    try:
+        yield llm
+    finally:
+        llm.llm_engine.engine_core.shutdown()
 
 
 def _say_if_restarted(model: str) -> None:

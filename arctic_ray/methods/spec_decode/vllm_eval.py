@@ -23,7 +23,7 @@ import ray.exceptions
 from arctic_ray.core.storage import local_copy
 from arctic_ray.engines.vllm.device import engine_device
 from arctic_ray.engines.vllm.host import EngineSeries
-from arctic_ray.engines.vllm.settings import VLLMEngineConfig, start_llm, stop_llm
+from arctic_ray.engines.vllm.settings import VLLMEngineConfig, running_llm
 from arctic_ray.methods.spec_decode.eval_config import SpecDecodeEvalConfig
 from arctic_ray.methods.spec_decode.spec_counters import counters, spec_stats, summed
 from arctic_ray.methods.spec_decode.suffix_cache import cached_requests, check_disjoint, forget_all_but
@@ -148,55 +148,41 @@ def measure_case(
     if drafter:
         spec["model"] = local_copy(drafter)
     extra = {"speculative_config": spec} if spec else {}
-    llm = start_llm(path, engine, disable_log_stats=False, **extra)
-    try:
-        return _measured_on(llm, engine, case, prompts, max_tokens, batch_sizes, repeats, sampled_temperature)
-    finally:
-        stop_llm(llm)
+    with running_llm(path, engine, disable_log_stats=False, **extra) as llm:
+        from vllm import SamplingParams
 
-
-def _measured_on(
-    llm,
-    engine: VLLMEngineConfig,
-    case: Case,
-    prompts: EvalPrompts,
-    max_tokens: int,
-    batch_sizes: list[int],
-    repeats: int,
-    sampled_temperature: float,
-) -> dict:
-    from vllm import SamplingParams
-
-    greedy = SamplingParams(max_tokens=max_tokens, temperature=0.0)
-    first = next(iter(prompts.sets.values()))
-    after_pass: Callable[[], None] = _nothing
-    warm: list[str] = []
-    if case.warm_cache:
-        _generate(llm, prompts.warmup, greedy, max(batch_sizes))  # its answers fill the cache
-        warm = cached_requests(llm)
-        after_pass = partial(forget_all_but, llm, warm)
-    else:
-        llm.generate([{"prompt_token_ids": first[0]}], SamplingParams(max_tokens=16, temperature=0.0), use_tqdm=False)
-    result: dict[str, Any] = {
-        "name": case.name,
-        "speculative_config": case.speculative_config,
-        "measured_on": engine_device(engine),
-        **({"suffix_cache_warm": len(warm)} if case.warm_cache else {}),
-    }
-    for n, (name, timed) in enumerate(prompts.sets.items()):
-        measured = _timed(llm, f"{case.name} {name}", timed, greedy, batch_sizes, repeats, after_pass)
-        if n == 0:
-            result.update(measured)
+        greedy = SamplingParams(max_tokens=max_tokens, temperature=0.0)
+        first = next(iter(prompts.sets.values()))
+        after_pass: Callable[[], None] = _nothing
+        warm: list[str] = []
+        if case.warm_cache:
+            _generate(llm, prompts.warmup, greedy, max(batch_sizes))  # its answers fill the cache
+            warm = cached_requests(llm)
+            after_pass = partial(forget_all_but, llm, warm)
         else:
-            result[name] = measured
-    if case.speculative_config and case.sampled and sampled_temperature > 0:
-        before = counters(llm)
-        sampled = engine.sampling_params({"max_tokens": max_tokens, "temperature": sampled_temperature, "seed": 0})
-        _generate(llm, first, SamplingParams(**sampled), 1)
-        stats = spec_stats(before, counters(llm))
-        assert stats is not None  # a speculative engine has the counters
-        result["sampled"] = {"temperature": sampled_temperature, **stats}
-    return result
+            llm.generate(
+                [{"prompt_token_ids": first[0]}], SamplingParams(max_tokens=16, temperature=0.0), use_tqdm=False
+            )
+        result: dict[str, Any] = {
+            "name": case.name,
+            "speculative_config": case.speculative_config,
+            "measured_on": engine_device(engine),
+            **({"suffix_cache_warm": len(warm)} if case.warm_cache else {}),
+        }
+        for n, (name, timed) in enumerate(prompts.sets.items()):
+            measured = _timed(llm, f"{case.name} {name}", timed, greedy, batch_sizes, repeats, after_pass)
+            if n == 0:
+                result.update(measured)
+            else:
+                result[name] = measured
+        if case.speculative_config and case.sampled and sampled_temperature > 0:
+            before = counters(llm)
+            sampled = engine.sampling_params({"max_tokens": max_tokens, "temperature": sampled_temperature, "seed": 0})
+            _generate(llm, first, SamplingParams(**sampled), 1)
+            stats = spec_stats(before, counters(llm))
+            assert stats is not None  # a speculative engine has the counters
+            result["sampled"] = {"temperature": sampled_temperature, **stats}
+        return result
 
 
 def merged_repeats(runs: list[dict], sets: list[str]) -> dict:
